@@ -1,0 +1,51 @@
+/*
+ * buf.h: a growable byte buffer, the output type of every formatter (JSON, Avro later).
+ *
+ * Appends never fail: on out-of-memory the process aborts (a formatter cannot do anything
+ * useful without memory, and checking every append would cost a branch per byte on the hot
+ * path). The buffer owns its memory; rc_buf_free releases it; `len` may be reset to reuse it.
+ */
+#ifndef RC_BUF_H
+#define RC_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+  char *p;
+  size_t len;
+  size_t cap;
+} rc_buf;
+
+void rc_buf_grow(rc_buf *b, size_t need); /* make room for `need` more bytes */
+void rc_buf_free(rc_buf *b);
+
+static inline char *rc_buf_reserve(rc_buf *b, size_t n) {
+  if (b->cap - b->len < n) rc_buf_grow(b, n);
+  return b->p + b->len;
+}
+static inline void rc_buf_put(rc_buf *b, const void *p, size_t n) {
+  memcpy(rc_buf_reserve(b, n), p, n);
+  b->len += n;
+}
+static inline void rc_buf_putc(rc_buf *b, char c) {
+  *rc_buf_reserve(b, 1) = c;
+  b->len++;
+}
+#define rc_buf_lit(b, s) rc_buf_put((b), (s), sizeof(s) - 1)
+static inline void rc_buf_puts(rc_buf *b, const char *s) { rc_buf_put(b, s, strlen(s)); }
+
+void rc_buf_printf(rc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rc_buf_u64(rc_buf *b, uint64_t v);          /* decimal */
+void rc_buf_i64(rc_buf *b, int64_t v);           /* decimal, with '-' */
+void rc_buf_uint_pad(rc_buf *b, uint64_t v, int width); /* decimal, zero-padded to width */
+void rc_buf_base64(rc_buf *b, const uint8_t *p, size_t n);
+void rc_buf_hex(rc_buf *b, const uint8_t *p, size_t n);
+/* A JSON string literal (quotes included) of UTF-8 text; invalid UTF-8 becomes U+FFFD. */
+void rc_buf_json_str(rc_buf *b, const char *s, size_t n);
+/* Shortest JSON number that reads back as the same float / double. */
+void rc_buf_json_float(rc_buf *b, float f);
+void rc_buf_json_double(rc_buf *b, double d);
+
+#endif

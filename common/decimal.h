@@ -1,0 +1,22 @@
+/*
+ * decimal.h: MySQL's packed NEWDECIMAL ("decimal2bin") format.
+ *
+ * Used by the row decoder for DECIMAL columns and by the binary-JSON decoder for opaque
+ * decimals. Values are rendered exactly, as text with exactly `scale` fraction digits.
+ */
+#ifndef RC_DECIMAL_H
+#define RC_DECIMAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Bytes a DECIMAL(precision, scale) takes in a row image; 0 for an impossible precision/scale. */
+size_t rc_decimal_size(int precision, int scale);
+
+/* Append the decimal in p (exactly rc_decimal_size(precision, scale) bytes) as text.
+ * Returns 0, or RC_ERR_CORRUPT if a 9-digit group holds more than 9 digits. */
+int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale);
+
+#endif

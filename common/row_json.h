@@ -1,0 +1,30 @@
+/*
+ * row_json.h: rowcast's canonical JSON for decoded values and row changes
+ * (docs/json-mapping.md). Used by `rowcast decode` and by the serializer's JSON format.
+ */
+#ifndef RC_ROW_JSON_H
+#define RC_ROW_JSON_H
+
+#include "binlog.h"
+#include "buf.h"
+
+/* Append one value of column `col` (index i, for messages). Returns 0 or an error that names
+ * the column (a JSON document or a label index that does not fit). */
+int rc_json_value(rc_buf *b, const rc_column *col, const rc_value *v, char *errstr, size_t es);
+/* Append a row image as a JSON object; absent columns are left out. */
+int rc_json_row(rc_buf *b, const rc_table *t, const rc_value *vals, char *errstr, size_t es);
+
+/* Where a change comes from. */
+typedef struct rc_change_pos {
+  const char *file;
+  uint64_t offset;
+  uint32_t row;
+  const char *gtid; /* "" or NULL: no GTID */
+  uint32_t ts;
+} rc_change_pos;
+
+/* Append one change as a JSON line (with the trailing newline). before/after may be NULL. */
+int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before,
+                   const rc_value *after, const rc_change_pos *pos, char *errstr, size_t es);
+
+#endif

@@ -1,0 +1,376 @@
+/*
+ * table_map.c: parsing TABLE_MAP events, with every optional-metadata field of MySQL 8/9 and
+ * MariaDB 10.5+ (signedness, charsets, names, ENUM/SET labels, geometry types, primary key).
+ * Called by binlog.c for each TABLE_MAP; the result (rc_table) is what rows.c decodes against.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "binlog_int.h"
+#include "buf.h"
+#include "charset.h"
+
+/* Optional metadata field types (MySQL rows_event.h Optional_metadata_field_type). */
+enum {
+  OM_SIGNEDNESS = 1,
+  OM_DEFAULT_CHARSET,
+  OM_COLUMN_CHARSET,
+  OM_COLUMN_NAME,
+  OM_SET_STR_VALUE,
+  OM_ENUM_STR_VALUE,
+  OM_GEOMETRY_TYPE,
+  OM_SIMPLE_PRIMARY_KEY,
+  OM_PRIMARY_KEY_WITH_PREFIX,
+  OM_ENUM_AND_SET_DEFAULT_CHARSET,
+  OM_ENUM_AND_SET_COLUMN_CHARSET,
+  OM_COLUMN_VISIBILITY,
+  OM_VECTOR_DIMENSIONALITY,
+};
+
+int rc_type_is_numeric(uint8_t t) {
+  switch (t) {
+  case 0: /* old DECIMAL */
+  case 1: case 2: case 3: case 4: case 5: case 8: case 9: case 13: case 246:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int is_char_col(uint8_t t, int is_mariadb) {
+  switch (t) {
+  case 254: case 253: case 15: case 252: case 249: case 250: case 251:
+    return 1;
+  case 255:
+    return is_mariadb; /* MariaDB counts GEOMETRY among character columns */
+  default:
+    return 0;
+  }
+}
+
+static int is_enum_set(uint8_t t) { return t == 247 || t == 248; }
+
+void rc_table_free(rc_table *t) {
+  if (!t) return;
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    rc_column *c = &t->cols[i];
+    free(c->name);
+    free(c->key);
+    for (uint32_t k = 0; k < c->n_labels; k++) free(c->labels[k]);
+    free(c->labels);
+    free(c->label_lens);
+  }
+  free(t->cols);
+  free(t->db);
+  free(t->name);
+  free(t);
+}
+
+static char *dup_bytes(const uint8_t *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = 0;
+  }
+  return s;
+}
+
+#define FAIL(...) return rc_errf(RC_ERR_CORRUPT, errstr, es, __VA_ARGS__)
+
+/* Read the per-column metadata block. */
+static int parse_column_meta(rc_table *t, rc_cur *m, char *errstr, size_t es) {
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    rc_column *c = &t->cols[i];
+    switch (c->type) {
+    case 4: case 5: /* FLOAT, DOUBLE: pack length */
+      c->meta = cur_u8(m);
+      break;
+    case 252: case 249: case 250: case 251: case 255: case 245: case 242:
+      c->meta = cur_u8(m);
+      c->length = c->meta;
+      break;
+    case 15: case 253: /* VARCHAR: max bytes */
+      c->meta = (uint16_t)cur_le(m, 2);
+      c->length = c->meta;
+      break;
+    case 16: { /* BIT: bits%8, bytes */
+      uint8_t bits = cur_u8(m), bytes = cur_u8(m);
+      c->meta = (uint16_t)(bits << 8 | bytes);
+      c->length = (uint32_t)bytes * 8 + bits;
+      break;
+    }
+    case 246: /* NEWDECIMAL: precision, scale */
+      c->precision = cur_u8(m);
+      c->scale = cur_u8(m);
+      c->meta = (uint16_t)(c->precision << 8 | c->scale);
+      break;
+    case 17: case 18: case 19:
+      c->fsp = cur_u8(m);
+      c->meta = c->fsp;
+      break;
+    case 254: case 247: case 248: {
+      uint8_t b0 = cur_u8(m), b1 = cur_u8(m);
+      c->meta = (uint16_t)(b0 << 8 | b1);
+      if ((b0 & 0x30) != 0x30) { /* long CHAR: two length bits hide in the type byte */
+        c->type = (uint8_t)(b0 | 0x30);
+        c->length = b1 | (((uint32_t)(b0 & 0x30) ^ 0x30) << 4);
+      } else {
+        c->type = b0;
+        c->length = b1;
+      }
+      if (c->type != 254 && c->type != 247 && c->type != 248)
+        FAIL("column %u: STRING metadata names real type %u, expected 254, 247 or 248", i + 1, c->type);
+      break;
+    }
+    default:
+      break;
+    }
+    if (m->bad) FAIL("the column metadata block ends before column %u's metadata", i + 1);
+    if (c->type == 246 && (c->precision == 0 || c->precision > 65 || c->scale > 38 || c->scale > c->precision))
+      FAIL("column %u: DECIMAL(%u,%u) is not a valid precision and scale", i + 1, c->precision, c->scale);
+    if ((c->type >= 17 && c->type <= 19) && c->fsp > 6)
+      FAIL("column %u: fractional-second precision %u is over 6", i + 1, c->fsp);
+    if (c->type == 16 && c->length > 64)
+      FAIL("column %u: BIT(%u) is over 64 bits", i + 1, c->length);
+    if ((c->type == 252 || c->type == 255 || c->type == 245 || c->type == 242) && (c->length < 1 || c->length > 4))
+      FAIL("column %u: BLOB length-prefix size %u, expected 1 to 4", i + 1, c->length);
+    if ((c->type == 247 || c->type == 248) && (c->length < 1 || c->length > 8 || (c->type == 247 && c->length > 2)))
+      FAIL("column %u: %s pack length %u is not possible", i + 1, c->type == 247 ? "ENUM" : "SET", c->length);
+  }
+  return 0;
+}
+
+/* Apply DEFAULT_CHARSET-style metadata (default, then index/collation pairs) to the columns
+ * selected by pred. */
+static int apply_default_charset(rc_table *t, rc_cur *v, int (*pred)(const rc_column *, int), int maria) {
+  uint64_t def = cur_lenenc(v);
+  if (v->bad) return -1;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < t->ncols; i++)
+    if (pred(&t->cols[i], maria)) t->cols[i].collation = (uint16_t)def;
+  while (cur_left(v) > 0) {
+    uint64_t idx = cur_lenenc(v), coll = cur_lenenc(v);
+    if (v->bad) return -1;
+    k = 0;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+      if (!pred(&t->cols[i], maria)) continue;
+      if (k++ == idx) {
+        t->cols[i].collation = (uint16_t)coll;
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
+static int apply_column_charset(rc_table *t, rc_cur *v, int (*pred)(const rc_column *, int), int maria) {
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    if (!pred(&t->cols[i], maria)) continue;
+    uint64_t coll = cur_lenenc(v);
+    if (v->bad) return -1;
+    t->cols[i].collation = (uint16_t)coll;
+  }
+  return 0;
+}
+
+static int pred_char(const rc_column *c, int maria) { return is_char_col(c->type, maria); }
+static int pred_enum_set(const rc_column *c, int maria) {
+  (void)maria;
+  return is_enum_set(c->type);
+}
+
+static int read_labels(rc_table *t, rc_cur *v, uint8_t type) {
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    rc_column *c = &t->cols[i];
+    if (c->type != type) continue;
+    uint64_t n = cur_lenenc(v);
+    if (v->bad || n > cur_left(v) || n > 65535) return -1; /* each label takes at least 1 byte */
+    if (c->labels) return -1;                               /* given twice */
+    c->labels = calloc(n ? n : 1, sizeof *c->labels);
+    c->label_lens = calloc(n ? n : 1, sizeof *c->label_lens);
+    if (!c->labels || !c->label_lens) return -1;
+    c->n_labels = (uint32_t)n;
+    for (uint64_t k = 0; k < n; k++) {
+      uint64_t l = cur_lenenc(v);
+      const uint8_t *s = cur_take(v, l);
+      if (!s) return -1;
+      c->labels[k] = dup_bytes(s, l);
+      if (!c->labels[k]) return -1;
+      c->label_lens[k] = (uint32_t)l;
+    }
+  }
+  return 0;
+}
+
+static int parse_optional_meta(rc_table *t, rc_cur *c, int maria, char *errstr, size_t es) {
+  while (cur_left(c) > 0) {
+    uint8_t ft = cur_u8(c);
+    uint64_t len = cur_lenenc(c);
+    if (c->bad || len > cur_left(c))
+      FAIL("optional metadata field %u: length %llu runs past the end of the event", ft, (unsigned long long)len);
+    rc_cur v = {c->p, c->p + len, 0};
+    c->p += len;
+    int bad = 0;
+    switch (ft) {
+    case OM_SIGNEDNESS: {
+      uint32_t k = 0;
+      for (uint32_t i = 0; i < t->ncols; i++) {
+        rc_column *col = &t->cols[i];
+        if (!rc_type_is_numeric(col->type)) continue;
+        if (k / 8 >= len) {
+          bad = 1;
+          break;
+        }
+        col->is_signed = (v.p[k / 8] & (0x80 >> (k % 8))) ? 0 : 1;
+        k++;
+      }
+      t->is_numeric_known = 1;
+      break;
+    }
+    case OM_DEFAULT_CHARSET:
+      bad = apply_default_charset(t, &v, pred_char, maria) < 0;
+      t->has_charsets = 1;
+      break;
+    case OM_COLUMN_CHARSET:
+      bad = apply_column_charset(t, &v, pred_char, maria) < 0;
+      t->has_charsets = 1;
+      break;
+    case OM_ENUM_AND_SET_DEFAULT_CHARSET:
+      bad = apply_default_charset(t, &v, pred_enum_set, maria) < 0;
+      break;
+    case OM_ENUM_AND_SET_COLUMN_CHARSET:
+      bad = apply_column_charset(t, &v, pred_enum_set, maria) < 0;
+      break;
+    case OM_COLUMN_NAME:
+      for (uint32_t i = 0; i < t->ncols && !bad; i++) {
+        uint64_t l = cur_lenenc(&v);
+        const uint8_t *s = cur_take(&v, l);
+        if (!s || t->cols[i].name) {
+          bad = 1;
+          break;
+        }
+        if (!(t->cols[i].name = dup_bytes(s, l))) bad = 1;
+      }
+      t->has_names = !bad;
+      break;
+    case OM_SET_STR_VALUE:
+      bad = read_labels(t, &v, 248) < 0;
+      break;
+    case OM_ENUM_STR_VALUE:
+      bad = read_labels(t, &v, 247) < 0;
+      break;
+    case OM_GEOMETRY_TYPE:
+      for (uint32_t i = 0; i < t->ncols; i++)
+        if (t->cols[i].type == 255) t->cols[i].geometry_type = (uint32_t)cur_lenenc(&v);
+      bad = v.bad;
+      break;
+    case OM_SIMPLE_PRIMARY_KEY:
+      while (cur_left(&v) > 0 && !bad) {
+        uint64_t idx = cur_lenenc(&v);
+        if (v.bad || idx >= t->ncols) bad = 1;
+        else t->cols[idx].pk = 1;
+      }
+      t->has_pk = 1;
+      break;
+    case OM_PRIMARY_KEY_WITH_PREFIX:
+      while (cur_left(&v) > 0 && !bad) {
+        uint64_t idx = cur_lenenc(&v);
+        cur_lenenc(&v); /* prefix length: the key covers only a prefix; the column is still the key */
+        if (v.bad || idx >= t->ncols) bad = 1;
+        else t->cols[idx].pk = 1;
+      }
+      t->has_pk = 1;
+      break;
+    default:
+      /* COLUMN_VISIBILITY, VECTOR_DIMENSIONALITY and fields of newer servers: nothing the
+       * decoder needs; the TLV length frames them. */
+      break;
+    }
+    if (bad || v.bad)
+      FAIL("optional metadata field %u (%llu bytes) does not match the table's %u columns", ft,
+           (unsigned long long)len, t->ncols);
+  }
+  return 0;
+}
+
+int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int is_mariadb,
+                       rc_table **out, char *errstr, size_t es) {
+  rc_cur c = {body, body + len, 0};
+  rc_table *t = calloc(1, sizeof *t);
+  if (!t) return rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
+  int r;
+  /* post-header: table_id (6 bytes; 4 before MySQL 5.1.4, when the length is 6) and flags */
+  t->table_id = cur_le(&c, post_header_len == 6 ? 4 : 6);
+  t->flags = (uint16_t)cur_le(&c, 2);
+  if (post_header_len > 8) cur_take(&c, (size_t)post_header_len - 8);
+  uint8_t dl = cur_u8(&c);
+  const uint8_t *db = cur_take(&c, dl);
+  cur_take(&c, 1);
+  uint8_t tl = cur_u8(&c);
+  const uint8_t *tn = cur_take(&c, tl);
+  cur_take(&c, 1);
+  uint64_t ncols = cur_lenenc(&c);
+  if (c.bad) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "the event ends inside the table name");
+    goto fail;
+  }
+  if (ncols == 0 || ncols > 4096 || ncols > cur_left(&c)) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "column count %llu is not possible here", (unsigned long long)ncols);
+    goto fail;
+  }
+  t->ncols = (uint32_t)ncols;
+  t->db = dup_bytes(db, dl);
+  t->name = dup_bytes(tn, tl);
+  t->cols = calloc(ncols, sizeof *t->cols);
+  if (!t->db || !t->name || !t->cols) {
+    r = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
+    goto fail;
+  }
+  const uint8_t *types = cur_take(&c, ncols);
+  for (uint32_t i = 0; i < ncols; i++) {
+    t->cols[i].type = types[i];
+    t->cols[i].is_signed = -1;
+  }
+  uint64_t mlen = cur_lenenc(&c);
+  const uint8_t *meta = cur_take(&c, mlen);
+  if (c.bad) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "the event ends inside the column metadata");
+    goto fail;
+  }
+  rc_cur m = {meta, meta + mlen, 0};
+  if ((r = parse_column_meta(t, &m, errstr, es)) < 0) goto fail;
+  if (cur_left(&m) != 0) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "column metadata has %zu bytes more than the column types need",
+                cur_left(&m));
+    goto fail;
+  }
+  const uint8_t *nulls = cur_take(&c, (ncols + 7) / 8);
+  if (!nulls) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "the event ends inside the NULL bitmap");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < ncols; i++) t->cols[i].nullable = (nulls[i / 8] >> (i % 8)) & 1;
+  if ((r = parse_optional_meta(t, &c, is_mariadb, errstr, es)) < 0) goto fail;
+  for (uint32_t i = 0; i < ncols; i++) {
+    rc_column *col = &t->cols[i];
+    if (is_char_col(col->type, 1) || is_enum_set(col->type))
+      col->cs_kind = (uint8_t)rc_charset_kind(col->collation, &col->iconv_cd);
+    rc_buf k = {0};
+    if (col->name) {
+      rc_buf_json_str(&k, col->name, strlen(col->name));
+    } else {
+      rc_buf_lit(&k, "\"@");
+      rc_buf_u64(&k, i + 1);
+      rc_buf_putc(&k, '"');
+    }
+    rc_buf_putc(&k, ':');
+    col->key = k.p;
+    col->key_len = (uint32_t)k.len;
+  }
+  *out = t;
+  return 0;
+fail:
+  rc_table_free(t);
+  return r;
+}

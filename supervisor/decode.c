@@ -1,0 +1,252 @@
+/*
+ * decode.c: `rowcast decode [--events] FILE...`.
+ *
+ * Reads the files in order (a rotation continues in the next file), decodes every event with
+ * the binlog library and prints one JSON line per row change (or per event). Output is
+ * buffered and written only for fully decoded events: on bad input the error names the file
+ * and offset, nothing of the failing event is printed, and the exit status is 2.
+ */
+#include "decode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binlog.h"
+#include "buf.h"
+#include "row_json.h"
+
+#define OUT_FLUSH (1u << 20)
+
+typedef struct {
+  rc_buf out;
+  int events_mode;
+  uint64_t unknown[256];
+  uint64_t n_changes, n_events;
+  char **warned; /* "db.table" of tables already warned about */
+  size_t n_warned;
+  rc_value *before, *after;
+  uint32_t vals_cap;
+  rc_rows rows;
+} decode_ctx;
+
+static int flush_out(decode_ctx *dc, size_t upto) {
+  size_t off = 0;
+  while (off < upto) {
+    ssize_t w = write(STDOUT_FILENO, dc->out.p + off, upto - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "rowcast decode: cannot write to standard output: %s\n", strerror(errno));
+      return -1;
+    }
+    off += (size_t)w;
+  }
+  memmove(dc->out.p, dc->out.p + upto, dc->out.len - upto);
+  dc->out.len -= upto;
+  return 0;
+}
+
+static void warn_no_names(decode_ctx *dc, const rc_table *t) {
+  for (size_t i = 0; i < dc->n_warned; i++) {
+    const char *w = dc->warned[i];
+    size_t dl = strlen(t->db);
+    if (!strncmp(w, t->db, dl) && w[dl] == '.' && !strcmp(w + dl + 1, t->name)) return;
+  }
+  size_t n = strlen(t->db) + strlen(t->name) + 2;
+  char *s = malloc(n);
+  char **nw = realloc(dc->warned, (dc->n_warned + 1) * sizeof *nw);
+  if (!s || !nw) {
+    free(s);
+    if (nw) dc->warned = nw;
+    return;
+  }
+  snprintf(s, n, "%s.%s", t->db, t->name);
+  dc->warned = nw;
+  dc->warned[dc->n_warned++] = s;
+  fprintf(stderr,
+          "rowcast decode: warning: the binlog carries no column names for %s.%s; columns are keyed "
+          "\"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers). To get names, set binlog_row_metadata=FULL on the server "
+          "(MySQL 8.0+, MariaDB 10.5+) for new binlogs; the live source will look names up in "
+          "information_schema.\n",
+          t->db, t->name);
+}
+
+static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index, char *err,
+                   size_t esz) {
+  int r = rc_rows_begin(bl, ev, &dc->rows, err, esz);
+  if (r < 0) return r;
+  const rc_table *t = dc->rows.table;
+  if (!t->has_names) warn_no_names(dc, t);
+  if (t->ncols > dc->vals_cap) {
+    free(dc->before);
+    free(dc->after);
+    dc->before = calloc(t->ncols, sizeof *dc->before);
+    dc->after = calloc(t->ncols, sizeof *dc->after);
+    if (!dc->before || !dc->after) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+    dc->vals_cap = t->ncols;
+  }
+  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
+  for (;;) {
+    r = rc_rows_next_image(&dc->rows, dc->before, 0, err, esz);
+    if (r <= 0) return r;
+    const rc_value *before = NULL, *after = NULL;
+    if (dc->rows.op == 'u') {
+      r = rc_rows_next_image(&dc->rows, dc->after, 1, err, esz);
+      if (r < 0) return r;
+      before = dc->before;
+      after = dc->after;
+    } else if (dc->rows.op == 'c') {
+      after = dc->before;
+    } else {
+      before = dc->before;
+    }
+    pos.row = (*row_index)++;
+    size_t mark = dc->out.len;
+    r = rc_json_change(&dc->out, t, dc->rows.op, before, after, &pos, err, esz);
+    if (r < 0) {
+      char inner[512];
+      snprintf(inner, sizeof inner, "%s", err);
+      dc->out.len = mark;
+      return rc_errf(r, err, esz, "%s: %s at offset %llu, row %u: %s", rc_binlog_file(bl),
+                     rc_event_type_name(ev->type), (unsigned long long)ev->offset, pos.row, inner);
+    }
+    dc->n_changes++;
+  }
+}
+
+static void print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev) {
+  rc_buf *b = &dc->out;
+  const char *name = rc_event_type_name(ev->type);
+  rc_buf_lit(b, "{\"type\":\"");
+  rc_buf_puts(b, name ? name : "UNKNOWN_EVENT");
+  rc_buf_lit(b, "\",\"type_code\":");
+  rc_buf_u64(b, ev->type);
+  rc_buf_lit(b, ",\"file\":");
+  rc_buf_json_str(b, rc_binlog_file(bl), strlen(rc_binlog_file(bl)));
+  rc_buf_lit(b, ",\"offset\":");
+  rc_buf_u64(b, ev->offset);
+  rc_buf_lit(b, ",\"size\":");
+  rc_buf_u64(b, ev->size);
+  rc_buf_lit(b, ",\"server_id\":");
+  rc_buf_u64(b, ev->server_id);
+  rc_buf_lit(b, ",\"ts\":");
+  rc_buf_u64(b, ev->ts);
+  if (ev->in_payload) rc_buf_lit(b, ",\"in_payload\":true");
+  rc_buf_lit(b, "}\n");
+}
+
+/* One event (outer or inner): print or decode it. */
+static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index,
+                        char *err, size_t esz) {
+  dc->n_events++;
+  if (!ev->in_payload && !rc_event_type_name(ev->type)) dc->unknown[ev->type]++;
+  if (dc->events_mode) {
+    print_event(dc, bl, ev);
+    return 0;
+  }
+  if (rc_event_is_rows(ev->type)) return do_rows(dc, bl, ev, row_index, err, esz);
+  return 0;
+}
+
+static int decode_file(decode_ctx *dc, rc_binlog *bl, const char *path, char *err, size_t esz) {
+  rc_binfile *f;
+  int r = rc_binfile_open(&f, path, err, esz);
+  if (r < 0) return r;
+  rc_binlog_start_file(bl, rc_binfile_name(f));
+  const uint8_t *raw;
+  size_t len;
+  uint64_t off;
+  while ((r = rc_binfile_next(f, &raw, &len, &off, err, esz)) > 0) {
+    size_t mark = dc->out.len;
+    rc_event ev;
+    uint32_t row_index = 0;
+    r = rc_binlog_feed(bl, raw, len, off, &ev, err, esz);
+    if (r >= 0) r = handle_event(dc, bl, &ev, &row_index, err, esz);
+    if (r >= 0 && ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+      rc_event inner;
+      while (r >= 0 && (r = rc_binlog_next_inner(bl, &inner, err, esz)) > 0)
+        r = handle_event(dc, bl, &inner, &row_index, err, esz);
+    }
+    if (r < 0) {
+      dc->out.len = mark; /* nothing of a failing event is printed */
+      break;
+    }
+    if (dc->out.len >= OUT_FLUSH && flush_out(dc, dc->out.len) < 0) {
+      rc_binfile_close(f);
+      return 1;
+    }
+  }
+  rc_binfile_close(f);
+  return r;
+}
+
+int rc_cmd_decode(int argc, char **argv) {
+  decode_ctx dc;
+  memset(&dc, 0, sizeof dc);
+  int first = 1;
+  for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
+    if (!strcmp(argv[first], "--events")) {
+      dc.events_mode = 1;
+    } else if (!strcmp(argv[first], "--")) {
+      first++;
+      break;
+    } else if (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
+      puts("usage: rowcast decode [--events] FILE...\n"
+           "Decode captured binlog files, in the order given, to JSON lines on stdout: one line\n"
+           "per row change (see docs/json-mapping.md), or with --events one line per event.\n"
+           "Exit status 2 on bad input, with the file and offset of the problem on stderr.");
+      return 0;
+    } else {
+      fprintf(stderr, "rowcast decode: unknown option '%s' (try rowcast decode --help)\n", argv[first]);
+      return 2;
+    }
+  }
+  if (first >= argc) {
+    fprintf(stderr, "usage: rowcast decode [--events] FILE...\n");
+    return 2;
+  }
+  rc_binlog *bl = rc_binlog_new();
+  if (!bl) {
+    fprintf(stderr, "rowcast decode: out of memory\n");
+    return 1;
+  }
+  char err[1024] = "";
+  int status = 0;
+  for (int i = first; i < argc; i++) {
+    int r = decode_file(&dc, bl, argv[i], err, sizeof err);
+    if (r == 1) {
+      status = 1;
+      break;
+    }
+    if (r < 0) {
+      if (flush_out(&dc, dc.out.len) < 0) {
+        status = 1;
+        break;
+      }
+      fprintf(stderr, "rowcast decode: %s\n", err);
+      status = r == RC_ERR_IO ? 1 : 2;
+      if (r == RC_ERR_NOMEM) status = 1;
+      break;
+    }
+  }
+  if (status == 0 && flush_out(&dc, dc.out.len) < 0) status = 1;
+  uint64_t unknown = 0;
+  for (int t = 0; t < 256; t++) unknown += dc.unknown[t];
+  if (unknown) {
+    fprintf(stderr, "rowcast decode: skipped %llu event(s) of types rowcast does not know:",
+            (unsigned long long)unknown);
+    for (int t = 0; t < 256; t++)
+      if (dc.unknown[t]) fprintf(stderr, " type %d x%llu", t, (unsigned long long)dc.unknown[t]);
+    fputc('\n', stderr);
+  }
+  rc_rows_free(&dc.rows);
+  free(dc.before);
+  free(dc.after);
+  for (size_t i = 0; i < dc.n_warned; i++) free(dc.warned[i]);
+  free(dc.warned);
+  rc_buf_free(&dc.out);
+  rc_binlog_free(bl);
+  return status;
+}
