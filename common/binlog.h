@@ -107,6 +107,9 @@ typedef struct rc_binfile rc_binfile;
 /* Open and map a binlog file; checks the magic. On success *out is owned by the caller
  * (rc_binfile_close). */
 int rc_binfile_open(rc_binfile **out, const char *path, char *errstr, size_t errstr_size);
+/* The same over bytes in memory (tests, fuzzing); the bytes stay the caller's and must outlive f. */
+int rc_binfile_open_mem(rc_binfile **out, const char *name, const uint8_t *data, size_t size,
+                        char *errstr, size_t errstr_size);
 void rc_binfile_close(rc_binfile *f);
 const char *rc_binfile_path(const rc_binfile *f);
 const char *rc_binfile_name(const rc_binfile *f); /* the base name */
@@ -167,6 +170,9 @@ void rc_binlog_free(rc_binlog *bl);
  * positions. */
 void rc_binlog_start_file(rc_binlog *bl, const char *name);
 const char *rc_binlog_file(const rc_binlog *bl);
+/* Checksums are verified by default. Only the fuzz targets turn this off, so that mutated
+ * inputs reach the decoders behind the CRC check. */
+void rc_binlog_set_verify_checksums(rc_binlog *bl, int on);
 
 /* Decode the framing of one raw event, check its CRC, and update the state (FORMAT_DESCRIPTION,
  * table maps, GTID, rotation). `raw` must stay valid while `ev` is used. A TRANSACTION_PAYLOAD
