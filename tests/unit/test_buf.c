@@ -1,0 +1,75 @@
+/* Unit tests for buf.c: number, base64 and JSON-string formatting. */
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "rc_test.h"
+
+static rc_buf b;
+static const char *s(void) {
+  rc_buf_putc(&b, 0);
+  b.len--;
+  return b.p;
+}
+#define RESET() (b.len = 0)
+
+static void test_integers(void) {
+  RESET(); rc_buf_u64(&b, 18446744073709551615ull); RC_CHECK_STR(s(), "18446744073709551615");
+  RESET(); rc_buf_i64(&b, INT64_MIN); RC_CHECK_STR(s(), "-9223372036854775808");
+  RESET(); rc_buf_i64(&b, 0); RC_CHECK_STR(s(), "0");
+  RESET(); rc_buf_uint_pad(&b, 5, 6); RC_CHECK_STR(s(), "000005");
+  RESET(); rc_buf_uint_pad(&b, 123456, 3); RC_CHECK_STR(s(), "123456");
+}
+
+static void test_floats(void) {
+  RESET(); rc_buf_json_float(&b, 0.1f); RC_CHECK_STR(s(), "0.1");
+  RESET(); rc_buf_json_float(&b, FLT_MAX); RC_CHECK_STR(s(), "3.4028235e+38");
+  RESET(); rc_buf_json_float(&b, -1.5f); RC_CHECK_STR(s(), "-1.5");
+  RESET(); rc_buf_json_float(&b, 16777217.0f); RC_CHECK_STR(s(), "16777216");
+  RESET(); rc_buf_json_double(&b, 0.1); RC_CHECK_STR(s(), "0.1");
+  RESET(); rc_buf_json_double(&b, DBL_MAX); RC_CHECK_STR(s(), "1.7976931348623157e+308");
+  RESET(); rc_buf_json_double(&b, 1.0 / 3); RC_CHECK_STR(s(), "0.3333333333333333");
+  RESET(); rc_buf_json_double(&b, -0.0); RC_CHECK_STR(s(), "-0");
+  /* every float formats to text that reads back as the same float */
+  uint32_t x = 12345;
+  for (int i = 0; i < 20000; i++) {
+    x = x * 1103515245u + 12345u;
+    float f;
+    memcpy(&f, &x, 4);
+    if (f != f || f - f != 0) continue; /* NaN, inf */
+    RESET();
+    rc_buf_json_float(&b, f);
+    if (strtof(s(), NULL) != f) {
+      RC_CHECK(!"float round trip");
+      break;
+    }
+  }
+}
+
+static void test_base64(void) {
+  RESET(); rc_buf_base64(&b, (const uint8_t *)"", 0); RC_CHECK_STR(s(), "");
+  RESET(); rc_buf_base64(&b, (const uint8_t *)"f", 1); RC_CHECK_STR(s(), "Zg==");
+  RESET(); rc_buf_base64(&b, (const uint8_t *)"fo", 2); RC_CHECK_STR(s(), "Zm8=");
+  RESET(); rc_buf_base64(&b, (const uint8_t *)"foobar", 6); RC_CHECK_STR(s(), "Zm9vYmFy");
+  RESET(); rc_buf_base64(&b, (const uint8_t *)"\x00\xff\xfe", 3); RC_CHECK_STR(s(), "AP/+");
+}
+
+static void test_json_str(void) {
+  RESET(); rc_buf_json_str(&b, "a\"b\\c\n\t\x01", 8); RC_CHECK_STR(s(), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  RESET(); rc_buf_json_str(&b, "\xF0\x9F\x98\x80", 4); RC_CHECK_STR(s(), "\"\xF0\x9F\x98\x80\"");
+  /* invalid UTF-8: a lone continuation byte, an overlong form, a surrogate, a cut sequence */
+  RESET(); rc_buf_json_str(&b, "\x80", 1); RC_CHECK_STR(s(), "\"\xEF\xBF\xBD\"");
+  RESET(); rc_buf_json_str(&b, "\xC0\xAF", 2); RC_CHECK_STR(s(), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  RESET(); rc_buf_json_str(&b, "\xED\xA0\x80", 3); RC_CHECK_STR(s(), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  RESET(); rc_buf_json_str(&b, "a\xE2\x82", 3); RC_CHECK_STR(s(), "\"a\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  RESET(); rc_buf_json_str(&b, "\0x", 2); RC_CHECK_STR(s(), "\"\\u0000x\"");
+}
+
+void rc_tests(void) {
+  RC_RUN(test_integers);
+  RC_RUN(test_floats);
+  RC_RUN(test_base64);
+  RC_RUN(test_json_str);
+  rc_buf_free(&b);
+}
