@@ -403,6 +403,9 @@ int rc_rows_next_image(rc_rows *rows, rc_value *vals, int after, char *errstr, s
   }
   uint32_t npresent = 0;
   for (uint32_t i = 0; i < tm->ncols; i++) npresent += (present[i / 8] >> (i % 8)) & 1;
+  if (npresent == 0) /* it would consume no bytes, and the event would never end */
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: %s at offset %llu: a row image with no columns present",
+                   rows->file, rc_event_type_name(rows->ev->type), (unsigned long long)rows->ev->offset);
   const uint8_t *nulls = cur_take(&c, (npresent + 7) / 8);
   if (c.bad)
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: %s at offset %llu: the row image ends inside its NULL bitmap",
