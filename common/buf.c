@@ -1,6 +1,7 @@
 /* buf.c: growable buffer and the number/string formatters every JSON writer shares. */
 #include "buf.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,28 +165,44 @@ void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
   b->len = (size_t)(o - b->p);
 }
 
-void rc_buf_json_float(rc_buf *b, float f) {
-  char tmp[32];
-  if (!isfinite(f)) { /* the server cannot store these; keep the JSON valid anyway */
-    rc_buf_lit(b, "null");
-    return;
+/* The shortest %g rendering of x that reads back as x. `start` is FLT_DIG or DBL_DIG: every
+ * decimal of that many digits survives a round trip through a normal float/double, so a value
+ * whose shortest form has k <= start digits prints as exactly that form at `start` (trailing
+ * zeros dropped by %g), and one that needs more is found going up. Only subnormals, which have
+ * fewer significant bits, can need fewer digits than `start` shows: for them, go down too.
+ * `is_float` reads back with strtof. One or two snprintf for ordinary values. */
+static void shortest(rc_buf *b, double x, int start, int max, int is_float, int subnormal) {
+  char tmp[40], best[40];
+  int p = start;
+  for (; p < max; p++) {
+    snprintf(tmp, sizeof tmp, "%.*g", p, x);
+    if (is_float ? strtof(tmp, NULL) == (float)x : strtod(tmp, NULL) == x) break;
   }
-  for (int prec = 6; prec <= 9; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-    if (strtof(tmp, NULL) == f) break;
+  if (p == max) snprintf(tmp, sizeof tmp, "%.*g", p, x);
+  if (p == start && subnormal) {
+    memcpy(best, tmp, sizeof best);
+    for (p = start - 1; p >= 1; p--) {
+      snprintf(tmp, sizeof tmp, "%.*g", p, x);
+      if (!(is_float ? strtof(tmp, NULL) == (float)x : strtod(tmp, NULL) == x)) break;
+      memcpy(best, tmp, sizeof best);
+    }
+    memcpy(tmp, best, sizeof tmp);
   }
   rc_buf_puts(b, tmp);
 }
 
+void rc_buf_json_float(rc_buf *b, float f) {
+  if (!isfinite(f)) { /* the server cannot store these; keep the JSON valid anyway */
+    rc_buf_lit(b, "null");
+    return;
+  }
+  shortest(b, f, FLT_DIG, 9, 1, f != 0 && fabsf(f) < FLT_MIN);
+}
+
 void rc_buf_json_double(rc_buf *b, double d) {
-  char tmp[40];
   if (!isfinite(d)) {
     rc_buf_lit(b, "null");
     return;
   }
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-    if (strtod(tmp, NULL) == d) break;
-  }
-  rc_buf_puts(b, tmp);
+  shortest(b, d, DBL_DIG, 17, 0, d != 0 && fabs(d) < DBL_MIN);
 }

@@ -31,6 +31,11 @@ static void test_floats(void) {
   RESET(); rc_buf_json_double(&b, DBL_MAX); RC_CHECK_STR(s(), "1.7976931348623157e+308");
   RESET(); rc_buf_json_double(&b, 1.0 / 3); RC_CHECK_STR(s(), "0.3333333333333333");
   RESET(); rc_buf_json_double(&b, -0.0); RC_CHECK_STR(s(), "-0");
+  /* subnormals need fewer digits than normal numbers */
+  RESET(); rc_buf_json_float(&b, 1.4e-45f); RC_CHECK_STR(s(), "1e-45");
+  RESET(); rc_buf_json_double(&b, 4.9406564584124654e-324); RC_CHECK_STR(s(), "5e-324");
+  RESET(); rc_buf_json_double(&b, 123456789012345.0); RC_CHECK_STR(s(), "123456789012345");
+  RESET(); rc_buf_json_double(&b, 0.30000000000000004); RC_CHECK_STR(s(), "0.30000000000000004");
   /* every float formats to text that reads back as the same float */
   uint32_t x = 12345;
   for (int i = 0; i < 20000; i++) {
@@ -42,6 +47,16 @@ static void test_floats(void) {
     rc_buf_json_float(&b, f);
     if (strtof(s(), NULL) != f) {
       RC_CHECK(!"float round trip");
+      break;
+    }
+    double d;
+    uint64_t y = (uint64_t)x << 32 | (x * 2654435761u);
+    memcpy(&d, &y, 8);
+    if (d != d || d - d != 0) continue;
+    RESET();
+    rc_buf_json_double(&b, d);
+    if (strtod(s(), NULL) != d) {
+      RC_CHECK(!"double round trip");
       break;
     }
   }
