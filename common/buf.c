@@ -1,8 +1,8 @@
 /* buf.c: growable buffer and the number/string formatters every JSON writer shares. */
 #include "buf.h"
 
-#include <float.h>
-#include <math.h>
+#include "dtoa.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +38,30 @@ void rc_buf_printf(rc_buf *b, const char *fmt, ...) {
   if (n > 0) b->len += (size_t)n;
 }
 
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 void rc_buf_u64(rc_buf *b, uint64_t v) {
+  if (v < 10) {
+    rc_buf_putc(b, (char)('0' + v));
+    return;
+  }
   char tmp[20];
   int i = 20;
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
+  while (v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    tmp[--i] = digits2[r * 2 + 1];
+    tmp[--i] = digits2[r * 2];
+  }
+  if (v >= 10) {
+    tmp[--i] = digits2[v * 2 + 1];
+    tmp[--i] = digits2[v * 2];
+  } else {
+    tmp[--i] = (char)('0' + v);
+  }
   rc_buf_put(b, tmp + i, (size_t)(20 - i));
 }
 
@@ -165,44 +182,12 @@ void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
   b->len = (size_t)(o - b->p);
 }
 
-/* The shortest %g rendering of x that reads back as x. `start` is FLT_DIG or DBL_DIG: every
- * decimal of that many digits survives a round trip through a normal float/double, so a value
- * whose shortest form has k <= start digits prints as exactly that form at `start` (trailing
- * zeros dropped by %g), and one that needs more is found going up. Only subnormals, which have
- * fewer significant bits, can need fewer digits than `start` shows: for them, go down too.
- * `is_float` reads back with strtof. One or two snprintf for ordinary values. */
-static void shortest(rc_buf *b, double x, int start, int max, int is_float, int subnormal) {
-  char tmp[40], best[40];
-  int p = start;
-  for (; p < max; p++) {
-    snprintf(tmp, sizeof tmp, "%.*g", p, x);
-    if (is_float ? strtof(tmp, NULL) == (float)x : strtod(tmp, NULL) == x) break;
-  }
-  if (p == max) snprintf(tmp, sizeof tmp, "%.*g", p, x);
-  if (p == start && subnormal) {
-    memcpy(best, tmp, sizeof best);
-    for (p = start - 1; p >= 1; p--) {
-      snprintf(tmp, sizeof tmp, "%.*g", p, x);
-      if (!(is_float ? strtof(tmp, NULL) == (float)x : strtod(tmp, NULL) == x)) break;
-      memcpy(best, tmp, sizeof best);
-    }
-    memcpy(tmp, best, sizeof tmp);
-  }
-  rc_buf_puts(b, tmp);
-}
-
 void rc_buf_json_float(rc_buf *b, float f) {
-  if (!isfinite(f)) { /* the server cannot store these; keep the JSON valid anyway */
-    rc_buf_lit(b, "null");
-    return;
-  }
-  shortest(b, f, FLT_DIG, 9, 1, f != 0 && fabsf(f) < FLT_MIN);
+  char tmp[RC_DTOA_BUF];
+  rc_buf_put(b, tmp, (size_t)rc_dtoa_float(f, tmp));
 }
 
 void rc_buf_json_double(rc_buf *b, double d) {
-  if (!isfinite(d)) {
-    rc_buf_lit(b, "null");
-    return;
-  }
-  shortest(b, d, DBL_DIG, 17, 0, d != 0 && fabs(d) < DBL_MIN);
+  char tmp[RC_DTOA_BUF];
+  rc_buf_put(b, tmp, (size_t)rc_dtoa_double(d, tmp));
 }
