@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "binlog.h"
+#include "binlog_info.h"
 #include "buf.h"
 #include "row_json.h"
 
@@ -43,7 +44,7 @@ static int flush_out(decode_ctx *dc, size_t upto) {
     }
     off += (size_t)w;
   }
-  memmove(dc->out.p, dc->out.p + upto, dc->out.len - upto);
+  if (dc->out.len > upto) memmove(dc->out.p, dc->out.p + upto, dc->out.len - upto);
   dc->out.len -= upto;
   return 0;
 }
@@ -116,7 +117,8 @@ static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *
   }
 }
 
-static void print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev) {
+static int print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev, char *err,
+                       size_t esz) {
   rc_buf *b = &dc->out;
   const char *name = rc_event_type_name(ev->type);
   rc_buf_lit(b, "{\"type\":\"");
@@ -134,7 +136,14 @@ static void print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev)
   rc_buf_lit(b, ",\"ts\":");
   rc_buf_u64(b, ev->ts);
   if (ev->in_payload) rc_buf_lit(b, ",\"in_payload\":true");
+  size_t info_at = b->len;
+  rc_buf_lit(b, ",\"info\":");
+  size_t info_body = b->len;
+  int r = rc_event_info_json(bl, ev, b, err, esz);
+  if (r < 0) return r; /* the caller drops the partial line */
+  if (b->len == info_body) b->len = info_at; /* nothing to show */
   rc_buf_lit(b, "}\n");
+  return 0;
 }
 
 /* One event (outer or inner): print or decode it. */
@@ -142,10 +151,7 @@ static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint3
                         char *err, size_t esz) {
   dc->n_events++;
   if (!ev->in_payload && !rc_event_type_name(ev->type)) dc->unknown[ev->type]++;
-  if (dc->events_mode) {
-    print_event(dc, bl, ev);
-    return 0;
-  }
+  if (dc->events_mode) return print_event(dc, bl, ev, err, esz);
   if (rc_event_is_rows(ev->type)) return do_rows(dc, bl, ev, row_index, err, esz);
   return 0;
 }

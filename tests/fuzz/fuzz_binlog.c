@@ -1,14 +1,15 @@
 /*
  * fuzz_binlog.c: libFuzzer target over the whole binlog decoder. The input is a binlog file
  * (magic, then events); checksums are not verified so that mutations reach the parsers behind
- * them: framing, FORMAT_DESCRIPTION, table maps, payload unpacking, every row image and value,
- * and the canonical JSON of each change. Any crash or sanitizer report is a bug.
+ * them: framing, FORMAT_DESCRIPTION, table maps, payload unpacking, every control event's
+ * fields (binlog_info.c), every row image and value, and the canonical JSON of each change. Any crash or sanitizer report is a bug.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "binlog.h"
+#include "binlog_info.h"
 #include "buf.h"
 #include "row_json.h"
 
@@ -48,10 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (rc_binfile_next(f, &raw, &len, &off, err, sizeof err) > 0) {
     rc_event ev;
     if (rc_binlog_feed(bl, raw, len, off, &ev, err, sizeof err) < 0) continue;
+    out.len = 0;
+    rc_event_info_json(bl, &ev, &out, err, sizeof err);
     if (rc_event_is_rows(ev.type)) decode_rows(bl, &ev, &rows, &out);
     rc_event inner;
-    while (rc_binlog_next_inner(bl, &inner, err, sizeof err) > 0)
+    while (rc_binlog_next_inner(bl, &inner, err, sizeof err) > 0) {
+      out.len = 0;
+      rc_event_info_json(bl, &inner, &out, err, sizeof err);
       if (rc_event_is_rows(inner.type)) decode_rows(bl, &inner, &rows, &out);
+    }
   }
   rc_rows_free(&rows);
   rc_buf_free(&out);
