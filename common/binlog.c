@@ -231,6 +231,11 @@ int rc_binlog_post_header_len(const rc_binlog *bl, int type) {
   return -1;
 }
 
+uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev) {
+  if (ev->body_len < 6) return 0;
+  return rc_binlog_post_header_len(bl, RC_EV_TABLE_MAP) == 6 ? rd_le32(ev->body) : rd_le48(ev->body);
+}
+
 static size_t table_slot(const rc_binlog *bl, uint64_t id) {
   size_t mask = bl->tables_cap - 1;
   size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull >> 20) & mask;
@@ -503,6 +508,16 @@ int rc_binlog_feed(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offse
     ev->body_len -= 4;
   }
   if (ev->type == RC_EV_TRANSACTION_PAYLOAD) return unpack_payload(bl, ev, errstr, es);
+  return apply_event(bl, ev, errstr, es);
+}
+
+int rc_binlog_feed_nocrc(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offset,
+                         rc_event *ev, char *errstr, size_t es) {
+  if (len < RC_EVENT_HEADER_LEN || rd_le32(raw + 9) != len)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: event at offset %llu: %zu bytes do not frame an event",
+                   bl->file, (unsigned long long)offset, len);
+  parse_header(ev, raw, len, offset);
+  ev->in_payload = 1;
   return apply_event(bl, ev, errstr, es);
 }
 

@@ -80,6 +80,9 @@ enum {
 const char *rc_event_type_name(int type);
 
 #define RC_EVENT_HEADER_LEN 19
+/* Table maps kept at most per stream; past that the decoder forgets them all (a server sends a
+ * TABLE_MAP before every statement's rows, so nothing is lost). */
+#define RC_MAX_TABLES 4096
 #define RC_BINLOG_MAGIC_LEN 4
 
 /* One event. `raw` is the event as stored; `body` starts after the common header and ends
@@ -181,6 +184,10 @@ void rc_binlog_set_verify_checksums(rc_binlog *bl, int on);
 int rc_binlog_feed(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offset, rc_event *ev,
                    char *errstr, size_t errstr_size);
 int rc_binlog_next_inner(rc_binlog *bl, rc_event *ev, char *errstr, size_t errstr_size);
+/* Feed an event that carries no checksum whatever the FORMAT_DESCRIPTION says: one unpacked
+ * from a TRANSACTION_PAYLOAD, forwarded by another stage. It is marked in_payload. */
+int rc_binlog_feed_nocrc(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offset,
+                         rc_event *ev, char *errstr, size_t errstr_size);
 
 /* The current transaction's GTID as text ("0-1-42", "uuid:7"), or "" when it has none. */
 const char *rc_binlog_gtid(const rc_binlog *bl);
@@ -194,6 +201,8 @@ const rc_table *rc_binlog_table(const rc_binlog *bl, uint64_t table_id);
 int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int is_mariadb,
                        rc_table **out, char *errstr, size_t errstr_size);
 void rc_table_free(rc_table *t);
+/* The table id a TABLE_MAP event defines (without parsing the rest). */
+uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev);
 
 /* ---- row images -------------------------------------------------------------------------- */
 

@@ -72,8 +72,6 @@ static inline uint64_t cur_lenenc(rc_cur *c) {
   return 0;
 }
 
-#define RC_MAX_TABLES 4096
-
 struct rc_binlog {
   char file[256];
   /* FORMAT_DESCRIPTION */

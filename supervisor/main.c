@@ -1,19 +1,29 @@
 /*
- * main.c: `rowcast`, the command users run. Dispatches to subcommands; today: decode.
+ * main.c: `rowcast`, the command users run. Dispatches to its subcommands.
  * Exit status: 0 success, 1 an operating-system failure (output closed, out of memory),
  * 2 bad input or bad usage (do not retry without changing something).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "broker.h"
 #include "decode.h"
+#include "group.h"
 
 static void usage(FILE *out) {
   fputs("usage: rowcast COMMAND [ARGS]\n"
         "\n"
         "commands:\n"
+        "  replay [--config F] [-o key=value]... FILE...\n"
+        "                              replay captured binlog files through the pipeline into\n"
+        "                              Kafka (the local broker when none is configured)\n"
+        "  stats [--config F]          the live figures of a running replay\n"
+        "  config --help               every configuration key, its default and bounds\n"
         "  decode [--events] FILE...   decode captured binlog files to JSON lines on stdout\n"
         "                              (one line per row change, or per event with --events)\n"
+        "  broker [--brokers N] [--topic NAME]... [--partitions N] [--exit-on-stdin-eof]\n"
+        "                              run a local in-memory Kafka broker (tests, development);\n"
+        "                              prints its bootstrap address first\n"
         "  help                        this text\n"
         "\n"
         "See docs/json-mapping.md for the JSON form of every column type.\n",
@@ -27,6 +37,10 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "decode")) return rc_cmd_decode(argc - 1, argv + 1);
+  if (!strcmp(cmd, "broker")) return rc_cmd_broker(argc - 1, argv + 1);
+  if (!strcmp(cmd, "replay")) return rc_cmd_replay(argc - 1, argv + 1);
+  if (!strcmp(cmd, "stats")) return rc_cmd_stats(argc - 1, argv + 1);
+  if (!strcmp(cmd, "config")) return rc_cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     usage(stdout);
     return 0;

@@ -1,0 +1,152 @@
+/* stage.c: the skeleton of stage.h. */
+#include "stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+static int sig_pipe[2] = {-1, -1};
+static rc_stage *the_stage;
+
+static void on_signal(int sig) {
+  int saved = errno;
+  if (the_stage) the_stage->stop = 1;
+  unsigned char c = (unsigned char)sig;
+  ssize_t w = write(sig_pipe[1], &c, 1);
+  (void)w;
+  errno = saved;
+}
+
+void rc_stage_path(const rc_stage *st, char *out, size_t n, const char *name) {
+  snprintf(out, n, "%s/%s.ipc", st->run_dir, name);
+}
+
+int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv) {
+  memset(st, 0, sizeof *st);
+  st->name = name;
+  st->parent_fd = -1;
+  st->metrics_sock = -1;
+  char pname[64];
+  snprintf(pname, sizeof pname, "rowcast-%s", name);
+  rc_log_init(pname);
+  const char *config_path = NULL;
+  int i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (!strcmp(argv[i], "--worker") && i + 1 < argc) {
+      st->worker = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--parent-fd") && i + 1 < argc) {
+      st->parent_fd = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--")) {
+      i++;
+      break;
+    } else {
+      rc_error("unknown argument '%s' (stages are started by the rowcast command)", argv[i]);
+      return RC_EXIT_CONFIG;
+    }
+  }
+  st->args = argv + i;
+  st->nargs = argc - i;
+  char err[1024];
+  st->cfg = rc_config_new();
+  if (!st->cfg) return RC_EXIT_FAILURE;
+  if (config_path && rc_config_load_file(st->cfg, config_path, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
+  snprintf(st->run_dir, sizeof st->run_dir, "%s", rc_config_str(st->cfg, "run.dir"));
+  if (!st->run_dir[0]) {
+    rc_error("run.dir is not set (stages are started by the rowcast command, which sets it)");
+    return RC_EXIT_CONFIG;
+  }
+  st->pipe.buffer_bytes = (int)rc_config_int(st->cfg, "pipe.buffer_bytes");
+  st->pipe.max_message_bytes = (int)rc_config_int(st->cfg, "pipe.max_message_bytes");
+  st->metrics_interval_ns = (uint64_t)rc_config_int(st->cfg, "metrics.interval_ms") * 1000000ull;
+  st->next_metrics_ns = rc_now_ns() + st->metrics_interval_ns;
+
+  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
+  st->sig_fd = sig_pipe[0];
+  the_stage = st;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char path[4200];
+  rc_stage_path(st, path, sizeof path, "metrics");
+  rc_pipe_opts mo = {1 << 20, 1 << 20};
+  st->metrics_sock = rc_pipe_open(1, path, 0, &mo, err, sizeof err);
+  if (st->metrics_sock < 0) {
+    rc_error("metrics pipe: %s", err);
+    return RC_EXIT_FAILURE;
+  }
+  return RC_EXIT_OK;
+}
+
+void rc_stage_send_metrics(rc_stage *st) {
+  rc_buf *b = &st->snap;
+  b->len = 0;
+  rc_buf_lit(b, "stage ");
+  rc_buf_puts(b, st->name);
+  rc_buf_putc(b, '\n');
+  rc_metric_put(b, "worker", (uint64_t)st->worker);
+  rc_metric_put(b, "pid", (uint64_t)getpid());
+  rc_metric_put(b, "time_ns", rc_now_ns());
+  if (st->metrics_fn) st->metrics_fn(st, b);
+  /* a snapshot that does not fit right now is dropped: the next one carries the totals */
+  rc_pipe_send(st->metrics_sock, b->p, b->len, 1);
+}
+
+int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms) {
+  struct pollfd all[16];
+  int n = 0;
+  for (int i = 0; i < nfds && n < 14; i++) all[n++] = fds[i];
+  int sig_i = n;
+  all[n++] = (struct pollfd){.fd = st->sig_fd, .events = POLLIN};
+  int parent_i = -1;
+  if (st->parent_fd >= 0) {
+    parent_i = n;
+    all[n++] = (struct pollfd){.fd = st->parent_fd, .events = POLLIN};
+  }
+  uint64_t now = rc_now_ns();
+  int until_metrics = now >= st->next_metrics_ns ? 0 : (int)((st->next_metrics_ns - now) / 1000000) + 1;
+  if (timeout_ms < 0 || timeout_ms > until_metrics) timeout_ms = until_metrics;
+  int r = poll(all, (nfds_t)n, timeout_ms);
+  if (r < 0 && errno != EINTR) return -1;
+  if (r > 0 && (all[sig_i].revents & POLLIN)) {
+    unsigned char c[16];
+    while (read(st->sig_fd, c, sizeof c) > 0) {
+    }
+  }
+  if (parent_i >= 0 && r > 0 && all[parent_i].revents) {
+    rc_warn("the supervisor is gone; stopping");
+    return -1;
+  }
+  if (rc_now_ns() >= st->next_metrics_ns) {
+    rc_stage_send_metrics(st);
+    st->next_metrics_ns = rc_now_ns() + st->metrics_interval_ns;
+  }
+  int ready = 0;
+  for (int i = 0; i < nfds; i++) {
+    fds[i].revents = r > 0 ? all[i].revents : 0;
+    if (fds[i].revents) ready++;
+  }
+  return ready;
+}
+
+void rc_stage_close(rc_stage *st) {
+  rc_stage_send_metrics(st);
+  rc_pipe_close(st->metrics_sock);
+  rc_config_free(st->cfg);
+  rc_buf_free(&st->snap);
+}

@@ -1,0 +1,62 @@
+/*
+ * stage.h: the one skeleton every pipeline process (reader, serializer, publisher) runs on:
+ * command-line parsing (--config FILE, --worker N), configuration, signals through a self-pipe,
+ * watching the supervisor (a pipe whose other end it holds: when it dies, the stage exits),
+ * and the periodic metrics snapshot. A stage's main() calls rc_stage_init, then loops on
+ * rc_stage_wait, which polls the stage's own descriptors together with the skeleton's.
+ *
+ * Exit status of a stage: 0 done, 2 configuration or data error (the supervisor does not
+ * restart it), anything else a failure worth a restart.
+ */
+#ifndef RC_STAGE_H
+#define RC_STAGE_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "pipe.h"
+
+#define RC_EXIT_OK 0
+#define RC_EXIT_FAILURE 1
+#define RC_EXIT_CONFIG 2
+
+typedef struct rc_stage rc_stage;
+/* Append this stage's counters (rc_metric_put) to a snapshot. */
+typedef void (*rc_stage_metrics_fn)(rc_stage *st, rc_buf *out);
+
+struct rc_stage {
+  const char *name;     /* "reader", "serializer", "publisher" */
+  int worker;           /* --worker N, 0 by default */
+  rc_config *cfg;
+  char run_dir[4096];
+  rc_pipe_opts pipe;
+  int metrics_sock;
+  int parent_fd;        /* -1 when not started by a supervisor */
+  int sig_fd;           /* read end of the self-pipe */
+  volatile sig_atomic_t stop; /* SIGTERM/SIGINT: drain and stop */
+  uint64_t next_metrics_ns;
+  uint64_t metrics_interval_ns;
+  rc_stage_metrics_fn metrics_fn;
+  void *ctx;
+  rc_buf snap;
+  char **args;          /* arguments after the options (files for the reader) */
+  int nargs;
+};
+
+/* Parse argv, load the config, install signal handlers, connect the metrics pipe. On error,
+ * logs and returns RC_EXIT_CONFIG (the caller exits with it). */
+int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv);
+/* Path of a socket of the run directory: "<run.dir>/<name>.ipc". */
+void rc_stage_path(const rc_stage *st, char *out, size_t n, const char *name);
+/* Poll the caller's descriptors (may be none) and the skeleton's, up to timeout_ms (-1: until
+ * something happens or the next metrics snapshot is due). Sends the snapshot when due. Returns
+ * the poll() result for the caller's fds (their revents are set), or -1 when the stage must
+ * stop now (supervisor gone). Check st->stop for a drain request. */
+int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms);
+void rc_stage_send_metrics(rc_stage *st);
+void rc_stage_close(rc_stage *st);
+
+#endif

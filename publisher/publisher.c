@@ -1,0 +1,467 @@
+/*
+ * publisher.c: rowcast-publisher. Restores batch order across serializer workers, produces every
+ * message to Kafka with librdkafka (idempotent, acks=all), and writes the checkpoint only when
+ * every message up to a transaction boundary is acknowledged.
+ *
+ * Order: each worker has its own pipe (publisher-<i>.ipc) and sends its batches in increasing
+ * sequence; the publisher holds at most one frame per worker and takes the one whose sequence is
+ * next, so batch N is produced only after N-1, whichever worker did it, with memory bounded by
+ * the workers, their pipes and librdkafka's queue.
+ *
+ * Backpressure: when librdkafka's queue is full (Kafka slow or down), the publisher stops
+ * pulling; the pipes fill; the serializers block; the reader stops reading.
+ *
+ * Checkpoint: messages get increasing numbers; a transaction boundary from the stream is a
+ * checkpoint candidate once every message numbered before it is acknowledged. Written at most
+ * every publisher.checkpoint_interval_ms and at the end. After a crash the group resumes there:
+ * at-least-once (what was acknowledged after the checkpoint is sent again).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "frame.h"
+#include "log.h"
+#include "metrics.h"
+#include "stage.h"
+
+#define MAX_WORKERS 64
+
+typedef struct {
+  int sock, fd;
+  void *msg;            /* the frame being held or consumed (nanomsg message) */
+  rc_frame_hdr h;
+  rc_frame_rd rd;       /* where we are in its payload */
+} worker_in;
+
+typedef struct {
+  uint64_t msg_no; /* messages numbered below this must be acknowledged */
+  char file[256];
+  uint64_t pos;
+} marker;
+
+typedef struct {
+  rc_stage st;
+  rd_kafka_t *rk;
+  int kafka_fd[2]; /* librdkafka's main queue wakes us through this pipe */
+  worker_in w[MAX_WORKERS];
+  int nworkers;
+  int current; /* worker whose frame is being produced, or -1 */
+  uint64_t expect_seq;
+  /* in-flight messages: ring indexed by message number, holding recv_ns (0 = acknowledged) */
+  uint64_t *ring;
+  uint64_t ring_mask;
+  uint64_t next_msg, acked_below;
+  marker *markers;
+  size_t m_head, m_tail, m_cap;
+  rc_checkpoint cp;
+  uint64_t base_changes; /* acknowledged before this run (from the checkpoint) */
+  int cp_dirty;
+  uint64_t cp_written_ns, cp_interval_ns;
+  const char *state_dir;
+  int ended;
+  int fatal; /* set by a delivery report: exit status */
+  char fatal_msg[1024];
+  /* distinct topics (tables) seen, for the summary; the last one cached */
+  char **topics;
+  size_t ntopics;
+  size_t last_topic;
+  /* metrics */
+  uint64_t produced, acked, queue_full_waits, batches;
+  rc_hist lat;
+  uint64_t start_ns;
+} publisher;
+
+static void metrics(rc_stage *st, rc_buf *b) {
+  publisher *p = st->ctx;
+  rc_metric_put(b, "batches", p->batches);
+  rc_metric_put(b, "produced", p->produced);
+  rc_metric_put(b, "acked", p->acked);
+  rc_metric_put(b, "in_flight", p->next_msg - p->acked_below);
+  rc_metric_put(b, "queue_full_waits", p->queue_full_waits);
+  rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
+  rc_metric_put(b, "latency_p99_us", rc_hist_quantile(&p->lat, 0.99));
+  rc_metric_put(b, "latency_max_us", p->lat.max);
+  rc_metric_put(b, "checkpoint_changes", p->cp.changes);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  publisher *p = opaque;
+  uint64_t no = (uint64_t)(uintptr_t)m->_private;
+  if (m->err) {
+    if (!p->fatal) {
+      /* a message over message.max.bytes will never fit: retrying cannot help */
+      p->fatal = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
+      snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka did not take a message for %s (%zu bytes): %s",
+               rd_kafka_topic_name(m->rkt), m->len, rd_kafka_err2str(m->err));
+    }
+    return;
+  }
+  uint64_t *slot = &p->ring[no & p->ring_mask];
+  uint64_t now = rc_now_ns();
+  rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
+  *slot = 0;
+  p->acked++;
+}
+
+static int write_checkpoint(publisher *p) {
+  char err[512];
+  if (rc_checkpoint_write(p->state_dir, &p->cp, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return -1;
+  }
+  p->cp_dirty = 0;
+  p->cp_written_ns = rc_now_ns();
+  return 0;
+}
+
+/* Advance the acknowledged watermark and the checkpoint candidate; write it when due. */
+static int advance(publisher *p, int force) {
+  while (p->acked_below < p->next_msg && p->ring[p->acked_below & p->ring_mask] == 0) p->acked_below++;
+  while (p->m_head != p->m_tail && p->markers[p->m_head % p->m_cap].msg_no <= p->acked_below) {
+    marker *m = &p->markers[p->m_head % p->m_cap];
+    snprintf(p->cp.file, sizeof p->cp.file, "%s", m->file);
+    p->cp.pos = m->pos;
+    p->cp.changes = p->base_changes + m->msg_no;
+    p->cp_dirty = 1;
+    p->m_head++;
+  }
+  if (p->cp_dirty && (force || rc_now_ns() - p->cp_written_ns >= p->cp_interval_ns)) return write_checkpoint(p);
+  return 0;
+}
+
+static int push_marker(publisher *p, const uint8_t *file, size_t flen, uint64_t pos) {
+  if (p->m_tail - p->m_head == p->m_cap) {
+    size_t ncap = p->m_cap ? p->m_cap * 2 : 1024;
+    marker *n = malloc(ncap * sizeof *n);
+    if (!n) return -1;
+    for (size_t i = 0; i < p->m_cap; i++) n[i] = p->markers[(p->m_head + i) % p->m_cap];
+    free(p->markers);
+    p->markers = n;
+    p->m_tail = p->m_cap;
+    p->m_head = 0;
+    p->m_cap = ncap;
+  }
+  marker *m = &p->markers[p->m_tail % p->m_cap];
+  m->msg_no = p->next_msg;
+  snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), (const char *)file);
+  m->pos = pos;
+  p->m_tail++;
+  return 0;
+}
+
+static void count_topic(publisher *p, const char *t) {
+  if (p->ntopics && !strcmp(p->topics[p->last_topic], t)) return;
+  for (size_t i = 0; i < p->ntopics; i++)
+    if (!strcmp(p->topics[i], t)) {
+      p->last_topic = i;
+      return;
+    }
+  char **n = realloc(p->topics, (p->ntopics + 1) * sizeof *n);
+  if (!n) return;
+  p->topics = n;
+  if ((p->topics[p->ntopics] = strdup(t))) p->last_topic = p->ntopics++;
+}
+
+static void serve_kafka(publisher *p) {
+  char c[64];
+  while (read(p->kafka_fd[0], c, sizeof c) > 0) {
+  }
+  rd_kafka_poll(p->rk, 0);
+}
+
+/* Produce the records of the current frame until it is done (1), librdkafka is full (0), or an
+ * error (-1). */
+static int produce_frame(publisher *p, worker_in *w) {
+  rc_frame_rd *rd = &w->rd;
+  while (rd->p < rd->end) {
+    const uint8_t *rec = rd->p;
+    uint8_t tag = rc_frame_get_u8(rd);
+    if (tag == 'C') {
+      size_t flen;
+      const uint8_t *file = rc_frame_get_str16(rd, &flen);
+      uint64_t pos = rc_frame_get_u64(rd);
+      if (rd->bad || !file) break;
+      if (push_marker(p, file, flen, pos) < 0) return -1;
+      continue;
+    }
+    if (tag != 'M') {
+      rd->bad = 1;
+      break;
+    }
+    if (p->next_msg - p->acked_below > p->ring_mask) { /* every slot in flight */
+      rd->p = rec;
+      return 0;
+    }
+    uint64_t recv_ns = rc_frame_get_u64(rd);
+    size_t tlen, klen, vlen, flen, glen;
+    const uint8_t *topic = rc_frame_get_str16(rd, &tlen);
+    const uint8_t *key = rc_frame_get_bytes32(rd, &klen);
+    const uint8_t *val = rc_frame_get_bytes32(rd, &vlen);
+    const uint8_t *file = rc_frame_get_str16(rd, &flen);
+    uint64_t offset = rc_frame_get_u64(rd);
+    uint32_t row = rc_frame_get_u32(rd);
+    const uint8_t *gtid = rc_frame_get_str16(rd, &glen);
+    if (rd->bad || !topic || !val || !file || !gtid) break;
+    char tname[512], num[24];
+    snprintf(tname, sizeof tname, "%.*s", (int)tlen, (const char *)topic);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    rd_kafka_header_add(hdrs, "rowcast.file", -1, file, (ssize_t)flen);
+    int n = snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
+    rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
+    n = snprintf(num, sizeof num, "%u", row);
+    rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
+    if (glen) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, gtid, (ssize_t)glen);
+    uint64_t no = p->next_msg;
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_VALUE((void *)val, vlen),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_headers_destroy(hdrs);
+      rd->p = rec;
+      p->queue_full_waits++;
+      return 0;
+    }
+    if (e) {
+      rd_kafka_headers_destroy(hdrs);
+      rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", tname, (int)flen,
+               (const char *)file, (unsigned long long)offset, row, vlen, rd_kafka_err2str(e));
+      p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
+      if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
+                 "message.max.bytes) to publish it; rowcast does not drop changes");
+      return -1;
+    }
+    p->ring[no & p->ring_mask] = recv_ns ? recv_ns : 1;
+    count_topic(p, tname);
+    p->next_msg++;
+    p->produced++;
+  }
+  if (rd->bad) {
+    rc_error("batch %llu from a serializer is malformed", (unsigned long long)w->h.seq);
+    return -1;
+  }
+  return 1;
+}
+
+/* Take the next messages off the workers' pipes: returns the worker holding the frame numbered
+ * expect_seq, or -1 if it has not arrived yet. */
+static int find_next(publisher *p, int *status) {
+  char err[512];
+  for (int i = 0; i < p->nworkers; i++) {
+    worker_in *w = &p->w[i];
+    if (!w->msg) {
+      void *m;
+      size_t len;
+      int got = rc_pipe_recv(w->sock, &m, &len, err, sizeof err);
+      if (got < 0) {
+        rc_error("%s", err);
+        *status = RC_EXIT_FAILURE;
+        return -1;
+      }
+      if (!got) continue;
+      const uint8_t *payload;
+      if (rc_frame_parse(m, len, &w->h, &payload, err, sizeof err) < 0 ||
+          (w->h.kind != RC_FRAME_MESSAGES && w->h.kind != RC_FRAME_END)) {
+        rc_error("from serializer %d: %s", i, w->h.kind == RC_FRAME_MESSAGES ? err : "unexpected frame");
+        rc_pipe_msg_free(m);
+        *status = RC_EXIT_FAILURE;
+        return -1;
+      }
+      if (w->h.seq < p->expect_seq) {
+        rc_error("serializer %d sent batch %llu after batch %llu was published", i,
+                 (unsigned long long)w->h.seq, (unsigned long long)p->expect_seq - 1);
+        rc_pipe_msg_free(m);
+        *status = RC_EXIT_FAILURE;
+        return -1;
+      }
+      w->msg = m;
+      w->rd = (rc_frame_rd){payload, payload + w->h.payload_len, 0};
+    }
+    if (w->h.seq == p->expect_seq) return i;
+  }
+  return -1;
+}
+
+static int kafka_setup(publisher *p) {
+  char err[512];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  /* rowcast's defaults: nothing lost, nothing reordered, memory bounded; kafka.* overrides */
+  static const char *defaults[][2] = {
+      {"enable.idempotence", "true"},      {"acks", "all"},
+      {"message.timeout.ms", "0"},         {"linger.ms", "5"},
+      {"queue.buffering.max.messages", "100000"}, {"queue.buffering.max.kbytes", "65536"},
+      {"partitioner", "murmur2_random"},   {"compression.codec", "none"},
+  };
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+    if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rc_error("librdkafka default %s=%s: %s", defaults[i][0], defaults[i][1], err);
+      return RC_EXIT_FAILURE;
+    }
+  for (size_t i = 0; i < rc_config_kafka_count(p->st.cfg); i++) {
+    const char *k = rc_config_kafka_key(p->st.cfg, i), *v = rc_config_kafka_value(p->st.cfg, i);
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rc_error("configuration kafka.%s=%s: %s", k, v, err);
+      rd_kafka_conf_destroy(conf);
+      return RC_EXIT_CONFIG;
+    }
+  }
+  char qmax[32];
+  size_t qlen = sizeof qmax;
+  uint64_t max_msgs = 100000;
+  if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &qlen) == RD_KAFKA_CONF_OK)
+    max_msgs = strtoull(qmax, NULL, 10);
+  uint64_t ring = 1024;
+  while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
+  p->ring = calloc(ring, sizeof *p->ring);
+  if (!p->ring) return RC_EXIT_FAILURE;
+  p->ring_mask = ring - 1;
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, p);
+  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!p->rk) {
+    rc_error("cannot start the Kafka producer: %s", err);
+    return RC_EXIT_CONFIG;
+  }
+  if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
+  rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
+  rd_kafka_queue_io_event_enable(q, p->kafka_fd[1], "1", 1);
+  rd_kafka_queue_destroy(q);
+  return RC_EXIT_OK;
+}
+
+static int finish(publisher *p) {
+  if (advance(p, 1) < 0) return RC_EXIT_FAILURE;
+  double secs = (double)(rc_now_ns() - p->start_ns) / 1e9;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/publisher.done", p->st.run_dir);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
+               "checkpoint=%s:%llu\n",
+            (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
+            (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max, p->cp.file,
+            (unsigned long long)p->cp.pos);
+    fclose(f);
+  }
+  rc_info("all %llu changes acknowledged by Kafka; checkpoint %s:%llu", (unsigned long long)p->acked,
+          p->cp.file, (unsigned long long)p->cp.pos);
+  return RC_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  static publisher pub;
+  publisher *p = &pub;
+  int status = rc_stage_init(&p->st, "publisher", argc, argv);
+  if (status != RC_EXIT_OK) return status;
+  p->st.ctx = p;
+  p->st.metrics_fn = metrics;
+  p->start_ns = rc_now_ns();
+  p->current = -1;
+  p->expect_seq = 1;
+  p->nworkers = (int)rc_config_int(p->st.cfg, "serializer.workers");
+  if (p->nworkers > MAX_WORKERS) p->nworkers = MAX_WORKERS;
+  p->cp_interval_ns = (uint64_t)rc_config_int(p->st.cfg, "publisher.checkpoint_interval_ms") * 1000000ull;
+  p->state_dir = rc_config_str(p->st.cfg, "state.dir");
+  char err[1024];
+  if (rc_mkdirs(p->state_dir, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
+  if (rc_checkpoint_read(p->state_dir, &p->cp, err, sizeof err) > 0) p->base_changes = p->cp.changes;
+  if ((status = kafka_setup(p)) != RC_EXIT_OK) return status;
+  for (int i = 0; i < p->nworkers; i++) {
+    char name[32], path[4200];
+    snprintf(name, sizeof name, "publisher-%d", i);
+    rc_stage_path(&p->st, path, sizeof path, name);
+    p->w[i].sock = rc_pipe_open(0, path, 1, &p->st.pipe, err, sizeof err);
+    if (p->w[i].sock < 0) {
+      rc_error("%s", err);
+      return RC_EXIT_FAILURE;
+    }
+    p->w[i].fd = rc_pipe_fd(p->w[i].sock, 1);
+  }
+  struct pollfd fds[MAX_WORKERS + 1];
+  while (status == RC_EXIT_OK) {
+    serve_kafka(p);
+    if (p->fatal) {
+      rc_error("%s", p->fatal_msg);
+      status = p->fatal;
+      break;
+    }
+    if (advance(p, 0) < 0) {
+      status = RC_EXIT_FAILURE;
+      break;
+    }
+    int nf = 0, wait_ms = -1;
+    fds[nf++] = (struct pollfd){.fd = p->kafka_fd[0], .events = POLLIN};
+    if (p->st.stop) {
+      /* asked to stop without the reader's end: flush what was produced, keep the checkpoint */
+      rd_kafka_flush(p->rk, 10000);
+      serve_kafka(p);
+      advance(p, 1);
+      status = RC_EXIT_FAILURE;
+      break;
+    }
+    if (p->current >= 0) {
+      worker_in *w = &p->w[p->current];
+      int r = produce_frame(p, w);
+      if (r < 0) {
+        status = p->fatal ? p->fatal : RC_EXIT_FAILURE;
+        break;
+      }
+      if (r == 0) { /* librdkafka is full: wait for deliveries */
+        wait_ms = 100;
+      } else {
+        if (!(w->h.flags & RC_FRAME_MORE)) {
+          p->expect_seq++;
+          p->batches++;
+        }
+        rc_pipe_msg_free(w->msg);
+        w->msg = NULL;
+        p->current = -1;
+        continue;
+      }
+    } else if (p->ended) {
+      if (p->acked_below == p->next_msg) {
+        status = finish(p);
+        break;
+      }
+      wait_ms = 100;
+    } else {
+      int i = find_next(p, &status);
+      if (status != RC_EXIT_OK) break;
+      if (i >= 0) {
+        if (p->w[i].h.kind == RC_FRAME_END) {
+          p->ended = 1;
+          rc_pipe_msg_free(p->w[i].msg);
+          p->w[i].msg = NULL;
+        } else {
+          p->current = i;
+        }
+        continue;
+      }
+      for (int k = 0; k < p->nworkers; k++)
+        if (!p->w[k].msg) fds[nf++] = (struct pollfd){.fd = p->w[k].fd, .events = POLLIN};
+    }
+    if (rc_stage_wait(&p->st, fds, nf, wait_ms) < 0) status = RC_EXIT_FAILURE;
+  }
+  rc_stage_close(&p->st);
+  for (int i = 0; i < p->nworkers; i++) {
+    rc_pipe_msg_free(p->w[i].msg);
+    rc_pipe_close(p->w[i].sock);
+  }
+  if (p->rk) rd_kafka_destroy(p->rk);
+  free(p->ring);
+  free(p->markers);
+  for (size_t i = 0; i < p->ntopics; i++) free(p->topics[i]);
+  free(p->topics);
+  return status;
+}

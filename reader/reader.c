@@ -1,0 +1,409 @@
+/*
+ * reader.c: rowcast-reader, the one sequential stage. Reads captured binlog files in order
+ * (from the checkpoint when there is one), checks framing and checksums, keeps the table maps,
+ * and cuts the stream into batches of raw events for the serializers: a batch closes at
+ * batch.max_changes changes (at the end of the event that reaches it), after batch.max_ms, when
+ * the next event would not fit in pipe.max_message_bytes, and when the source has nothing more.
+ * It does not format values. Every batch is self-contained (file name, FORMAT_DESCRIPTION and
+ * the table maps its rows need), so any serializer can take it.
+ *
+ * Batch records (see common/frame.h), in stream order:
+ *   'N' str16 file name          the following records come from this file
+ *   'F' bytes32 raw event        its FORMAT_DESCRIPTION (with checksum)
+ *   'T' u8 flags bytes32 raw     a TABLE_MAP (flags bit 0: carries no checksum)
+ *   'R' u64 offset u64 recv_ns u32 rows u32 first_row u8 flags str16 gtid bytes32 raw
+ *                                a ROWS event holding `rows` changes, numbered from first_row
+ *                                (non-zero for the second and later ROWS events unpacked from
+ *                                one TRANSACTION_PAYLOAD, which share its offset)
+ *   'C' u64 pos                  a transaction ends here: resuming at `pos` of the current
+ *                                file repeats nothing of it and loses nothing after it
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "binlog.h"
+#include "checkpoint.h"
+#include "frame.h"
+#include "log.h"
+#include "metrics.h"
+#include "stage.h"
+
+typedef struct {
+  uint64_t table_id;
+  uint8_t *raw;
+  size_t len, cap;
+  uint8_t nocrc;
+  uint64_t sent_seq; /* batch it was last put in */
+} tmap_slot;
+
+typedef struct {
+  rc_stage st;
+  int sock;
+  rc_binlog *bl;
+  rc_rows rows;
+  rc_value *vals;
+  uint32_t vals_cap;
+  /* the batch being built */
+  rc_buf batch;
+  uint64_t seq;
+  uint32_t batch_changes;
+  uint64_t batch_open_ns;
+  int batch_has_file; /* N and F records written for the current file */
+  const char *file;
+  const uint8_t *fde;
+  size_t fde_len;
+  tmap_slot *tmaps;
+  size_t n_tmaps;
+  int in_txn;
+  /* limits */
+  uint32_t max_changes;
+  uint64_t max_ns;
+  size_t max_bytes;
+  /* metrics */
+  uint64_t events, changes, batches, bytes_sent, send_wait_ns;
+  uint64_t cur_pos;
+  char cur_file[256];
+  int fatal; /* an exit status decided deep inside (an event too big for the pipe) */
+  uint32_t row_base; /* rows already numbered at this offset (inside a payload) */
+} reader;
+
+static void metrics(rc_stage *st, rc_buf *b) {
+  reader *r = st->ctx;
+  rc_metric_put(b, "events", r->events);
+  rc_metric_put(b, "changes", r->changes);
+  rc_metric_put(b, "batches", r->batches);
+  rc_metric_put(b, "bytes", r->bytes_sent);
+  rc_metric_put(b, "send_wait_ms", r->send_wait_ns / 1000000);
+  rc_metric_put(b, "position", r->cur_pos);
+  rc_buf_lit(b, "file ");
+  rc_buf_puts(b, r->cur_file);
+  rc_buf_putc(b, '\n');
+}
+
+/* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
+ * Returns 0, or -1 when the stage must stop now. */
+static int send_frame(reader *r) {
+  uint64_t t0 = rc_now_ns();
+  for (;;) {
+    if (rc_pipe_send(r->sock, r->batch.p, r->batch.len, 1) == 0) break;
+    if (errno != EAGAIN && errno != EINTR) {
+      rc_error("cannot send a batch to the serializers: %s", strerror(errno));
+      return -1;
+    }
+    struct pollfd pfd = {.fd = rc_pipe_fd(r->sock, 0), .events = POLLIN};
+    if (rc_stage_wait(&r->st, &pfd, 1, 100) < 0) return -1;
+  }
+  r->send_wait_ns += rc_now_ns() - t0;
+  r->bytes_sent += r->batch.len;
+  return 0;
+}
+
+static void batch_open(reader *r) {
+  rc_frame_begin(&r->batch, RC_FRAME_EVENTS, r->seq);
+  r->batch_changes = 0;
+  r->batch_open_ns = rc_now_ns();
+  r->batch_has_file = 0;
+}
+
+static int batch_close(reader *r) {
+  if (r->batch.len == RC_FRAME_HDR_LEN) return 0; /* nothing in it */
+  rc_frame_finish(&r->batch, r->batch_changes, 0);
+  if (send_frame(r) < 0) return -1;
+  r->batches++;
+  r->seq++;
+  batch_open(r);
+  return 0;
+}
+
+static void put_file_header(reader *r) {
+  if (r->batch_has_file) return;
+  rc_buf_putc(&r->batch, 'N');
+  rc_frame_put_str16(&r->batch, r->file, strlen(r->file));
+  rc_buf_putc(&r->batch, 'F');
+  rc_frame_put_bytes32(&r->batch, r->fde, r->fde_len);
+  r->batch_has_file = 1;
+}
+
+static tmap_slot *tmap_find(reader *r, uint64_t id) {
+  for (size_t i = 0; i < r->n_tmaps; i++)
+    if (r->tmaps[i].table_id == id) return &r->tmaps[i];
+  return NULL;
+}
+
+/* Keep a copy of a TABLE_MAP's bytes: a batch includes each table map its rows need. */
+static int remember_tmap(reader *r, const rc_event *ev) {
+  uint64_t id = rc_table_map_id(r->bl, ev);
+  tmap_slot *t = tmap_find(r, id);
+  if (!t) {
+    if (r->n_tmaps >= RC_MAX_TABLES) { /* same bound as the decoder's: start over */
+      for (size_t i = 0; i < r->n_tmaps; i++) free(r->tmaps[i].raw);
+      r->n_tmaps = 0;
+    }
+    tmap_slot *n = realloc(r->tmaps, (r->n_tmaps + 1) * sizeof *n);
+    if (!n) return -1;
+    r->tmaps = n;
+    t = &r->tmaps[r->n_tmaps++];
+    memset(t, 0, sizeof *t);
+    t->table_id = id;
+  }
+  if (t->cap < ev->raw_len) {
+    uint8_t *p = realloc(t->raw, ev->raw_len);
+    if (!p) return -1;
+    t->raw = p;
+    t->cap = ev->raw_len;
+  }
+  memcpy(t->raw, ev->raw, ev->raw_len);
+  t->len = ev->raw_len;
+  t->nocrc = ev->in_payload;
+  t->sent_seq = 0;
+  return 0;
+}
+
+/* Room for `need` more bytes in this batch? If not, close it (and the caller re-adds headers).
+ * Returns 0, or -1 to stop (r->fatal says why when it is not a failure to send). */
+static int make_room(reader *r, size_t need, const rc_event *ev) {
+  size_t overhead = RC_FRAME_HDR_LEN + 64 + strlen(r->file) + r->fde_len;
+  if (need + overhead > r->max_bytes) {
+    r->fatal = RC_EXIT_CONFIG;
+    rc_error("%s: event at offset %llu is %zu bytes; with the batch framing it cannot fit in one pipe "
+             "message of pipe.max_message_bytes=%zu: raise pipe.max_message_bytes",
+             r->file, (unsigned long long)ev->offset, need, r->max_bytes);
+    return -1;
+  }
+  if (r->batch.len + need > r->max_bytes && batch_close(r) < 0) return -1;
+  return 0;
+}
+
+static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
+  int rc = rc_rows_begin(r->bl, ev, &r->rows, err, esz);
+  if (rc < 0) return rc;
+  const rc_table *t = r->rows.table;
+  if (t->ncols > r->vals_cap) {
+    free(r->vals);
+    r->vals = calloc(t->ncols, sizeof *r->vals);
+    if (!r->vals) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+    r->vals_cap = t->ncols;
+  }
+  /* count the changes: walk the row images (sizes depend on the values) */
+  uint32_t n = 0;
+  while ((rc = rc_rows_next_image(&r->rows, r->vals, 0, err, esz)) > 0) {
+    if (r->rows.op == 'u' && (rc = rc_rows_next_image(&r->rows, r->vals, 1, err, esz)) < 0) return rc;
+    n++;
+  }
+  if (rc < 0) return rc;
+  tmap_slot *tm = tmap_find(r, r->rows.table_id);
+  const char *gtid = rc_binlog_gtid(r->bl);
+  size_t need = 1 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
+  if (make_room(r, need, ev) < 0) return -1;
+  put_file_header(r);
+  if (tm && tm->sent_seq != r->seq + 1) { /* +1: seq 0 is a valid batch number */
+    rc_buf_putc(&r->batch, 'T');
+    rc_frame_put_u8(&r->batch, tm->nocrc);
+    rc_frame_put_bytes32(&r->batch, tm->raw, tm->len);
+    tm->sent_seq = r->seq + 1;
+  }
+  rc_buf_putc(&r->batch, 'R');
+  rc_frame_put_u64(&r->batch, ev->offset);
+  rc_frame_put_u64(&r->batch, rc_now_ns());
+  rc_frame_put_u32(&r->batch, n);
+  rc_frame_put_u32(&r->batch, r->row_base);
+  r->row_base += n;
+  rc_frame_put_u8(&r->batch, ev->in_payload);
+  rc_frame_put_str16(&r->batch, gtid, strlen(gtid));
+  rc_frame_put_bytes32(&r->batch, ev->raw, ev->raw_len);
+  r->batch_changes += n;
+  r->changes += n;
+  return 0;
+}
+
+static int is_query(const rc_event *ev, const char *text) {
+  /* QUERY body: post-header 13 bytes (db_len at 8, status_vars_len at 11), status vars, db, NUL, SQL */
+  if (ev->type != RC_EV_QUERY || ev->body_len < 13) return 0;
+  size_t dbl = ev->body[8], svl = (size_t)ev->body[11] | (size_t)ev->body[12] << 8;
+  size_t at = 13 + svl + dbl + 1;
+  if (at > ev->body_len) return 0;
+  size_t n = ev->body_len - at, tl = strlen(text);
+  return n == tl && !strncasecmp((const char *)ev->body + at, text, tl);
+}
+
+/* Transaction bounds: BEGIN opens one; XID, COMMIT or ROLLBACK ends it; any other statement
+ * outside BEGIN (DDL) is a transaction of its own. */
+static int txn_boundary(reader *r, const rc_event *ev) {
+  if (ev->type == RC_EV_QUERY || ev->type == RC_EV_MARIA_QUERY_COMPRESSED) {
+    if (is_query(ev, "BEGIN")) {
+      r->in_txn = 1;
+      return 0;
+    }
+    if (is_query(ev, "COMMIT") || is_query(ev, "ROLLBACK") || !r->in_txn) {
+      r->in_txn = 0;
+      return 1;
+    }
+    return 0;
+  }
+  if (ev->type == RC_EV_XID) {
+    r->in_txn = 0;
+    return 1;
+  }
+  return 0;
+}
+
+static int handle(reader *r, const rc_event *ev, char *err, size_t esz) {
+  r->events++;
+  if (ev->type == RC_EV_TABLE_MAP) return remember_tmap(r, ev) < 0 ? rc_errf(RC_ERR_NOMEM, err, esz, "out of memory") : 0;
+  if (rc_event_is_rows(ev->type)) return add_rows(r, ev, err, esz);
+  return 0;
+}
+
+/* Read one file from `start` (0: from the beginning). Returns 0, or an exit status. */
+static int read_file(reader *r, const char *path, uint64_t start) {
+  char err[1024];
+  rc_binfile *f;
+  if (rc_binfile_open(&f, path, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
+  r->file = rc_binfile_name(f);
+  snprintf(r->cur_file, sizeof r->cur_file, "%s", r->file);
+  rc_binlog_start_file(r->bl, r->file);
+  r->batch_has_file = 0;
+  r->fde = NULL;
+  r->in_txn = 0;
+  const uint8_t *raw;
+  size_t len;
+  uint64_t off;
+  int rc, status = 0;
+  while ((rc = rc_binfile_next(f, &raw, &len, &off, err, sizeof err)) > 0) {
+    if (r->st.stop) break;
+    rc_event ev;
+    if (off < start && raw[4] != RC_EV_FORMAT_DESCRIPTION) continue; /* before the checkpoint */
+    if ((rc = rc_binlog_feed(r->bl, raw, len, off, &ev, err, sizeof err)) < 0) break;
+    r->row_base = 0;
+    r->cur_pos = off + len;
+    if (ev.type == RC_EV_FORMAT_DESCRIPTION) {
+      r->fde = raw;
+      r->fde_len = len;
+      r->batch_has_file = 0;
+      continue;
+    }
+    if (!r->fde) {
+      rc = rc_errf(RC_ERR_CORRUPT, err, sizeof err, "%s: event at offset %llu comes before any FORMAT_DESCRIPTION",
+                   r->file, (unsigned long long)off);
+      break;
+    }
+    if ((rc = handle(r, &ev, err, sizeof err)) < 0) break;
+    if (ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+      rc_event inner;
+      while ((rc = rc_binlog_next_inner(r->bl, &inner, err, sizeof err)) > 0)
+        if ((rc = handle(r, &inner, err, sizeof err)) < 0) break;
+      if (rc < 0) break;
+    }
+    /* a TRANSACTION_PAYLOAD holds one whole transaction */
+    if (txn_boundary(r, &ev) || ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+      if (make_room(r, 16, &ev) < 0) {
+        rc = -1;
+        break;
+      }
+      put_file_header(r);
+      rc_buf_putc(&r->batch, 'C');
+      rc_frame_put_u64(&r->batch, off + len);
+    }
+    if (r->batch_changes >= r->max_changes || rc_now_ns() - r->batch_open_ns >= r->max_ns) {
+      if (batch_close(r) < 0) {
+        rc = -1;
+        break;
+      }
+    }
+  }
+  if (rc < 0) {
+    if (r->fatal) {
+      status = r->fatal;
+    } else if (rc == -1) { /* could not send: stopping, or the pipe failed */
+      status = RC_EXIT_FAILURE;
+    } else {
+      rc_error("%s", err);
+      status = RC_EXIT_CONFIG; /* bad input: restarting would meet it again */
+    }
+  }
+  /* the batch may point into this file's mapping: send it before the file goes away */
+  if (status == 0 && batch_close(r) < 0) status = RC_EXIT_FAILURE;
+  rc_binfile_close(f);
+  r->file = NULL;
+  return status;
+}
+
+int main(int argc, char **argv) {
+  reader r;
+  memset(&r, 0, sizeof r);
+  int status = rc_stage_init(&r.st, "reader", argc, argv);
+  if (status != RC_EXIT_OK) return status;
+  r.st.ctx = &r;
+  r.st.metrics_fn = metrics;
+  r.max_changes = (uint32_t)rc_config_int(r.st.cfg, "batch.max_changes");
+  r.max_ns = (uint64_t)rc_config_int(r.st.cfg, "batch.max_ms") * 1000000ull;
+  r.max_bytes = (size_t)r.st.pipe.max_message_bytes;
+  r.seq = 1;
+  char err[1024], path[4200];
+  rc_stage_path(&r.st, path, sizeof path, "reader");
+  r.sock = rc_pipe_open(1, path, 1, &r.st.pipe, err, sizeof err);
+  if (r.sock < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
+  r.bl = rc_binlog_new();
+  if (!r.bl) return RC_EXIT_FAILURE;
+  if (r.st.nargs == 0) {
+    rc_error("no binlog files to read");
+    return RC_EXIT_CONFIG;
+  }
+  /* resume from the checkpoint: skip the files before it, and the start of its file */
+  rc_checkpoint cp;
+  const char *state = rc_config_str(r.st.cfg, "state.dir");
+  int have = rc_checkpoint_read(state, &cp, err, sizeof err);
+  if (have < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
+  int first = 0;
+  uint64_t start = 0;
+  if (have) {
+    first = -1;
+    for (int i = 0; i < r.st.nargs; i++) {
+      const char *b = strrchr(r.st.args[i], '/');
+      if (!strcmp(b ? b + 1 : r.st.args[i], cp.file)) first = i;
+    }
+    if (first < 0) {
+      rc_error("the checkpoint in %s/checkpoint is at %s:%llu, which is not among the files given; "
+               "give the files from %s on, or remove the checkpoint to start over",
+               state, cp.file, (unsigned long long)cp.pos, cp.file);
+      return RC_EXIT_CONFIG;
+    }
+    start = cp.pos;
+    rc_info("resuming from the checkpoint at %s:%llu", cp.file, (unsigned long long)cp.pos);
+  }
+  batch_open(&r);
+  for (int i = first; i < r.st.nargs && status == 0 && !r.st.stop; i++) {
+    status = read_file(&r, r.st.args[i], i == first ? start : 0);
+  }
+  if (status == 0) {
+    /* the end: tell the publisher which batch is the last, then wait to be stopped (exiting
+     * now could drop what nanomsg still holds) */
+    rc_frame_begin(&r.batch, RC_FRAME_END, r.seq);
+    rc_frame_finish(&r.batch, 0, 0);
+    if (send_frame(&r) < 0) status = RC_EXIT_FAILURE;
+    rc_info("read %llu events, %llu changes in %llu batches", (unsigned long long)r.events,
+            (unsigned long long)r.changes, (unsigned long long)r.batches);
+    while (status == 0 && !r.st.stop && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
+    }
+  }
+  rc_stage_close(&r.st);
+  rc_pipe_close(r.sock);
+  rc_rows_free(&r.rows);
+  rc_binlog_free(r.bl);
+  for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
+  free(r.tmaps);
+  free(r.vals);
+  rc_buf_free(&r.batch);
+  return status;
+}

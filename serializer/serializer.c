@@ -1,0 +1,330 @@
+/*
+ * serializer.c: rowcast-serializer, the stage that scales by worker count (serializer.workers).
+ * Takes a batch of raw events from the reader, decodes every row image with the shared decoder
+ * and turns each change into a Kafka message: topic <publisher.topic_prefix>.<db>.<table>, key
+ * the primary-key columns as a JSON object (null when the binlog does not say which columns
+ * form the key), value the change in rowcast's canonical JSON, and the position in headers.
+ * Forwards the batch, same sequence number, to its own pipe into the publisher, which restores
+ * the order across workers.
+ *
+ * Message records (see common/frame.h):
+ *   'M' u64 recv_ns str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
+ *       str16 file u64 offset u32 row str16 gtid
+ *   'C' str16 file u64 pos      a transaction boundary (checkpoint candidate)
+ * A batch whose messages do not fit in one pipe message goes out in parts (RC_FRAME_MORE).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "binlog.h"
+#include "frame.h"
+#include "log.h"
+#include "metrics.h"
+#include "row_json.h"
+#include "stage.h"
+
+typedef struct {
+  rc_stage st;
+  int in, out;
+  rc_binlog *bl;
+  rc_rows rows;
+  rc_value *before, *after;
+  uint32_t vals_cap;
+  rc_buf frame, scratch, topic;
+  const char *prefix;
+  size_t part_bytes;
+  uint64_t batches, changes, messages_bytes, busy_ns, send_wait_ns;
+  int fatal;
+} serializer;
+
+static void metrics(rc_stage *st, rc_buf *b) {
+  serializer *s = st->ctx;
+  rc_metric_put(b, "batches", s->batches);
+  rc_metric_put(b, "changes", s->changes);
+  rc_metric_put(b, "bytes", s->messages_bytes);
+  rc_metric_put(b, "busy_ms", s->busy_ns / 1000000);
+  rc_metric_put(b, "send_wait_ms", s->send_wait_ns / 1000000);
+}
+
+static int send_frame(serializer *s) {
+  uint64_t t0 = rc_now_ns();
+  for (;;) {
+    if (rc_pipe_send(s->out, s->frame.p, s->frame.len, 1) == 0) break;
+    if (errno != EAGAIN && errno != EINTR) {
+      rc_error("cannot send to the publisher: %s", strerror(errno));
+      return -1;
+    }
+    struct pollfd pfd = {.fd = rc_pipe_fd(s->out, 0), .events = POLLIN};
+    if (rc_stage_wait(&s->st, &pfd, 1, 100) < 0) return -1;
+  }
+  s->send_wait_ns += rc_now_ns() - t0;
+  s->messages_bytes += s->frame.len;
+  return 0;
+}
+
+/* Kafka topic names allow [a-zA-Z0-9._-]: every other byte of a schema or table name becomes
+ * '_' (documented; names are kept exactly in the message value). */
+static void put_topic_part(rc_buf *b, const char *s) {
+  for (; *s; s++) {
+    char c = *s;
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+             c == '_' || c == '-';
+    rc_buf_putc(b, ok ? c : '_');
+  }
+}
+
+/* The key: the primary-key columns of the image that has them, as a JSON object. */
+static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *err, size_t esz) {
+  if (!t->has_pk || !img) {
+    rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
+    return 0;
+  }
+  rc_buf *k = &s->scratch;
+  k->len = 0;
+  rc_buf_putc(k, '{');
+  int first = 1;
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    if (!t->cols[i].pk) continue;
+    if (img[i].kind == RC_V_ABSENT) { /* not in this image: no usable key */
+      rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
+      return 0;
+    }
+    if (!first) rc_buf_putc(k, ',');
+    first = 0;
+    rc_buf_put(k, t->cols[i].key, t->cols[i].key_len);
+    int r = rc_json_value(k, &t->cols[i], &img[i], err, esz);
+    if (r < 0) return r;
+  }
+  rc_buf_putc(k, '}');
+  rc_frame_put_bytes32(&s->frame, k->p, k->len);
+  return 0;
+}
+
+/* Close the current part if it grew past the part size, and open the next. */
+static int maybe_cut(serializer *s, uint64_t seq, uint32_t *count) {
+  if (s->frame.len < s->part_bytes) return 0;
+  rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
+  if (send_frame(s) < 0) return -1;
+  rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
+  *count = 0;
+  return 0;
+}
+
+static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
+                            const char *gtid,
+                            size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
+  int r = rc_rows_begin(s->bl, ev, &s->rows, err, esz);
+  if (r < 0) return r;
+  const rc_table *t = s->rows.table;
+  if (t->ncols > s->vals_cap) {
+    free(s->before);
+    free(s->after);
+    s->before = calloc(t->ncols, sizeof *s->before);
+    s->after = calloc(t->ncols, sizeof *s->after);
+    if (!s->before || !s->after) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+    s->vals_cap = t->ncols;
+  }
+  rc_buf *topic = &s->topic;
+  topic->len = 0;
+  rc_buf_puts(topic, s->prefix);
+  rc_buf_putc(topic, '.');
+  put_topic_part(topic, t->db);
+  rc_buf_putc(topic, '.');
+  put_topic_part(topic, t->name);
+  const char *file = rc_binlog_file(s->bl);
+  char gt[128];
+  snprintf(gt, sizeof gt, "%.*s", (int)gtid_len, gtid);
+  rc_change_pos pos = {file, ev->offset, first_row, gt, ev->ts};
+  for (;;) {
+    r = rc_rows_next_image(&s->rows, s->before, 0, err, esz);
+    if (r <= 0) return r;
+    const rc_value *before = NULL, *after = NULL;
+    char op = s->rows.op;
+    if (op == 'u') {
+      if ((r = rc_rows_next_image(&s->rows, s->after, 1, err, esz)) < 0) return r;
+      before = s->before, after = s->after;
+    } else if (op == 'c') {
+      after = s->before;
+    } else {
+      before = s->before;
+    }
+    rc_buf_putc(&s->frame, 'M');
+    rc_frame_put_u64(&s->frame, recv_ns);
+    rc_frame_put_str16(&s->frame, topic->p, topic->len);
+    /* key from the after image, or the before image when the after lacks the key columns */
+    size_t key_at = s->frame.len;
+    if ((r = put_key(s, t, after ? after : before, err, esz)) < 0) return r;
+    if (after && before && s->frame.len - key_at == 4) { /* null: try the before image */
+      s->frame.len = key_at;
+      if ((r = put_key(s, t, before, err, esz)) < 0) return r;
+    }
+    /* the value: rc_json_change writes the line with its newline; the message has none */
+    size_t len_at = s->frame.len;
+    rc_frame_put_u32(&s->frame, 0);
+    size_t val_at = s->frame.len;
+    if ((r = rc_json_change(&s->frame, t, op, before, after, &pos, err, esz)) < 0) return r;
+    s->frame.len--; /* the newline */
+    uint32_t vlen = (uint32_t)(s->frame.len - val_at);
+    for (int i = 0; i < 4; i++) s->frame.p[len_at + (size_t)i] = (char)(vlen >> (8 * i));
+    rc_frame_put_str16(&s->frame, file, strlen(file));
+    rc_frame_put_u64(&s->frame, ev->offset);
+    rc_frame_put_u32(&s->frame, pos.row);
+    rc_frame_put_str16(&s->frame, gtid, gtid_len);
+    if (s->frame.len > (size_t)s->st.pipe.max_message_bytes - RC_FRAME_HDR_LEN) {
+      s->fatal = RC_EXIT_CONFIG;
+      return rc_errf(RC_ERR_UNSUPPORTED, err, esz,
+                     "%s: change at offset %llu row %u of %s.%s is %u bytes as JSON, more than one pipe "
+                     "message holds (pipe.max_message_bytes=%d): raise pipe.max_message_bytes",
+                     file, (unsigned long long)ev->offset, pos.row, t->db, t->name, vlen,
+                     s->st.pipe.max_message_bytes);
+    }
+    pos.row++;
+    (*count)++;
+    s->changes++;
+    if (maybe_cut(s, seq, count) < 0) return -1;
+  }
+}
+
+/* Turn one EVENTS frame into MESSAGES frame(s). Returns 0, or an exit status > 0. */
+static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *payload) {
+  char err[1024];
+  rc_frame_rd rd = {payload, payload + h->payload_len, 0};
+  rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, h->seq);
+  uint32_t count = 0;
+  char file[256] = "";
+  while (rd.p < rd.end && !rd.bad) {
+    uint8_t tag = rc_frame_get_u8(&rd);
+    size_t n;
+    const uint8_t *p;
+    rc_event ev;
+    int r = 0;
+    switch (tag) {
+    case 'N':
+      p = rc_frame_get_str16(&rd, &n);
+      if (!p || n >= sizeof file) break;
+      memcpy(file, p, n);
+      file[n] = 0;
+      rc_binlog_start_file(s->bl, file);
+      break;
+    case 'F':
+    case 'T': {
+      uint8_t nocrc = tag == 'T' ? rc_frame_get_u8(&rd) : 0;
+      p = rc_frame_get_bytes32(&rd, &n);
+      if (!p) break;
+      r = nocrc ? rc_binlog_feed_nocrc(s->bl, p, n, 0, &ev, err, sizeof err)
+                : rc_binlog_feed(s->bl, p, n, 0, &ev, err, sizeof err);
+      break;
+    }
+    case 'R': {
+      uint64_t offset = rc_frame_get_u64(&rd), recv_ns = rc_frame_get_u64(&rd);
+      rc_frame_get_u32(&rd); /* the row count: the rows themselves tell */
+      uint32_t first_row = rc_frame_get_u32(&rd);
+      uint8_t nocrc = rc_frame_get_u8(&rd);
+      size_t glen;
+      const uint8_t *gtid = rc_frame_get_str16(&rd, &glen);
+      p = rc_frame_get_bytes32(&rd, &n);
+      if (!p || !gtid) break;
+      r = nocrc ? rc_binlog_feed_nocrc(s->bl, p, n, offset, &ev, err, sizeof err)
+                : rc_binlog_feed(s->bl, p, n, offset, &ev, err, sizeof err);
+      if (r >= 0)
+        r = rows_to_messages(s, &ev, first_row, recv_ns, (const char *)gtid, glen, h->seq, &count, err,
+                             sizeof err);
+      break;
+    }
+    case 'C': {
+      uint64_t pos = rc_frame_get_u64(&rd);
+      if (rd.bad) break;
+      rc_buf_putc(&s->frame, 'C');
+      rc_frame_put_str16(&s->frame, file, strlen(file));
+      rc_frame_put_u64(&s->frame, pos);
+      break;
+    }
+    default:
+      rd.bad = 1;
+    }
+    if (r == -1 && !s->fatal) return RC_EXIT_FAILURE; /* could not send: stopping */
+    if (r < 0) {
+      rc_error("batch %llu: %s", (unsigned long long)h->seq, err);
+      return s->fatal ? s->fatal : RC_EXIT_CONFIG;
+    }
+  }
+  if (rd.bad) {
+    rc_error("batch %llu from the reader is malformed (record ends early or has an unknown tag)",
+             (unsigned long long)h->seq);
+    return RC_EXIT_FAILURE;
+  }
+  rc_frame_finish(&s->frame, count, 0);
+  if (send_frame(s) < 0) return RC_EXIT_FAILURE;
+  s->batches++;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  serializer s;
+  memset(&s, 0, sizeof s);
+  int status = rc_stage_init(&s.st, "serializer", argc, argv);
+  if (status != RC_EXIT_OK) return status;
+  s.st.ctx = &s;
+  s.st.metrics_fn = metrics;
+  s.prefix = rc_config_str(s.st.cfg, "publisher.topic_prefix");
+  s.part_bytes = (size_t)s.st.pipe.max_message_bytes / 2;
+  char err[1024], path[4200], name[32];
+  rc_stage_path(&s.st, path, sizeof path, "reader");
+  s.in = rc_pipe_open(0, path, 0, &s.st.pipe, err, sizeof err);
+  snprintf(name, sizeof name, "publisher-%d", s.st.worker);
+  rc_stage_path(&s.st, path, sizeof path, name);
+  s.out = s.in < 0 ? -1 : rc_pipe_open(1, path, 0, &s.st.pipe, err, sizeof err);
+  if (s.in < 0 || s.out < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
+  s.bl = rc_binlog_new();
+  if (!s.bl) return RC_EXIT_FAILURE;
+  rc_binlog_set_verify_checksums(s.bl, 0); /* the reader verified them */
+  struct pollfd pfd = {.fd = rc_pipe_fd(s.in, 1), .events = POLLIN};
+  while (status == 0 && !s.st.stop) {
+    void *msg;
+    size_t len;
+    int got = rc_pipe_recv(s.in, &msg, &len, err, sizeof err);
+    if (got < 0) {
+      rc_error("%s", err);
+      status = RC_EXIT_FAILURE;
+      break;
+    }
+    if (got == 0) {
+      if (rc_stage_wait(&s.st, &pfd, 1, -1) < 0) status = RC_EXIT_FAILURE;
+      continue;
+    }
+    uint64_t t0 = rc_now_ns();
+    rc_frame_hdr h;
+    const uint8_t *payload;
+    if (rc_frame_parse(msg, len, &h, &payload, err, sizeof err) < 0) {
+      rc_error("from the reader: %s", err);
+      status = RC_EXIT_FAILURE;
+    } else if (h.kind == RC_FRAME_EVENTS) {
+      status = handle_batch(&s, &h, payload);
+    } else if (h.kind == RC_FRAME_END) {
+      rc_frame_begin(&s.frame, RC_FRAME_END, h.seq);
+      rc_frame_finish(&s.frame, 0, 0);
+      if (send_frame(&s) < 0) status = RC_EXIT_FAILURE;
+    } else {
+      rc_error("unexpected %s frame from the reader", rc_frame_kind_name(h.kind));
+      status = RC_EXIT_FAILURE;
+    }
+    rc_pipe_msg_free(msg);
+    s.busy_ns += rc_now_ns() - t0;
+  }
+  rc_stage_close(&s.st);
+  rc_pipe_close(s.in);
+  rc_pipe_close(s.out);
+  rc_rows_free(&s.rows);
+  rc_binlog_free(s.bl);
+  free(s.before);
+  free(s.after);
+  rc_buf_free(&s.frame);
+  rc_buf_free(&s.scratch);
+  rc_buf_free(&s.topic);
+  return status;
+}

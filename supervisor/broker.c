@@ -1,0 +1,404 @@
+/*
+ * broker.c: `rowcast broker`, the local in-memory Kafka-protocol broker, and rc_broker_spawn().
+ *
+ * A dummy producer handle owns a librdkafka mock cluster (rd_kafka_mock_cluster_new); the mock
+ * brokers run in librdkafka's own thread and speak the Kafka protocol over TCP, so any client
+ * (kcat, librdkafka, Java) can use them. This file only parses arguments, prints the bootstrap
+ * list, and turns signals into cluster commands from one poll() loop (self-pipe: the handlers
+ * only write a byte).
+ *
+ * What the mock cluster of librdkafka 2.0.2 does (read in src/rdkafka_mock.c and
+ * src/rdkafka_mock_handlers.c at tag v2.0.2):
+ *  - Topics: created automatically when a client asks for an unknown topic in a Metadata
+ *    request with AllowAutoTopicCreation (producers do; consumers with
+ *    allow.auto.create.topics=true do), always with 4 partitions (mcluster->defaults.
+ *    partition_cnt, hard-coded, no setter in the public API) and replication factor
+ *    min(3, brokers). A Produce request to an unknown topic fails with UNKNOWN_TOPIC_OR_PART
+ *    (it does not create). There is no CreateTopics handler: the Admin API cannot create
+ *    topics. The only way to choose a partition count is rd_kafka_mock_topic_create() before
+ *    any client touches the topic: hence `--topic NAME --partitions N` here; `--partitions`
+ *    does not (cannot) change the count of auto-created topics.
+ *  - Idempotence and acks: InitProducerId is implemented, so enable.idempotence=true works.
+ *    The Acks field of a Produce request is read and ignored: every produce is appended and
+ *    answered at once (acks=all behaves like acks=1; there is no real replication). The
+ *    per-partition sequence check (window of the last 5 requests per PID, duplicates acked but
+ *    not appended, OUT_OF_ORDER_SEQUENCE_NUMBER on gaps) only runs for *transactional*
+ *    producers (non-empty TransactionalId): a plain idempotent producer is not deduplicated by
+ *    the mock. Transactions (AddPartitionsToTxn, EndTxn, TxnOffsetCommit) are handled; Fetch
+ *    ignores isolation.level.
+ *  - Retention: per partition at most 5 MiB of message sets (max_size = 5 * 1024 * 1024,
+ *    counted in batch bytes as produced, compressed if compressed) and at most 100,000 message
+ *    sets (max_cnt); on each append the oldest sets are evicted until both hold, moving the log
+ *    start offset forward. A consumer that falls further behind gets OFFSET_OUT_OF_RANGE.
+ *  - Ports: every mock broker binds 127.0.0.1 with port 0 (a kernel-chosen port). librdkafka
+ *    2.0.2 offers no way to choose it (rd_kafka_mock_broker_set_host_port, which only changes
+ *    the advertised address, came in 2.9.0), so there is no --port option.
+ *  - Down/up: rd_kafka_mock_broker_set_down() closes the broker's connections and its
+ *    listening socket, and re-binds the same port without listening (connects are refused);
+ *    set_up() listens again on the same port. Clients see transport errors and reconnect;
+ *    producers keep messages queued and retry until message.timeout.ms.
+ */
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "rc_err.h"
+
+#define BROKER_MAX_BROKERS 16
+#define BROKER_MAX_TOPICS 64
+#define BROKER_MAX_PARTITIONS 1000
+#define SPAWN_TIMEOUT_MS 5000
+
+static int sig_pipe[2] = {-1, -1};
+
+/* Async-signal-safe: write the signal number as one byte, keep errno. */
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  if (write(sig_pipe[1], &b, 1) < 0) {
+    /* pipe full: signals already pending, nothing to do */
+  }
+  errno = saved;
+}
+
+static void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void blog(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "rowcast broker[%ld]: %s\n", (long)getpid(), msg);
+}
+
+static void broker_usage(FILE *out) {
+  fputs("usage: rowcast broker [--brokers N] [--topic NAME]... [--partitions N]\n"
+        "                      [--exit-on-stdin-eof]\n"
+        "\n"
+        "Runs an in-memory Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 and\n"
+        "prints its bootstrap address list as the first line of standard output.\n"
+        "\n"
+        "  --brokers N           number of brokers in the cluster (default 1, at most 16)\n"
+        "  --topic NAME          create topic NAME at start with --partitions partitions\n"
+        "                        (repeatable); other topics are created on first use with 4\n"
+        "                        partitions, which librdkafka 2.0.2 does not let us change\n"
+        "  --partitions N        partitions of each --topic (default 4)\n"
+        "  --exit-on-stdin-eof   exit when standard input reaches end of file\n"
+        "\n"
+        "SIGTERM/SIGINT: shut down (exit 0). SIGUSR1: take every broker down (connections\n"
+        "closed, connects refused). SIGUSR2: bring them back up on the same ports.\n"
+        "Ports are chosen by the kernel; data is kept in memory, at most ~5 MiB per partition.\n",
+        out);
+}
+
+/* Parse a decimal int in [lo, hi]; 0 or -1. */
+static int parse_int(const char *s, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int set_brokers_up(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int up) {
+  int failed = 0;
+  for (int id = 1; id <= n_brokers; id++) {
+    rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(mcluster, id)
+                                 : rd_kafka_mock_broker_set_down(mcluster, id);
+    if (err) {
+      blog("cannot set broker %d %s: %s", id, up ? "up" : "down", rd_kafka_err2str(err));
+      failed = 1;
+    }
+  }
+  return failed ? -1 : 0;
+}
+
+static int install_signals(void) {
+  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (sigaction(sigs[i], &sa, NULL) != 0) return -1;
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}
+
+int rc_cmd_broker(int argc, char **argv) {
+  int n_brokers = 1, partitions = 4, exit_on_eof = 0;
+  const char *topics[BROKER_MAX_TOPICS];
+  int n_topics = 0;
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      broker_usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--exit-on-stdin-eof")) {
+      exit_on_eof = 1;
+    } else if (!strcmp(a, "--brokers") && val) {
+      if (parse_int(val, 1, BROKER_MAX_BROKERS, &n_brokers) != 0) {
+        fprintf(stderr, "rowcast broker: --brokers: expected 1..%d, got '%s'\n",
+                BROKER_MAX_BROKERS, val);
+        return 2;
+      }
+      i++;
+    } else if (!strcmp(a, "--partitions") && val) {
+      if (parse_int(val, 1, BROKER_MAX_PARTITIONS, &partitions) != 0) {
+        fprintf(stderr, "rowcast broker: --partitions: expected 1..%d, got '%s'\n",
+                BROKER_MAX_PARTITIONS, val);
+        return 2;
+      }
+      i++;
+    } else if (!strcmp(a, "--topic") && val) {
+      if (n_topics == BROKER_MAX_TOPICS || !*val) {
+        fprintf(stderr, "rowcast broker: --topic: empty name or more than %d topics\n",
+                BROKER_MAX_TOPICS);
+        return 2;
+      }
+      topics[n_topics++] = val;
+      i++;
+    } else if (!strcmp(a, "--port")) {
+      fprintf(stderr, "rowcast broker: --port is not supported: librdkafka %s's mock cluster "
+                      "binds kernel-chosen ports; read the address from the first output line\n",
+              rd_kafka_version_str());
+      return 2;
+    } else {
+      fprintf(stderr, "rowcast broker: unknown or incomplete option '%s'\n", a);
+      broker_usage(stderr);
+      return 2;
+    }
+  }
+
+  if (install_signals() != 0) {
+    blog("cannot set up signal handling: %s", strerror(errno));
+    return 1;
+  }
+
+  char errstr[512];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  /* log_level 4: no "No bootstrap.servers configured" notice for the hosting handle; the
+   * mock cluster's own failures are logged at LOG_ERR and above. */
+  if (rd_kafka_conf_set(conf, "client.id", "rowcast-broker", errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    blog("%s", errstr);
+    rd_kafka_conf_destroy(conf);
+    return 1;
+  }
+  /* The handle only hosts the mock cluster; it has no bootstrap servers and produces nothing.
+   * On success rd_kafka_new() owns conf. */
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    blog("cannot create the librdkafka handle: %s", errstr);
+    rd_kafka_conf_destroy(conf);
+    return 1;
+  }
+  rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(rk, n_brokers);
+  if (!mcluster) {
+    blog("cannot create the mock cluster (see librdkafka's messages above)");
+    rd_kafka_destroy(rk);
+    return 1;
+  }
+
+  int status = 0;
+  for (int t = 0; t < n_topics; t++) {
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topics[t], partitions,
+                                                         n_brokers < 3 ? n_brokers : 3);
+    if (err) {
+      blog("cannot create topic '%s': %s", topics[t], rd_kafka_err2str(err));
+      status = 1;
+      goto out;
+    }
+  }
+
+  const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
+  if (printf("%s\n", bootstraps) < 0 || fflush(stdout) != 0) {
+    blog("cannot write the bootstrap address to standard output: %s", strerror(errno));
+    status = 1;
+    goto out;
+  }
+  blog("%d broker%s listening at %s (librdkafka %s)", n_brokers, n_brokers > 1 ? "s" : "",
+       bootstraps, rd_kafka_version_str());
+
+  int up = 1, stop = 0, watch_stdin = exit_on_eof;
+  while (!stop) {
+    struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
+                            {.fd = STDIN_FILENO, .events = POLLIN}};
+    int r = poll(pfd, watch_stdin ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      blog("poll: %s", strerror(errno));
+      status = 1;
+      break;
+    }
+    if (pfd[0].revents & POLLIN) {
+      unsigned char sigs[64];
+      ssize_t n = read(sig_pipe[0], sigs, sizeof sigs);
+      for (ssize_t k = 0; k < n; k++) {
+        int sig = sigs[k];
+        if (sig == SIGTERM || sig == SIGINT) {
+          blog("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          stop = 1;
+        } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+          int want = sig == SIGUSR2;
+          if (want == up) {
+            blog("%s: brokers already %s", want ? "SIGUSR2" : "SIGUSR1", up ? "up" : "down");
+            continue;
+          }
+          if (set_brokers_up(mcluster, n_brokers, want) == 0)
+            blog("%s: all %d broker%s %s", want ? "SIGUSR2" : "SIGUSR1", n_brokers,
+                 n_brokers > 1 ? "s" : "", want ? "UP (accepting connections)"
+                                                : "DOWN (connections closed and refused)");
+          up = want;
+        }
+      }
+    }
+    if (watch_stdin && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char buf[512];
+      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        blog("standard input closed: shutting down");
+        stop = 1;
+      }
+      /* anything read is ignored */
+    }
+  }
+
+out:
+  rd_kafka_mock_cluster_destroy(mcluster);
+  rd_kafka_destroy(rk);
+  return status;
+}
+
+/* ---- rc_broker_spawn ---------------------------------------------------------------------- */
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Kill and reap a child that failed to start (killing a zombie is harmless: its pid is not
+ * reused before we reap it); describe how it ended into `how`. */
+static void reap_failed(pid_t pid, char *how, size_t how_size) {
+  int st = 0;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st))
+    snprintf(how, how_size, "exit status %d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st))
+    snprintf(how, how_size, "killed by signal %d", WTERMSIG(st));
+  else
+    snprintf(how, how_size, "status 0x%x", st);
+}
+
+int rc_broker_spawn(const char *rowcast_exe, pid_t *pid, char *bootstrap, size_t bootstrap_size,
+                    char *errstr, size_t errstr_size) {
+  if (errstr_size) errstr[0] = '\0';
+  if (!rowcast_exe || !pid || !bootstrap || bootstrap_size < 2)
+    return rc_errf(RC_ERR_ARG, errstr, errstr_size, "rc_broker_spawn: bad arguments");
+
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0)
+    return rc_errf(RC_ERR_IO, errstr, errstr_size, "broker: pipe: %s", strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(in[0]);
+    close(in[1]);
+    return rc_errf(RC_ERR_IO, errstr, errstr_size, "broker: pipe: %s", strerror(e));
+  }
+
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
+    close(in[0]);
+    close(in[1]);
+    close(out[0]);
+    close(out[1]);
+    return rc_errf(RC_ERR_IO, errstr, errstr_size, "broker: fork: %s", strerror(e));
+  }
+  if (child == 0) {
+    /* dup2 clears close-on-exec on 0 and 1; everything else of ours closes at exec. */
+    if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0) _exit(127);
+    char *args[] = {(char *)rowcast_exe, "broker", "--exit-on-stdin-eof", NULL};
+    execv(rowcast_exe, args);
+    dprintf(STDERR_FILENO, "rowcast: cannot execute %s: %s\n", rowcast_exe, strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+
+  /* Read the first line; the broker prints it within milliseconds. */
+  char line[1024];
+  size_t len = 0;
+  int done = 0;
+  const char *fail = NULL;
+  long deadline = now_ms() + SPAWN_TIMEOUT_MS;
+  while (!done && !fail) {
+    long left = deadline - now_ms();
+    if (left <= 0) {
+      fail = "no address within the timeout";
+      break;
+    }
+    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+    int r = poll(&pfd, 1, (int)left);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail = "poll failed";
+      break;
+    }
+    if (r == 0) continue;
+    ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail = "cannot read its standard output";
+    } else if (n == 0) {
+      fail = "it exited before printing its address";
+    } else {
+      len += (size_t)n;
+      char *nl = memchr(line, '\n', len);
+      if (nl) {
+        *nl = '\0';
+        len = (size_t)(nl - line);
+        done = 1;
+      } else if (len == sizeof line - 1) {
+        fail = "its first output line is too long";
+      }
+    }
+  }
+  close(out[0]);
+
+  if (done && (len == 0 || len >= bootstrap_size)) fail = len ? "address too long" : "empty address";
+  if (fail) {
+    char how[64];
+    reap_failed(child, how, sizeof how);
+    close(in[1]);
+    return rc_errf(RC_ERR_IO, errstr, errstr_size, "broker (%s broker --exit-on-stdin-eof): %s (%s)",
+                   rowcast_exe, fail, how);
+  }
+  memcpy(bootstrap, line, len + 1);
+  *pid = child;
+  /* in[1] stays open (close-on-exec) for this process's lifetime: its closing is the
+   * broker's signal to exit. */
+  return 0;
+}

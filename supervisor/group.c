@@ -1,0 +1,568 @@
+/*
+ * group.c: the supervisor. `rowcast replay` (and `rowcast run`) start the process group —
+ * publisher, serializer workers, reader — watch it, restart it after a crash, drain it on
+ * SIGTERM/SIGINT, and report. `rowcast stats` prints the figures of a running group.
+ *
+ * Children are kept in a table and reaped with waitpid(WNOHANG). A crash of any stage loses
+ * what was in flight in its pipes (nanomsg PUSH/PULL is not reliable delivery), so the whole
+ * group restarts from the checkpoint, which never passes what Kafka acknowledged: nothing is
+ * lost, and what was acknowledged after the checkpoint is sent again (at-least-once). Restarts
+ * are at least supervisor.restart_delay_ms apart, the delay doubles while stages die at
+ * start-up, and the supervisor gives up after supervisor.max_restarts restarts without
+ * progress. A stage that exits with status 2 (configuration or data error) is not restarted.
+ * Children watch a pipe whose write end only the supervisor holds, and exit when it closes.
+ */
+#include "group.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "checkpoint.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipe.h"
+
+#define MAX_CHILDREN 66
+#define MAX_METRICS 24
+
+typedef struct {
+  char name[32];
+  uint64_t value;
+} metric;
+
+typedef struct {
+  const char *stage;
+  int worker;
+  pid_t pid;
+  uint64_t started_ns;
+  metric m[MAX_METRICS];
+  int nm;
+  char file[256]; /* reader: current file */
+} child;
+
+typedef struct {
+  rc_config *cfg;
+  char exe_dir[PATH_MAX];
+  char run_dir[PATH_MAX];
+  char config_path[PATH_MAX + 16];
+  const char *state_dir;
+  char **files;
+  int nfiles;
+  child c[MAX_CHILDREN];
+  int nc;
+  int watch_pipe[2];
+  int metrics_sock;
+  pid_t broker_pid;
+  int draining;
+  uint64_t start_ns;
+  int restarts;
+  uint64_t last_progress_changes;
+  /* progress line */
+  uint64_t last_line_ns, last_line_read, last_line_acked;
+  int tty;
+} group;
+
+static volatile sig_atomic_t got_signal;
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  got_signal = sig;
+  char c = (char)sig;
+  ssize_t w = write(sig_pipe[1], &c, 1);
+  (void)w;
+  errno = saved;
+}
+
+static uint64_t metric_of(const child *c, const char *name) {
+  for (int i = 0; i < c->nm; i++)
+    if (!strcmp(c->m[i].name, name)) return c->m[i].value;
+  return 0;
+}
+
+static uint64_t stage_sum(const group *g, const char *stage, const char *name) {
+  uint64_t s = 0;
+  for (int i = 0; i < g->nc; i++)
+    if (!strcmp(g->c[i].stage, stage)) s += metric_of(&g->c[i], name);
+  return s;
+}
+
+static child *find_child(group *g, const char *stage, int worker) {
+  for (int i = 0; i < g->nc; i++)
+    if (!strcmp(g->c[i].stage, stage) && g->c[i].worker == worker) return &g->c[i];
+  return NULL;
+}
+
+/* A snapshot: "stage NAME\nworker N\nkey value\n...". */
+static void take_snapshot(group *g, const char *msg, size_t len) {
+  char text[4096];
+  if (len >= sizeof text) return;
+  memcpy(text, msg, len);
+  text[len] = 0;
+  char stage[32] = "";
+  int worker = 0;
+  if (sscanf(text, "stage %31s\nworker %d", stage, &worker) != 2) return;
+  child *c = find_child(g, stage, worker);
+  if (!c) return;
+  c->nm = 0;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char name[32];
+    unsigned long long v;
+    if (!strncmp(line, "file ", 5)) {
+      snprintf(c->file, sizeof c->file, "%s", line + 5);
+      continue;
+    }
+    if (sscanf(line, "%31s %llu", name, &v) == 2 && c->nm < MAX_METRICS) {
+      snprintf(c->m[c->nm].name, sizeof c->m[c->nm].name, "%s", name);
+      c->m[c->nm++].value = v;
+    }
+  }
+}
+
+/* Write the live figures to <state.dir>/stats.json for `rowcast stats` (atomic replace). */
+static void write_stats(group *g) {
+  char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+  snprintf(path, sizeof path, "%s/stats.json", g->state_dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  double secs = (double)(rc_now_ns() - g->start_ns) / 1e9;
+  fprintf(f, "{\"pid\":%d,\"uptime_s\":%.1f,\"restarts\":%d,\"stages\":[", (int)getpid(), secs, g->restarts);
+  for (int i = 0; i < g->nc; i++) {
+    const child *c = &g->c[i];
+    fprintf(f, "%s{\"stage\":\"%s\",\"worker\":%d,\"pid\":%d", i ? "," : "", c->stage, c->worker, (int)c->pid);
+    for (int k = 0; k < c->nm; k++) fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
+    if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
+    fputc('}', f);
+  }
+  fprintf(f, "]}\n");
+  fclose(f);
+  rename(tmp, path);
+}
+
+static void progress_line(group *g, int final) {
+  uint64_t now = rc_now_ns();
+  if (!final && now - g->last_line_ns < 1000000000ull) return;
+  double dt = g->last_line_ns ? (double)(now - g->last_line_ns) / 1e9 : 1;
+  uint64_t read = stage_sum(g, "reader", "changes"), ser = stage_sum(g, "serializer", "changes");
+  uint64_t acked = stage_sum(g, "publisher", "acked"), inflight = stage_sum(g, "publisher", "in_flight");
+  child *pub = find_child(g, "publisher", 0);
+  write_stats(g);
+  if (g->tty && !final) {
+    fprintf(stderr,
+            "\rrowcast: read %llu (%.0f/s)  serialized %llu  acked %llu (%.0f/s)  backlog %llu  latency p50 %.1f ms p99 %.1f ms   ",
+            (unsigned long long)read, (double)(read - g->last_line_read) / dt, (unsigned long long)ser,
+            (unsigned long long)acked, (double)(acked - g->last_line_acked) / dt,
+            (unsigned long long)(read > acked ? read - acked : 0) + inflight * 0,
+            pub ? (double)metric_of(pub, "latency_p50_us") / 1000 : 0,
+            pub ? (double)metric_of(pub, "latency_p99_us") / 1000 : 0);
+    fflush(stderr);
+  }
+  g->last_line_ns = now;
+  g->last_line_read = read;
+  g->last_line_acked = acked;
+}
+
+static pid_t spawn_stage(group *g, const char *stage, int worker) {
+  char exe[PATH_MAX + 32], wbuf[16], fdbuf[16];
+  snprintf(exe, sizeof exe, "%s/rowcast-%s", g->exe_dir, stage);
+  snprintf(wbuf, sizeof wbuf, "%d", worker);
+  snprintf(fdbuf, sizeof fdbuf, "%d", g->watch_pipe[0]);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    char *argv[16 + 4096];
+    int n = 0;
+    argv[n++] = exe;
+    argv[n++] = "--config";
+    argv[n++] = g->config_path;
+    argv[n++] = "--worker";
+    argv[n++] = wbuf;
+    argv[n++] = "--parent-fd";
+    argv[n++] = fdbuf;
+    if (!strcmp(stage, "reader")) {
+      argv[n++] = "--";
+      for (int i = 0; i < g->nfiles && n < 16 + 4090; i++) argv[n++] = g->files[i];
+    }
+    argv[n] = NULL;
+    signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
+    execv(exe, argv);
+    fprintf(stderr, "rowcast: cannot run %s: %s\n", exe, strerror(errno));
+    _exit(1);
+  }
+  return pid;
+}
+
+static int start_group(group *g) {
+  int workers = (int)rc_config_int(g->cfg, "serializer.workers");
+  g->nc = 0;
+  const char *order[3] = {"publisher", "serializer", "reader"};
+  for (int s = 0; s < 3; s++) {
+    int n = s == 1 ? workers : 1;
+    for (int w = 0; w < n; w++) {
+      child *c = &g->c[g->nc];
+      memset(c, 0, sizeof *c);
+      c->stage = order[s];
+      c->worker = w;
+      c->started_ns = rc_now_ns();
+      c->pid = spawn_stage(g, order[s], w);
+      if (c->pid < 0) {
+        rc_error("cannot start rowcast-%s: %s", order[s], strerror(errno));
+        return -1;
+      }
+      g->nc++;
+    }
+  }
+  return 0;
+}
+
+/* Stop every live child: SIGTERM, then SIGKILL after a grace period. */
+static void stop_group(group *g, int grace_ms) {
+  for (int i = 0; i < g->nc; i++)
+    if (g->c[i].pid > 0) kill(g->c[i].pid, SIGTERM);
+  uint64_t deadline = rc_now_ns() + (uint64_t)grace_ms * 1000000ull;
+  for (;;) {
+    int alive = 0;
+    for (int i = 0; i < g->nc; i++) {
+      if (g->c[i].pid <= 0) continue;
+      if (waitpid(g->c[i].pid, NULL, WNOHANG) == g->c[i].pid) g->c[i].pid = 0;
+      else alive++;
+    }
+    if (!alive) return;
+    if (rc_now_ns() > deadline) break;
+    usleep(20000);
+  }
+  for (int i = 0; i < g->nc; i++)
+    if (g->c[i].pid > 0) {
+      kill(g->c[i].pid, SIGKILL);
+      waitpid(g->c[i].pid, NULL, 0);
+      g->c[i].pid = 0;
+    }
+}
+
+static void describe_exit(int status, char *out, size_t n) {
+  if (WIFEXITED(status)) snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status)) snprintf(out, n, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else snprintf(out, n, "stopped");
+}
+
+static int read_done(group *g, char *summary, size_t n) {
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/publisher.done", g->run_dir);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t r = fread(summary, 1, n - 1, f);
+  summary[r] = 0;
+  fclose(f);
+  return 0;
+}
+
+static uint64_t done_value(const char *summary, const char *key) {
+  const char *p = strstr(summary, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
+static int supervise(group *g) {
+  char err[1024];
+  uint64_t delay_ms = (uint64_t)rc_config_int(g->cfg, "supervisor.restart_delay_ms");
+  int max_restarts = (int)rc_config_int(g->cfg, "supervisor.max_restarts");
+  if (start_group(g) < 0) return 1;
+  struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
+                          {.fd = sig_pipe[0], .events = POLLIN}};
+  for (;;) {
+    poll(fds, 2, 200);
+    if (fds[1].revents) {
+      char c[16];
+      while (read(sig_pipe[0], c, sizeof c) > 0) {
+      }
+      if (!g->draining) {
+        g->draining = 1;
+        rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
+                "(signal again to stop at once)");
+        child *r = find_child(g, "reader", 0);
+        if (r && r->pid > 0) kill(r->pid, SIGTERM);
+      } else {
+        rc_warn("stopping at once; the checkpoint stays where Kafka acknowledged");
+        stop_group(g, 2000);
+        return 1;
+      }
+    }
+    void *msg;
+    size_t len;
+    while (rc_pipe_recv(g->metrics_sock, &msg, &len, err, sizeof err) > 0) {
+      take_snapshot(g, msg, len);
+      rc_pipe_msg_free(msg);
+    }
+    progress_line(g, 0);
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid == g->broker_pid) {
+        char how[128];
+        describe_exit(status, how, sizeof how);
+        rc_error("the local Kafka broker %s; stopping", how);
+        g->broker_pid = 0;
+        stop_group(g, 2000);
+        return 1;
+      }
+      child *c = NULL;
+      for (int i = 0; i < g->nc; i++)
+        if (g->c[i].pid == pid) c = &g->c[i];
+      if (!c) continue;
+      c->pid = 0;
+      if (!strcmp(c->stage, "publisher") && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        stop_group(g, 2000);
+        return 0; /* all published */
+      }
+      char how[128];
+      describe_exit(status, how, sizeof how);
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        rc_error("rowcast-%s %s: a configuration or data error (see above); not restarting", c->stage, how);
+        stop_group(g, 2000);
+        return 2;
+      }
+      /* a crash: what was in flight is gone; restart the group from the checkpoint */
+      rc_checkpoint cp = {0};
+      rc_checkpoint_read(g->state_dir, &cp, err, sizeof err);
+      if (cp.changes > g->last_progress_changes) {
+        g->last_progress_changes = cp.changes;
+        g->restarts = 0;
+      }
+      int early = rc_now_ns() - c->started_ns < 1000000000ull;
+      if (++g->restarts > max_restarts) {
+        rc_error("rowcast-%s %s; %d restarts without progress: giving up", c->stage, how, g->restarts - 1);
+        stop_group(g, 2000);
+        return 1;
+      }
+      uint64_t wait_ms = delay_ms;
+      if (early) /* dying at start-up: throttle */
+        for (int i = 1; i < g->restarts && wait_ms < 60000; i++) wait_ms *= 2;
+      rc_warn("rowcast-%s (worker %d) %s; restarting the group from the checkpoint %s:%llu in %llu ms",
+              c->stage, c->worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
+              (unsigned long long)wait_ms);
+      stop_group(g, 2000);
+      usleep((useconds_t)(wait_ms * 1000));
+      if (start_group(g) < 0) return 1;
+      if (g->draining) {
+        child *r = find_child(g, "reader", 0);
+        if (r) kill(r->pid, SIGTERM);
+      }
+    }
+  }
+}
+
+static void usage_replay(FILE *out) {
+  fputs("usage: rowcast replay [--config FILE] [-o section.key=value]... BINLOG_FILE...\n"
+        "Replays captured binlog files, in the order given, through the pipeline into Kafka and\n"
+        "exits when every change is acknowledged. Without kafka.bootstrap.servers, rowcast starts\n"
+        "its local in-memory broker. `rowcast config --help` lists every key.\n",
+        out);
+}
+
+static int exe_dir(char *out, size_t n) {
+  char buf[PATH_MAX];
+  ssize_t r = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (r < 0) return -1;
+  buf[r] = 0;
+  char *slash = strrchr(buf, '/');
+  if (slash) *slash = 0;
+  snprintf(out, n, "%s", buf);
+  return 0;
+}
+
+/* Options shared by replay and run: --config F, -o k=v. Returns the index of the first other
+ * argument, or -1 (usage error, already reported). */
+static int parse_common(int argc, char **argv, rc_config *cfg) {
+  char err[1024];
+  const char *config = NULL;
+  int i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
+    else if (!strcmp(argv[i], "-o") && i + 1 < argc) i++;
+    else if (!strcmp(argv[i], "--")) return i + 1;
+    else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "rowcast %s: unknown option '%s'\n", argv[0], argv[i]);
+      return -1;
+    } else break;
+  }
+  int first = i;
+  if (config && rc_config_load_file(cfg, config, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return -1;
+  }
+  for (int k = 1; k < first; k++)
+    if (!strcmp(argv[k], "-o") && rc_config_set_arg(cfg, argv[k + 1], err, sizeof err) < 0) {
+      fprintf(stderr, "rowcast: -o %s: %s\n", argv[k + 1], err);
+      return -1;
+    }
+  return first;
+}
+
+int rc_cmd_replay(int argc, char **argv) {
+  rc_log_init("rowcast");
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage_replay(stdout);
+      return 0;
+    }
+  group g;
+  memset(&g, 0, sizeof g);
+  g.cfg = rc_config_new();
+  if (!g.cfg) return 1;
+  int first = parse_common(argc, argv, g.cfg);
+  if (first < 0) return 2;
+  if (first >= argc) {
+    usage_replay(stderr);
+    return 2;
+  }
+  g.files = argv + first;
+  g.nfiles = argc - first;
+  for (int i = 0; i < g.nfiles; i++) {
+    struct stat st;
+    if (stat(g.files[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+      fprintf(stderr, "rowcast replay: %s: %s\n", g.files[i], errno ? strerror(errno) : "not a regular file");
+      return 2;
+    }
+  }
+  char err[1024];
+  g.state_dir = rc_config_str(g.cfg, "state.dir");
+  if (rc_mkdirs(g.state_dir, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return 2;
+  }
+  if (exe_dir(g.exe_dir, sizeof g.exe_dir) < 0) return 1;
+  const char *rd = rc_config_str(g.cfg, "run.dir");
+  int own_run_dir = !rd[0];
+  if (own_run_dir) {
+    snprintf(g.run_dir, sizeof g.run_dir, "/tmp/rowcast-run-XXXXXX");
+    if (!mkdtemp(g.run_dir)) {
+      fprintf(stderr, "rowcast: cannot create a run directory: %s\n", strerror(errno));
+      return 1;
+    }
+  } else {
+    snprintf(g.run_dir, sizeof g.run_dir, "%s", rd);
+    if (rc_mkdirs(g.run_dir, err, sizeof err) < 0) {
+      fprintf(stderr, "rowcast: %s\n", err);
+      return 2;
+    }
+  }
+  rc_config_set(g.cfg, "run.dir", g.run_dir, err, sizeof err);
+  int status = 1;
+  /* the local broker, when no Kafka is configured */
+  int have_kafka = 0;
+  for (size_t i = 0; i < rc_config_kafka_count(g.cfg); i++)
+    if (!strcmp(rc_config_kafka_key(g.cfg, i), "bootstrap.servers")) have_kafka = 1;
+  if (!have_kafka) {
+    char exe[PATH_MAX + 16], boot[256];
+    snprintf(exe, sizeof exe, "%s/rowcast", g.exe_dir);
+    if (rc_broker_spawn(exe, &g.broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
+      fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
+      goto out;
+    }
+    rc_config_set(g.cfg, "kafka.bootstrap.servers", boot, err, sizeof err);
+    rc_info("no kafka.bootstrap.servers configured: started rowcast's local broker at %s "
+            "(in memory, for development: see `rowcast broker --help`)",
+            boot);
+  }
+  snprintf(g.config_path, sizeof g.config_path, "%s/config.ini", g.run_dir);
+  if (rc_config_write(g.cfg, g.config_path, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    goto out;
+  }
+  if (pipe2(g.watch_pipe, 0) != 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) goto out;
+  fcntl(g.watch_pipe[1], F_SETFD, FD_CLOEXEC);
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/metrics.ipc", g.run_dir);
+  rc_pipe_opts mo = {4 << 20, 1 << 20};
+  g.metrics_sock = rc_pipe_open(0, path, 1, &mo, err, sizeof err);
+  if (g.metrics_sock < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    goto out;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  g.tty = isatty(STDERR_FILENO);
+  g.start_ns = rc_now_ns();
+  status = supervise(&g);
+  if (g.tty) fputc('\n', stderr);
+  if (status == 0) {
+    char summary[2048];
+    if (read_done(&g, summary, sizeof summary) == 0) {
+      double secs = (double)(rc_now_ns() - g.start_ns) / 1e9;
+      uint64_t changes = done_value(summary, "changes=");
+      const char *cp = strstr(summary, "checkpoint=");
+      printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s); latency p50 %.1f ms, "
+             "p99 %.1f ms, max %.1f ms; checkpoint %.*s\n",
+             g.draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
+             (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
+             (double)done_value(summary, "latency_p50_us=") / 1000,
+             (double)done_value(summary, "latency_p99_us=") / 1000,
+             (double)done_value(summary, "latency_max_us=") / 1000,
+             cp ? (int)strcspn(cp + 11, "\n") : 0, cp ? cp + 11 : "");
+      fflush(stdout);
+    }
+  }
+  progress_line(&g, 1);
+out:
+  if (g.broker_pid > 0) {
+    kill(g.broker_pid, SIGTERM);
+    waitpid(g.broker_pid, NULL, 0);
+  }
+  if (g.metrics_sock > 0) rc_pipe_close(g.metrics_sock);
+  if (own_run_dir) {
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.run_dir);
+    int r = system(cmd);
+    (void)r;
+  }
+  rc_config_free(g.cfg);
+  return status;
+}
+
+int rc_cmd_stats(int argc, char **argv) {
+  rc_config *cfg = rc_config_new();
+  if (!cfg) return 1;
+  int first = parse_common(argc, argv, cfg);
+  if (first < 0) return 2;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/stats.json", rc_config_str(cfg, "state.dir"));
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "rowcast stats: no running group writes %s (%s); give the same --config or "
+                    "-o state.dir=... as the running rowcast\n", path, strerror(errno));
+    rc_config_free(cfg);
+    return 2;
+  }
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+  fclose(f);
+  rc_config_free(cfg);
+  return 0;
+}
+
+int rc_cmd_config(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "--markdown")) {
+    rc_config_markdown(stdout);
+    return 0;
+  }
+  rc_config_help(stdout);
+  return 0;
+}
