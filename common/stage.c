@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -79,7 +80,10 @@ int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  /* under a supervisor SIGINT is ignored (a Ctrl-C reaches the whole process group, and the
+   * supervisor decides how the group drains): keep it so */
+  struct sigaction old;
+  if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   char path[4200];
@@ -102,6 +106,12 @@ void rc_stage_send_metrics(rc_stage *st) {
   rc_metric_put(b, "worker", (uint64_t)st->worker);
   rc_metric_put(b, "pid", (uint64_t)getpid());
   rc_metric_put(b, "time_ns", rc_now_ns());
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    rc_metric_put(b, "max_rss_kb", (uint64_t)ru.ru_maxrss);
+    rc_metric_put(b, "cpu_ms", (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                                   (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
+  }
   if (st->metrics_fn) st->metrics_fn(st, b);
   /* a snapshot that does not fit right now is dropped: the next one carries the totals */
   rc_pipe_send(st->metrics_sock, b->p, b->len, 1);

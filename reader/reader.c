@@ -394,6 +394,7 @@ int main(int argc, char **argv) {
     if (send_frame(&r) < 0) status = RC_EXIT_FAILURE;
     rc_info("read %llu events, %llu changes in %llu batches", (unsigned long long)r.events,
             (unsigned long long)r.changes, (unsigned long long)r.batches);
+    r.st.stop = 0; /* a drain request was served by the END; the next SIGTERM ends us */
     while (status == 0 && !r.st.stop && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
     }
   }

@@ -174,6 +174,23 @@ static void progress_line(group *g, int final) {
   g->last_line_acked = acked;
 }
 
+static uint64_t stage_max(const group *g, const char *stage, const char *name) {
+  uint64_t m = 0;
+  for (int i = 0; i < g->nc; i++)
+    if (!strcmp(g->c[i].stage, stage) && metric_of(&g->c[i], name) > m) m = metric_of(&g->c[i], name);
+  return m;
+}
+
+static void drain_metrics(group *g) {
+  char err[256];
+  void *msg;
+  size_t len;
+  while (rc_pipe_recv(g->metrics_sock, &msg, &len, err, sizeof err) > 0) {
+    take_snapshot(g, msg, len);
+    rc_pipe_msg_free(msg);
+  }
+}
+
 static pid_t spawn_stage(group *g, const char *stage, int worker) {
   char exe[PATH_MAX + 32], wbuf[16], fdbuf[16];
   snprintf(exe, sizeof exe, "%s/rowcast-%s", g->exe_dir, stage);
@@ -299,12 +316,7 @@ static int supervise(group *g) {
         return 1;
       }
     }
-    void *msg;
-    size_t len;
-    while (rc_pipe_recv(g->metrics_sock, &msg, &len, err, sizeof err) > 0) {
-      take_snapshot(g, msg, len);
-      rc_pipe_msg_free(msg);
-    }
+    drain_metrics(g);
     progress_line(g, 0);
     int status;
     pid_t pid;
@@ -324,6 +336,8 @@ static int supervise(group *g) {
       c->pid = 0;
       if (!strcmp(c->stage, "publisher") && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         stop_group(g, 2000);
+        usleep(50000);
+        drain_metrics(g); /* the stages' last snapshots */
         return 0; /* all published */
       }
       char how[128];
@@ -516,6 +530,11 @@ int rc_cmd_replay(int argc, char **argv) {
              (double)done_value(summary, "latency_p99_us=") / 1000,
              (double)done_value(summary, "latency_max_us=") / 1000,
              cp ? (int)strcspn(cp + 11, "\n") : 0, cp ? cp + 11 : "");
+      printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB\n",
+             (double)stage_max(&g, "reader", "max_rss_kb") / 1024,
+             (double)stage_max(&g, "serializer", "max_rss_kb") / 1024,
+             (long long)rc_config_int(g.cfg, "serializer.workers"),
+             (double)stage_max(&g, "publisher", "max_rss_kb") / 1024);
       fflush(stdout);
     }
   }
