@@ -585,3 +585,11 @@ int rc_cmd_config(int argc, char **argv) {
   rc_config_help(stdout);
   return 0;
 }
+
+int rc_cmd_run(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "rowcast run: streaming from a live MySQL/MariaDB server is not in this version yet; "
+                  "to publish captured binlog files, use: rowcast replay [--config F] FILE...\n");
+  return 2;
+}

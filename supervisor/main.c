@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "decode")) return rc_cmd_decode(argc - 1, argv + 1);
   if (!strcmp(cmd, "broker")) return rc_cmd_broker(argc - 1, argv + 1);
   if (!strcmp(cmd, "replay")) return rc_cmd_replay(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return rc_cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "stats")) return rc_cmd_stats(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return rc_cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
