@@ -156,15 +156,15 @@ static void progress_line(group *g, int final) {
   if (!final && now - g->last_line_ns < 1000000000ull) return;
   double dt = g->last_line_ns ? (double)(now - g->last_line_ns) / 1e9 : 1;
   uint64_t read = stage_sum(g, "reader", "changes"), ser = stage_sum(g, "serializer", "changes");
-  uint64_t acked = stage_sum(g, "publisher", "acked"), inflight = stage_sum(g, "publisher", "in_flight");
+  uint64_t acked = stage_sum(g, "publisher", "acked");
   child *pub = find_child(g, "publisher", 0);
   write_stats(g);
   if (g->tty && !final) {
     fprintf(stderr,
-            "\rrowcast: read %llu (%.0f/s)  serialized %llu  acked %llu (%.0f/s)  backlog %llu  latency p50 %.1f ms p99 %.1f ms   ",
+            "\rrowcast: read %llu (%.0f/s)  serialized %llu  acked %llu (%.0f/s)  not yet acked %llu  latency p50 %.1f ms p99 %.1f ms   ",
             (unsigned long long)read, (double)(read - g->last_line_read) / dt, (unsigned long long)ser,
             (unsigned long long)acked, (double)(acked - g->last_line_acked) / dt,
-            (unsigned long long)(read > acked ? read - acked : 0) + inflight * 0,
+            (unsigned long long)(read > acked ? read - acked : 0),
             pub ? (double)metric_of(pub, "latency_p50_us") / 1000 : 0,
             pub ? (double)metric_of(pub, "latency_p99_us") / 1000 : 0);
     fflush(stderr);
@@ -419,7 +419,7 @@ static int parse_common(int argc, char **argv, rc_config *cfg) {
   }
   for (int k = 1; k < first; k++)
     if (!strcmp(argv[k], "-o") && rc_config_set_arg(cfg, argv[k + 1], err, sizeof err) < 0) {
-      fprintf(stderr, "rowcast: -o %s: %s\n", argv[k + 1], err);
+      fprintf(stderr, "rowcast: %s\n", err); /* the message names the -o argument */
       return -1;
     }
   return first;
@@ -436,11 +436,13 @@ int rc_cmd_replay(int argc, char **argv) {
   memset(&g, 0, sizeof g);
   g.cfg = rc_config_new();
   if (!g.cfg) return 1;
+  int status = 2, own_run_dir = 0;
+  char err[1024];
   int first = parse_common(argc, argv, g.cfg);
-  if (first < 0) return 2;
+  if (first < 0) goto out;
   if (first >= argc) {
     usage_replay(stderr);
-    return 2;
+    goto out;
   }
   g.files = argv + first;
   g.nfiles = argc - first;
@@ -448,33 +450,37 @@ int rc_cmd_replay(int argc, char **argv) {
     struct stat st;
     if (stat(g.files[i], &st) != 0 || !S_ISREG(st.st_mode)) {
       fprintf(stderr, "rowcast replay: %s: %s\n", g.files[i], errno ? strerror(errno) : "not a regular file");
-      return 2;
+      goto out;
     }
   }
-  char err[1024];
   g.state_dir = rc_config_str(g.cfg, "state.dir");
   if (rc_mkdirs(g.state_dir, err, sizeof err) < 0) {
     fprintf(stderr, "rowcast: %s\n", err);
-    return 2;
+    goto out;
   }
-  if (exe_dir(g.exe_dir, sizeof g.exe_dir) < 0) return 1;
+  status = 1;
+  if (exe_dir(g.exe_dir, sizeof g.exe_dir) < 0) goto out;
   const char *rd = rc_config_str(g.cfg, "run.dir");
-  int own_run_dir = !rd[0];
+  own_run_dir = !rd[0];
   if (own_run_dir) {
     snprintf(g.run_dir, sizeof g.run_dir, "/tmp/rowcast-run-XXXXXX");
     if (!mkdtemp(g.run_dir)) {
       fprintf(stderr, "rowcast: cannot create a run directory: %s\n", strerror(errno));
-      return 1;
+      own_run_dir = 0;
+      goto out;
     }
   } else {
     snprintf(g.run_dir, sizeof g.run_dir, "%s", rd);
     if (rc_mkdirs(g.run_dir, err, sizeof err) < 0) {
       fprintf(stderr, "rowcast: %s\n", err);
-      return 2;
+      status = 2;
+      goto out;
     }
   }
-  rc_config_set(g.cfg, "run.dir", g.run_dir, err, sizeof err);
-  int status = 1;
+  if (rc_config_set(g.cfg, "run.dir", g.run_dir, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: run directory %s: %s\n", g.run_dir, err);
+    goto out;
+  }
   /* the local broker, when no Kafka is configured */
   int have_kafka = 0;
   for (size_t i = 0; i < rc_config_kafka_count(g.cfg); i++)
