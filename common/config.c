@@ -67,10 +67,18 @@ static const key_def keys[] = {
      "How many serializer processes decode rows and encode Kafka messages. This is the stage "
      "that uses CPU: raise it when the serializers are the bottleneck, up to about one per "
      "core."},
-    {"serializer.format", KT_ENUM, "json", 0, 0, "json",
-     "How each change is encoded in its Kafka message. JSON is the only format so far; Avro "
-     "(with a registered schema per table version) is planned and will be another value of "
-     "this key."},
+    {"serializer.format", KT_ENUM, "avro", 0, 0, "avro|json",
+     "How each change is encoded in its Kafka message. avro: Avro binary with one schema per "
+     "table version, lossless for every MySQL type (docs/avro.md); each message starts with "
+     "the Avro single-object header (C3 01 and the schema's fingerprint) and every schema is "
+     "published to the topic <publisher.topic_prefix>._schemas before its first use, or, with "
+     "schema_registry.url, with the Confluent header (0 and the registry's schema id). json: "
+     "rowcast's canonical JSON (docs/json-mapping.md), the line rowcast decode prints."},
+    {"schema_registry.url", KT_STRING, "", 0, 2000, NULL,
+     "A Confluent-compatible schema registry (http://host:port). When set, Avro schemas are "
+     "registered there under the subjects <topic>-key and <topic>-value, and messages carry "
+     "the registry's schema id (Confluent wire format) instead of the fingerprint. Empty: "
+     "schemas go to the <publisher.topic_prefix>._schemas topic."},
 
     {"publisher.topic_prefix", KT_STRING, "rowcast", 1, 119, NAME_CHARS,
      "The start of the name of every topic rowcast writes to, followed by the database and "

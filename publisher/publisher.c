@@ -31,6 +31,8 @@
 #include "stage.h"
 
 #define MAX_WORKERS 64
+/* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
+#define SCHEMA_MSG (1ull << 62)
 
 typedef struct {
   int sock, fd;
@@ -40,7 +42,8 @@ typedef struct {
 } worker_in;
 
 typedef struct {
-  uint64_t msg_no; /* messages numbered below this must be acknowledged */
+  uint64_t msg_no;  /* messages numbered below this must be acknowledged */
+  uint64_t changes; /* changes produced before it in this run */
   char file[256];
   uint64_t pos;
 } marker;
@@ -71,6 +74,11 @@ typedef struct {
   char **topics;
   size_t ntopics;
   size_t last_topic;
+  /* schemas published to the schema topic (fingerprints, hex), each once per run */
+  char (*schemas)[17];
+  size_t nschemas;
+  char schema_topic[300];
+  uint64_t schema_msgs;
   /* metrics */
   uint64_t produced, acked, queue_full_waits, batches;
   rc_hist lat;
@@ -82,6 +90,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "batches", p->batches);
   rc_metric_put(b, "produced", p->produced);
   rc_metric_put(b, "acked", p->acked);
+  rc_metric_put(b, "schemas", p->schema_msgs);
   rc_metric_put(b, "in_flight", p->next_msg - p->acked_below);
   rc_metric_put(b, "queue_full_waits", p->queue_full_waits);
   rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
@@ -104,10 +113,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     return;
   }
   uint64_t *slot = &p->ring[no & p->ring_mask];
-  uint64_t now = rc_now_ns();
-  rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
+  if (!(no & SCHEMA_MSG)) {
+    uint64_t now = rc_now_ns();
+    rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
+    p->acked++;
+  }
   *slot = 0;
-  p->acked++;
 }
 
 static int write_checkpoint(publisher *p) {
@@ -128,7 +139,7 @@ static int advance(publisher *p, int force) {
     marker *m = &p->markers[p->m_head % p->m_cap];
     snprintf(p->cp.file, sizeof p->cp.file, "%s", m->file);
     p->cp.pos = m->pos;
-    p->cp.changes = p->base_changes + m->msg_no;
+    p->cp.changes = p->base_changes + m->changes;
     p->cp_dirty = 1;
     p->m_head++;
   }
@@ -150,6 +161,7 @@ static int push_marker(publisher *p, const uint8_t *file, size_t flen, uint64_t 
   }
   marker *m = &p->markers[p->m_tail % p->m_cap];
   m->msg_no = p->next_msg;
+  m->changes = p->produced;
   snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), (const char *)file);
   m->pos = pos;
   p->m_tail++;
@@ -176,6 +188,45 @@ static void serve_kafka(publisher *p) {
   rd_kafka_poll(p->rk, 0);
 }
 
+/* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
+ * before the messages that use it, once per run. 1 done, 0 librdkafka full, -1 error. */
+static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
+  size_t hlen, jlen;
+  const uint8_t *hex = rc_frame_get_str16(rd, &hlen);
+  const uint8_t *json = rc_frame_get_bytes32(rd, &jlen);
+  if (rd->bad || !hex || !json || hlen != 16) {
+    rd->bad = 1;
+    return 1; /* reported by the caller */
+  }
+  for (size_t i = 0; i < p->nschemas; i++)
+    if (!memcmp(p->schemas[i], hex, 16)) return 1;
+  uint64_t no = p->next_msg;
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      p->rk, RD_KAFKA_V_TOPIC(p->schema_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(hex, hlen), RD_KAFKA_V_VALUE((void *)json, jlen),
+      RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(no | SCHEMA_MSG)), RD_KAFKA_V_END);
+  if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd->p = rec;
+    p->queue_full_waits++;
+    return 0;
+  }
+  if (e) {
+    rc_error("cannot produce schema %.16s to %s: %s", (const char *)hex, p->schema_topic, rd_kafka_err2str(e));
+    p->fatal = RC_EXIT_FAILURE;
+    return -1;
+  }
+  char(*n)[17] = realloc(p->schemas, (p->nschemas + 1) * sizeof *n);
+  if (n) {
+    p->schemas = n;
+    memcpy(p->schemas[p->nschemas], hex, 16);
+    p->schemas[p->nschemas++][16] = 0;
+  }
+  p->ring[no & p->ring_mask] = 1;
+  p->next_msg++;
+  p->schema_msgs++;
+  return 1;
+}
+
 /* Produce the records of the current frame until it is done (1), librdkafka is full (0), or an
  * error (-1). */
 static int produce_frame(publisher *p, worker_in *w) {
@@ -191,13 +242,18 @@ static int produce_frame(publisher *p, worker_in *w) {
       if (push_marker(p, file, flen, pos) < 0) return -1;
       continue;
     }
-    if (tag != 'M') {
+    if (tag != 'M' && tag != 'S') {
       rd->bad = 1;
       break;
     }
     if (p->next_msg - p->acked_below > p->ring_mask) { /* every slot in flight */
       rd->p = rec;
       return 0;
+    }
+    if (tag == 'S') {
+      int r = produce_schema(p, rd, rec);
+      if (r <= 0) return r;
+      continue;
     }
     uint64_t recv_ns = rc_frame_get_u64(rd);
     size_t tlen, klen, vlen, flen, glen;
@@ -370,6 +426,7 @@ int main(int argc, char **argv) {
   if (p->nworkers > MAX_WORKERS) p->nworkers = MAX_WORKERS;
   p->cp_interval_ns = (uint64_t)rc_config_int(p->st.cfg, "publisher.checkpoint_interval_ms") * 1000000ull;
   p->state_dir = rc_config_str(p->st.cfg, "state.dir");
+  snprintf(p->schema_topic, sizeof p->schema_topic, "%s._schemas", rc_config_str(p->st.cfg, "publisher.topic_prefix"));
   char err[1024];
   if (rc_mkdirs(p->state_dir, err, sizeof err) < 0) {
     rc_error("%s", err);
@@ -463,5 +520,6 @@ int main(int argc, char **argv) {
   free(p->markers);
   for (size_t i = 0; i < p->ntopics; i++) free(p->topics[i]);
   free(p->topics);
+  free(p->schemas);
   return status;
 }

@@ -27,7 +27,7 @@ except ImportError as e:  # python3-confluent-kafka missing
 
 
 def replay(rowcast, files, state, extra=(), timeout=300):
-    args = [rowcast, "replay", "-o", f"state.dir={state}"]
+    args = [rowcast, "replay", "-o", f"state.dir={state}", "-o", "serializer.format=json"]
     for e in extra:
         args += ["-o", e]
     t0 = time.time()

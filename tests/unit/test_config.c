@@ -37,7 +37,7 @@ static void test_defaults(void) {
   RC_CHECK(rc_config_int(c, "batch.max_changes") == 1000);
   RC_CHECK(rc_config_int(c, "batch.max_ms") == 1000);
   RC_CHECK(rc_config_int(c, "serializer.workers") == 2);
-  RC_CHECK_STR(rc_config_str(c, "serializer.format"), "json");
+  RC_CHECK_STR(rc_config_str(c, "serializer.format"), "avro");
   RC_CHECK_STR(rc_config_str(c, "publisher.topic_prefix"), "rowcast");
   RC_CHECK(rc_config_int(c, "publisher.checkpoint_interval_ms") == 1000);
   RC_CHECK(rc_config_int(c, "pipe.buffer_bytes") == 4 * 1024 * 1024);
@@ -48,7 +48,7 @@ static void test_defaults(void) {
   RC_CHECK(rc_config_int(c, "supervisor.restart_delay_ms") == 1000);
   RC_CHECK(rc_config_int(c, "supervisor.max_restarts") == 10);
   RC_CHECK(rc_config_kafka_count(c) == 0);
-  RC_CHECK(rc_config_key_count() == 13);
+  RC_CHECK(rc_config_key_count() == 14);
   RC_CHECK(rc_config_key_name(rc_config_key_count()) == NULL);
   rc_config_free(c);
   rc_config_free(NULL);
@@ -183,8 +183,8 @@ static void test_bad_values(void) {
   check_bad(c, "pipe.buffer_bytes", "2g", "out of bounds", "from 64k to 1g");
   check_bad(c, "pipe.buffer_bytes", "65535", "out of bounds", NULL);
   check_bad(c, "pipe.buffer_bytes", "9999999999999g", "out of bounds", NULL);
-  check_bad(c, "serializer.format", "avro", "'avro' is not allowed", "one of json");
-  check_bad(c, "serializer.format", "JSON", "one of json", NULL);
+  check_bad(c, "serializer.format", "protobuf", "'protobuf' is not allowed", "one of avro, json");
+  check_bad(c, "serializer.format", "JSON", "one of avro, json", NULL);
   check_bad(c, "publisher.topic_prefix", "", "publisher.topic_prefix", "1 to 119 characters");
   check_bad(c, "publisher.topic_prefix", "my topic", "' '", "[a-zA-Z0-9._-]");
   check_bad(c, "publisher.topic_prefix", "cdc/x", "'/'", NULL);
