@@ -353,7 +353,7 @@ static int kafka_setup(publisher *p) {
   static const char *defaults[][2] = {
       {"enable.idempotence", "true"},      {"acks", "all"},
       {"message.timeout.ms", "0"},         {"linger.ms", "5"},
-      {"queue.buffering.max.messages", "100000"}, {"queue.buffering.max.kbytes", "65536"},
+      {"queue.buffering.max.messages", "50000"}, {"queue.buffering.max.kbytes", "16384"},
       {"partitioner", "murmur2_random"},   {"compression.codec", "none"},
   };
   for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
