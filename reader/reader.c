@@ -228,9 +228,14 @@ static int is_query(const rc_event *ev, const char *text) {
   return n == tl && !strncasecmp((const char *)ev->body + at, text, tl);
 }
 
-/* Transaction bounds: BEGIN opens one; XID, COMMIT or ROLLBACK ends it; any other statement
- * outside BEGIN (DDL) is a transaction of its own. */
+/* Transaction bounds: BEGIN, or a MariaDB GTID event without the standalone flag (MariaDB
+ * writes no BEGIN), opens one; XID, COMMIT or ROLLBACK ends it; any other statement outside a
+ * transaction (DDL) is a transaction of its own. */
 static int txn_boundary(reader *r, const rc_event *ev) {
+  if (ev->type == RC_EV_MARIA_GTID) {
+    r->in_txn = ev->body_len > 12 && !(ev->body[12] & 0x01); /* flags2 & FL_STANDALONE */
+    return 0;
+  }
   if (ev->type == RC_EV_QUERY || ev->type == RC_EV_MARIA_QUERY_COMPRESSED) {
     if (is_query(ev, "BEGIN")) {
       r->in_txn = 1;

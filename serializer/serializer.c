@@ -49,6 +49,11 @@ static void metrics(rc_stage *st, rc_buf *b) {
 }
 
 static int send_frame(serializer *s) {
+  if (s->frame.len > (size_t)s->st.pipe.max_message_bytes) { /* nanomsg would drop it silently */
+    rc_error("internal: a frame of %zu bytes is over pipe.max_message_bytes=%d", s->frame.len,
+             s->st.pipe.max_message_bytes);
+    return -1;
+  }
   uint64_t t0 = rc_now_ns();
   for (;;) {
     if (rc_pipe_send(s->out, s->frame.p, s->frame.len, 1) == 0) break;
@@ -102,9 +107,28 @@ static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *
   return 0;
 }
 
-/* Close the current part if it grew past the part size, and open the next. */
-static int maybe_cut(serializer *s, uint64_t seq, uint32_t *count) {
-  if (s->frame.len < s->part_bytes) return 0;
+/* After appending a record that starts at `rec`: keep the part under the pipe's maximum. When
+ * the part has grown past half of it, send it (flag MORE) and open the next; when the record
+ * itself made the part too big, send the part without it and move it to the next. A record that
+ * cannot fit in a pipe message even alone is refused (*fatal). Returns 0 or -1. */
+static int fit_record(serializer *s, size_t rec, uint64_t seq, uint32_t *count, int is_change) {
+  size_t max = (size_t)s->st.pipe.max_message_bytes;
+  if (s->frame.len <= max && s->frame.len < s->part_bytes) return 0;
+  if (s->frame.len > max) {
+    size_t rlen = s->frame.len - rec;
+    if (rlen + RC_FRAME_HDR_LEN > max) return -2; /* the caller reports it */
+    rc_buf *t = &s->scratch;
+    t->len = 0;
+    rc_buf_put(t, s->frame.p + rec, rlen);
+    s->frame.len = rec;
+    if (is_change) (*count)--;
+    rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
+    if (send_frame(s) < 0) return -1;
+    rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
+    rc_buf_put(&s->frame, t->p, t->len);
+    *count = is_change ? 1 : 0;
+    return 0;
+  }
   rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
   if (send_frame(s) < 0) return -1;
   rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
@@ -150,6 +174,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     } else {
       before = s->before;
     }
+    size_t rec = s->frame.len;
     rc_buf_putc(&s->frame, 'M');
     rc_frame_put_u64(&s->frame, recv_ns);
     rc_frame_put_str16(&s->frame, topic->p, topic->len);
@@ -172,18 +197,19 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     rc_frame_put_u64(&s->frame, ev->offset);
     rc_frame_put_u32(&s->frame, pos.row);
     rc_frame_put_str16(&s->frame, gtid, gtid_len);
-    if (s->frame.len > (size_t)s->st.pipe.max_message_bytes - RC_FRAME_HDR_LEN) {
+    (*count)++;
+    int f = fit_record(s, rec, seq, count, 1);
+    if (f == -2) {
       s->fatal = RC_EXIT_CONFIG;
       return rc_errf(RC_ERR_UNSUPPORTED, err, esz,
-                     "%s: change at offset %llu row %u of %s.%s is %u bytes as JSON, more than one pipe "
+                     "%s: change at offset %llu row %u of %s.%s is %zu bytes as a message, more than one pipe "
                      "message holds (pipe.max_message_bytes=%d): raise pipe.max_message_bytes",
-                     file, (unsigned long long)ev->offset, pos.row, t->db, t->name, vlen,
+                     file, (unsigned long long)ev->offset, pos.row, t->db, t->name, s->frame.len - rec,
                      s->st.pipe.max_message_bytes);
     }
+    if (f < 0) return -1;
     pos.row++;
-    (*count)++;
     s->changes++;
-    if (maybe_cut(s, seq, count) < 0) return -1;
   }
 }
 
@@ -236,9 +262,11 @@ static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *pay
     case 'C': {
       uint64_t pos = rc_frame_get_u64(&rd);
       if (rd.bad) break;
+      size_t rec = s->frame.len;
       rc_buf_putc(&s->frame, 'C');
       rc_frame_put_str16(&s->frame, file, strlen(file));
       rc_frame_put_u64(&s->frame, pos);
+      if (fit_record(s, rec, h->seq, &count, 0) < 0) r = -1;
       break;
     }
     default:

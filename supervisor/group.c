@@ -142,7 +142,9 @@ static void write_stats(group *g) {
   for (int i = 0; i < g->nc; i++) {
     const child *c = &g->c[i];
     fprintf(f, "%s{\"stage\":\"%s\",\"worker\":%d,\"pid\":%d", i ? "," : "", c->stage, c->worker, (int)c->pid);
-    for (int k = 0; k < c->nm; k++) fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
+    for (int k = 0; k < c->nm; k++)
+      if (strcmp(c->m[k].name, "worker") && strcmp(c->m[k].name, "pid"))
+        fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
     fputc('}', f);
   }
@@ -196,9 +198,21 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   snprintf(exe, sizeof exe, "%s/rowcast-%s", g->exe_dir, stage);
   snprintf(wbuf, sizeof wbuf, "%d", worker);
   snprintf(fdbuf, sizeof fdbuf, "%d", g->watch_pipe[0]);
+  /* no signal may run the supervisor's handler in the child between fork and exec */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
   pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
+  if (pid != 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid;
+  }
+  {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
+    close(sig_pipe[0]);
+    close(sig_pipe[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     char *argv[16 + 4096];
     int n = 0;
     argv[n++] = exe;
@@ -213,12 +227,10 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
       for (int i = 0; i < g->nfiles && n < 16 + 4090; i++) argv[n++] = g->files[i];
     }
     argv[n] = NULL;
-    signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
     execv(exe, argv);
     fprintf(stderr, "rowcast: cannot run %s: %s\n", exe, strerror(errno));
     _exit(1);
   }
-  return pid;
 }
 
 static int start_group(group *g) {
@@ -340,6 +352,8 @@ static int supervise(group *g) {
         drain_metrics(g); /* the stages' last snapshots */
         return 0; /* all published */
       }
+      if (!strcmp(c->stage, "reader") && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        continue; /* it sent the END of the stream: the publisher finishes the rest */
       char how[128];
       describe_exit(status, how, sizeof how);
       if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
@@ -350,6 +364,12 @@ static int supervise(group *g) {
       /* a crash: what was in flight is gone; restart the group from the checkpoint */
       rc_checkpoint cp = {0};
       rc_checkpoint_read(g->state_dir, &cp, err, sizeof err);
+      if (g->draining) { /* asked to stop anyway: the checkpoint is where a next run resumes */
+        rc_warn("rowcast-%s %s while stopping; stopped with the checkpoint at %s:%llu", c->stage, how,
+                cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos);
+        stop_group(g, 2000);
+        return 1;
+      }
       if (cp.changes > g->last_progress_changes) {
         g->last_progress_changes = cp.changes;
         g->restarts = 0;
@@ -369,10 +389,6 @@ static int supervise(group *g) {
       stop_group(g, 2000);
       usleep((useconds_t)(wait_ms * 1000));
       if (start_group(g) < 0) return 1;
-      if (g->draining) {
-        child *r = find_child(g, "reader", 0);
-        if (r) kill(r->pid, SIGTERM);
-      }
     }
   }
 }
