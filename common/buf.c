@@ -3,6 +3,7 @@
 
 #include "dtoa.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,11 +184,19 @@ void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
 }
 
 void rc_buf_json_float(rc_buf *b, float f) {
+  if (!isfinite(f)) { /* MySQL cannot store these; JSON has no form for them */
+    rc_buf_lit(b, "null");
+    return;
+  }
   char tmp[RC_DTOA_BUF];
   rc_buf_put(b, tmp, (size_t)rc_dtoa_float(f, tmp));
 }
 
 void rc_buf_json_double(rc_buf *b, double d) {
+  if (!isfinite(d)) {
+    rc_buf_lit(b, "null");
+    return;
+  }
   char tmp[RC_DTOA_BUF];
   rc_buf_put(b, tmp, (size_t)rc_dtoa_double(d, tmp));
 }

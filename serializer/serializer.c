@@ -2,8 +2,12 @@
  * serializer.c: rowcast-serializer, the stage that scales by worker count (serializer.workers).
  * Takes a batch of raw events from the reader, decodes every row image with the shared decoder
  * and turns each change into a Kafka message: topic <publisher.topic_prefix>.<db>.<table>, key
- * the primary-key columns as a JSON object (null when the binlog does not say which columns
- * form the key), value the change in rowcast's canonical JSON, and the position in headers.
+ * the primary-key columns (null when the binlog does not say which columns form the key),
+ * value the change, and the position in headers. serializer.format=avro (the default): key and
+ * value in Avro, with one schema pair per table version (common/avro_row.h), framed as Avro
+ * single-object encoding (C3 01, fingerprint) or, with schema_registry.url, in the Confluent
+ * wire format (0, schema id); json: the key as a JSON object and the value as rowcast's
+ * canonical JSON line.
  * Forwards the batch, same sequence number, to its own pipe into the publisher, which restores
  * the order across workers.
  *
@@ -11,6 +15,9 @@
  *   'M' u64 recv_ns str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
  *       str16 file u64 offset u32 row str16 gtid
  *   'C' str16 file u64 pos      a transaction boundary (checkpoint candidate)
+ *   'S' str16 fingerprint-hex bytes32 schema-json
+ *                               a schema to publish to the schema topic before the messages
+ *                               that follow (sent once per schema by each serializer)
  * A batch whose messages do not fit in one pipe message goes out in parts (RC_FRAME_MORE).
  */
 #include <errno.h>
@@ -18,15 +25,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_row.h"
 #include "binlog.h"
 #include "frame.h"
+#include "registry.h"
 #include "log.h"
 #include "metrics.h"
 #include "row_json.h"
 #include "stage.h"
 
+/* One table version's Avro schemas and, when a registry is used, their ids. */
+typedef struct {
+  uint64_t sig;
+  rc_avro_table *at;
+  int announced; /* schemas sent to the publisher for the schema topic */
+  int value_id, key_id;
+} avro_slot;
+
+#define AVRO_SLOTS 1024
+
 typedef struct {
   rc_stage st;
+  int avro;
+  const char *registry;
+  avro_slot *slots; /* open addressing on the signature */
+  size_t nslots;
+  int slot_err; /* why avro_table failed: RC_ERR_IO (a registry away: retry) or worse */
   int in, out;
   rc_binlog *bl;
   rc_rows rows;
@@ -80,9 +104,21 @@ static void put_topic_part(rc_buf *b, const char *s) {
   }
 }
 
-/* The key: the primary-key columns of the image that has them, as a JSON object. */
+static void put_len_at(rc_buf *b, size_t at, uint32_t len) {
+  for (int i = 0; i < 4; i++) b->p[at + (size_t)i] = (char)(len >> (8 * i));
+}
+
+/* Does this image hold every primary-key column? */
+static int key_complete(const rc_table *t, const rc_value *img) {
+  if (!t->has_pk) return 0;
+  for (uint32_t i = 0; i < t->ncols; i++)
+    if (t->cols[i].pk && img[i].kind == RC_V_ABSENT) return 0;
+  return 1;
+}
+
+/* The JSON key: the primary-key columns of the image, as a JSON object (null: no image). */
 static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *err, size_t esz) {
-  if (!t->has_pk || !img) {
+  if (!img) {
     rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
     return 0;
   }
@@ -92,10 +128,6 @@ static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *
   int first = 1;
   for (uint32_t i = 0; i < t->ncols; i++) {
     if (!t->cols[i].pk) continue;
-    if (img[i].kind == RC_V_ABSENT) { /* not in this image: no usable key */
-      rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
-      return 0;
-    }
     if (!first) rc_buf_putc(k, ',');
     first = 0;
     rc_buf_put(k, t->cols[i].key, t->cols[i].key_len);
@@ -136,6 +168,71 @@ static int fit_record(serializer *s, size_t rec, uint64_t seq, uint32_t *count, 
   return 0;
 }
 
+static uint64_t table_sig(const rc_table *t) {
+  uint64_t h = rc_table_signature(t) ^ 0x9E3779B97F4A7C15ull;
+  for (const char *p = t->db; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001B3ull;
+  h = (h ^ '.') * 0x100000001B3ull;
+  for (const char *p = t->name; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001B3ull;
+  return h ? h : 1;
+}
+
+/* The Avro schemas of this table version (built on first sight and kept), announced to the
+ * publisher or registered, with their ids, before the first message that uses them. */
+static avro_slot *avro_table(serializer *s, const rc_table *t, const char *topic, char *err, size_t esz) {
+  uint64_t sig = table_sig(t);
+  size_t i = (size_t)(sig % AVRO_SLOTS);
+  while (s->slots[i].sig && s->slots[i].sig != sig) i = (i + 1) % AVRO_SLOTS;
+  avro_slot *sl = &s->slots[i];
+  if (sl->sig) return sl;
+  if (s->nslots >= AVRO_SLOTS * 3 / 4) { /* bound memory on endless DDL: start over */
+    for (size_t k = 0; k < AVRO_SLOTS; k++) rc_avro_table_free(s->slots[k].at);
+    memset(s->slots, 0, AVRO_SLOTS * sizeof *s->slots);
+    s->nslots = 0;
+    i = (size_t)(sig % AVRO_SLOTS);
+    sl = &s->slots[i];
+  }
+  rc_avro_table *at;
+  if ((s->slot_err = rc_avro_table_new(t, &at, err, esz)) < 0) return NULL;
+  if (s->registry[0]) {
+    char subject[700];
+    snprintf(subject, sizeof subject, "%.600s-value", topic);
+    int r = rc_registry_register(s->registry, subject, rc_avro_value_schema(at), &sl->value_id, err, esz);
+    if (r == 0 && rc_avro_key_schema(at)) {
+      snprintf(subject, sizeof subject, "%.600s-key", topic);
+      r = rc_registry_register(s->registry, subject, rc_avro_key_schema(at), &sl->key_id, err, esz);
+    }
+    if (r < 0) {
+      s->slot_err = r;
+      rc_avro_table_free(at);
+      return NULL;
+    }
+  }
+  sl->sig = sig;
+  sl->at = at;
+  s->nslots++;
+  return sl;
+}
+
+static void put_schema(serializer *s, uint64_t fp, const char *json) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fp);
+  rc_buf_putc(&s->frame, 'S');
+  rc_frame_put_str16(&s->frame, hex, 16);
+  rc_frame_put_bytes32(&s->frame, json, strlen(json));
+}
+
+/* The wire header: single-object (C3 01 + fingerprint, little-endian) or Confluent (0 + id). */
+static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
+  if (s->registry[0]) {
+    rc_buf_putc(b, 0);
+    for (int k = 3; k >= 0; k--) rc_buf_putc(b, (char)((uint32_t)id >> (8 * k)));
+  } else {
+    rc_buf_putc(b, (char)0xC3);
+    rc_buf_putc(b, 0x01);
+    for (int k = 0; k < 8; k++) rc_buf_putc(b, (char)(fp >> (8 * k)));
+  }
+}
+
 static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
                             const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
@@ -161,6 +258,24 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   char gt[128];
   snprintf(gt, sizeof gt, "%.*s", (int)gtid_len, gtid);
   rc_change_pos pos = {file, ev->offset, first_row, gt, ev->ts};
+  avro_slot *sl = NULL;
+  if (s->avro) {
+    char tname[600];
+    snprintf(tname, sizeof tname, "%.*s", (int)topic->len, topic->p);
+    if (!(sl = avro_table(s, t, tname, err, esz))) {
+      char inner[1024];
+      snprintf(inner, sizeof inner, "%.900s", err);
+      return rc_errf(s->slot_err == RC_ERR_IO ? RC_ERR_IO : RC_ERR_UNSUPPORTED, err, esz, "%s.%s: Avro schema: %s",
+                     t->db, t->name, inner);
+    }
+    if (!sl->announced && !s->registry[0]) {
+      put_schema(s, rc_avro_value_fingerprint(sl->at), rc_avro_value_schema(sl->at));
+      if (rc_avro_key_schema(sl->at)) put_schema(s, rc_avro_key_fingerprint(sl->at), rc_avro_key_schema(sl->at));
+    }
+    sl->announced = 1;
+  }
+  rc_avro_source src = {ev->server_id, file, ev->offset, 0, gt, (uint64_t)ev->ts * 1000};
+  uint64_t now_ms = rc_wall_ns() / 1000000;
   for (;;) {
     r = rc_rows_next_image(&s->rows, s->before, 0, err, esz);
     if (r <= 0) return r;
@@ -179,20 +294,35 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     rc_frame_put_u64(&s->frame, recv_ns);
     rc_frame_put_str16(&s->frame, topic->p, topic->len);
     /* key from the after image, or the before image when the after lacks the key columns */
-    size_t key_at = s->frame.len;
-    if ((r = put_key(s, t, after ? after : before, err, esz)) < 0) return r;
-    if (after && before && s->frame.len - key_at == 4) { /* null: try the before image */
-      s->frame.len = key_at;
-      if ((r = put_key(s, t, before, err, esz)) < 0) return r;
+    const rc_value *kimg = after && key_complete(t, after) ? after : before && key_complete(t, before) ? before : NULL;
+    if (sl) {
+      if (!rc_avro_key_schema(sl->at) || !kimg) {
+        rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
+      } else {
+        size_t klen_at = s->frame.len;
+        rc_frame_put_u32(&s->frame, 0);
+        size_t key_at = s->frame.len;
+        put_avro_header(s, &s->frame, rc_avro_key_fingerprint(sl->at), sl->key_id);
+        if ((r = rc_avro_encode_key(sl->at, &s->frame, kimg, err, esz)) < 0) return r;
+        put_len_at(&s->frame, klen_at, (uint32_t)(s->frame.len - key_at));
+      }
+    } else if ((r = put_key(s, t, kimg, err, esz)) < 0) {
+      return r;
     }
-    /* the value: rc_json_change writes the line with its newline; the message has none */
     size_t len_at = s->frame.len;
     rc_frame_put_u32(&s->frame, 0);
     size_t val_at = s->frame.len;
-    if ((r = rc_json_change(&s->frame, t, op, before, after, &pos, err, esz)) < 0) return r;
-    s->frame.len--; /* the newline */
+    if (sl) {
+      put_avro_header(s, &s->frame, rc_avro_value_fingerprint(sl->at), sl->value_id);
+      src.row = pos.row;
+      if ((r = rc_avro_encode_value(sl->at, &s->frame, op, before, after, &src, now_ms, err, esz)) < 0) return r;
+    } else {
+      /* rc_json_change writes the line with its newline; the message has none */
+      if ((r = rc_json_change(&s->frame, t, op, before, after, &pos, err, esz)) < 0) return r;
+      s->frame.len--;
+    }
     uint32_t vlen = (uint32_t)(s->frame.len - val_at);
-    for (int i = 0; i < 4; i++) s->frame.p[len_at + (size_t)i] = (char)(vlen >> (8 * i));
+    put_len_at(&s->frame, len_at, vlen);
     rc_frame_put_str16(&s->frame, file, strlen(file));
     rc_frame_put_u64(&s->frame, ev->offset);
     rc_frame_put_u32(&s->frame, pos.row);
@@ -275,6 +405,7 @@ static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *pay
     if (r == -1 && !s->fatal) return RC_EXIT_FAILURE; /* could not send: stopping */
     if (r < 0) {
       rc_error("batch %llu: %s", (unsigned long long)h->seq, err);
+      if (r == RC_ERR_IO) return RC_EXIT_FAILURE; /* e.g. the schema registry is away: retry */
       return s->fatal ? s->fatal : RC_EXIT_CONFIG;
     }
   }
@@ -297,6 +428,10 @@ int main(int argc, char **argv) {
   s.st.ctx = &s;
   s.st.metrics_fn = metrics;
   s.prefix = rc_config_str(s.st.cfg, "publisher.topic_prefix");
+  s.avro = !strcmp(rc_config_str(s.st.cfg, "serializer.format"), "avro");
+  s.registry = rc_config_str(s.st.cfg, "schema_registry.url");
+  s.slots = calloc(AVRO_SLOTS, sizeof *s.slots);
+  if (!s.slots) return RC_EXIT_FAILURE;
   s.part_bytes = (size_t)s.st.pipe.max_message_bytes / 2;
   char err[1024], path[4200], name[32];
   rc_stage_path(&s.st, path, sizeof path, "reader");
@@ -354,5 +489,7 @@ int main(int argc, char **argv) {
   rc_buf_free(&s.frame);
   rc_buf_free(&s.scratch);
   rc_buf_free(&s.topic);
+  for (size_t k = 0; k < AVRO_SLOTS; k++) rc_avro_table_free(s.slots[k].at);
+  free(s.slots);
   return status;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for buf.c: number, base64 and JSON-string formatting. */
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -31,6 +32,8 @@ static void test_floats(void) {
   RESET(); rc_buf_json_double(&b, DBL_MAX); RC_CHECK_STR(s(), "1.7976931348623157e+308");
   RESET(); rc_buf_json_double(&b, 1.0 / 3); RC_CHECK_STR(s(), "0.3333333333333333");
   RESET(); rc_buf_json_double(&b, -0.0); RC_CHECK_STR(s(), "-0");
+  RESET(); rc_buf_json_float(&b, -INFINITY); RC_CHECK_STR(s(), "null");
+  RESET(); rc_buf_json_double(&b, NAN); RC_CHECK_STR(s(), "null");
   /* subnormals need fewer digits than normal numbers */
   RESET(); rc_buf_json_float(&b, 1.4e-45f); RC_CHECK_STR(s(), "1e-45");
   RESET(); rc_buf_json_double(&b, 4.9406564584124654e-324); RC_CHECK_STR(s(), "5e-324");

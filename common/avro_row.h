@@ -1,0 +1,101 @@
+/*
+ * avro_row.h: row changes as Avro (docs/avro.md), with avro-c.
+ *
+ * One rc_avro_table per table version (a table map's shape, see rc_table_signature): it owns
+ * the value schema (an envelope: before, after, op, source, ts_ms) and the key schema (the
+ * primary-key columns), their Parsing Canonical Forms and CRC-64-AVRO fingerprints, the
+ * avro-c classes built from them and one reusable avro-c value each. The serializer caches
+ * them by signature and encodes every change of that table version with them: no allocation
+ * per value once the reused buffers have grown.
+ *
+ * rc_avro_value_to_json is the inverse, for `rowcast tail` and the tests: it reads a value
+ * datum with its writer schema and prints the change as rowcast's canonical JSON line
+ * (docs/json-mapping.md), exactly as `rowcast decode` prints the same change.
+ *
+ * Not thread-safe: an rc_avro_table is used by one thread at a time, and the decoder keeps a
+ * small cache of parsed writer schemas per process (stages are single-threaded).
+ */
+#ifndef RC_AVRO_ROW_H
+#define RC_AVRO_ROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "binlog.h"
+#include "buf.h"
+
+/* The field of a row record that lists the columns absent from a row image (MINIMAL/NOBLOB).
+ * Column names are mapped so that none can take this name. */
+#define RC_AVRO_ABSENT_FIELD "__rowcast_absent"
+
+typedef struct rc_avro_table rc_avro_table;
+
+/* Build the value and key schemas of a table map. On success *out is owned by the caller
+ * (rc_avro_table_free); `t` is copied and may be freed afterwards. Fails with RC_ERR_UNSUPPORTED
+ * (and errstr naming the column) when a column type has no Avro mapping, RC_ERR_CORRUPT when
+ * avro-c refuses a generated schema, RC_ERR_NOMEM. */
+int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size_t errstr_size);
+void rc_avro_table_free(rc_avro_table *at);
+
+/* Signature of a table map's shape (db, table, names, types, metadata, signedness, charsets,
+ * labels, nullability, primary key): two table maps with the same signature get the same
+ * schemas. A CRC-64-AVRO over a length-prefixed serialization of those fields. */
+uint64_t rc_table_signature(const rc_table *t);
+
+/* The schemas as JSON text (with rowcast's properties), owned by `at`. */
+const char *rc_avro_value_schema(const rc_avro_table *at);
+const char *rc_avro_value_canonical(const rc_avro_table *at); /* Parsing Canonical Form */
+uint64_t rc_avro_value_fingerprint(const rc_avro_table *at);  /* CRC-64-AVRO of the PCF */
+/* NULL (and fingerprint 0) when the table has no known primary key. */
+const char *rc_avro_key_schema(const rc_avro_table *at);
+const char *rc_avro_key_canonical(const rc_avro_table *at);
+uint64_t rc_avro_key_fingerprint(const rc_avro_table *at);
+
+/* Where a change comes from. */
+typedef struct rc_avro_source {
+  uint32_t server_id;
+  const char *file;     /* the binlog file's name */
+  uint64_t offset;      /* the ROWS event's offset */
+  uint32_t row;         /* the row's index in the event */
+  const char *gtid;     /* NULL or "" = none */
+  uint64_t event_ms;    /* the event's time, ms since 1970 (binlog header seconds * 1000) */
+} rc_avro_source;
+
+/* Append the binary Avro datum (no header, no framing) of one change's value to out.
+ * op is 'c', 'u', 'd' or 'r'; before/after are row images of the table's ncols values (NULL for
+ * none); ts_ms is the processing time. Returns 0, or an error naming the column whose value does
+ * not fit (out is then left as it was). */
+int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value *before,
+                         const rc_value *after, const rc_avro_source *src, uint64_t ts_ms,
+                         char *errstr, size_t errstr_size);
+/* Append the key datum of a row image (the before image for updates and deletes, the after
+ * image for inserts). RC_ERR_ARG when the table has no key schema; RC_ERR_CORRUPT when a key
+ * column is absent from the image. */
+int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr,
+                       size_t errstr_size);
+
+/* 1 when a value has no Avro form and is written as null: zero and invalid dates (month or day
+ * 0, a day past the month's end, a year past 9999, a time of day out of range), a TIMESTAMP
+ * whose stored seconds are 0. The one lossy case of the mapping. */
+int rc_avro_value_is_lossy(const rc_column *col, const rc_value *v);
+
+/* Decode a value datum written with writer schema `schema_json` (a schema rowcast produced) and
+ * append the change as rowcast's canonical JSON line, trailing newline included (the text
+ * `rowcast decode` prints for the same change, with ts = source.ts_ms / 1000). Parsed schemas
+ * are cached by their text (a few per process). On error out is left as it was. */
+int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out,
+                          char *errstr, size_t errstr_size);
+/* Free the decoder's schema cache (at exit, for leak checkers). */
+void rc_avro_decoder_cache_free(void);
+
+/* The Avro specification's 64-bit Rabin fingerprint (CRC-64-AVRO). */
+uint64_t rc_avro_crc64(const void *p, size_t n);
+/* Incremental form: fp = RC_AVRO_CRC64_EMPTY, then fp = rc_avro_crc64_update(fp, p, n)... */
+#define RC_AVRO_CRC64_EMPTY 0xc15d213aa4d7a795ULL
+uint64_t rc_avro_crc64_update(uint64_t fp, const void *p, size_t n);
+
+/* The Avro name a column gets: invalid characters become '_' (byte by byte), a leading digit
+ * (or an empty name) gets a leading '_'. Collisions are resolved by the table (suffix _2, _3, ...). */
+void rc_avro_name(rc_buf *b, const char *name, size_t n);
+
+#endif
