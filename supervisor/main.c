@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "decode.h"
 #include "group.h"
+#include "tail.h"
 
 static void usage(FILE *out) {
   fputs("usage: rowcast COMMAND [ARGS]\n"
@@ -21,6 +22,9 @@ static void usage(FILE *out) {
         "  config --help               every configuration key, its default and bounds\n"
         "  decode [--events] FILE...   decode captured binlog files to JSON lines on stdout\n"
         "                              (one line per row change, or per event with --events)\n"
+        "  tail [--config F] [-o key=value]... [--from-beginning] [--topic REGEX] [--exit-at-end]\n"
+        "                              print rowcast's Kafka messages (Avro or JSON) as canonical\n"
+        "                              JSON lines, like decode\n"
         "  broker [--brokers N] [--topic NAME]... [--partitions N] [--exit-on-stdin-eof]\n"
         "                              run a local in-memory Kafka broker (tests, development);\n"
         "                              prints its bootstrap address first\n"
@@ -40,6 +44,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "broker")) return rc_cmd_broker(argc - 1, argv + 1);
   if (!strcmp(cmd, "replay")) return rc_cmd_replay(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return rc_cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tail")) return rc_cmd_tail(argc - 1, argv + 1);
   if (!strcmp(cmd, "stats")) return rc_cmd_stats(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return rc_cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

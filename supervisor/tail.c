@@ -1,0 +1,690 @@
+/*
+ * tail.c: `rowcast tail [--config F] [-o key=value]... [--from-beginning] [--topic REGEX]
+ * [--exit-at-end]`: reads rowcast's topics as a plain Kafka consumer and prints every change as
+ * rowcast's canonical JSON line (the line `rowcast decode` prints), one per message, on stdout.
+ *
+ * Wire formats, told apart by each value's first bytes:
+ *   C3 01 + 8-byte little-endian fingerprint + datum: Avro single-object encoding. The writer
+ *     schema comes from the topic <publisher.topic_prefix>._schemas (key: the fingerprint as 16
+ *     lowercase hex digits, value: the schema text), read whole at start and read on to its
+ *     current end when a fingerprint is unknown;
+ *   00 + 4-byte big-endian id + datum: Confluent; the schema comes from schema_registry.url
+ *     (GET /schemas/ids/{id}), cached;
+ *   '{': serializer.format=json, the value is the line already.
+ * A value that is none of these, or does not decode, is an error on stderr naming the topic,
+ * partition and offset; tail goes on with the next message and exits 2 at the end.
+ *
+ * Partitions are assigned directly (no consumer group, nothing committed): every partition of
+ * every topic matching the pattern (default ^<prefix>\., the schema topic excluded), the topics
+ * listed again every second to pick up new tables. Partitions present at start begin at their
+ * end (only new messages), or at their beginning with --from-beginning; partitions that appear
+ * later begin at their beginning (all their messages are new). --exit-at-end stops once every
+ * assigned partition has reached its end and a listing found nothing new.
+ *
+ * One event loop: poll() on librdkafka's queue (rd_kafka_queue_io_event_enable) and a signal
+ * self-pipe; SIGINT/SIGTERM only set a flag and write a byte. Output is flushed per poll batch.
+ * Exit status: 0, 1 (OS or Kafka failure, stdout closed), 2 (usage, configuration, or messages
+ * that could not be decoded).
+ */
+#include "tail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "rc_err.h"
+#include "registry.h"
+
+#ifdef RC_HAVE_AVRO_ROW /* set by supervisor/CMakeLists.txt while common/avro_row.c is being added */
+#include "avro_row.h"
+#else
+/* Until common/avro_row.h lands: Avro values are reported as undecodable. */
+static int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out,
+                                 char *errstr, size_t errstr_size) {
+  (void)schema_json, (void)datum, (void)len, (void)out;
+  return rc_errf(RC_ERR_UNSUPPORTED, errstr, errstr_size, "this rowcast was built without the Avro decoder");
+}
+#endif
+
+#define LIST_INTERVAL_NS 1000000000ull
+#define SCHEMA_SYNC_TIMEOUT_NS 10000000000ull
+#define BATCH 1000
+
+typedef struct {
+  uint64_t fp;
+  char *schema; /* NULL: empty slot */
+} fp_slot;
+
+typedef struct {
+  int id;
+  char *schema; /* NULL: the registry refused (error says why), not asked again */
+  char *error;
+} id_slot;
+
+typedef struct {
+  char *topic;
+  int32_t partition;
+  int eof; /* reached its end, nothing consumed since */
+} part;
+
+typedef struct {
+  int32_t partition;
+  int64_t next; /* next offset to read */
+} schema_part;
+
+typedef struct {
+  rc_config *cfg;
+  rd_kafka_t *rk; /* the change topics */
+  rd_kafka_queue_t *q;
+  int kafka_fd[2];
+  rd_kafka_t *srk; /* the schema topic */
+  rd_kafka_queue_t *sq;
+  char schema_topic[256];
+  schema_part *sparts;
+  size_t nsparts;
+  regex_t re;
+  int from_beginning, exit_at_end;
+  const char *registry_url;
+  fp_slot *fps;
+  size_t fp_cap, fp_n;
+  id_slot *ids;
+  size_t nids;
+  part *parts;
+  size_t nparts, parts_cap;
+  int listings;        /* topic listings done */
+  int last_listing_new; /* the last listing added partitions */
+  uint64_t next_list_ns;
+  uint64_t printed, bad;
+  rc_buf out;
+  char last_kafka_err[512];
+} tail;
+
+static volatile sig_atomic_t stop_signal;
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  stop_signal = sig;
+  char c = (char)sig;
+  ssize_t w = write(sig_pipe[1], &c, 1);
+  (void)w;
+  errno = saved;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *out) {
+  fputs("usage: rowcast tail [--config F] [-o key=value]... [--from-beginning] [--topic REGEX] [--exit-at-end]\n"
+        "\n"
+        "Print rowcast's Kafka messages as canonical JSON lines (docs/json-mapping.md), one per\n"
+        "message: Avro values are decoded with their writer schema, from the topic\n"
+        "<publisher.topic_prefix>._schemas or from schema_registry.url; JSON values are printed\n"
+        "as they are. Needs kafka.bootstrap.servers; other kafka.* keys go to librdkafka.\n"
+        "\n"
+        "  --from-beginning   read every partition from its start (default: only new messages)\n"
+        "  --topic REGEX      the topics to read (POSIX extended regex; default ^<prefix>\\.)\n"
+        "  --exit-at-end      stop once every partition has been read to its end\n",
+        out);
+}
+
+/* ------------------------------------------------------------------------------ schema caches */
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return x;
+}
+
+static const char *fp_get(const tail *t, uint64_t fp) {
+  if (!t->fp_cap) return NULL;
+  for (size_t i = mix64(fp) & (t->fp_cap - 1);; i = (i + 1) & (t->fp_cap - 1)) {
+    if (!t->fps[i].schema) return NULL;
+    if (t->fps[i].fp == fp) return t->fps[i].schema;
+  }
+}
+
+/* Takes ownership of schema (freed here when the fingerprint is known already). */
+static int fp_put(tail *t, uint64_t fp, char *schema) {
+  if (fp_get(t, fp)) {
+    free(schema);
+    return 0;
+  }
+  if ((t->fp_n + 1) * 2 > t->fp_cap) {
+    size_t ncap = t->fp_cap ? t->fp_cap * 2 : 64;
+    fp_slot *n = calloc(ncap, sizeof *n);
+    if (!n) return RC_ERR_NOMEM;
+    for (size_t k = 0; k < t->fp_cap; k++)
+      if (t->fps[k].schema) {
+        size_t i = mix64(t->fps[k].fp) & (ncap - 1);
+        while (n[i].schema) i = (i + 1) & (ncap - 1);
+        n[i] = t->fps[k];
+      }
+    free(t->fps);
+    t->fps = n;
+    t->fp_cap = ncap;
+  }
+  size_t i = mix64(fp) & (t->fp_cap - 1);
+  while (t->fps[i].schema) i = (i + 1) & (t->fp_cap - 1);
+  t->fps[i].fp = fp;
+  t->fps[i].schema = schema;
+  t->fp_n++;
+  return 0;
+}
+
+/* The registry's schema for id, fetched once (retried a little on retriable errors; a fatal
+ * answer, such as an unknown id, is remembered). */
+static const char *id_get(tail *t, int id, char *err, size_t errsz) {
+  for (size_t i = 0; i < t->nids; i++)
+    if (t->ids[i].id == id) {
+      if (!t->ids[i].schema) snprintf(err, errsz, "%s", t->ids[i].error);
+      return t->ids[i].schema;
+    }
+  char *s = NULL;
+  int r = RC_ERR_IO;
+  for (int attempt = 0; attempt < 3 && r == RC_ERR_IO && !stop_signal; attempt++) {
+    if (attempt) usleep(500000u << (attempt - 1));
+    r = rc_registry_schema(t->registry_url, id, &s, err, errsz);
+  }
+  if (r == RC_ERR_IO) return NULL; /* asked again with the next message */
+  id_slot *n = realloc(t->ids, (t->nids + 1) * sizeof *n);
+  if (!n) {
+    free(s);
+    snprintf(err, errsz, "out of memory");
+    return NULL;
+  }
+  t->ids = n;
+  t->ids[t->nids].id = id;
+  t->ids[t->nids].schema = s;
+  t->ids[t->nids].error = r < 0 ? strdup(err) : NULL;
+  if (r < 0 && !t->ids[t->nids].error) return NULL;
+  return t->ids[t->nids++].schema;
+}
+
+/* ------------------------------------------------------------------------------ schema topic */
+
+static int is_hex16(const char *k, size_t n) {
+  if (n != 16) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f'))) return 0;
+  return 1;
+}
+
+static void take_schema_msg(tail *t, const rd_kafka_message_t *m) {
+  for (size_t i = 0; i < t->nsparts; i++)
+    if (t->sparts[i].partition == m->partition && m->offset + 1 > t->sparts[i].next) t->sparts[i].next = m->offset + 1;
+  if (!is_hex16(m->key, m->key_len) || !m->payload) {
+    rc_warn("%s [%d] offset %lld: not a schema record (the key must be a fingerprint in 16 lowercase hex digits, "
+            "the value a schema): skipped",
+            t->schema_topic, (int)m->partition, (long long)m->offset);
+    return;
+  }
+  char hex[17];
+  memcpy(hex, m->key, 16);
+  hex[16] = 0;
+  char *s = malloc(m->len + 1);
+  if (!s) return;
+  memcpy(s, m->payload, m->len);
+  s[m->len] = 0;
+  fp_put(t, strtoull(hex, NULL, 16), s);
+}
+
+/* Read the schema topic on to the end it has now. */
+static void schema_sync(tail *t) {
+  if (!t->nsparts) return;
+  int64_t *hi = calloc(t->nsparts, sizeof *hi);
+  if (!hi) return;
+  for (size_t i = 0; i < t->nsparts; i++) {
+    int64_t lo = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(t->srk, t->schema_topic, t->sparts[i].partition, &lo,
+                                                             &hi[i], 5000);
+    if (e) {
+      rc_warn("cannot get the end of %s [%d]: %s", t->schema_topic, (int)t->sparts[i].partition, rd_kafka_err2str(e));
+      hi[i] = 0;
+    }
+  }
+  uint64_t deadline = now_ns() + SCHEMA_SYNC_TIMEOUT_NS;
+  for (;;) {
+    int behind = 0;
+    for (size_t i = 0; i < t->nsparts; i++)
+      if (t->sparts[i].next < hi[i]) behind = 1;
+    if (!behind || stop_signal) break;
+    if (now_ns() > deadline) {
+      rc_warn("%s: not read to its end within %llu s", t->schema_topic,
+              (unsigned long long)(SCHEMA_SYNC_TIMEOUT_NS / 1000000000ull));
+      break;
+    }
+    rd_kafka_message_t *ms[BATCH];
+    ssize_t n = rd_kafka_consume_batch_queue(t->sq, 200, ms, BATCH);
+    for (ssize_t k = 0; k < n; k++) {
+      if (!ms[k]->err) take_schema_msg(t, ms[k]);
+      else if (ms[k]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        rc_warn("%s: %s", t->schema_topic, rd_kafka_message_errstr(ms[k]));
+      rd_kafka_message_destroy(ms[k]);
+    }
+  }
+  free(hi);
+}
+
+/* ------------------------------------------------------------------------------ topics */
+
+static part *find_part(tail *t, const char *topic, int32_t partition) {
+  for (size_t i = 0; i < t->nparts; i++)
+    if (t->parts[i].partition == partition && !strcmp(t->parts[i].topic, topic)) return &t->parts[i];
+  return NULL;
+}
+
+/* List the cluster's topics; assign what is new. */
+static int list_topics(tail *t) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(t->rk, 1, NULL, &md, 2000);
+  t->next_list_ns = now_ns() + LIST_INTERVAL_NS;
+  if (e) {
+    rc_warn("cannot list the topics: %s", rd_kafka_err2str(e));
+    return 0;
+  }
+  int64_t start = t->listings == 0 && !t->from_beginning ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(8), *sadd = rd_kafka_topic_partition_list_new(4);
+  int err = 0;
+  for (int i = 0; i < md->topic_cnt && !err; i++) {
+    const rd_kafka_metadata_topic_t *mt = &md->topics[i];
+    if (mt->err) continue;
+    if (!strcmp(mt->topic, t->schema_topic)) {
+      for (int k = 0; k < mt->partition_cnt; k++) {
+        int32_t p = mt->partitions[k].id, have = 0;
+        for (size_t s = 0; s < t->nsparts; s++) have |= t->sparts[s].partition == p;
+        if (have) continue;
+        schema_part *n = realloc(t->sparts, (t->nsparts + 1) * sizeof *n);
+        if (!n) {
+          err = RC_ERR_NOMEM;
+          break;
+        }
+        t->sparts = n;
+        t->sparts[t->nsparts].partition = p;
+        t->sparts[t->nsparts++].next = 0;
+        rd_kafka_topic_partition_list_add(sadd, mt->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      }
+      continue;
+    }
+    if (regexec(&t->re, mt->topic, 0, NULL, 0) != 0) continue;
+    for (int k = 0; k < mt->partition_cnt; k++) {
+      int32_t p = mt->partitions[k].id;
+      if (find_part(t, mt->topic, p)) continue;
+      if (t->nparts == t->parts_cap) {
+        size_t ncap = t->parts_cap ? t->parts_cap * 2 : 64;
+        part *n = realloc(t->parts, ncap * sizeof *n);
+        if (!n) {
+          err = RC_ERR_NOMEM;
+          break;
+        }
+        t->parts = n;
+        t->parts_cap = ncap;
+      }
+      part *np = &t->parts[t->nparts];
+      if (!(np->topic = strdup(mt->topic))) {
+        err = RC_ERR_NOMEM;
+        break;
+      }
+      np->partition = p;
+      np->eof = 0;
+      t->nparts++;
+      rd_kafka_topic_partition_list_add(add, mt->topic, p)->offset = start;
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  t->listings++;
+  t->last_listing_new = add->cnt > 0;
+  rd_kafka_error_t *ke;
+  if (!err && add->cnt && (ke = rd_kafka_incremental_assign(t->rk, add))) {
+    rc_error("cannot assign %d partitions: %s", add->cnt, rd_kafka_error_string(ke));
+    rd_kafka_error_destroy(ke);
+    err = RC_ERR_IO;
+  }
+  if (!err && sadd->cnt && (ke = rd_kafka_incremental_assign(t->srk, sadd))) {
+    rc_error("cannot assign %s: %s", t->schema_topic, rd_kafka_error_string(ke));
+    rd_kafka_error_destroy(ke);
+    err = RC_ERR_IO;
+  }
+  rd_kafka_topic_partition_list_destroy(add);
+  rd_kafka_topic_partition_list_destroy(sadd);
+  return err;
+}
+
+/* ------------------------------------------------------------------------------ messages */
+
+static void bad_msg(tail *t, const rd_kafka_message_t *m, const char *fmt, const char *detail) {
+  t->bad++;
+  char what[1024];
+  snprintf(what, sizeof what, fmt, detail);
+  rc_error("%s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, what);
+}
+
+static void take_msg(tail *t, const rd_kafka_message_t *m) {
+  part *p = find_part(t, rd_kafka_topic_name(m->rkt), m->partition);
+  if (p) p->eof = 0;
+  const uint8_t *v = m->payload;
+  size_t n = m->payload ? m->len : 0;
+  char err[1024], detail[1100];
+  const char *schema = NULL;
+  const uint8_t *datum = NULL;
+  size_t dlen = 0;
+  if (!v) {
+    bad_msg(t, m, "%s", "the message has no value");
+    return;
+  }
+  if (n >= 10 && v[0] == 0xC3 && v[1] == 0x01) {
+    uint64_t fp = 0;
+    for (int i = 9; i >= 2; i--) fp = fp << 8 | v[i];
+    if (!(schema = fp_get(t, fp))) { /* list first: the schema topic may have appeared just now */
+      if (list_topics(t) == 0) schema_sync(t);
+      schema = fp_get(t, fp);
+    }
+    if (!schema) {
+      snprintf(detail, sizeof detail, "%016llx", (unsigned long long)fp);
+      bad_msg(t, m, t->nsparts ? "no schema with fingerprint %s in the schema topic" : "no schema with fingerprint %s: "
+                                                                                     "no schema topic",
+              detail);
+      return;
+    }
+    datum = v + 10;
+    dlen = n - 10;
+  } else if (n >= 5 && v[0] == 0) {
+    int id = (int)((uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4]);
+    if (!t->registry_url[0]) {
+      snprintf(detail, sizeof detail, "%d", id);
+      bad_msg(t, m, "Confluent-framed (schema id %s) but schema_registry.url is not set", detail);
+      return;
+    }
+    if (!(schema = id_get(t, id, err, sizeof err))) {
+      bad_msg(t, m, "%s", err);
+      return;
+    }
+    datum = v + 5;
+    dlen = n - 5;
+  } else if (n > 0 && v[0] == '{') {
+    rc_buf_put(&t->out, v, n);
+    if (v[n - 1] != '\n') rc_buf_putc(&t->out, '\n');
+    t->printed++;
+    return;
+  } else {
+    if (n) snprintf(detail, sizeof detail, "first byte 0x%02x, %zu bytes", v[0], n);
+    else snprintf(detail, sizeof detail, "an empty value");
+    bad_msg(t, m, "not an Avro single-object, Confluent or JSON value (%s)", detail);
+    return;
+  }
+  size_t mark = t->out.len;
+  if (rc_avro_value_to_json(schema, datum, dlen, &t->out, err, sizeof err) < 0) {
+    t->out.len = mark;
+    bad_msg(t, m, "cannot decode the Avro value: %s", err);
+    return;
+  }
+  t->printed++;
+}
+
+static void kafka_error(tail *t, const rd_kafka_message_t *m) {
+  const char *s = rd_kafka_message_errstr(m);
+  char text[512];
+  if (m->rkt)
+    snprintf(text, sizeof text, "%s [%d]: %s", rd_kafka_topic_name(m->rkt), (int)m->partition, s);
+  else
+    snprintf(text, sizeof text, "%s", s);
+  if (!strcmp(text, t->last_kafka_err)) return; /* the same error again while brokers are down */
+  snprintf(t->last_kafka_err, sizeof t->last_kafka_err, "%s", text);
+  rc_warn("kafka: %s", text);
+}
+
+/* Everything queued now; then write it out. -1: stdout failed, -2: fatal Kafka error. */
+static int drain(tail *t) {
+  char c[64];
+  while (read(t->kafka_fd[0], c, sizeof c) > 0) {
+  }
+  rd_kafka_message_t *ms[BATCH];
+  ssize_t n;
+  int fatal = 0;
+  while ((n = rd_kafka_consume_batch_queue(t->q, 0, ms, BATCH)) > 0) {
+    for (ssize_t k = 0; k < n; k++) {
+      rd_kafka_message_t *m = ms[k];
+      if (!m->err) take_msg(t, m);
+      else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        part *p = m->rkt ? find_part(t, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+        if (p) p->eof = 1;
+      } else {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) fatal = 1;
+        kafka_error(t, m);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (t->out.len > (4u << 20)) break; /* write what we have; the io event fires again */
+  }
+  if (t->out.len) {
+    if (fwrite(t->out.p, 1, t->out.len, stdout) != t->out.len || fflush(stdout) != 0) return -1;
+    t->out.len = 0;
+  }
+  if (n > 0 || rd_kafka_queue_length(t->q) > 0) { /* left for the next round */
+    char b = 1;
+    ssize_t w = write(t->kafka_fd[1], &b, 1);
+    (void)w;
+  }
+  return fatal ? -2 : 0;
+}
+
+static int all_at_end(const tail *t) {
+  if (t->listings < 2 || t->last_listing_new) return 0;
+  for (size_t i = 0; i < t->nparts; i++)
+    if (!t->parts[i].eof) return 0;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------------ set-up */
+
+static rd_kafka_t *new_consumer(tail *t, const char *group, char *err, size_t errsz) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  static const char *defaults[][2] = {
+      {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"}, {"log.connection.close", "false"},
+  };
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+    if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err, errsz) != RD_KAFKA_CONF_OK) goto fail;
+  if (rd_kafka_conf_set(conf, "group.id", group, err, errsz) != RD_KAFKA_CONF_OK) goto fail;
+  for (size_t i = 0; i < rc_config_kafka_count(t->cfg); i++) {
+    const char *k = rc_config_kafka_key(t->cfg, i), *v = rc_config_kafka_value(t->cfg, i);
+    char e2[512];
+    if (rd_kafka_conf_set(conf, k, v, e2, sizeof e2) != RD_KAFKA_CONF_OK) {
+      snprintf(err, errsz, "configuration kafka.%s=%s: %s", k, v, e2);
+      goto fail;
+    }
+  }
+  /* these two are ours: the consumer must see partition ends, and never commit */
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, errsz);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz);
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errsz);
+  if (!rk) goto fail;
+  rd_kafka_poll_set_consumer(rk); /* errors and events come with the messages */
+  return rk;
+fail:
+  rd_kafka_conf_destroy(conf);
+  return NULL;
+}
+
+static int parse_args(tail *t, int argc, char **argv, const char **pattern) {
+  char err[1024];
+  const char *config = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
+    else if (!strcmp(argv[i], "-o") && i + 1 < argc) i++;
+    else if (!strcmp(argv[i], "--topic") && i + 1 < argc) *pattern = argv[++i];
+    else if (!strncmp(argv[i], "--topic=", 8)) *pattern = argv[i] + 8;
+    else if (!strcmp(argv[i], "--from-beginning")) t->from_beginning = 1;
+    else if (!strcmp(argv[i], "--exit-at-end")) t->exit_at_end = 1;
+    else {
+      fprintf(stderr, "rowcast tail: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return -1;
+    }
+  }
+  if (config && rc_config_load_file(t->cfg, config, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast tail: %s\n", err);
+    return -1;
+  }
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--topic")) i++;
+    else if (!strcmp(argv[i], "-o") && rc_config_set_arg(t->cfg, argv[++i], err, sizeof err) < 0) {
+      fprintf(stderr, "rowcast tail: %s\n", err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ^<prefix>\. with the prefix's regex characters escaped */
+static void default_pattern(const char *prefix, char *out, size_t size) {
+  size_t o = 0;
+  out[o++] = '^';
+  for (const char *c = prefix; *c && o + 4 < size; c++) {
+    if (strchr(".[]()*+?{}|^$\\", *c)) out[o++] = '\\';
+    out[o++] = *c;
+  }
+  out[o++] = '\\';
+  out[o++] = '.';
+  out[o] = 0;
+}
+
+int rc_cmd_tail(int argc, char **argv) {
+  rc_log_init("rowcast tail");
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+  tail t;
+  memset(&t, 0, sizeof t);
+  t.kafka_fd[0] = t.kafka_fd[1] = -1;
+  int status = 2, have_re = 0;
+  char err[1024], pat[512];
+  const char *pattern = NULL;
+  if (!(t.cfg = rc_config_new())) return 1;
+  if (parse_args(&t, argc, argv, &pattern) < 0) goto out;
+  const char *prefix = rc_config_str(t.cfg, "publisher.topic_prefix");
+  t.registry_url = rc_config_str(t.cfg, "schema_registry.url");
+  snprintf(t.schema_topic, sizeof t.schema_topic, "%s._schemas", prefix);
+  if (!pattern) {
+    default_pattern(prefix, pat, sizeof pat);
+    pattern = pat;
+  }
+  int rerr = regcomp(&t.re, pattern, REG_EXTENDED | REG_NOSUB);
+  if (rerr) {
+    regerror(rerr, &t.re, err, sizeof err);
+    fprintf(stderr, "rowcast tail: --topic %s: %s\n", pattern, err);
+    goto out;
+  }
+  have_re = 1;
+  int have_bootstrap = 0;
+  for (size_t i = 0; i < rc_config_kafka_count(t.cfg); i++)
+    have_bootstrap |= !strcmp(rc_config_kafka_key(t.cfg, i), "bootstrap.servers");
+  if (!have_bootstrap) {
+    fprintf(stderr, "rowcast tail: set kafka.bootstrap.servers (-o kafka.bootstrap.servers=host:port, or in the "
+                    "[kafka] section of --config)\n");
+    goto out;
+  }
+  char group[64];
+  snprintf(group, sizeof group, "rowcast-tail-%d", (int)getpid()); /* never joined: partitions are assigned */
+  if (!(t.rk = new_consumer(&t, group, err, sizeof err)) || !(t.srk = new_consumer(&t, group, err, sizeof err))) {
+    fprintf(stderr, "rowcast tail: %s\n", err);
+    goto out;
+  }
+  status = 1;
+  t.q = rd_kafka_queue_get_consumer(t.rk);
+  t.sq = rd_kafka_queue_get_consumer(t.srk);
+  if (!t.q || !t.sq || pipe2(t.kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    goto out;
+  rd_kafka_queue_io_event_enable(t.q, t.kafka_fd[1], "1", 1);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (list_topics(&t) < 0) goto out;
+  schema_sync(&t); /* the schema topic, whole, before the first message */
+  status = 0;
+  while (!stop_signal) {
+    uint64_t now = now_ns();
+    if (now >= t.next_list_ns && list_topics(&t) < 0) {
+      status = 1;
+      break;
+    }
+    int r = drain(&t);
+    if (r == -1) {
+      status = 1; /* stdout closed: nobody reads any more */
+      break;
+    }
+    if (r == -2) {
+      rc_error("Kafka reported a fatal error: stopping");
+      status = 1;
+      break;
+    }
+    if (t.exit_at_end && all_at_end(&t)) break;
+    now = now_ns();
+    int wait_ms = t.next_list_ns > now ? (int)((t.next_list_ns - now) / 1000000) + 1 : 0;
+    struct pollfd pf[2] = {{t.kafka_fd[0], POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+    if (poll(pf, 2, wait_ms) < 0 && errno != EINTR) {
+      status = 1;
+      break;
+    }
+  }
+  if (t.bad) {
+    rc_error("%llu of %llu messages could not be decoded (see above)", (unsigned long long)t.bad,
+             (unsigned long long)(t.bad + t.printed));
+    if (!status) status = 2;
+  }
+out:
+  if (t.q) rd_kafka_queue_destroy(t.q);
+  if (t.sq) rd_kafka_queue_destroy(t.sq);
+  if (t.rk) {
+    rd_kafka_consumer_close(t.rk);
+    rd_kafka_destroy(t.rk);
+  }
+  if (t.srk) {
+    rd_kafka_consumer_close(t.srk);
+    rd_kafka_destroy(t.srk);
+  }
+  for (int i = 0; i < 2; i++) {
+    if (t.kafka_fd[i] >= 0) close(t.kafka_fd[i]);
+    if (sig_pipe[i] >= 0) close(sig_pipe[i]);
+  }
+  if (have_re) regfree(&t.re);
+  for (size_t i = 0; i < t.fp_cap; i++) free(t.fps[i].schema);
+  free(t.fps);
+  for (size_t i = 0; i < t.nids; i++) {
+    free(t.ids[i].schema);
+    free(t.ids[i].error);
+  }
+  free(t.ids);
+  for (size_t i = 0; i < t.nparts; i++) free(t.parts[i].topic);
+  free(t.parts);
+  free(t.sparts);
+  rc_buf_free(&t.out);
+  rc_config_free(t.cfg);
+#ifdef RC_HAVE_AVRO_ROW
+  rc_avro_decoder_cache_free();
+#endif
+  return status;
+}
