@@ -236,7 +236,7 @@ static void test_bad_values(void) {
 
 static void test_syntax_errors(void) {
   rc_config *c = rc_config_new();
-  char err[512], where[300];
+  char err[512], where[600];
   const char *path = write_tmp("syntax1.ini", "[batch]\nmax_changes\n");
   RC_CHECK(rc_config_load_file(c, path, err, sizeof err) == RC_ERR_ARG);
   snprintf(where, sizeof where, "%s:2: 'max_changes': expected key = value", path);
