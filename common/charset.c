@@ -108,18 +108,14 @@ int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t 
   if (kind == RC_CS_ICONV && cd) {
     iconv_t h = cd;
     iconv(h, NULL, NULL, NULL, NULL);
+    static rc_buf scratch; /* per process: stages are single-threaded */
     size_t cap = n * 4 + 16;
-    char *out = malloc(cap);
-    if (!out) abort();
+    char *out = rc_buf_reserve(&scratch, cap);
     char *in = (char *)p, *o = out;
     size_t inleft = n, outleft = cap;
     size_t r = iconv(h, &in, &inleft, &o, &outleft);
-    if (r == (size_t)-1 || inleft != 0) {
-      free(out);
-      return -1;
-    }
+    if (r == (size_t)-1 || inleft != 0) return -1;
     rc_buf_json_str(b, out, (size_t)(o - out));
-    free(out);
     return 0;
   }
   return -1;
