@@ -293,8 +293,10 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     rc_buf_putc(&s->frame, 'M');
     rc_frame_put_u64(&s->frame, recv_ns);
     rc_frame_put_str16(&s->frame, topic->p, topic->len);
-    /* key from the after image, or the before image when the after lacks the key columns */
-    const rc_value *kimg = after && key_complete(t, after) ? after : before && key_complete(t, before) ? before : NULL;
+    /* the key the row had: the before image for updates and deletes (an update that changes
+     * the key stays in the partition of the row's earlier changes), the after image for
+     * inserts; whichever image has every key column when the other does not */
+    const rc_value *kimg = before && key_complete(t, before) ? before : after && key_complete(t, after) ? after : NULL;
     if (sl) {
       if (!rc_avro_key_schema(sl->at) || !kimg) {
         rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);

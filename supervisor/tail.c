@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,22 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avro_row.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "rc_err.h"
 #include "registry.h"
-
-#ifdef RC_HAVE_AVRO_ROW /* set by supervisor/CMakeLists.txt while common/avro_row.c is being added */
-#include "avro_row.h"
-#else
-/* Until common/avro_row.h lands: Avro values are reported as undecodable. */
-static int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out,
-                                 char *errstr, size_t errstr_size) {
-  (void)schema_json, (void)datum, (void)len, (void)out;
-  return rc_errf(RC_ERR_UNSUPPORTED, errstr, errstr_size, "this rowcast was built without the Avro decoder");
-}
-#endif
 
 #define LIST_INTERVAL_NS 1000000000ull
 #define SCHEMA_SYNC_TIMEOUT_NS 10000000000ull
@@ -368,10 +359,14 @@ static int list_topics(tail *t) {
 
 /* ------------------------------------------------------------------------------ messages */
 
-static void bad_msg(tail *t, const rd_kafka_message_t *m, const char *fmt, const char *detail) {
+static void bad_msg(tail *t, const rd_kafka_message_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad_msg(tail *t, const rd_kafka_message_t *m, const char *fmt, ...) {
   t->bad++;
-  char what[1024];
-  snprintf(what, sizeof what, fmt, detail);
+  char what[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
   rc_error("%s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, what);
 }
 
@@ -380,12 +375,12 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
   if (p) p->eof = 0;
   const uint8_t *v = m->payload;
   size_t n = m->payload ? m->len : 0;
-  char err[1024], detail[1100];
+  char err[1024];
   const char *schema = NULL;
   const uint8_t *datum = NULL;
   size_t dlen = 0;
   if (!v) {
-    bad_msg(t, m, "%s", "the message has no value");
+    bad_msg(t, m, "the message has no value");
     return;
   }
   if (n >= 10 && v[0] == 0xC3 && v[1] == 0x01) {
@@ -396,10 +391,8 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
       schema = fp_get(t, fp);
     }
     if (!schema) {
-      snprintf(detail, sizeof detail, "%016llx", (unsigned long long)fp);
-      bad_msg(t, m, t->nsparts ? "no schema with fingerprint %s in the schema topic" : "no schema with fingerprint %s: "
-                                                                                     "no schema topic",
-              detail);
+      bad_msg(t, m, "no schema with fingerprint %016llx in %s%s", (unsigned long long)fp, t->schema_topic,
+              t->nsparts ? "" : " (no such topic)");
       return;
     }
     datum = v + 10;
@@ -407,8 +400,7 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
   } else if (n >= 5 && v[0] == 0) {
     int id = (int)((uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4]);
     if (!t->registry_url[0]) {
-      snprintf(detail, sizeof detail, "%d", id);
-      bad_msg(t, m, "Confluent-framed (schema id %s) but schema_registry.url is not set", detail);
+      bad_msg(t, m, "Confluent-framed (schema id %d) but schema_registry.url is not set", id);
       return;
     }
     if (!(schema = id_get(t, id, err, sizeof err))) {
@@ -423,9 +415,8 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
     t->printed++;
     return;
   } else {
-    if (n) snprintf(detail, sizeof detail, "first byte 0x%02x, %zu bytes", v[0], n);
-    else snprintf(detail, sizeof detail, "an empty value");
-    bad_msg(t, m, "not an Avro single-object, Confluent or JSON value (%s)", detail);
+    if (n) bad_msg(t, m, "not an Avro single-object, Confluent or JSON value (first byte 0x%02x, %zu bytes)", v[0], n);
+    else bad_msg(t, m, "not an Avro single-object, Confluent or JSON value (an empty value)");
     return;
   }
   size_t mark = t->out.len;
@@ -683,8 +674,6 @@ out:
   free(t.sparts);
   rc_buf_free(&t.out);
   rc_config_free(t.cfg);
-#ifdef RC_HAVE_AVRO_ROW
   rc_avro_decoder_cache_free();
-#endif
   return status;
 }

@@ -113,9 +113,14 @@ class MariaDBSandbox:
         if len(self.socket) > 100:  # sun_path is 108 bytes
             raise SandboxError("socket path too long: %s" % self.socket)
 
+        # a private tmpdir: servers of concurrent tests must not share (and clean up) /tmp's
+        # temporary tables
+        private_tmp = os.path.join(self.tmpdir, "tmp")
+        os.makedirs(private_tmp, exist_ok=True)
         common = [
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=16M",
+            "--tmpdir=" + private_tmp,
             "--skip-name-resolve",
         ]
         with open(install_log, "wb") as log:
@@ -123,7 +128,7 @@ class MariaDBSandbox:
                 [self.install_db, "--no-defaults", "--user=root",
                  "--auth-root-authentication-method=normal",
                  "--datadir=" + self.datadir, "--skip-test-db",
-                 "--skip-name-resolve"] + common[:2],
+                 "--skip-name-resolve"] + common[:3],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 timeout=120)
         if r.returncode != 0:

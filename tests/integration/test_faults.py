@@ -362,18 +362,25 @@ def test_backpressure(ck, rc, tmp, files, want, order):
         ck.check(all(len(p) == expected_stages for _, p, _, _ in samples),
                  f"{label}: reader, serializers, publisher and supervisor alive throughout", table)
         peak = max((r or 0, st, pid) for _, p, _, _ in samples for pid, (st, r, a) in p.items())
-        ck.check(peak[0] < limit_kb,
+        if os.environ.get("ROWCAST_SANITIZED"):
+            # AddressSanitizer's shadow memory and quarantine make RSS say nothing about rowcast's
+            # own memory: the bounds are checked in the normal build's run of this test
+            print(f"SKIP  {label}: memory bounds (sanitizer build; peak {peak[1]} {peak[0] / 1024:.1f} MiB)")
+            print("      " + table)
+        else:
+          ck.check(peak[0] < limit_kb,
                  f"{label}: every process under {limit_kb // 1024} MiB RSS (peak {peak[1]} {peak[0] / 1024:.1f} MiB; "
                  f"pipe.buffer_bytes={buffer_bytes // MiB}m, kafka.queue.buffering.max.kbytes={queue_kb})", table)
-        # after the initial fill (the first 3 s), no process grows
+          # after the initial fill (the first 3 s), no process grows
+          steady = samples[3:]
+          growth = []
+          for pid in steady[0][1]:
+              vals = [p[pid][1] for _, p, _, _ in steady if pid in p and p[pid][1] is not None]
+              if vals and max(vals) - vals[0] > 2048:
+                  growth.append(f"{steady[0][1][pid][0]} {pid}: {vals[0]} -> {max(vals)} kB")
+          ck.check(not growth, f"{label}: memory flat while Kafka is down (from t+{steady[0][0]:.0f}s)",
+                   "; ".join(growth) + "\n      " + table)
         steady = samples[3:]
-        growth = []
-        for pid in steady[0][1]:
-            vals = [p[pid][1] for _, p, _, _ in steady if pid in p and p[pid][1] is not None]
-            if vals and max(vals) - vals[0] > 2048:
-                growth.append(f"{steady[0][1][pid][0]} {pid}: {vals[0]} -> {max(vals)} kB")
-        ck.check(not growth, f"{label}: memory flat while Kafka is down (from t+{steady[0][0]:.0f}s)",
-                 "; ".join(growth) + "\n      " + table)
         reads = [rd for _, _, rd, _ in steady]
         ck.check(len(set(reads)) == 1 and 0 < reads[0] < len(want),
                  f"{label}: the reader stops advancing ({reads[0]} of {len(want)} changes read)", table)
