@@ -21,6 +21,8 @@
 
 #include "rc_err.h"
 
+typedef struct rc_buf rc_buf_t;
+
 /* Event type codes (MySQL's Log_event_type and MariaDB's additions). */
 enum {
   RC_EV_UNKNOWN = 0,
@@ -201,6 +203,12 @@ const rc_table *rc_binlog_table(const rc_binlog *bl, uint64_t table_id);
 int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int is_mariadb,
                        rc_table **out, char *errstr, size_t errstr_size);
 void rc_table_free(rc_table *t);
+/* Rewrite a TABLE_MAP event (raw, as fed; body_len excludes any CRC) so that its optional
+ * metadata also carries what `full` knows and the event lacks: signedness, column names,
+ * ENUM/SET labels, the primary key (from information_schema, when the server logs MINIMAL or
+ * no metadata). `orig` is the event's own parse. The result, in out, has no checksum (feed it
+ * with rc_binlog_feed_nocrc). */
+int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, rc_buf_t *out);
 /* The table id a TABLE_MAP event defines (without parsing the rest). */
 uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev);
 

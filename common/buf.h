@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct {
+typedef struct rc_buf {
   char *p;
   size_t len;
   size_t cap;

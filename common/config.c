@@ -54,6 +54,35 @@ typedef struct {
 #define NAME_CHARS "a-zA-Z0-9._-"
 
 static const key_def keys[] = {
+    {"source.host", KT_STRING, "127.0.0.1", 0, 255, NULL,
+     "The MySQL or MariaDB server rowcast run streams from (rowcast replay reads files and "
+     "ignores the source.* keys)."},
+    {"source.port", KT_INT, "3306", 1, 65535, NULL, "Its TCP port."},
+    {"source.socket", KT_STRING, "", 0, 107, NULL,
+     "A Unix socket to connect through instead of host and port (same machine)."},
+    {"source.user", KT_STRING, "rowcast", 1, 128, NULL,
+     "The user rowcast connects as. It needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB "
+     "10.5+: REPLICATION SLAVE and BINLOG MONITOR), and SELECT on the tables it streams for the "
+     "information_schema lookup (README: Running on a live server)."},
+    {"source.password", KT_STRING, "", 0, 1024, NULL, "Its password."},
+    {"source.server_id", KT_INT, "0", 0, 4294967295LL, NULL,
+     "The replica server id rowcast uses: unique among the server's replicas (a clash makes "
+     "the server drop the other replica's connection). 0: not set; rowcast run refuses to "
+     "start until it is."},
+    {"source.start", KT_STRING, "earliest", 1, 4096, NULL,
+     "Where to start when there is no checkpoint: earliest (the oldest binlog the server has), "
+     "latest (only changes from now on), FILE:POS (a binlog file and the position of a "
+     "transaction's first event), or a MariaDB GTID position (domain-server-seq, comma "
+     "separated). A checkpoint, when present, wins; the log says which was used."},
+    {"source.heartbeat_ms", KT_MS, "500", 10, 60000, NULL,
+     "How often the server sends a heartbeat when it has nothing to send: how soon rowcast "
+     "notices a dead connection, and the lag it can report on an idle server."},
+    {"source.reconnect_max_ms", KT_MS, "30000", 100, 3600000, NULL,
+     "The longest wait between two reconnection attempts; the wait doubles from 100 ms up to "
+     "this while the server stays away."},
+    {"source.connect_timeout_ms", KT_MS, "5000", 100, 600000, NULL,
+     "How long one connection attempt may take."},
+
     {"batch.max_changes", KT_INT, "1000", 1, 1000000, NULL,
      "A batch closes when it holds this many changes (inserted, updated or deleted rows). "
      "Bigger batches mean fewer messages between stages, and more memory and latency per "

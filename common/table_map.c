@@ -374,3 +374,83 @@ fail:
   rc_table_free(t);
   return r;
 }
+
+static void put_lenenc(rc_buf *b, uint64_t v) {
+  if (v < 251) {
+    rc_buf_putc(b, (char)v);
+  } else if (v < 65536) {
+    rc_buf_putc(b, (char)0xFC);
+    rc_buf_putc(b, (char)v);
+    rc_buf_putc(b, (char)(v >> 8));
+  } else if (v < (1u << 24)) {
+    rc_buf_putc(b, (char)0xFD);
+    for (int i = 0; i < 3; i++) rc_buf_putc(b, (char)(v >> (8 * i)));
+  } else {
+    rc_buf_putc(b, (char)0xFE);
+    for (int i = 0; i < 8; i++) rc_buf_putc(b, (char)(v >> (8 * i)));
+  }
+}
+
+/* One optional-metadata field: type, lenenc length, value (built in tmp). */
+static void put_field(rc_buf *out, uint8_t type, const rc_buf *value) {
+  rc_buf_putc(out, (char)type);
+  put_lenenc(out, value->len);
+  rc_buf_put(out, value->p, value->len);
+}
+
+int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, rc_buf *out) {
+  if (orig->ncols != full->ncols) return RC_ERR_ARG;
+  out->len = 0;
+  rc_buf_put(out, ev->raw, RC_EVENT_HEADER_LEN + ev->body_len);
+  rc_buf v = {0};
+  if (!orig->is_numeric_known) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < full->ncols; i++) {
+      if (!rc_type_is_numeric(orig->cols[i].type)) continue;
+      if (k % 8 == 0) rc_buf_putc(&v, 0);
+      if (full->cols[i].is_signed == 0) v.p[v.len - 1] |= (char)(0x80 >> (k % 8));
+      k++;
+    }
+    if (k) put_field(out, OM_SIGNEDNESS, &v);
+  }
+  if (!orig->has_names && full->has_names) {
+    v.len = 0;
+    for (uint32_t i = 0; i < full->ncols; i++) {
+      const char *n = full->cols[i].name ? full->cols[i].name : "";
+      put_lenenc(&v, strlen(n));
+      rc_buf_puts(&v, n);
+    }
+    put_field(out, OM_COLUMN_NAME, &v);
+  }
+  for (int pass = 0; pass < 2; pass++) { /* SET (5), then ENUM (6) */
+    uint8_t type = pass ? 247 : 248;
+    int any = 0, missing = 0, known = 1;
+    for (uint32_t i = 0; i < orig->ncols; i++)
+      if (orig->cols[i].type == type) {
+        any = 1;
+        missing |= !orig->cols[i].labels;
+        known &= full->cols[i].labels != NULL;
+      }
+    if (!any || !missing || !known) continue;
+    v.len = 0;
+    for (uint32_t i = 0; i < orig->ncols; i++) {
+      if (orig->cols[i].type != type) continue;
+      put_lenenc(&v, full->cols[i].n_labels);
+      for (uint32_t k = 0; k < full->cols[i].n_labels; k++) {
+        put_lenenc(&v, full->cols[i].label_lens[k]);
+        rc_buf_put(&v, full->cols[i].labels[k], full->cols[i].label_lens[k]);
+      }
+    }
+    put_field(out, pass ? OM_ENUM_STR_VALUE : OM_SET_STR_VALUE, &v);
+  }
+  if (!orig->has_pk && full->has_pk) {
+    v.len = 0;
+    for (uint32_t i = 0; i < full->ncols; i++)
+      if (full->cols[i].pk) put_lenenc(&v, i);
+    put_field(out, OM_SIMPLE_PRIMARY_KEY, &v);
+  }
+  rc_buf_free(&v);
+  uint32_t size = (uint32_t)out->len;
+  for (int i = 0; i < 4; i++) out->p[9 + i] = (char)(size >> (8 * i));
+  return 0;
+}
