@@ -441,11 +441,20 @@ static int parse_common(int argc, char **argv, rc_config *cfg) {
   return first;
 }
 
-int rc_cmd_replay(int argc, char **argv) {
+static void usage_run(FILE *out) {
+  fputs("usage: rowcast run [--config FILE] [-o section.key=value]...\n"
+        "Streams every row change of the MySQL/MariaDB server of the source.* keys into Kafka,\n"
+        "from the checkpoint (or source.start), until SIGTERM/SIGINT, which drains: what was read\n"
+        "is published and checkpointed. `rowcast config --help` lists every key.\n",
+        out);
+}
+
+/* replay (files given) or run (the live server of source.*): start, supervise, report. */
+static int run_group(int argc, char **argv, int live) {
   rc_log_init("rowcast");
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage_replay(stdout);
+      (live ? usage_run : usage_replay)(stdout);
       return 0;
     }
   group g;
@@ -456,8 +465,14 @@ int rc_cmd_replay(int argc, char **argv) {
   char err[1024];
   int first = parse_common(argc, argv, g.cfg);
   if (first < 0) goto out;
-  if (first >= argc) {
-    usage_replay(stderr);
+  if (live ? first < argc : first >= argc) {
+    (live ? usage_run : usage_replay)(stderr);
+    goto out;
+  }
+  if (live && rc_config_int(g.cfg, "source.server_id") == 0) {
+    fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
+                    "(e.g. -o source.server_id=4242)\n",
+            rc_config_str(g.cfg, "source.host"));
     goto out;
   }
   g.files = argv + first;
@@ -608,10 +623,6 @@ int rc_cmd_config(int argc, char **argv) {
   return 0;
 }
 
-int rc_cmd_run(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "rowcast run: streaming from a live MySQL/MariaDB server is not in this version yet; "
-                  "to publish captured binlog files, use: rowcast replay [--config F] FILE...\n");
-  return 2;
-}
+int rc_cmd_replay(int argc, char **argv) { return run_group(argc, argv, 0); }
+
+int rc_cmd_run(int argc, char **argv) { return run_group(argc, argv, 1); }

@@ -6,7 +6,7 @@
 int rc_cmd_replay(int argc, char **argv);
 int rc_cmd_stats(int argc, char **argv);
 int rc_cmd_config(int argc, char **argv);
-/* The long-running service over a live server: not available yet (says so, exit 2). */
+/* The long-running service over the live server of source.*. */
 int rc_cmd_run(int argc, char **argv);
 
 #endif
