@@ -346,6 +346,14 @@ static int find_next(publisher *p, int *status) {
   return -1;
 }
 
+/* librdkafka's own log lines, through rowcast's logger (syslog levels: 3 error, 4 warning). */
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  (void)rk;
+  if (level <= 3) rc_error("Kafka: %s: %s", fac, buf);
+  else if (level <= 5) rc_warn("Kafka: %s: %s", fac, buf);
+  else rc_debug("Kafka: %s: %s", fac, buf);
+}
+
 static int kafka_setup(publisher *p) {
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -380,6 +388,7 @@ static int kafka_setup(publisher *p) {
   if (!p->ring) return RC_EXIT_FAILURE;
   p->ring_mask = ring - 1;
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_log_cb(conf, on_kafka_log);
   rd_kafka_conf_set_opaque(conf, p);
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!p->rk) {
