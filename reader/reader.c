@@ -1,6 +1,9 @@
 /*
- * reader.c: rowcast-reader, the one sequential stage. Reads captured binlog files in order
- * (from the checkpoint when there is one), checks framing and checksums, keeps the table maps,
+ * reader.c: rowcast-reader, the one sequential stage. Reads the binlog — captured files in
+ * order (rowcast replay), or a live server through the replication protocol (rowcast run,
+ * reader/source_server.c) — from the checkpoint when there is one, checks framing and
+ * checksums, keeps the table maps (completed from information_schema when the server logs no
+ * column names),
  * and cuts the stream into batches of raw events for the serializers: a batch closes at
  * batch.max_changes changes (at the end of the event that reaches it), after batch.max_ms, when
  * the next event would not fit in pipe.max_message_bytes, and when the source has nothing more.
@@ -28,6 +31,7 @@
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "source_server.h"
 #include "stage.h"
 
 typedef struct {
@@ -51,9 +55,9 @@ typedef struct {
   uint32_t batch_changes;
   uint64_t batch_open_ns;
   int batch_has_file; /* N and F records written for the current file */
-  const char *file;
-  const uint8_t *fde;
-  size_t fde_len;
+  char file[256];          /* the file the current events come from */
+  uint8_t *fde;             /* its FORMAT_DESCRIPTION (a copy: server events do not last) */
+  size_t fde_len, fde_cap;
   tmap_slot *tmaps;
   size_t n_tmaps;
   int in_txn;
@@ -67,6 +71,17 @@ typedef struct {
   char cur_file[256];
   int fatal; /* an exit status decided deep inside (an event too big for the pipe) */
   uint32_t row_base; /* rows already numbered at this offset (inside a payload) */
+  /* live source */
+  rc_server *srv;
+  char boundary_file[256]; /* the last transaction boundary read: where a reconnect resumes */
+  uint64_t boundary_pos;
+  char sent_file[256];     /* events before sent_file:sent_pos are already in batches: after a */
+  uint64_t sent_pos;       /* reconnect they are decoded again but not sent twice */
+  rc_buf enriched;
+  /* information_schema lookups, by "db.table", forgotten after any DDL */
+  struct lookup { char *name; rc_table *t; } *lookups;
+  size_t nlookups;
+  uint64_t lookup_failures;
 } reader;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -80,6 +95,14 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_buf_lit(b, "file ");
   rc_buf_puts(b, r->cur_file);
   rc_buf_putc(b, '\n');
+  if (r->srv) {
+    rc_server_status ss;
+    rc_server_get_status(r->srv, &ss);
+    rc_metric_put(b, "connected", (uint64_t)ss.connected);
+    rc_metric_put(b, "seconds_behind", ss.seconds_behind);
+    rc_metric_put(b, "reconnects", ss.reconnects);
+    rc_metric_put(b, "lookup_failures", r->lookup_failures);
+  }
 }
 
 /* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
@@ -132,9 +155,59 @@ static tmap_slot *tmap_find(reader *r, uint64_t id) {
   return NULL;
 }
 
+/* Forget every information_schema lookup (after a DDL: the next table map looks again). */
+static void lookups_clear(reader *r) {
+  for (size_t i = 0; i < r->nlookups; i++) {
+    free(r->lookups[i].name);
+    rc_table_free(r->lookups[i].t);
+  }
+  r->nlookups = 0;
+}
+
+/* When the server logs no column names (binlog_row_metadata MINIMAL or NO_LOG), complete the
+ * table map from information_schema, looked up once per table and again after DDL. Returns the
+ * event to keep: the enriched copy (no checksum), or the original. */
+static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp, int *nocrc) {
+  const rc_table *orig = rc_binlog_table(r->bl, rc_table_map_id(r->bl, ev));
+  if (!r->srv || !orig || (orig->has_names && orig->has_pk)) return ev;
+  char name[600];
+  snprintf(name, sizeof name, "%s.%s", orig->db, orig->name);
+  rc_table *full = NULL;
+  for (size_t i = 0; i < r->nlookups && !full; i++)
+    if (!strcmp(r->lookups[i].name, name)) full = r->lookups[i].t;
+  if (!full) {
+    char err[512];
+    if (rc_table_map_parse(ev->body, ev->body_len, 8, rc_binlog_is_mariadb(r->bl), &full, err, sizeof err) < 0)
+      return ev;
+    if (rc_server_lookup(r->srv, full, err, sizeof err) < 0) {
+      r->lookup_failures++;
+      rc_warn("no column names for %s from information_schema (%s): its columns stay \"@1\", \"@2\", ...", name, err);
+      rc_table_free(full);
+      return ev;
+    }
+    struct lookup *n = realloc(r->lookups, (r->nlookups + 1) * sizeof *n);
+    if (!n) {
+      rc_table_free(full);
+      return ev;
+    }
+    r->lookups = n;
+    r->lookups[r->nlookups].name = strdup(name);
+    r->lookups[r->nlookups++].t = full;
+  }
+  if (rc_table_map_enrich(ev, orig, full, &r->enriched) < 0) return ev;
+  *tmp = *ev;
+  tmp->raw = (const uint8_t *)r->enriched.p;
+  tmp->raw_len = r->enriched.len;
+  *nocrc = 1;
+  return tmp;
+}
+
 /* Keep a copy of a TABLE_MAP's bytes: a batch includes each table map its rows need. */
 static int remember_tmap(reader *r, const rc_event *ev) {
   uint64_t id = rc_table_map_id(r->bl, ev);
+  rc_event tmp;
+  int nocrc = ev->in_payload;
+  ev = enrich_tmap(r, ev, &tmp, &nocrc);
   tmap_slot *t = tmap_find(r, id);
   if (!t) {
     if (r->n_tmaps >= RC_MAX_TABLES) { /* same bound as the decoder's: start over */
@@ -156,7 +229,7 @@ static int remember_tmap(reader *r, const rc_event *ev) {
   }
   memcpy(t->raw, ev->raw, ev->raw_len);
   t->len = ev->raw_len;
-  t->nocrc = ev->in_payload;
+  t->nocrc = (uint8_t)nocrc;
   t->sent_seq = 0;
   return 0;
 }
@@ -176,7 +249,13 @@ static int make_room(reader *r, size_t need, const rc_event *ev) {
   return 0;
 }
 
+/* Is this event before what batches already carry (decoded again after a reconnect)? */
+static int already_sent(const reader *r, const rc_event *ev) {
+  return r->sent_file[0] && !strcmp(r->sent_file, r->file) && ev->offset < r->sent_pos;
+}
+
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
+  if (already_sent(r, ev)) return 0;
   int rc = rc_rows_begin(r->bl, ev, &r->rows, err, esz);
   if (rc < 0) return rc;
   const rc_table *t = r->rows.table;
@@ -215,6 +294,8 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   rc_frame_put_bytes32(&r->batch, ev->raw, ev->raw_len);
   r->batch_changes += n;
   r->changes += n;
+  snprintf(r->sent_file, sizeof r->sent_file, "%s", r->file);
+  r->sent_pos = ev->offset + 1;
   return 0;
 }
 
@@ -254,11 +335,82 @@ static int txn_boundary(reader *r, const rc_event *ev) {
   return 0;
 }
 
+static int is_ddl(const rc_event *ev) {
+  return (ev->type == RC_EV_QUERY || ev->type == RC_EV_MARIA_QUERY_COMPRESSED) && !is_query(ev, "BEGIN") &&
+         !is_query(ev, "COMMIT") && !is_query(ev, "ROLLBACK");
+}
+
 static int handle(reader *r, const rc_event *ev, char *err, size_t esz) {
   r->events++;
+  if (r->nlookups && is_ddl(ev)) lookups_clear(r);
   if (ev->type == RC_EV_TABLE_MAP) return remember_tmap(r, ev) < 0 ? rc_errf(RC_ERR_NOMEM, err, esz, "out of memory") : 0;
   if (rc_event_is_rows(ev->type)) return add_rows(r, ev, err, esz);
   return 0;
+}
+
+/* One raw event of the stream at `off` in the current file: decode it, put what it carries into
+ * the batch, mark transaction boundaries, close the batch when full or old. Returns 0, -1 to stop
+ * (see r->fatal), or a decoder error (bad input, message in err). */
+static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off, char *err, size_t esz) {
+  rc_event ev;
+  int rc = rc_binlog_feed(r->bl, raw, len, off, &ev, err, esz);
+  if (rc < 0) return rc;
+  r->row_base = 0;
+  r->cur_pos = off + len;
+  if (ev.type == RC_EV_FORMAT_DESCRIPTION) {
+    if (r->fde_cap < len) {
+      uint8_t *p = realloc(r->fde, len);
+      if (!p) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+      r->fde = p;
+      r->fde_cap = len;
+    }
+    memcpy(r->fde, raw, len);
+    r->fde_len = len;
+    r->batch_has_file = 0;
+    return 0;
+  }
+  if (!r->fde_len)
+    return rc_errf(RC_ERR_CORRUPT, err, esz, "%s: event at offset %llu comes before any FORMAT_DESCRIPTION",
+                   r->file, (unsigned long long)off);
+  if ((rc = handle(r, &ev, err, esz)) < 0) return rc;
+  if (ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+    rc_event inner;
+    while ((rc = rc_binlog_next_inner(r->bl, &inner, err, esz)) > 0)
+      if ((rc = handle(r, &inner, err, esz)) < 0) return rc;
+    if (rc < 0) return rc;
+  }
+  /* a TRANSACTION_PAYLOAD holds one whole transaction */
+  if (txn_boundary(r, &ev) || ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+    snprintf(r->boundary_file, sizeof r->boundary_file, "%s", r->file);
+    r->boundary_pos = off + len;
+    if (!already_sent(r, &ev)) {
+      if (make_room(r, 16, &ev) < 0) return -1;
+      put_file_header(r);
+      rc_buf_putc(&r->batch, 'C');
+      rc_frame_put_u64(&r->batch, off + len);
+    }
+  }
+  if (r->batch_changes >= r->max_changes || rc_now_ns() - r->batch_open_ns >= r->max_ns)
+    if (batch_close(r) < 0) return -1;
+  return 0;
+}
+
+/* An exit status for what process_event returned. */
+static int status_of(reader *r, int rc, const char *err) {
+  if (rc >= 0) return 0;
+  if (r->fatal) return r->fatal;
+  if (rc == -1) return RC_EXIT_FAILURE; /* could not send: stopping, or the pipe failed */
+  rc_error("%s", err);
+  return RC_EXIT_CONFIG; /* bad input: restarting would meet it again */
+}
+
+static void set_file(reader *r, const char *name) {
+  snprintf(r->file, sizeof r->file, "%s", name);
+  snprintf(r->cur_file, sizeof r->cur_file, "%s", name);
+  rc_binlog_start_file(r->bl, r->file);
+  r->batch_has_file = 0;
+  r->fde_len = 0;
+  r->in_txn = 0;
 }
 
 /* Read one file from `start` (0: from the beginning). Returns 0, or an exit status. */
@@ -269,72 +421,87 @@ static int read_file(reader *r, const char *path, uint64_t start) {
     rc_error("%s", err);
     return RC_EXIT_CONFIG;
   }
-  r->file = rc_binfile_name(f);
-  snprintf(r->cur_file, sizeof r->cur_file, "%s", r->file);
-  rc_binlog_start_file(r->bl, r->file);
-  r->batch_has_file = 0;
-  r->fde = NULL;
-  r->in_txn = 0;
+  set_file(r, rc_binfile_name(f));
   const uint8_t *raw;
   size_t len;
   uint64_t off;
-  int rc, status = 0;
-  while ((rc = rc_binfile_next(f, &raw, &len, &off, err, sizeof err)) > 0) {
-    if (r->st.stop) break;
-    rc_event ev;
+  int rc;
+  while ((rc = rc_binfile_next(f, &raw, &len, &off, err, sizeof err)) > 0 && !r->st.stop) {
     if (off < start && raw[4] != RC_EV_FORMAT_DESCRIPTION) continue; /* before the checkpoint */
-    if ((rc = rc_binlog_feed(r->bl, raw, len, off, &ev, err, sizeof err)) < 0) break;
-    r->row_base = 0;
-    r->cur_pos = off + len;
-    if (ev.type == RC_EV_FORMAT_DESCRIPTION) {
-      r->fde = raw;
-      r->fde_len = len;
-      r->batch_has_file = 0;
-      continue;
-    }
-    if (!r->fde) {
-      rc = rc_errf(RC_ERR_CORRUPT, err, sizeof err, "%s: event at offset %llu comes before any FORMAT_DESCRIPTION",
-                   r->file, (unsigned long long)off);
-      break;
-    }
-    if ((rc = handle(r, &ev, err, sizeof err)) < 0) break;
-    if (ev.type == RC_EV_TRANSACTION_PAYLOAD) {
-      rc_event inner;
-      while ((rc = rc_binlog_next_inner(r->bl, &inner, err, sizeof err)) > 0)
-        if ((rc = handle(r, &inner, err, sizeof err)) < 0) break;
-      if (rc < 0) break;
-    }
-    /* a TRANSACTION_PAYLOAD holds one whole transaction */
-    if (txn_boundary(r, &ev) || ev.type == RC_EV_TRANSACTION_PAYLOAD) {
-      if (make_room(r, 16, &ev) < 0) {
-        rc = -1;
-        break;
-      }
-      put_file_header(r);
-      rc_buf_putc(&r->batch, 'C');
-      rc_frame_put_u64(&r->batch, off + len);
-    }
-    if (r->batch_changes >= r->max_changes || rc_now_ns() - r->batch_open_ns >= r->max_ns) {
-      if (batch_close(r) < 0) {
-        rc = -1;
-        break;
-      }
-    }
+    if ((rc = process_event(r, raw, len, off, err, sizeof err)) < 0) break;
   }
-  if (rc < 0) {
-    if (r->fatal) {
-      status = r->fatal;
-    } else if (rc == -1) { /* could not send: stopping, or the pipe failed */
-      status = RC_EXIT_FAILURE;
-    } else {
-      rc_error("%s", err);
-      status = RC_EXIT_CONFIG; /* bad input: restarting would meet it again */
-    }
-  }
-  /* the batch may point into this file's mapping: send it before the file goes away */
+  int status = status_of(r, rc, err);
   if (status == 0 && batch_close(r) < 0) status = RC_EXIT_FAILURE;
   rc_binfile_close(f);
-  r->file = NULL;
+  return status;
+}
+
+/* Stream from a live server until stopped. Returns an exit status. */
+static int read_server(reader *r, const rc_checkpoint *cp) {
+  char err[1024];
+  rc_config *c = r->st.cfg;
+  rc_server_opts o = {
+      .host = rc_config_str(c, "source.host"),
+      .port = (unsigned)rc_config_int(c, "source.port"),
+      .socket = rc_config_str(c, "source.socket"),
+      .user = rc_config_str(c, "source.user"),
+      .password = rc_config_str(c, "source.password"),
+      .server_id = (uint32_t)rc_config_int(c, "source.server_id"),
+      .start = rc_config_str(c, "source.start"),
+      .heartbeat_ms = (unsigned)rc_config_int(c, "source.heartbeat_ms"),
+      .connect_timeout_ms = (unsigned)rc_config_int(c, "source.connect_timeout_ms"),
+  };
+  int rc = rc_server_open(&r->srv, &o, cp, err, sizeof err);
+  if (rc < 0) {
+    rc_error("%s", err);
+    return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+  }
+  unsigned max_backoff = (unsigned)rc_config_int(c, "source.reconnect_max_ms");
+  int status = 0;
+  while (!r->st.stop) {
+    const uint8_t *raw;
+    size_t len;
+    const char *file;
+    uint64_t off;
+    uint64_t now = rc_now_ns(), deadline = r->batch_open_ns + r->max_ns;
+    int timeout = r->batch_changes && deadline > now ? (int)((deadline - now) / 1000000) : 100;
+    rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
+    if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
+      if (batch_close(r) < 0) return RC_EXIT_FAILURE;
+      if (rc_stage_wait(&r->st, NULL, 0, 0) < 0) return RC_EXIT_FAILURE;
+      continue;
+    }
+    if (rc == RC_ERR_IO) {
+      /* the connection is gone: resume at the last transaction boundary; what the open
+       * transaction already put in batches is decoded again but not sent twice */
+      rc_warn("%s; reconnecting, to resume at %s:%llu", err, r->boundary_file[0] ? r->boundary_file : "(start)",
+              (unsigned long long)r->boundary_pos);
+      if (!r->boundary_file[0]) {
+        rc_error("the connection was lost before the first transaction ended; restarting");
+        return RC_EXIT_FAILURE;
+      }
+      volatile int stop = 0;
+      rc = rc_server_reconnect(r->srv, r->boundary_file, r->boundary_pos, max_backoff, &stop, err, sizeof err);
+      if (rc < 0) {
+        rc_error("%s", err);
+        return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+      }
+      r->in_txn = 0;
+      continue;
+    }
+    if (rc < 0) {
+      rc_error("%s", err);
+      return RC_EXIT_CONFIG;
+    }
+    if (strcmp(file, r->file)) set_file(r, file);
+    if (raw[4] == RC_EV_ROTATE) continue; /* the new file's name is all it says */
+    if ((rc = process_event(r, raw, len, off, err, sizeof err)) < 0) {
+      status = status_of(r, rc, err);
+      break;
+    }
+    if (rc_now_ns() >= r->st.next_metrics_ns) rc_stage_wait(&r->st, NULL, 0, 0);
+  }
+  if (status == 0 && batch_close(r) < 0) status = RC_EXIT_FAILURE;
   return status;
 }
 
@@ -358,10 +525,7 @@ int main(int argc, char **argv) {
   }
   r.bl = rc_binlog_new();
   if (!r.bl) return RC_EXIT_FAILURE;
-  if (r.st.nargs == 0) {
-    rc_error("no binlog files to read");
-    return RC_EXIT_CONFIG;
-  }
+  int live = r.st.nargs == 0; /* no files: the server of source.* */
   /* resume from the checkpoint: skip the files before it, and the start of its file */
   rc_checkpoint cp;
   const char *state = rc_config_str(r.st.cfg, "state.dir");
@@ -372,7 +536,7 @@ int main(int argc, char **argv) {
   }
   int first = 0;
   uint64_t start = 0;
-  if (have) {
+  if (have && !live) {
     first = -1;
     for (int i = 0; i < r.st.nargs; i++) {
       const char *b = strrchr(r.st.args[i], '/');
@@ -388,8 +552,11 @@ int main(int argc, char **argv) {
     rc_info("resuming from the checkpoint at %s:%llu", cp.file, (unsigned long long)cp.pos);
   }
   batch_open(&r);
-  for (int i = first; i < r.st.nargs && status == 0 && !r.st.stop; i++) {
-    status = read_file(&r, r.st.args[i], i == first ? start : 0);
+  if (live) {
+    status = read_server(&r, have ? &cp : NULL);
+  } else {
+    for (int i = first; i < r.st.nargs && status == 0 && !r.st.stop; i++)
+      status = read_file(&r, r.st.args[i], i == first ? start : 0);
   }
   if (status == 0) {
     /* the end: tell the publisher which batch is the last, then wait to be stopped (exiting
@@ -409,6 +576,11 @@ int main(int argc, char **argv) {
   rc_binlog_free(r.bl);
   for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
   free(r.tmaps);
+  if (r.srv) rc_server_close(r.srv);
+  lookups_clear(&r);
+  free(r.lookups);
+  free(r.fde);
+  rc_buf_free(&r.enriched);
   free(r.vals);
   rc_buf_free(&r.batch);
   return status;

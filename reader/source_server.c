@@ -1,0 +1,1015 @@
+/*
+ * source_server.c: the live source (see source_server.h).
+ *
+ * Built on MariaDB Connector/C's replication API: mariadb_rpl_init / mariadb_rpl_optionsv /
+ * mariadb_rpl_open send COM_BINLOG_DUMP, mariadb_rpl_fetch reads one packet. What the API does,
+ * as read in libmariadb/mariadb_rpl.c (3.3) and checked against MariaDB 10.11:
+ *  - MARIADB_RPL_EVENT.raw_data is the whole protocol packet: the leading 0x00 OK byte (and,
+ *    with semi-sync, 0xEF + the ack flag) comes first; raw_data_ofs is where the event starts.
+ *    raw_data + raw_data_ofs .. raw_data + raw_data_size is the event as stored in the file,
+ *    CRC included when the stream carries checksums.
+ *  - Packets of 16 MiB and more are reassembled below the API (ma_net_read joins the
+ *    continuation packets); the client side accepts up to MYSQL_OPT_MAX_ALLOWED_PACKET (set to
+ *    1 GiB here), the server side up to its max_allowed_packet.
+ *  - mariadb_rpl_fetch also parses each event; on a parse error (an event type it does not
+ *    know and that is not flagged IGNORABLE, a malformed packet) it frees the event it was given
+ *    and returns NULL. The error is then in mariadb_rpl_errno, a server error (0xFF packet:
+ *    1236...) in mysql_errno.
+ *  - The GTID options (MARIADB_RPL_GTID_CALLBACK/DATA) are declared but not implemented, and
+ *    there is no COM_BINLOG_DUMP_GTID: a MariaDB GTID start is done the way MariaDB replicas
+ *    do it, @slave_connect_state plus an ordinary dump with an empty file name; MySQL GTID sets
+ *    are refused with a message.
+ *  - Checksum negotiation and the capability flag are ours to send (SET @master_binlog_checksum,
+ *    SET @mariadb_slave_capability); mariadb_rpl_init only reads @@binlog_checksum.
+ * Waiting: rc_server_next polls the socket when Connector/C's read-ahead cache is empty, so a
+ * timeout shorter than the heartbeat works; heartbeats (and the read timeout, 3 heartbeats)
+ * detect a dead connection.
+ */
+#include "source_server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <mysql.h>
+#include <mariadb_rpl.h>
+#include <ma_pvio.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define EV_FLAG_ARTIFICIAL 0x20
+#define DEFAULT_HEARTBEAT_MS 500
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+
+struct rc_server {
+  /* options (copies) */
+  char *host, *socket, *user, *password, *start;
+  unsigned port;
+  uint32_t server_id;
+  unsigned heartbeat_ms, connect_timeout_ms;
+  char where[300];          /* "host:port" or the socket, for messages */
+
+  /* the replication connection */
+  MYSQL *my;
+  MARIADB_RPL *rpl;
+  MARIADB_RPL_EVENT *ev;    /* reused by mariadb_rpl_fetch */
+  int connected;
+  int pending;              /* the first event, fetched by the open, not yet returned */
+  int is_mariadb;
+  int checksums;            /* the negotiated stream carries CRC32 */
+  int file_alg;             /* checksum alg of the current file's FDE: -1 unknown */
+  int warned;               /* row image / metadata warnings given once */
+  char who[300];            /* CURRENT_USER(), quoted, for messages */
+  char oldest[256];         /* the oldest binlog the server had at the last pre-flight */
+
+  /* the lookup connection */
+  MYSQL *meta;
+
+  /* the stream position: the file and the offset of the next event */
+  char file[256];
+  uint64_t pos;
+  char ret_file[256];       /* the file of the event last returned */
+
+  /* status */
+  char srv_file[256];
+  uint64_t srv_pos;
+  uint64_t last_rx_ms;      /* anything received (event or heartbeat) */
+  uint64_t last_ts_us;
+  int caught_up;
+  uint64_t reconnects;
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+/* Is this MySQL error something the user must fix (RC_ERR_ARG) or transient (RC_ERR_IO)? */
+static int classify(unsigned e) {
+  switch (e) {
+  case ER_ACCESS_DENIED_ERROR:          /* 1045 */
+  case ER_DBACCESS_DENIED_ERROR:        /* 1044 */
+  case ER_SPECIFIC_ACCESS_DENIED_ERROR: /* 1227 */
+  case ER_TABLEACCESS_DENIED_ERROR:     /* 1142 */
+  case ER_HOST_NOT_PRIVILEGED:          /* 1130 */
+  case ER_HOST_IS_BLOCKED:              /* 1129 */
+  case ER_NOT_SUPPORTED_AUTH_MODE:      /* 1251 */
+  case ER_MASTER_FATAL_ERROR_READING_BINLOG: /* 1236 */
+  case 1698:                            /* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
+  case 1820:                            /* ER_MUST_CHANGE_PASSWORD */
+  case 1862:                            /* ER_MUST_CHANGE_PASSWORD_LOGIN */
+  case 4151:                            /* ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB) */
+  case CR_AUTH_PLUGIN_CANNOT_LOAD:      /* 2059 */
+    return RC_ERR_ARG;
+  default:
+    return RC_ERR_IO; /* CR_* network errors, 1040 too many connections, 1053 shutdown, ... */
+  }
+}
+
+/* The error of the last call on m, as an rc_err_t with a message that says what to do. */
+static int my_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz) {
+  unsigned e = mysql_errno(m);
+  const char *msg = mysql_error(m);
+  switch (e) {
+  case ER_ACCESS_DENIED_ERROR:
+  case 1698:
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "cannot log in to %s as user '%s': %s (error %u): check source.user and "
+                   "source.password, and that the user may connect from this host",
+                   s->where, s->user, msg, e);
+  case ER_HOST_NOT_PRIVILEGED:
+  case ER_HOST_IS_BLOCKED:
+    return rc_errf(RC_ERR_ARG, es, esz, "%s refuses this host for user '%s': %s (error %u)", s->where,
+                   s->user, msg, e);
+  case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "%s on %s: user %s lacks a privilege: %s (error %u). rowcast needs REPLICATION "
+                   "SLAVE and %s: GRANT REPLICATION SLAVE, %s ON *.* TO %s",
+                   doing, s->where, s->who[0] ? s->who : s->user, msg, e,
+                   s->is_mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT",
+                   s->is_mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT", s->who[0] ? s->who : s->user);
+  default:
+    if (e == 0) return rc_errf(RC_ERR_IO, es, esz, "%s on %s failed", doing, s->where);
+    return rc_errf(classify(e), es, esz, "%s on %s: %s (error %u)", doing, s->where, msg, e);
+  }
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+static MYSQL *connect_one(rc_server *s, int replication, char *es, size_t esz, int *rc) {
+  MYSQL *m = mysql_init(NULL);
+  if (!m) {
+    *rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    return NULL;
+  }
+  unsigned ct = (s->connect_timeout_ms + 999) / 1000;
+  if (ct < 1) ct = 1;
+  /* a dead replication connection shows as 3 heartbeats without a byte */
+  unsigned rt = replication ? (3 * s->heartbeat_ms + 999) / 1000 : 60;
+  if (rt < 2) rt = 2;
+  size_t max_packet = (size_t)1 << 30;
+  my_bool no = 0;
+  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+  mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rt);
+  mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+  mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+  mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
+  mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  int use_sock = s->socket && s->socket[0];
+  if (!mysql_real_connect(m, use_sock ? "localhost" : s->host, s->user, s->password, NULL,
+                          use_sock ? 0 : s->port, use_sock ? s->socket : NULL, 0)) {
+    *rc = my_fail(s, m, "connecting", es, esz);
+    mysql_close(m);
+    return NULL;
+  }
+  *rc = 0;
+  return m;
+}
+
+static void disconnect(rc_server *s) {
+  if (s->ev) {
+    mariadb_free_rpl_event(s->ev);
+    s->ev = NULL;
+  }
+  if (s->rpl) {
+    mariadb_rpl_close(s->rpl);
+    s->rpl = NULL;
+  }
+  if (s->my) {
+    mysql_close(s->my);
+    s->my = NULL;
+  }
+  s->connected = 0;
+  s->pending = 0;
+}
+
+static int run(rc_server *s, const char *sql, const char *doing, char *es, size_t esz) {
+  if (mysql_real_query(s->my, sql, strlen(sql))) return my_fail(s, s->my, doing, es, esz);
+  MYSQL_RES *r = mysql_store_result(s->my);
+  if (r) mysql_free_result(r);
+  return 0;
+}
+
+/* ---- pre-flight --------------------------------------------------------------------------- */
+
+typedef struct {
+  char name[256];
+  uint64_t size;
+} binlog_file;
+
+/* SHOW BINARY LOGS: the files the server has, oldest first. *out is malloc'd. */
+static int list_binlogs(rc_server *s, binlog_file **out, size_t *n, char *es, size_t esz) {
+  *out = NULL;
+  *n = 0;
+  if (mysql_query(s->my, "SHOW BINARY LOGS"))
+    return my_fail(s, s->my, "SHOW BINARY LOGS (to find the binlog files)", es, esz);
+  MYSQL_RES *r = mysql_store_result(s->my);
+  if (!r) return my_fail(s, s->my, "SHOW BINARY LOGS", es, esz);
+  size_t rows = (size_t)mysql_num_rows(r);
+  binlog_file *f = calloc(rows ? rows : 1, sizeof *f);
+  if (!f) {
+    mysql_free_result(r);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  MYSQL_ROW row;
+  while ((row = mysql_fetch_row(r)) && *n < rows) {
+    snprintf(f[*n].name, sizeof f[*n].name, "%s", row[0] ? row[0] : "");
+    f[*n].size = row[1] ? strtoull(row[1], NULL, 10) : 0;
+    (*n)++;
+  }
+  mysql_free_result(r);
+  *out = f;
+  return 0;
+}
+
+static int is_digits(const char *p, size_t n) {
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)p[i])) return 0;
+  return 1;
+}
+
+/* "d-s-n[,d-s-n]...": a MariaDB GTID position */
+static int is_maria_gtid(const char *g) {
+  const char *p = g;
+  if (!*p) return 0;
+  for (;;) {
+    for (int part = 0; part < 3; part++) {
+      if (!isdigit((unsigned char)*p)) return 0;
+      while (isdigit((unsigned char)*p)) p++;
+      if (part < 2 && *p++ != '-') return 0;
+    }
+    while (*p == ' ') p++;
+    if (!*p) return 1;
+    if (*p++ != ',') return 0;
+    while (*p == ' ') p++;
+  }
+}
+
+/* a MySQL GTID set starts with a UUID: 8-4-4-4-12 hex digits */
+static int is_mysql_gtid(const char *g) {
+  static const int groups[] = {8, 4, 4, 4, 12};
+  const char *p = g;
+  while (isspace((unsigned char)*p)) p++;
+  for (int i = 0; i < 5; i++) {
+    for (int k = 0; k < groups[i]; k++, p++)
+      if (!isxdigit((unsigned char)*p)) return 0;
+    if (i < 4 && *p++ != '-') return 0;
+  }
+  return *p == ':' || *p == 0 || *p == ',';
+}
+
+static int fetch_one_row(rc_server *s, const char *sql, MYSQL_RES **res, MYSQL_ROW *row,
+                         const char *doing, char *es, size_t esz) {
+  if (mysql_query(s->my, sql)) return my_fail(s, s->my, doing, es, esz);
+  *res = mysql_store_result(s->my);
+  if (!*res) return my_fail(s, s->my, doing, es, esz);
+  *row = mysql_fetch_row(*res);
+  if (!*row) {
+    mysql_free_result(*res);
+    *res = NULL;
+    return rc_errf(RC_ERR_IO, es, esz, "%s on %s returned no row", doing, s->where);
+  }
+  return 0;
+}
+
+/* The server's settings: binlog on, ROW format, our server_id not its own; warnings for the
+ * row image and metadata. */
+static int check_server(rc_server *s, char *es, size_t esz) {
+  MYSQL_RES *r;
+  MYSQL_ROW row;
+  int rc = fetch_one_row(s,
+                         "SELECT VERSION(), @@global.log_bin, @@global.binlog_format, "
+                         "@@global.binlog_row_image, @@global.binlog_checksum, @@global.server_id, "
+                         "CURRENT_USER()",
+                         &r, &row, "reading the server's settings", es, esz);
+  if (rc < 0) return rc;
+  s->is_mariadb = row[0] && strstr(row[0], "MariaDB") != NULL;
+  const char *cu = row[6] ? row[6] : s->user;
+  const char *at = strrchr(cu, '@');
+  if (at)
+    snprintf(s->who, sizeof s->who, "'%.*s'@'%s'", (int)(at - cu), cu, at + 1);
+  else
+    snprintf(s->who, sizeof s->who, "'%s'", cu);
+  int log_bin = row[1] && (!strcmp(row[1], "1") || !strcasecmp(row[1], "ON"));
+  if (!log_bin) {
+    rc = rc_errf(RC_ERR_ARG, es, esz,
+                 "binary logging is disabled on %s (log_bin=OFF): rowcast reads changes from the "
+                 "binary log; restart the server with log_bin enabled (e.g. --log-bin=mysql-bin) "
+                 "and binlog_format=ROW",
+                 s->where);
+    goto out;
+  }
+  if (!row[2] || strcasecmp(row[2], "ROW")) {
+    rc = rc_errf(RC_ERR_ARG, es, esz,
+                 "binlog_format is %s on %s, not ROW: rowcast needs row events; set "
+                 "binlog_format=ROW in the server's configuration and SET GLOBAL "
+                 "binlog_format=ROW (sessions already open keep their format until they reconnect)",
+                 row[2] ? row[2] : "NULL", s->where);
+    goto out;
+  }
+  s->checksums = row[4] && !strcasecmp(row[4], "CRC32");
+  if (row[5] && strtoul(row[5], NULL, 10) == s->server_id) {
+    rc = rc_errf(RC_ERR_ARG, es, esz,
+                 "source.server_id=%u is the server_id of %s itself: give rowcast an id no server "
+                 "or replica of this topology uses",
+                 s->server_id, s->where);
+    goto out;
+  }
+  if (!s->warned && row[3] && strcasecmp(row[3], "FULL"))
+    rc_warn("binlog_row_image is %s on %s, not FULL: updates and deletes carry only some columns "
+            "(MINIMAL: the key in the before image and the changed columns in the after image; "
+            "NOBLOB: no unchanged BLOB/TEXT), so the other columns come out absent, not with "
+            "their values. Set binlog_row_image=FULL for complete rows",
+            row[3], s->where);
+  mysql_free_result(r);
+  r = NULL;
+  /* binlog_row_metadata: MariaDB 10.5+, MySQL 8.0.1+ */
+  const char *meta = "unavailable (server too old)";
+  char metabuf[32];
+  if (!mysql_query(s->my, "SELECT @@global.binlog_row_metadata") && (r = mysql_store_result(s->my))) {
+    if ((row = mysql_fetch_row(r)) && row[0]) {
+      snprintf(metabuf, sizeof metabuf, "%s", row[0]);
+      meta = metabuf;
+    }
+  }
+  if (!s->warned && strcasecmp(meta, "FULL"))
+    rc_warn("binlog_row_metadata is %s on %s, not FULL: table maps carry no column names (nor "
+            "ENUM/SET labels, primary keys, and with NO_LOG signedness), so rowcast reads them from "
+            "information_schema; after a DDL the schema there is the new one while the events "
+            "read may still be older, so names can disagree with the rows until the stream passes "
+            "the DDL. Set binlog_row_metadata=FULL to have them in every event",
+            meta, s->where);
+  s->warned = 1;
+  rc = 0;
+out:
+  if (r) mysql_free_result(r);
+  return rc;
+}
+
+/* Resolve where to start: file:pos, or a GTID position (file empty). */
+static int resolve_start(rc_server *s, const rc_checkpoint *cp, const char *start, char *file,
+                         size_t file_size, uint64_t *pos, char *gtid, size_t gtid_size,
+                         int quiet, char *es, size_t esz) {
+  binlog_file *f;
+  size_t n;
+  gtid[0] = 0;
+  int rc = list_binlogs(s, &f, &n, es, esz);
+  if (rc < 0) return rc;
+  snprintf(s->oldest, sizeof s->oldest, "%s", n ? f[0].name : "");
+  if (n == 0) {
+    free(f);
+    return rc_errf(RC_ERR_ARG, es, esz, "%s has no binary log files (SHOW BINARY LOGS is empty)", s->where);
+  }
+  const char *what;
+  if (cp) {
+    snprintf(file, file_size, "%s", cp->file);
+    *pos = cp->pos;
+    what = "the checkpoint";
+  } else if (!strcasecmp(start, "earliest")) {
+    snprintf(file, file_size, "%s", f[0].name);
+    *pos = 4;
+    what = "source.start=earliest";
+  } else if (!strcasecmp(start, "latest")) {
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    rc = fetch_one_row(s, "SHOW MASTER STATUS", &r, &row, "SHOW MASTER STATUS (to find the latest position)",
+                       es, esz);
+    if (rc < 0) {
+      free(f);
+      return rc;
+    }
+    snprintf(file, file_size, "%s", row[0] ? row[0] : "");
+    *pos = row[1] ? strtoull(row[1], NULL, 10) : 4;
+    mysql_free_result(r);
+    what = "source.start=latest";
+  } else if (is_maria_gtid(start)) {
+    free(f);
+    if (!s->is_mariadb)
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "source.start=%s is a MariaDB GTID position but %s is not MariaDB: give "
+                     "FILE:POS, earliest or latest", start, s->where);
+    snprintf(gtid, gtid_size, "%s", start);
+    file[0] = 0;
+    *pos = 4;
+    if (!quiet) rc_info("starting at the MariaDB GTID position %s (source.start)", gtid);
+    return 0;
+  } else if (is_mysql_gtid(start)) {
+    free(f);
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "source.start=%s is a MySQL GTID set: MariaDB Connector/C's replication API "
+                   "cannot send COM_BINLOG_DUMP_GTID, so rowcast cannot start from it; give the "
+                   "FILE:POS of a transaction's first event (SHOW BINLOG EVENTS / mysqlbinlog), "
+                   "earliest or latest", start);
+  } else {
+    const char *colon = strrchr(start, ':');
+    if (!colon || colon == start || !is_digits(colon + 1, strlen(colon + 1))) {
+      free(f);
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "source.start=%s: expected earliest, latest, FILE:POS (e.g. mysql-bin.000042:4) "
+                     "or a MariaDB GTID position (e.g. 0-1-100)", start);
+    }
+    snprintf(file, file_size, "%.*s", (int)(colon - start), start);
+    *pos = strtoull(colon + 1, NULL, 10);
+    what = "source.start";
+  }
+  /* the file must still be on the server, and the position inside it */
+  size_t i;
+  for (i = 0; i < n && strcmp(f[i].name, file); i++) {
+  }
+  if (i == n) {
+    int older = strcmp(file, f[0].name) < 0;
+    rc = rc_errf(RC_ERR_ARG, es, esz,
+                 "%s is at %s:%llu, but %s %s on %s (its oldest binlog is %s, the newest %s)%s: %s",
+                 what, file, (unsigned long long)*pos, file,
+                 older ? "has been purged and is no longer" : "is not", s->where, f[0].name, f[n - 1].name,
+                 older ? "" : " (a typo, or a different server?)",
+                 cp ? "remove the checkpoint file (in state.dir) to start over from source.start, "
+                      "e.g. source.start=earliest; the changes in between are lost to rowcast"
+                    : "start from source.start=earliest (the changes in between are lost to rowcast)");
+    free(f);
+    return rc;
+  }
+  if (*pos < 4 || (i < n - 1 && *pos > f[i].size)) {
+    rc = rc_errf(RC_ERR_ARG, es, esz, "%s is at %s:%llu, outside the file (%llu bytes)", what, file,
+                 (unsigned long long)*pos, (unsigned long long)f[i].size);
+    free(f);
+    return rc;
+  }
+  free(f);
+  if (!quiet) {
+    if (cp)
+      rc_info("starting at the checkpoint %s:%llu (source.start=%s applies only without a checkpoint)",
+              file, (unsigned long long)*pos, start);
+    else
+      rc_info("no checkpoint: starting at %s:%llu (%s)", file, (unsigned long long)*pos, what);
+  }
+  return 0;
+}
+
+/* ---- the dump ----------------------------------------------------------------------------- */
+
+static int fetch_fail(rc_server *s, char *es, size_t esz) {
+  unsigned e = mysql_errno(s->my);
+  const char *msg = mysql_error(s->my);
+  const char *at = s->file[0] ? s->file : "(GTID start)";
+  s->connected = 0;
+  if (e == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
+    if (strstr(msg, "first log file") || strstr(msg, "purged") || strstr(msg, "find log file"))
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "the server cannot stream from %s:%llu: %s (error 1236): the file has been "
+                     "purged (the oldest binlog is %s): start from source.start=earliest (the "
+                     "changes in between are lost to rowcast), removing the checkpoint file if "
+                     "there is one to start over",
+                     at, (unsigned long long)s->pos, msg, s->oldest[0] ? s->oldest : "unknown");
+    if (strstr(msg, "max_allowed_packet"))
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "the server cannot send the event at %s:%llu: %s (error 1236): raise "
+                     "max_allowed_packet (and slave_max_allowed_packet) on the server",
+                     at, (unsigned long long)s->pos, msg);
+    if (strstr(msg, "GTID") || strstr(msg, "gtid"))
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "the server cannot stream from the GTID position %s: %s (error 1236): give a "
+                     "position its binlogs still hold, FILE:POS, earliest or latest",
+                     s->start, msg);
+    return rc_errf(RC_ERR_ARG, es, esz, "the server cannot stream from %s:%llu: %s (error 1236)", at,
+                   (unsigned long long)s->pos, msg);
+  }
+  if (e == ER_SPECIFIC_ACCESS_DENIED_ERROR || e == ER_ACCESS_DENIED_ERROR)
+    return my_fail(s, s->my, "starting the binlog dump", es, esz);
+  if (e) return rc_errf(classify(e), es, esz, "binlog stream from %s after %s:%llu: %s (error %u)", s->where,
+                        at, (unsigned long long)s->pos, msg, e);
+  unsigned re = mariadb_rpl_errno(s->rpl);
+  if (re)
+    return rc_errf(RC_ERR_CORRUPT, es, esz,
+                   "binlog stream from %s: Connector/C cannot read the event at %s:%llu: %s (error %u)",
+                   s->where, at, (unsigned long long)s->pos, mariadb_rpl_error(s->rpl), re);
+  return rc_errf(RC_ERR_IO, es, esz, "binlog stream from %s: the server ended the stream at %s:%llu",
+                 s->where, at, (unsigned long long)s->pos);
+}
+
+/* Read one packet. 1: s->ev holds an event; < 0: error (connection marked lost). */
+static int fetch(rc_server *s, char *es, size_t esz) {
+  MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, s->ev);
+  if (!e) {
+    s->ev = NULL; /* mariadb_rpl_fetch freed it */
+    return fetch_fail(s, es, esz);
+  }
+  s->ev = e;
+  s->last_rx_ms = now_ms();
+  if (e->raw_data_size < e->raw_data_ofs + RC_EVENT_HEADER_LEN ||
+      rd32(e->raw_data + e->raw_data_ofs + 9) != e->raw_data_size - e->raw_data_ofs)
+    return rc_errf(RC_ERR_CORRUPT, es, esz,
+                   "binlog stream from %s: a packet of %zu bytes after %s:%llu does not frame one event",
+                   s->where, e->raw_data_size, s->file, (unsigned long long)s->pos);
+  return 1;
+}
+
+/* Connect, check, set up the replica session and start the dump at file:pos (or at the GTID
+ * position gtid when file is NULL), then fetch the first event (errors of the dump, such as
+ * 1236 or missing privileges, come with it). */
+static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
+                      char *es, size_t esz) {
+  int rc;
+  disconnect(s);
+  s->my = connect_one(s, 1, es, esz, &rc);
+  if (!s->my) return rc;
+  if ((rc = check_server(s, es, esz)) < 0) goto fail;
+  char file[256], gtid[4096];
+  uint64_t pos = 4;
+  if ((rc = resolve_start(s, cp, start, file, sizeof file, &pos, gtid, sizeof gtid, quiet, es, esz)) < 0)
+    goto fail;
+  char sql[4300];
+  if ((rc = run(s, "SET @master_binlog_checksum = @@global.binlog_checksum", "negotiating checksums", es, esz)) < 0 ||
+      (rc = run(s, "SET @mariadb_slave_capability = 4", "declaring the replica's capabilities", es, esz)) < 0)
+    goto fail;
+  snprintf(sql, sizeof sql, "SET @master_heartbeat_period = %llu", (unsigned long long)s->heartbeat_ms * 1000000ull);
+  if ((rc = run(s, sql, "setting the heartbeat period", es, esz)) < 0) goto fail;
+  if (gtid[0]) {
+    snprintf(sql, sizeof sql, "SET @slave_connect_state = '%s'", gtid); /* digits, '-', ',' only */
+    if ((rc = run(s, sql, "setting the GTID start position", es, esz)) < 0 ||
+        (rc = run(s, "SET @slave_gtid_strict_mode = 1", "setting GTID strict mode", es, esz)) < 0 ||
+        (rc = run(s, "SET @slave_gtid_ignore_duplicates = 0", "setting GTID options", es, esz)) < 0)
+      goto fail;
+  }
+  s->rpl = mariadb_rpl_init(s->my);
+  if (!s->rpl) {
+    rc = my_fail(s, s->my, "initialising replication", es, esz);
+    goto fail;
+  }
+  mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, (unsigned int)s->server_id);
+  mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, file, strlen(file));
+  mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long)pos);
+  /* blocking dump; ANNOTATE_ROWS events wanted (the SQL of row events, for those who log it) */
+  mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, (unsigned int)MARIADB_RPL_BINLOG_SEND_ANNOTATE_ROWS);
+  snprintf(s->file, sizeof s->file, "%s", file);
+  s->pos = pos;
+  s->file_alg = -1;
+  if (mariadb_rpl_open(s->rpl)) {
+    rc = my_fail(s, s->my, "starting the binlog dump", es, esz);
+    goto fail;
+  }
+  s->connected = 1;
+  /* the first packet: the fake ROTATE, or the error of the dump */
+  for (;;) {
+    if ((rc = fetch(s, es, esz)) < 0) goto fail;
+    if (s->ev->event_type != HEARTBEAT_LOG_EVENT) break;
+  }
+  s->pending = 1;
+  s->caught_up = 0;
+  return 0;
+fail:
+  disconnect(s);
+  return rc;
+}
+
+int rc_server_open(rc_server **out, const rc_server_opts *o, const rc_checkpoint *cp, char *es,
+                   size_t esz) {
+  *out = NULL;
+  if (!o->user || !o->user[0]) return rc_errf(RC_ERR_ARG, es, esz, "source.user is empty");
+  if (o->server_id == 0)
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "source.server_id is not set: give rowcast a replica server id (1 to 4294967295) "
+                   "that no server or replica of this topology uses");
+  rc_server *s = calloc(1, sizeof *s);
+  if (!s) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  s->host = xstrdup(o->host && o->host[0] ? o->host : "127.0.0.1");
+  s->socket = xstrdup(o->socket && o->socket[0] ? o->socket : NULL);
+  s->user = xstrdup(o->user);
+  s->password = xstrdup(o->password ? o->password : "");
+  s->start = xstrdup(o->start && o->start[0] ? o->start : "earliest");
+  s->port = o->port ? o->port : 3306;
+  s->server_id = o->server_id;
+  s->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+  s->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  s->file_alg = -1;
+  if (!s->host || !s->user || !s->password || !s->start || (o->socket && o->socket[0] && !s->socket)) {
+    rc_server_close(s);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  if (s->socket)
+    snprintf(s->where, sizeof s->where, "%s", s->socket);
+  else
+    snprintf(s->where, sizeof s->where, "%s:%u", s->host, s->port);
+  int rc = start_dump(s, cp, s->start, 0, es, esz);
+  if (rc < 0) {
+    rc_server_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+/* The name a ROTATE or HEARTBEAT carries (after `skip` bytes of its body), without the CRC. */
+static void event_name(rc_server *s, const uint8_t *raw, size_t len, size_t skip, int before_fde, char *out,
+                       size_t out_size) {
+  int crc = before_fde || s->file_alg < 0 ? s->checksums : s->file_alg == 1;
+  if (!crc && len >= RC_EVENT_HEADER_LEN + skip + 4 &&
+      (uint32_t)crc32(0L, raw, (uInt)(len - 4)) == rd32(raw + len - 4))
+    crc = 1; /* the stream carries a CRC after all */
+  size_t n = len - RC_EVENT_HEADER_LEN - skip - (crc ? 4 : 0);
+  if (len < RC_EVENT_HEADER_LEN + skip + (crc ? 4 : 0)) n = 0;
+  if (n >= out_size) n = out_size - 1;
+  memcpy(out, raw + RC_EVENT_HEADER_LEN + skip, n);
+  out[n] = 0;
+}
+
+int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **file,
+                   uint64_t *offset, int timeout_ms, char *es, size_t esz) {
+  uint64_t t0 = now_ms();
+  if (!s->connected || !s->rpl) return rc_errf(RC_ERR_IO, es, esz, "not connected to %s", s->where);
+  uint64_t dead_ms = 3ull * s->heartbeat_ms + 1000;
+  for (;;) {
+    if (!s->pending) {
+      /* wait on the socket when Connector/C has nothing buffered (not over TLS, where the
+       * TLS layer may hold decrypted bytes the socket does not show) */
+      MARIADB_PVIO *pv = s->my->net.pvio;
+      int buffered = !pv || pv->ctls || (pv->cache && pv->cache + pv->cache_size > pv->cache_pos);
+      if (!buffered) {
+        uint64_t el = now_ms() - t0;
+        int wait = timeout_ms < 0 ? (int)dead_ms : (el >= (uint64_t)timeout_ms ? 0 : (int)(timeout_ms - el));
+        if ((uint64_t)wait > dead_ms) wait = (int)dead_ms;
+        struct pollfd pfd = {.fd = mysql_get_socket(s->my), .events = POLLIN};
+        int pr = poll(&pfd, 1, wait);
+        if (pr < 0 && errno == EINTR) return 0;
+        if (pr < 0) {
+          s->connected = 0;
+          return rc_errf(RC_ERR_IO, es, esz, "binlog stream from %s: poll: %s", s->where, strerror(errno));
+        }
+        if (pr == 0) {
+          if (now_ms() - s->last_rx_ms >= dead_ms) {
+            s->connected = 0;
+            return rc_errf(RC_ERR_IO, es, esz,
+                           "binlog stream from %s: nothing received for %llu ms (heartbeat every %u "
+                           "ms): the connection is dead",
+                           s->where, (unsigned long long)(now_ms() - s->last_rx_ms), s->heartbeat_ms);
+          }
+          if (timeout_ms >= 0 && now_ms() - t0 >= (uint64_t)timeout_ms) {
+            s->caught_up = 1;
+            return 0;
+          }
+          continue;
+        }
+      }
+      int rc = fetch(s, es, esz);
+      if (rc < 0) return rc;
+    }
+    s->pending = 0;
+    const uint8_t *r = s->ev->raw_data + s->ev->raw_data_ofs;
+    size_t n = s->ev->raw_data_size - s->ev->raw_data_ofs;
+    uint32_t ts = rd32(r), size = rd32(r + 9), log_pos = rd32(r + 13);
+    uint16_t flags = (uint16_t)(r[17] | r[18] << 8);
+    uint8_t type = r[4];
+    if (type == RC_EV_HEARTBEAT || type == RC_EV_HEARTBEAT_V2) {
+      if (type == RC_EV_HEARTBEAT) {
+        event_name(s, r, n, 0, 0, s->srv_file, sizeof s->srv_file);
+        s->srv_pos = log_pos;
+      }
+      s->caught_up = 1;
+      if (timeout_ms >= 0 && now_ms() - t0 >= (uint64_t)timeout_ms) return 0;
+      continue;
+    }
+    snprintf(s->ret_file, sizeof s->ret_file, "%s", s->file);
+    uint64_t off;
+    if (type == RC_EV_ROTATE && ((flags & EV_FLAG_ARTIFICIAL) || ts == 0)) {
+      /* fake ROTATE: names the file the stream continues in */
+      if (n < RC_EVENT_HEADER_LEN + 8)
+        return rc_errf(RC_ERR_CORRUPT, es, esz, "binlog stream from %s: a ROTATE of %zu bytes", s->where, n);
+      event_name(s, r, n, 8, 1, s->file, sizeof s->file);
+      s->pos = rd64(r + RC_EVENT_HEADER_LEN);
+      s->file_alg = -1;
+      snprintf(s->ret_file, sizeof s->ret_file, "%s", s->file);
+      off = s->pos;
+    } else if (type == RC_EV_FORMAT_DESCRIPTION) {
+      off = 4; /* the first event of every v4 binlog; re-sent when the dump starts further in */
+      if (s->pos <= 4) s->pos = 4 + size;
+      s->file_alg = n >= RC_EVENT_HEADER_LEN + 57 + 5 ? r[n - 5] : 0;
+    } else if (flags & EV_FLAG_ARTIFICIAL) {
+      off = s->pos; /* made up by the server: does not advance the position */
+    } else {
+      /* log_pos is the end of the event (32 bits); 0 on some MariaDB events: then our count */
+      if (log_pos == 0 || ((s->pos + size) & 0xFFFFFFFFull) == log_pos)
+        off = s->pos;
+      else if (log_pos >= size)
+        off = log_pos - size;
+      else
+        off = s->pos;
+      s->pos = off + size;
+      if (ts) s->last_ts_us = (uint64_t)ts * 1000000ull;
+      s->caught_up = 0;
+      if (type == RC_EV_ROTATE && n >= RC_EVENT_HEADER_LEN + 8) {
+        /* the end of a file: the stream goes on in the next one */
+        event_name(s, r, n, 8, 0, s->file, sizeof s->file);
+        s->pos = rd64(r + RC_EVENT_HEADER_LEN);
+        s->file_alg = -1;
+      }
+    }
+    *raw = r;
+    *len = n;
+    *file = s->ret_file;
+    *offset = off;
+    return 1;
+  }
+}
+
+static void sleep_ms(unsigned ms, volatile int *stop) {
+  while (ms > 0 && !(stop && *stop)) {
+    unsigned step = ms > 50 ? 50 : ms;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+    nanosleep(&ts, NULL);
+    ms -= step;
+  }
+}
+
+int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned max_backoff_ms,
+                        volatile int *stop, char *es, size_t esz) {
+  unsigned backoff = 100;
+  if (max_backoff_ms < 100) max_backoff_ms = 100;
+  rc_checkpoint at;
+  memset(&at, 0, sizeof at);
+  snprintf(at.file, sizeof at.file, "%s", file);
+  at.pos = pos;
+  disconnect(s);
+  for (unsigned attempt = 1;; attempt++) {
+    if (stop && *stop) return rc_errf(RC_ERR_IO, es, esz, "stopped while reconnecting to %s", s->where);
+    int rc = start_dump(s, &at, s->start, 1, es, esz);
+    if (rc == 0) {
+      s->reconnects++;
+      rc_info("reconnected to %s (attempt %u); streaming again from %s:%llu", s->where, attempt, file,
+              (unsigned long long)pos);
+      return 0;
+    }
+    if (rc != RC_ERR_IO) {
+      rc_error("cannot resume at %s:%llu: %s", file, (unsigned long long)pos, es);
+      return rc;
+    }
+    rc_warn("reconnect attempt %u to %s failed: %s; next attempt in %u ms", attempt, s->where, es, backoff);
+    sleep_ms(backoff, stop);
+    backoff = backoff * 2 > max_backoff_ms ? max_backoff_ms : backoff * 2;
+  }
+}
+
+/* ---- information_schema ------------------------------------------------------------------- */
+
+/* The labels of "enum('a','b''c')" / "set(...)" as information_schema.COLUMNS.COLUMN_TYPE
+ * writes them: each quoted, a quote doubled, backslash escapes for \, NUL, newline, CR. */
+static int parse_labels(const char *ct, char ***labels, uint32_t **lens, uint32_t *count) {
+  const char *p = strchr(ct, '(');
+  if (!p) return -1;
+  p++;
+  size_t cap = 8, n = 0;
+  char **l = calloc(cap, sizeof *l);
+  uint32_t *ln = calloc(cap, sizeof *ln);
+  if (!l || !ln) goto fail;
+  while (*p == '\'') {
+    rc_buf b = {0};
+    p++;
+    for (;;) {
+      if (!*p) {
+        rc_buf_free(&b);
+        goto fail;
+      }
+      if (*p == '\'' && p[1] == '\'') {
+        rc_buf_putc(&b, '\'');
+        p += 2;
+      } else if (*p == '\'') {
+        p++;
+        break;
+      } else if (*p == '\\' && p[1]) {
+        char c = p[1];
+        rc_buf_putc(&b, c == '0' ? '\0' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'Z' ? '\032' : c);
+        p += 2;
+      } else {
+        rc_buf_putc(&b, *p++);
+      }
+    }
+    if (n == cap) {
+      cap *= 2;
+      char **nl = realloc(l, cap * sizeof *nl);
+      if (nl) l = nl;
+      uint32_t *nln = realloc(ln, cap * sizeof *nln);
+      if (nln) ln = nln;
+      if (!nl || !nln) {
+        rc_buf_free(&b);
+        goto fail;
+      }
+    }
+    char *str = malloc(b.len + 1);
+    if (!str) {
+      rc_buf_free(&b);
+      goto fail;
+    }
+    if (b.len) memcpy(str, b.p, b.len);
+    str[b.len] = 0;
+    l[n] = str;
+    ln[n] = (uint32_t)b.len;
+    n++;
+    rc_buf_free(&b);
+    if (*p == ',') p++;
+  }
+  *labels = l;
+  *lens = ln;
+  *count = (uint32_t)n;
+  return 0;
+fail:
+  for (size_t i = 0; i < n; i++) free(l[i]);
+  free(l);
+  free(ln);
+  return -1;
+}
+
+typedef struct {
+  char *name, *key;
+  uint32_t key_len;
+  char **labels;
+  uint32_t *label_lens, n_labels;
+  int8_t is_signed;
+  uint8_t pk;
+} col_info;
+
+static void col_info_free(col_info *c, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    free(c[i].name);
+    free(c[i].key);
+    for (uint32_t k = 0; k < c[i].n_labels; k++) free(c[i].labels[k]);
+    free(c[i].labels);
+    free(c[i].label_lens);
+  }
+  free(c);
+}
+
+static int lookup_query(rc_server *s, const rc_table *t, MYSQL_RES **res, char *es, size_t esz) {
+  size_t dl = strlen(t->db), tl = strlen(t->name);
+  char *d = malloc(2 * dl + 1), *n = malloc(2 * tl + 1);
+  char *sql = malloc(2 * dl + 2 * tl + 300);
+  if (!d || !n || !sql) {
+    free(d);
+    free(n);
+    free(sql);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  mysql_real_escape_string(s->meta, d, t->db, (unsigned long)dl);
+  mysql_real_escape_string(s->meta, n, t->name, (unsigned long)tl);
+  sprintf(sql,
+          "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+          "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+          d, n);
+  free(d);
+  free(n);
+  int rc = 0;
+  if (mysql_query(s->meta, sql) || !(*res = mysql_store_result(s->meta)))
+    rc = my_fail(s, s->meta, "looking a table up in information_schema", es, esz);
+  free(sql);
+  return rc;
+}
+
+int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
+  int rc;
+  MYSQL_RES *res = NULL;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (!s->meta) {
+      s->meta = connect_one(s, 0, es, esz, &rc);
+      if (!s->meta) return rc;
+    }
+    rc = lookup_query(s, t, &res, es, esz);
+    if (rc == 0) break;
+    mysql_close(s->meta); /* lost, or in a bad state: reopen once */
+    s->meta = NULL;
+    if (rc != RC_ERR_IO) return rc;
+  }
+  if (rc < 0) return rc;
+  uint32_t nrows = (uint32_t)mysql_num_rows(res);
+  if (nrows == 0) {
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "table `%s`.`%s` is not in information_schema on %s (dropped or renamed since "
+                   "the event was written)", t->db, t->name, s->where);
+  }
+  if (nrows != t->ncols) {
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "table `%s`.`%s` has %u columns in information_schema on %s but %u in its "
+                   "TABLE_MAP (its definition changed since the event was written)",
+                   t->db, t->name, nrows, s->where, t->ncols);
+  }
+  col_info *ci = calloc(nrows, sizeof *ci);
+  if (!ci) {
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  MYSQL_ROW row;
+  uint32_t i = 0;
+  rc = 0;
+  while ((row = mysql_fetch_row(res)) && i < nrows) {
+    unsigned long *lens = mysql_fetch_lengths(res);
+    rc_column *c = &t->cols[i];
+    col_info *x = &ci[i];
+    const char *ctype = row[1] ? row[1] : "";
+    if (!t->has_names) {
+      x->name = malloc(lens[0] + 1);
+      if (!x->name) {
+        rc = RC_ERR_NOMEM;
+        break;
+      }
+      memcpy(x->name, row[0] ? row[0] : "", lens[0]);
+      x->name[lens[0]] = 0;
+      rc_buf k = {0};
+      rc_buf_json_str(&k, x->name, lens[0]);
+      rc_buf_putc(&k, ':');
+      x->key = k.p;
+      x->key_len = (uint32_t)k.len;
+    }
+    x->is_signed = c->is_signed;
+    if (rc_type_is_numeric(c->type) && c->is_signed < 0) x->is_signed = strstr(ctype, "unsigned") ? 0 : 1;
+    if ((c->type == 247 || c->type == 248) && !c->labels) {
+      if (strncasecmp(ctype, c->type == 247 ? "enum(" : "set(", c->type == 247 ? 5 : 4) ||
+          parse_labels(ctype, &x->labels, &x->label_lens, &x->n_labels) < 0) {
+        rc = rc_errf(RC_ERR_ARG, es, esz,
+                     "column %u of `%s`.`%s` is %s in its TABLE_MAP but %s in information_schema "
+                     "(its definition changed since the event was written)",
+                     i + 1, t->db, t->name, c->type == 247 ? "an ENUM" : "a SET", ctype);
+        break;
+      }
+    }
+    x->pk = t->has_pk ? c->pk : (row[2] && !strcmp(row[2], "PRI"));
+    i++;
+  }
+  mysql_free_result(res);
+  if (rc == RC_ERR_NOMEM) rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  if (rc < 0) {
+    col_info_free(ci, nrows);
+    return rc;
+  }
+  /* all found: move them into t */
+  for (i = 0; i < nrows; i++) {
+    rc_column *c = &t->cols[i];
+    col_info *x = &ci[i];
+    if (x->name) {
+      free(c->name);
+      free(c->key);
+      c->name = x->name;
+      c->key = x->key;
+      c->key_len = x->key_len;
+      x->name = x->key = NULL;
+    }
+    c->is_signed = x->is_signed;
+    if (x->labels) {
+      c->labels = x->labels;
+      c->label_lens = x->label_lens;
+      c->n_labels = x->n_labels;
+      x->labels = NULL;
+      x->label_lens = NULL;
+      x->n_labels = 0;
+    }
+    c->pk = x->pk;
+  }
+  t->has_names = 1;
+  t->has_pk = 1;
+  col_info_free(ci, nrows);
+  return 0;
+}
+
+/* ---- status and end ----------------------------------------------------------------------- */
+
+void rc_server_get_status(const rc_server *s, rc_server_status *st) {
+  memset(st, 0, sizeof *st);
+  st->connected = s->connected;
+  snprintf(st->file, sizeof st->file, "%s", s->file);
+  st->pos = s->pos;
+  st->reconnects = s->reconnects;
+  st->last_event_ts_us = s->last_ts_us;
+  if (!s->caught_up && s->last_ts_us) {
+    time_t now = time(NULL);
+    uint64_t ts = s->last_ts_us / 1000000ull;
+    st->seconds_behind = (uint64_t)now > ts ? (uint32_t)((uint64_t)now - ts) : 0;
+  }
+}
+
+void rc_server_close(rc_server *s) {
+  if (!s) return;
+  disconnect(s);
+  if (s->meta) mysql_close(s->meta);
+  free(s->host);
+  free(s->socket);
+  free(s->user);
+  free(s->password);
+  free(s->start);
+  free(s);
+}
