@@ -215,6 +215,7 @@ void rc_binlog_start_file(rc_binlog *bl, const char *name) {
   bl->checksum_alg = -1;
   bl->n_post_header = 0;
   bl->gtid[0] = 0;
+  bl->commit_us = 0;
   bl->payload_len = bl->payload_pos = 0;
   tables_clear(bl);
 }
@@ -354,9 +355,18 @@ static void parse_header(rc_event *ev, const uint8_t *raw, size_t len, uint64_t 
   ev->body_len = len - RC_EVENT_HEADER_LEN;
 }
 
+uint64_t rc_binlog_commit_us(const rc_binlog *bl, const rc_event *ev) {
+  return bl->commit_us ? bl->commit_us : (uint64_t)ev->ts * 1000000u;
+}
+
 static void track_gtid(rc_binlog *bl, const rc_event *ev) {
   const uint8_t *b = ev->body;
   size_t n = ev->body_len;
+  bl->commit_us = 0;
+  /* MySQL 8: flags, sid, gno, ts_type, last_committed, sequence_number, then the 7-byte
+   * immediate_commit_timestamp (bit 55: an original timestamp follows) */
+  if ((ev->type == RC_EV_GTID || ev->type == RC_EV_ANONYMOUS_GTID) && n >= 42 + 7 && b[25] == 2)
+    bl->commit_us = rd_le_n(b + 42, 7) & ~(1ull << 55);
   if (ev->type == RC_EV_MARIA_GTID && n >= 13) {
     snprintf(bl->gtid, sizeof bl->gtid, "%u-%u-%llu", rd_le32(b + 8), ev->server_id,
              (unsigned long long)rd_le64(b));

@@ -193,6 +193,9 @@ int rc_binlog_feed_nocrc(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t
 
 /* The current transaction's GTID as text ("0-1-42", "uuid:7"), or "" when it has none. */
 const char *rc_binlog_gtid(const rc_binlog *bl);
+/* When the current transaction committed, in microseconds since 1970: MySQL's
+ * immediate_commit_timestamp from its GTID event, else the event header's seconds. */
+uint64_t rc_binlog_commit_us(const rc_binlog *bl, const rc_event *ev);
 /* Server version from the FORMAT_DESCRIPTION; is it MariaDB? */
 const char *rc_binlog_server_version(const rc_binlog *bl);
 int rc_binlog_is_mariadb(const rc_binlog *bl);

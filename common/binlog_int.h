@@ -87,6 +87,7 @@ struct rc_binlog {
   size_t tables_cap, tables_n;
   /* GTID of the current transaction */
   char gtid[96];
+  uint64_t commit_us; /* commit time of the current transaction, microseconds (0: unknown) */
   /* TRANSACTION_PAYLOAD unpacking */
   uint8_t *payload;
   size_t payload_cap, payload_len, payload_pos;

@@ -58,6 +58,7 @@ typedef struct {
   uint64_t expect_seq;
   /* in-flight messages: ring indexed by message number, holding recv_ns (0 = acknowledged) */
   uint64_t *ring;
+  uint64_t *ring_commit; /* commit time of each in-flight message, microseconds since 1970 */
   uint64_t ring_mask;
   uint64_t next_msg, acked_below;
   marker *markers;
@@ -81,7 +82,8 @@ typedef struct {
   uint64_t schema_msgs;
   /* metrics */
   uint64_t produced, acked, queue_full_waits, batches;
-  rc_hist lat;
+  rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
+  rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
   uint64_t start_ns;
 } publisher;
 
@@ -96,6 +98,9 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
   rc_metric_put(b, "latency_p99_us", rc_hist_quantile(&p->lat, 0.99));
   rc_metric_put(b, "latency_max_us", p->lat.max);
+  rc_metric_put(b, "commit_latency_p50_us", rc_hist_quantile(&p->commit_lat, 0.50));
+  rc_metric_put(b, "commit_latency_p99_us", rc_hist_quantile(&p->commit_lat, 0.99));
+  rc_metric_put(b, "commit_latency_max_us", p->commit_lat.max);
   rc_metric_put(b, "checkpoint_changes", p->cp.changes);
 }
 
@@ -116,6 +121,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   if (!(no & SCHEMA_MSG)) {
     uint64_t now = rc_now_ns();
     rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
+    uint64_t commit = p->ring_commit[no & p->ring_mask], wall = rc_wall_ns() / 1000;
+    if (commit) rc_hist_add(&p->commit_lat, wall > commit ? wall - commit : 0);
     p->acked++;
   }
   *slot = 0;
@@ -256,6 +263,7 @@ static int produce_frame(publisher *p, worker_in *w) {
       continue;
     }
     uint64_t recv_ns = rc_frame_get_u64(rd);
+    uint64_t commit_us = rc_frame_get_u64(rd);
     size_t tlen, klen, vlen, flen, glen;
     const uint8_t *topic = rc_frame_get_str16(rd, &tlen);
     const uint8_t *key = rc_frame_get_bytes32(rd, &klen);
@@ -296,6 +304,7 @@ static int produce_frame(publisher *p, worker_in *w) {
       return -1;
     }
     p->ring[no & p->ring_mask] = recv_ns ? recv_ns : 1;
+    p->ring_commit[no & p->ring_mask] = commit_us;
     count_topic(p, tname);
     p->next_msg++;
     p->produced++;
@@ -385,7 +394,8 @@ static int kafka_setup(publisher *p) {
   uint64_t ring = 1024;
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
   p->ring = calloc(ring, sizeof *p->ring);
-  if (!p->ring) return RC_EXIT_FAILURE;
+  p->ring_commit = calloc(ring, sizeof *p->ring_commit);
+  if (!p->ring || !p->ring_commit) return RC_EXIT_FAILURE;
   p->ring_mask = ring - 1;
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_log_cb(conf, on_kafka_log);
@@ -410,9 +420,12 @@ static int finish(publisher *p) {
   FILE *f = fopen(path, "w");
   if (f) {
     fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
+               "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
                "checkpoint=%s:%llu\n",
             (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
-            (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max, p->cp.file,
+            (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
+            (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.5),
+            (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.99), (unsigned long long)p->commit_lat.max, p->cp.file,
             (unsigned long long)p->cp.pos);
     fclose(f);
   }
@@ -533,6 +546,7 @@ int main(int argc, char **argv) {
   }
   if (p->rk) rd_kafka_destroy(p->rk);
   free(p->ring);
+  free(p->ring_commit);
   free(p->markers);
   for (size_t i = 0; i < p->ntopics; i++) free(p->topics[i]);
   free(p->topics);

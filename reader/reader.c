@@ -14,7 +14,7 @@
  *   'N' str16 file name          the following records come from this file
  *   'F' bytes32 raw event        its FORMAT_DESCRIPTION (with checksum)
  *   'T' u8 flags bytes32 raw     a TABLE_MAP (flags bit 0: carries no checksum)
- *   'R' u64 offset u64 recv_ns u32 rows u32 first_row u8 flags str16 gtid bytes32 raw
+ *   'R' u64 offset u64 recv_ns u64 commit_us u32 rows u32 first_row u8 flags str16 gtid bytes32 raw
  *                                a ROWS event holding `rows` changes, numbered from first_row
  *                                (non-zero for the second and later ROWS events unpacked from
  *                                one TRANSACTION_PAYLOAD, which share its offset)
@@ -274,7 +274,7 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (rc < 0) return rc;
   tmap_slot *tm = tmap_find(r, r->rows.table_id);
   const char *gtid = rc_binlog_gtid(r->bl);
-  size_t need = 1 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
+  size_t need = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
   if (make_room(r, need, ev) < 0) return -1;
   put_file_header(r);
   if (tm && tm->sent_seq != r->seq + 1) { /* +1: seq 0 is a valid batch number */
@@ -286,6 +286,7 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   rc_buf_putc(&r->batch, 'R');
   rc_frame_put_u64(&r->batch, ev->offset);
   rc_frame_put_u64(&r->batch, rc_now_ns());
+  rc_frame_put_u64(&r->batch, rc_binlog_commit_us(r->bl, ev));
   rc_frame_put_u32(&r->batch, n);
   rc_frame_put_u32(&r->batch, r->row_base);
   r->row_base += n;

@@ -12,7 +12,7 @@
  * the order across workers.
  *
  * Message records (see common/frame.h):
- *   'M' u64 recv_ns str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
+ *   'M' u64 recv_ns u64 commit_us str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
  *       str16 file u64 offset u32 row str16 gtid
  *   'C' str16 file u64 pos      a transaction boundary (checkpoint candidate)
  *   'S' str16 fingerprint-hex bytes32 schema-json
@@ -234,7 +234,7 @@ static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
 }
 
 static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
-                            const char *gtid,
+                            uint64_t commit_us, const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
   int r = rc_rows_begin(s->bl, ev, &s->rows, err, esz);
   if (r < 0) return r;
@@ -292,6 +292,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     size_t rec = s->frame.len;
     rc_buf_putc(&s->frame, 'M');
     rc_frame_put_u64(&s->frame, recv_ns);
+    rc_frame_put_u64(&s->frame, commit_us);
     rc_frame_put_str16(&s->frame, topic->p, topic->len);
     /* the key the row had: the before image for updates and deletes (an update that changes
      * the key stays in the partition of the row's earlier changes), the after image for
@@ -377,6 +378,7 @@ static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *pay
     }
     case 'R': {
       uint64_t offset = rc_frame_get_u64(&rd), recv_ns = rc_frame_get_u64(&rd);
+      uint64_t commit_us = rc_frame_get_u64(&rd);
       rc_frame_get_u32(&rd); /* the row count: the rows themselves tell */
       uint32_t first_row = rc_frame_get_u32(&rd);
       uint8_t nocrc = rc_frame_get_u8(&rd);
@@ -387,8 +389,8 @@ static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *pay
       r = nocrc ? rc_binlog_feed_nocrc(s->bl, p, n, offset, &ev, err, sizeof err)
                 : rc_binlog_feed(s->bl, p, n, offset, &ev, err, sizeof err);
       if (r >= 0)
-        r = rows_to_messages(s, &ev, first_row, recv_ns, (const char *)gtid, glen, h->seq, &count, err,
-                             sizeof err);
+        r = rows_to_messages(s, &ev, first_row, recv_ns, commit_us, (const char *)gtid, glen, h->seq, &count,
+                             err, sizeof err);
       break;
     }
     case 'C': {
