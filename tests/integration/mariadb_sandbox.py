@@ -8,6 +8,8 @@ Usage:
         db.sql("CREATE DATABASE t")
         rows = db.query("SELECT 1, 'a'")      # [['1', 'a']]
         files = db.binlog_files()             # absolute paths, oldest first
+        db.restart()                          # shut down, start again: same datadir and port
+        db.restart(kill=True)                 # the same after a crash (SIGKILL)
 
 Every sandbox gets its own temporary directory (data dir, socket, binlogs, error log) and a
 free loopback port; nothing depends on a server someone else left running, and the directory
@@ -135,9 +137,21 @@ class MariaDBSandbox:
             raise SandboxError("mariadb-install-db failed (status %d):\n%s"
                                % (r.returncode, _tail(install_log)))
 
+        self._launch()
+        return self
+
+    def _launch(self, port=None):
+        """Start mariadbd on the prepared data directory: on `port` (a restart keeps its
+        port), else on a free port, retried if it got taken between probe and bind."""
+        common = [
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=16M",
+            "--tmpdir=" + os.path.join(self.tmpdir, "tmp"),
+            "--skip-name-resolve",
+        ]
         last_err = None
-        for _attempt in range(3):  # retry if the port got taken between probe and bind
-            self.port = _free_port()
+        for _attempt in range(3 if port is None else 40):
+            self.port = port or _free_port()
             args = [
                 self.mariadbd, "--no-defaults", "--user=root",
                 "--datadir=" + self.datadir,
@@ -163,15 +177,23 @@ class MariaDBSandbox:
                                          stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL,
                                          start_new_session=True)
+            log_start = os.path.getsize(self.error_log) if os.path.exists(self.error_log) else 0
             try:
                 self._wait_ready()
                 return self
             except SandboxError as e:
                 last_err = e
-                log = _tail(self.error_log, 200)
+                try:
+                    with open(self.error_log, "rb") as f:
+                        f.seek(log_start)
+                        log = f.read().decode("utf-8", "replace")
+                except OSError:
+                    log = ""
                 self._kill()
                 if "Address already in use" not in log:
                     raise
+                if port is not None:
+                    time.sleep(0.25)  # our own port: wait until whoever holds it lets go
         raise last_err
 
     def _wait_ready(self):
@@ -206,6 +228,43 @@ class MariaDBSandbox:
             except ProcessLookupError:
                 pass
         self.proc = None
+
+    def shutdown_server(self, kill=False):
+        """Stop mariadbd but keep its data directory, binlogs and port for start_server():
+        a clean shutdown (mariadb-admin shutdown), or SIGKILL with kill=True (a crash)."""
+        if self.proc is None:
+            return
+        if kill:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(timeout=30)
+            self.proc = None
+            return
+        if self.proc.poll() is None:
+            r = subprocess.run([self.admin, "--no-defaults", "--user=root",
+                                "--socket=" + self.socket, "shutdown"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                raise SandboxError("mariadbd did not shut down within 60 s (%s)"
+                                   % r.stdout.decode("utf-8", "replace").strip())
+        self.proc = None
+
+    def start_server(self):
+        """Start mariadbd again after shutdown_server(): same data directory, binlogs,
+        socket and port."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise SandboxError("mariadbd is still running")
+        self._launch(port=self.port)
+
+    def restart(self, kill=False, down_seconds=0.0):
+        """shutdown_server(kill), `down_seconds` with no server, start_server()."""
+        self.shutdown_server(kill=kill)
+        if down_seconds > 0:
+            time.sleep(down_seconds)
+        self.start_server()
 
     def stop(self):
         """Shut the server down (mariadb-admin shutdown, then SIGTERM/SIGKILL) and remove the
