@@ -207,11 +207,15 @@ int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int
                        rc_table **out, char *errstr, size_t errstr_size);
 void rc_table_free(rc_table *t);
 /* Rewrite a TABLE_MAP event (raw, as fed; body_len excludes any CRC) so that its optional
- * metadata also carries what `full` knows and the event lacks: signedness, column names,
- * ENUM/SET labels, the primary key (from information_schema, when the server logs MINIMAL or
+ * metadata also carries what `full` knows and the event lacks: signedness, column charsets,
+ * column names, ENUM/SET labels, the primary key (from information_schema, when the server logs MINIMAL or
  * no metadata). `orig` is the event's own parse. The result, in out, has no checksum (feed it
  * with rc_binlog_feed_nocrc). */
-int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, rc_buf_t *out);
+int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, int is_mariadb,
+                        rc_buf_t *out);
+/* Is a column of this (resolved) type a "character column" of the charset metadata? (MariaDB
+ * counts GEOMETRY too.) */
+int rc_type_is_char(uint8_t type, int is_mariadb);
 /* The table id a TABLE_MAP event defines (without parsing the rest). */
 uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev);
 

@@ -38,6 +38,9 @@ int rc_type_is_numeric(uint8_t t) {
   }
 }
 
+static int is_char_col(uint8_t t, int is_mariadb);
+int rc_type_is_char(uint8_t t, int is_mariadb) { return is_char_col(t, is_mariadb); }
+
 static int is_char_col(uint8_t t, int is_mariadb) {
   switch (t) {
   case 254: case 253: case 15: case 252: case 249: case 250: case 251:
@@ -398,7 +401,8 @@ static void put_field(rc_buf *out, uint8_t type, const rc_buf *value) {
   rc_buf_put(out, value->p, value->len);
 }
 
-int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, rc_buf *out) {
+int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, int is_mariadb,
+                        rc_buf *out) {
   if (orig->ncols != full->ncols) return RC_ERR_ARG;
   out->len = 0;
   rc_buf_put(out, ev->raw, RC_EVENT_HEADER_LEN + ev->body_len);
@@ -412,6 +416,16 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
       k++;
     }
     if (k) put_field(out, OM_SIGNEDNESS, &v);
+  }
+  if (!orig->has_charsets && full->has_charsets) {
+    v.len = 0;
+    int any = 0;
+    for (uint32_t i = 0; i < full->ncols; i++)
+      if (is_char_col(orig->cols[i].type, is_mariadb)) {
+        put_lenenc(&v, full->cols[i].collation ? full->cols[i].collation : 63);
+        any = 1;
+      }
+    if (any) put_field(out, OM_COLUMN_CHARSET, &v);
   }
   if (!orig->has_names && full->has_names) {
     v.len = 0;

@@ -169,7 +169,7 @@ static void lookups_clear(reader *r) {
  * event to keep: the enriched copy (no checksum), or the original. */
 static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp, int *nocrc) {
   const rc_table *orig = rc_binlog_table(r->bl, rc_table_map_id(r->bl, ev));
-  if (!r->srv || !orig || (orig->has_names && orig->has_pk)) return ev;
+  if (!r->srv || !orig || (orig->has_names && orig->has_pk && orig->has_charsets)) return ev;
   char name[600];
   snprintf(name, sizeof name, "%s.%s", orig->db, orig->name);
   rc_table *full = NULL;
@@ -194,7 +194,7 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
     r->lookups[r->nlookups].name = strdup(name);
     r->lookups[r->nlookups++].t = full;
   }
-  if (rc_table_map_enrich(ev, orig, full, &r->enriched) < 0) return ev;
+  if (rc_table_map_enrich(ev, orig, full, rc_binlog_is_mariadb(r->bl), &r->enriched) < 0) return ev;
   *tmp = *ev;
   tmp->raw = (const uint8_t *)r->enriched.p;
   tmp->raw_len = r->enriched.len;
@@ -276,6 +276,7 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   const char *gtid = rc_binlog_gtid(r->bl);
   size_t need = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
   if (make_room(r, need, ev) < 0) return -1;
+  if (r->batch_changes == 0) r->batch_open_ns = rc_now_ns(); /* batch.max_ms counts from the first change */
   put_file_header(r);
   if (tm && tm->sent_seq != r->seq + 1) { /* +1: seq 0 is a valid batch number */
     rc_buf_putc(&r->batch, 'T');
@@ -391,7 +392,7 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
       rc_frame_put_u64(&r->batch, off + len);
     }
   }
-  if (r->batch_changes >= r->max_changes || rc_now_ns() - r->batch_open_ns >= r->max_ns)
+  if (r->batch_changes >= r->max_changes || (r->batch_changes && rc_now_ns() - r->batch_open_ns >= r->max_ns))
     if (batch_close(r) < 0) return -1;
   return 0;
 }
@@ -464,8 +465,10 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     size_t len;
     const char *file;
     uint64_t off;
-    uint64_t now = rc_now_ns(), deadline = r->batch_open_ns + r->max_ns;
-    int timeout = r->batch_changes && deadline > now ? (int)((deadline - now) / 1000000) : 100;
+    /* with changes in the batch, only look: nothing pending means caught up, and the batch goes
+     * out now (a quiet server's change reaches Kafka in milliseconds); under load the next
+     * event is always there and batches fill */
+    int timeout = r->batch_changes ? 0 : 100;
     rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
     if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
       if (batch_close(r) < 0) return RC_EXIT_FAILURE;

@@ -842,6 +842,7 @@ typedef struct {
   uint32_t *label_lens, n_labels;
   int8_t is_signed;
   uint8_t pk;
+  uint16_t collation;
 } col_info;
 
 static void col_info_free(col_info *c, uint32_t n) {
@@ -868,8 +869,9 @@ static int lookup_query(rc_server *s, const rc_table *t, MYSQL_RES **res, char *
   mysql_real_escape_string(s->meta, d, t->db, (unsigned long)dl);
   mysql_real_escape_string(s->meta, n, t->name, (unsigned long)tl);
   sprintf(sql,
-          "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
-          "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+          "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, co.ID FROM information_schema.COLUMNS c "
+          "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME "
+          "WHERE c.TABLE_SCHEMA = '%s' AND c.TABLE_NAME = '%s' ORDER BY c.ORDINAL_POSITION",
           d, n);
   free(d);
   free(n);
@@ -949,6 +951,8 @@ int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
       }
     }
     x->pk = t->has_pk ? c->pk : (row[2] && !strcmp(row[2], "PRI"));
+    /* the charset of a character column (binary ones have none there: 63, binary) */
+    x->collation = c->collation ? c->collation : row[3] ? (uint16_t)atoi(row[3]) : 63;
     i++;
   }
   mysql_free_result(res);
@@ -979,9 +983,11 @@ int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
       x->n_labels = 0;
     }
     c->pk = x->pk;
+    c->collation = x->collation;
   }
   t->has_names = 1;
   t->has_pk = 1;
+  t->has_charsets = 1;
   col_info_free(ci, nrows);
   return 0;
 }

@@ -54,7 +54,9 @@ static void test_enrich(void) {
   full->cols[2].labels[0] = strdup("x");
   full->cols[2].labels[1] = strdup("y");
   full->cols[2].label_lens[0] = full->cols[2].label_lens[1] = 1;
-  RC_CHECK(rc_table_map_enrich(&ev, orig, full, &out) == 0);
+  full->cols[1].collation = 8; /* latin1 */
+  full->has_charsets = 1;
+  RC_CHECK(rc_table_map_enrich(&ev, orig, full, 1, &out) == 0);
   rc_table_free(full);
   /* the enriched event decodes like one written with binlog_row_metadata=FULL */
   rc_binlog *bl2 = rc_binlog_new();
@@ -69,10 +71,11 @@ static void test_enrich(void) {
     RC_CHECK(t->cols[0].is_signed == 0 && t->cols[0].pk && !t->cols[1].pk);
     RC_CHECK(t->cols[2].n_labels == 2 && !strcmp(t->cols[2].labels[1], "y"));
     RC_CHECK(t->cols[1].length == 40);
+    RC_CHECK(t->cols[1].collation == 8 && t->cols[1].cs_kind == RC_CS_LATIN1);
   }
   /* nothing to add when the event already has it all: enriching twice changes nothing */
   rc_buf again = {0};
-  RC_CHECK(t && rc_table_map_enrich(&ev2, t, t, &again) == 0 && again.len == out.len);
+  RC_CHECK(t && rc_table_map_enrich(&ev2, t, t, 1, &again) == 0 && again.len == out.len);
   rc_buf_free(&again);
   rc_binlog_free(bl);
   rc_binlog_free(bl2);
@@ -90,7 +93,7 @@ static void test_column_count_mismatch(void) {
   RC_CHECK(rc_binlog_feed_nocrc(bl, (uint8_t *)raw.p, raw.len, 4, &ev, err, sizeof err) == 0);
   rc_table other = *rc_binlog_table(bl, 1);
   other.ncols = 2; /* information_schema disagrees (a DDL in between) */
-  RC_CHECK(rc_table_map_enrich(&ev, rc_binlog_table(bl, 1), &other, &out) == RC_ERR_ARG);
+  RC_CHECK(rc_table_map_enrich(&ev, rc_binlog_table(bl, 1), &other, 1, &out) == RC_ERR_ARG);
   rc_binlog_free(bl);
   rc_buf_free(&raw);
   rc_buf_free(&out);
