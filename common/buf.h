@@ -22,7 +22,7 @@ void rc_buf_grow(rc_buf *b, size_t need); /* make room for `need` more bytes */
 void rc_buf_free(rc_buf *b);
 
 static inline char *rc_buf_reserve(rc_buf *b, size_t n) {
-  if (b->cap - b->len < n) rc_buf_grow(b, n);
+  if (b->cap - b->len < n || !b->p) rc_buf_grow(b, n); /* never hand out NULL, even for 0 bytes */
   return b->p + b->len;
 }
 static inline void rc_buf_put(rc_buf *b, const void *p, size_t n) {
