@@ -154,6 +154,21 @@ int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms) {
   return ready;
 }
 
+int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const char *to, uint64_t *wait_ns) {
+  uint64_t t0 = rc_now_ns();
+  for (;;) {
+    if (rc_pipe_send(sock, buf, len, 1) == 0) break;
+    if (errno != EAGAIN && errno != EINTR) {
+      rc_error("cannot send to the %s: %s", to, strerror(errno));
+      return -1;
+    }
+    struct pollfd pfd = {.fd = rc_pipe_fd(sock, 0), .events = POLLIN};
+    if (rc_stage_wait(st, &pfd, 1, 100) < 0) return -1;
+  }
+  *wait_ns += rc_now_ns() - t0;
+  return 0;
+}
+
 void rc_stage_close(rc_stage *st) {
   rc_stage_send_metrics(st);
   rc_pipe_close(st->metrics_sock);

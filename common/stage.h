@@ -57,6 +57,10 @@ void rc_stage_path(const rc_stage *st, char *out, size_t n, const char *name);
  * stop now (supervisor gone). Check st->stop for a drain request. */
 int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms);
 void rc_stage_send_metrics(rc_stage *st);
+/* Send one message down a pipe, blocking while it is full (backpressure) but still serving
+ * signals, the supervisor watch and metrics. Adds the time spent waiting to *wait_ns. Returns 0,
+ * or -1 when the stage must stop (or the pipe failed: logged, naming `to`). */
+int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const char *to, uint64_t *wait_ns);
 void rc_stage_close(rc_stage *st);
 
 #endif

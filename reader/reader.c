@@ -108,17 +108,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
 /* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
  * Returns 0, or -1 when the stage must stop now. */
 static int send_frame(reader *r) {
-  uint64_t t0 = rc_now_ns();
-  for (;;) {
-    if (rc_pipe_send(r->sock, r->batch.p, r->batch.len, 1) == 0) break;
-    if (errno != EAGAIN && errno != EINTR) {
-      rc_error("cannot send a batch to the serializers: %s", strerror(errno));
-      return -1;
-    }
-    struct pollfd pfd = {.fd = rc_pipe_fd(r->sock, 0), .events = POLLIN};
-    if (rc_stage_wait(&r->st, &pfd, 1, 100) < 0) return -1;
-  }
-  r->send_wait_ns += rc_now_ns() - t0;
+  if (rc_stage_send(&r->st, r->sock, r->batch.p, r->batch.len, "serializers", &r->send_wait_ns) < 0) return -1;
   r->bytes_sent += r->batch.len;
   return 0;
 }

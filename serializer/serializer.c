@@ -78,17 +78,7 @@ static int send_frame(serializer *s) {
              s->st.pipe.max_message_bytes);
     return -1;
   }
-  uint64_t t0 = rc_now_ns();
-  for (;;) {
-    if (rc_pipe_send(s->out, s->frame.p, s->frame.len, 1) == 0) break;
-    if (errno != EAGAIN && errno != EINTR) {
-      rc_error("cannot send to the publisher: %s", strerror(errno));
-      return -1;
-    }
-    struct pollfd pfd = {.fd = rc_pipe_fd(s->out, 0), .events = POLLIN};
-    if (rc_stage_wait(&s->st, &pfd, 1, 100) < 0) return -1;
-  }
-  s->send_wait_ns += rc_now_ns() - t0;
+  if (rc_stage_send(&s->st, s->out, s->frame.p, s->frame.len, "publisher", &s->send_wait_ns) < 0) return -1;
   s->messages_bytes += s->frame.len;
   return 0;
 }
