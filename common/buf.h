@@ -26,6 +26,7 @@ static inline char *rc_buf_reserve(rc_buf *b, size_t n) {
   return b->p + b->len;
 }
 static inline void rc_buf_put(rc_buf *b, const void *p, size_t n) {
+  if (!n) return; /* p may be NULL then */
   memcpy(rc_buf_reserve(b, n), p, n);
   b->len += n;
 }

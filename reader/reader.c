@@ -163,17 +163,23 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
   char name[600];
   snprintf(name, sizeof name, "%s.%s", orig->db, orig->name);
   rc_table *full = NULL;
-  for (size_t i = 0; i < r->nlookups && !full; i++)
-    if (!strcmp(r->lookups[i].name, name)) full = r->lookups[i].t;
+  int known = 0;
+  for (size_t i = 0; i < r->nlookups && !known; i++)
+    if (!strcmp(r->lookups[i].name, name)) {
+      full = r->lookups[i].t; /* NULL: the lookup failed; not again before the next DDL */
+      known = 1;
+    }
+  if (known && !full) return ev;
   if (!full) {
     char err[512];
     if (rc_table_map_parse(ev->body, ev->body_len, 8, rc_binlog_is_mariadb(r->bl), &full, err, sizeof err) < 0)
       return ev;
     if (rc_server_lookup(r->srv, full, err, sizeof err) < 0) {
       r->lookup_failures++;
-      rc_warn("no column names for %s from information_schema (%s): its columns stay \"@1\", \"@2\", ...", name, err);
+      rc_warn("no column names for %s from information_schema (%s): its columns stay \"@1\", \"@2\", ... "
+              "until a DDL in the stream makes rowcast look again", name, err);
       rc_table_free(full);
-      return ev;
+      full = NULL;
     }
     struct lookup *n = realloc(r->lookups, (r->nlookups + 1) * sizeof *n);
     if (!n) {
@@ -183,6 +189,7 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
     r->lookups = n;
     r->lookups[r->nlookups].name = strdup(name);
     r->lookups[r->nlookups++].t = full;
+    if (!full) return ev;
   }
   if (rc_table_map_enrich(ev, orig, full, rc_binlog_is_mariadb(r->bl), &r->enriched) < 0) return ev;
   *tmp = *ev;
