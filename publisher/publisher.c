@@ -369,7 +369,7 @@ static int kafka_setup(publisher *p) {
   /* rowcast's defaults: nothing lost, nothing reordered, memory bounded; kafka.* overrides */
   static const char *defaults[][2] = {
       {"enable.idempotence", "true"},      {"acks", "all"},
-      {"message.timeout.ms", "0"},         {"linger.ms", "5"},
+      {"message.timeout.ms", "0"},         {"linger.ms", "1"},
       {"queue.buffering.max.messages", "50000"}, {"queue.buffering.max.kbytes", "16384"},
       {"partitioner", "murmur2_random"},   {"compression.codec", "none"},
   };
