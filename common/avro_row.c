@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "charset.h"
 #include "decimal.h"
 #include "json_binary.h"
@@ -165,28 +166,6 @@ static int is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 
 static unsigned days_in_month(unsigned y, unsigned m) {
   static const uint8_t dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = (int64_t)yoe + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yy + (*m <= 2);
 }
 
 static int date_ok(unsigned y, unsigned m, unsigned d) {
@@ -909,11 +888,11 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
   case FK_DATE:
     WANT(kind == RC_V_DATE);
     AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_int(&b, (int32_t)days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day)));
+    AVRO_CHECK(avro_value_set_int(&b, (int32_t)rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day)));
     return 0;
   case FK_DATETIME: {
     WANT(kind == RC_V_DATETIME);
-    int64_t us = days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
+    int64_t us = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
                  ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
     AVRO_CHECK(avro_value_set_branch(field, 1, &b));
     AVRO_CHECK(avro_value_set_long(&b, us));
@@ -1514,7 +1493,7 @@ static int print_col(rc_buf *b, const dcol *d, avro_value_t *v, char *errstr, si
     if (d->pk == PK_DATE) {
       int64_t y;
       unsigned m, dd;
-      civil_from_days(i32, &y, &m, &dd);
+      rc_civil_from_days(i32, &y, &m, &dd);
       rc_buf_putc(b, '"');
       put_date(b, y, m, dd);
       rc_buf_putc(b, '"');
@@ -1529,7 +1508,7 @@ static int print_col(rc_buf *b, const dcol *d, avro_value_t *v, char *errstr, si
       if (rem < 0) rem += US_PER_DAY, days--;
       int64_t y;
       unsigned m, dd;
-      civil_from_days(days, &y, &m, &dd);
+      rc_civil_from_days(days, &y, &m, &dd);
       uint64_t s = (uint64_t)rem / 1000000;
       rc_buf_putc(b, '"');
       put_date(b, y, m, dd);

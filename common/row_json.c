@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "charset.h"
 #include "decimal.h"
 #include "json_binary.h"
@@ -40,20 +41,6 @@ static void put_frac(rc_buf *b, uint32_t usec, int fsp) {
   if (fsp <= 0) return;
   rc_buf_putc(b, '.');
   rc_buf_uint_pad(b, usec / pow10_6[fsp], fsp);
-}
-
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
-static void civil_from_days(int64_t z, unsigned *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = (int64_t)yoe + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (unsigned)(yy + (*m <= 2));
 }
 
 static int col_fsp(const rc_column *col) { return col->type >= 17 && col->type <= 19 ? col->fsp : 0; }
@@ -118,10 +105,11 @@ int rc_json_value(rc_buf *b, const rc_column *col, const rc_value *v, char *errs
       rc_buf_lit(b, "0000-00-00 00:00:00");
       put_frac(b, v->v.ts.usec, col_fsp(col));
     } else {
-      unsigned y, m, d;
-      civil_from_days(v->v.ts.sec / 86400, &y, &m, &d);
+      int64_t y;
+      unsigned m, d;
+      rc_civil_from_days(v->v.ts.sec / 86400, &y, &m, &d);
       uint32_t s = v->v.ts.sec % 86400;
-      put_date(b, y, m, d);
+      put_date(b, (unsigned)y, m, d);
       rc_buf_putc(b, 'T');
       put_hms(b, s / 3600, s / 60 % 60, s % 60);
       put_frac(b, v->v.ts.usec, col_fsp(col));
