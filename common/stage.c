@@ -11,18 +11,7 @@
 
 #include "log.h"
 #include "metrics.h"
-
-static int sig_pipe[2] = {-1, -1};
-static rc_stage *the_stage;
-
-static void on_signal(int sig) {
-  int saved = errno;
-  if (the_stage) the_stage->stop = 1;
-  unsigned char c = (unsigned char)sig;
-  ssize_t w = write(sig_pipe[1], &c, 1);
-  (void)w;
-  errno = saved;
-}
+#include "signals.h"
 
 void rc_stage_path(const rc_stage *st, char *out, size_t n, const char *name) {
   snprintf(out, n, "%s/%s.ipc", st->run_dir, name);
@@ -72,19 +61,10 @@ int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv) {
   st->metrics_interval_ns = (uint64_t)rc_config_int(st->cfg, "metrics.interval_ms") * 1000000ull;
   st->next_metrics_ns = rc_now_ns() + st->metrics_interval_ns;
 
-  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
-  st->sig_fd = sig_pipe[0];
-  the_stage = st;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
   /* under a supervisor SIGINT is ignored (a Ctrl-C reaches the whole process group, and the
    * supervisor decides how the group drains): keep it so */
-  struct sigaction old;
-  if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  st->sig_fd = rc_signals_catch(&st->stop, 1);
+  if (st->sig_fd < 0) return RC_EXIT_FAILURE;
 
   char path[4200];
   rc_stage_path(st, path, sizeof path, "metrics");
@@ -134,9 +114,7 @@ int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms) {
   int r = poll(all, (nfds_t)n, timeout_ms);
   if (r < 0 && errno != EINTR) return -1;
   if (r > 0 && (all[sig_i].revents & POLLIN)) {
-    unsigned char c[16];
-    while (read(st->sig_fd, c, sizeof c) > 0) {
-    }
+    rc_signals_drain();
   }
   if (parent_i >= 0 && r > 0 && all[parent_i].revents) {
     rc_warn("the supervisor is gone; stopping");

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipe.h"
+#include "signals.h"
 
 #define MAX_CHILDREN 66
 #define MAX_METRICS 24
@@ -74,16 +75,7 @@ typedef struct {
 } group;
 
 static volatile sig_atomic_t got_signal;
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig) {
-  int saved = errno;
-  got_signal = sig;
-  char c = (char)sig;
-  ssize_t w = write(sig_pipe[1], &c, 1);
-  (void)w;
-  errno = saved;
-}
+static int sig_fd = -1;
 
 static uint64_t metric_of(const child *c, const char *name) {
   for (int i = 0; i < c->nm; i++)
@@ -210,8 +202,7 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   {
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
-    close(sig_pipe[0]);
-    close(sig_pipe[1]);
+    rc_signals_close();
     sigprocmask(SIG_SETMASK, &old, NULL);
     char *argv[16 + 4096];
     int n = 0;
@@ -309,13 +300,11 @@ static int supervise(group *g) {
   int max_restarts = (int)rc_config_int(g->cfg, "supervisor.max_restarts");
   if (start_group(g) < 0) return 1;
   struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
-                          {.fd = sig_pipe[0], .events = POLLIN}};
+                          {.fd = sig_fd, .events = POLLIN}};
   for (;;) {
     poll(fds, 2, 200);
     if (fds[1].revents) {
-      char c[16];
-      while (read(sig_pipe[0], c, sizeof c) > 0) {
-      }
+      rc_signals_drain();
       if (!g->draining) {
         g->draining = 1;
         rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
@@ -533,7 +522,7 @@ static int run_group(int argc, char **argv, int live) {
     fprintf(stderr, "rowcast: %s\n", err);
     goto out;
   }
-  if (pipe2(g.watch_pipe, 0) != 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) goto out;
+  if (pipe2(g.watch_pipe, 0) != 0) goto out;
   fcntl(g.watch_pipe[1], F_SETFD, FD_CLOEXEC);
   char path[PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/metrics.ipc", g.run_dir);
@@ -543,12 +532,7 @@ static int run_group(int argc, char **argv, int live) {
     fprintf(stderr, "rowcast: %s\n", err);
     goto out;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0) goto out;
   g.tty = isatty(STDERR_FILENO);
   g.start_ns = rc_now_ns();
   status = supervise(&g);

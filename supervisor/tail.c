@@ -48,6 +48,7 @@
 #include "log.h"
 #include "rc_err.h"
 #include "registry.h"
+#include "signals.h"
 
 #define LIST_INTERVAL_NS 1000000000ull
 #define SCHEMA_SYNC_TIMEOUT_NS 10000000000ull
@@ -103,16 +104,7 @@ typedef struct {
 } tail;
 
 static volatile sig_atomic_t stop_signal;
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig) {
-  int saved = errno;
-  stop_signal = sig;
-  char c = (char)sig;
-  ssize_t w = write(sig_pipe[1], &c, 1);
-  (void)w;
-  errno = saved;
-}
+static int sig_fd = -1;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -603,15 +595,10 @@ int rc_cmd_tail(int argc, char **argv) {
   status = 1;
   t.q = rd_kafka_queue_get_consumer(t.rk);
   t.sq = rd_kafka_queue_get_consumer(t.srk);
-  if (!t.q || !t.sq || pipe2(t.kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+  if (!t.q || !t.sq || pipe2(t.kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      (sig_fd = rc_signals_catch(&stop_signal, 0)) < 0)
     goto out;
   rd_kafka_queue_io_event_enable(t.q, t.kafka_fd[1], "1", 1);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
 
   if (list_topics(&t) < 0) goto out;
   schema_sync(&t); /* the schema topic, whole, before the first message */
@@ -635,7 +622,7 @@ int rc_cmd_tail(int argc, char **argv) {
     if (t.exit_at_end && all_at_end(&t)) break;
     now = now_ns();
     int wait_ms = t.next_list_ns > now ? (int)((t.next_list_ns - now) / 1000000) + 1 : 0;
-    struct pollfd pf[2] = {{t.kafka_fd[0], POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+    struct pollfd pf[2] = {{t.kafka_fd[0], POLLIN, 0}, {sig_fd, POLLIN, 0}};
     if (poll(pf, 2, wait_ms) < 0 && errno != EINTR) {
       status = 1;
       break;
@@ -657,10 +644,9 @@ out:
     rd_kafka_consumer_close(t.srk);
     rd_kafka_destroy(t.srk);
   }
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 2; i++)
     if (t.kafka_fd[i] >= 0) close(t.kafka_fd[i]);
-    if (sig_pipe[i] >= 0) close(sig_pipe[i]);
-  }
+  rc_signals_close();
   if (have_re) regfree(&t.re);
   for (size_t i = 0; i < t.fp_cap; i++) free(t.fps[i].schema);
   free(t.fps);
