@@ -87,8 +87,17 @@ struct rc_binfile {
   const uint8_t *map;
   size_t size;
   size_t pos;
-  int mapped; /* map is ours to munmap */
+  size_t released; /* pages of the map before this offset were handed back (MADV_DONTNEED) */
+  int mapped;      /* map is ours to munmap */
 };
+
+/* The mapped pages of what was read count in the process's RSS until given back; a reader
+ * going through a 1 GiB binlog would otherwise end up holding all of it. Pages behind the read
+ * position are given back in steps of RELEASE_STEP, keeping the last RELEASE_KEEP: events
+ * handed out recently stay resident, and an older one read again (a private, read-only file
+ * mapping) is simply paged in again from the file. */
+#define RELEASE_STEP (4u << 20)
+#define RELEASE_KEEP (4u << 20)
 
 static int binfile_new(rc_binfile **out, const char *path, const uint8_t *map, size_t size,
                        int mapped, char *errstr, size_t errstr_size) {
@@ -181,6 +190,13 @@ int rc_binfile_next(rc_binfile *f, const uint8_t **raw, size_t *len, uint64_t *o
   *len = size;
   *offset = f->pos;
   f->pos += size;
+  if (f->mapped && f->pos - f->released >= RELEASE_STEP + RELEASE_KEEP) {
+    size_t upto = (f->pos - RELEASE_KEEP) & ~(size_t)(RELEASE_STEP - 1); /* page aligned */
+    if (upto > f->released) {
+      madvise((void *)(f->map + f->released), upto - f->released, MADV_DONTNEED);
+      f->released = upto;
+    }
+  }
   return 1;
 }
 
@@ -509,8 +525,8 @@ int rc_binlog_feed(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offse
       return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: event at offset %llu is too short for its checksum",
                      bl->file, (unsigned long long)offset);
     uint32_t want = rd_le32(raw + len - 4);
-    uint32_t got = (uint32_t)crc32(0L, raw, (uInt)(len - 4));
-    if (want != got && !bl->no_verify)
+    uint32_t got = bl->no_verify ? want : (uint32_t)crc32(0L, raw, (uInt)(len - 4));
+    if (want != got)
       return rc_errf(RC_ERR_CHECKSUM, errstr, es,
                      "%s: checksum mismatch in %s (type %u) at offset %llu: stored %08x, computed %08x",
                      bl->file, rc_event_type_name(ev->type) ? rc_event_type_name(ev->type) : "event",
