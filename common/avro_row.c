@@ -151,10 +151,8 @@ static int json_literal_to_utf8(rc_buf *out, const char *s, size_t n) {
 
 /* Text as canonical JSON cleans it (invalid UTF-8 -> U+FFFD), as plain UTF-8. */
 static char *clean_utf8(const char *p, size_t n, size_t *len_out) {
-  rc_buf lit = {0}, u = {0};
-  rc_buf_json_str(&lit, p, n);
-  json_literal_to_utf8(&u, lit.p, lit.len); /* our own literal: cannot fail */
-  rc_buf_free(&lit);
+  rc_buf u = {0};
+  rc_buf_utf8_clean(&u, p, n);
   if (len_out) *len_out = u.len;
   rc_buf_putc(&u, '\0');
   return u.p;
@@ -941,16 +939,14 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
   case FK_TEXT:
   case FK_TEXT_OR_BYTES: {
     WANT(kind == RC_V_STRING);
-    at->tmp.len = 0;
-    if (rc_charset_json_str(&at->tmp, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) < 0) {
+    rc_buf *s = &ac->scratch[slot];
+    s->len = 0;
+    if (rc_charset_utf8(s, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) < 0) {
       if (ac->fk == FK_TEXT) return col_fail(at, i, errstr, es, "text not valid in its character set");
       AVRO_CHECK(avro_value_set_branch(field, 2, &b));
       AVRO_CHECK(give_bytes(&b, v->v.s.p, v->v.s.len));
       return 0;
     }
-    rc_buf *s = &ac->scratch[slot];
-    s->len = 0;
-    json_literal_to_utf8(s, at->tmp.p, at->tmp.len);
     AVRO_CHECK(avro_value_set_branch(field, 1, &b));
     AVRO_CHECK(give_string(&b, cstr(s), s->len));
     return 0;

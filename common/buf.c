@@ -183,6 +183,32 @@ void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
   b->len = (size_t)(o - b->p);
 }
 
+void rc_buf_utf8_clean(rc_buf *b, const char *str, size_t n) {
+  const uint8_t *s = (const uint8_t *)str;
+  char *o = rc_buf_reserve(b, n * 3); /* worst case: every byte becomes U+FFFD */
+  size_t i = 0;
+  while (i < n) {
+    size_t run = i; /* copy runs of ASCII at once */
+    while (run < n && s[run] < 0x80) run++;
+    if (run > i) {
+      memcpy(o, s + i, run - i);
+      o += run - i;
+      i = run;
+      continue;
+    }
+    size_t l = utf8_seq(s + i, n - i);
+    if (l == 0) {
+      *o++ = (char)0xEF, *o++ = (char)0xBF, *o++ = (char)0xBD;
+      i++;
+    } else {
+      memcpy(o, s + i, l);
+      o += l;
+      i += l;
+    }
+  }
+  b->len = (size_t)(o - b->p);
+}
+
 void rc_buf_json_float(rc_buf *b, float f) {
   if (!isfinite(f)) { /* MySQL cannot store these; JSON has no form for them */
     rc_buf_lit(b, "null");

@@ -45,6 +45,9 @@ void rc_buf_base64(rc_buf *b, const uint8_t *p, size_t n);
 void rc_buf_hex(rc_buf *b, const uint8_t *p, size_t n);
 /* A JSON string literal (quotes included) of UTF-8 text; invalid UTF-8 becomes U+FFFD. */
 void rc_buf_json_str(rc_buf *b, const char *s, size_t n);
+/* Append s as valid UTF-8: each byte that does not start a valid sequence becomes U+FFFD (the
+ * same text rc_buf_json_str quotes). */
+void rc_buf_utf8_clean(rc_buf *b, const char *s, size_t n);
 /* Shortest JSON number that reads back as the same float / double. */
 void rc_buf_json_float(rc_buf *b, float f);
 void rc_buf_json_double(rc_buf *b, double d);

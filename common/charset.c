@@ -74,19 +74,16 @@ int rc_charset_kind(uint16_t collation, void **cd) {
   return RC_CS_ICONV;
 }
 
-int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
-  if (n == 0 && kind != RC_CS_BINARY && kind != RC_CS_UNKNOWN) {
-    rc_buf_lit(b, "\"\"");
-    return 0;
-  }
+/* Text in a charset as UTF-8 into scratch (replaced): 0, or -1 when the bytes are not valid
+ * in the charset. Returns the UTF-8 through out and len (in scratch, or p itself for UTF-8). */
+static int to_utf8(rc_buf *scratch, int kind, void *cd, const uint8_t *p, size_t n, const char **out, size_t *len) {
   if (kind == RC_CS_UTF8) {
-    rc_buf_json_str(b, (const char *)p, n);
+    *out = (const char *)p, *len = n;
     return 0;
   }
   if (kind == RC_CS_LATIN1) {
     /* at most 3 UTF-8 bytes per input byte */
-    static rc_buf scratch; /* per process: stages are single-threaded */
-    char *tmp = rc_buf_reserve(&scratch, n * 3);
+    char *tmp = rc_buf_reserve(scratch, n * 3 + 1);
     char *o = tmp;
     for (size_t i = 0; i < n; i++) {
       uint32_t cp = p[i];
@@ -102,21 +99,43 @@ int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t 
         *o++ = (char)(0x80 | (cp & 63));
       }
     }
-    rc_buf_json_str(b, tmp, (size_t)(o - tmp));
+    *out = tmp, *len = (size_t)(o - tmp);
     return 0;
   }
   if (kind == RC_CS_ICONV && cd) {
     iconv_t h = cd;
     iconv(h, NULL, NULL, NULL, NULL);
-    static rc_buf scratch; /* per process: stages are single-threaded */
     size_t cap = n * 4 + 16;
-    char *out = rc_buf_reserve(&scratch, cap);
-    char *in = (char *)p, *o = out;
+    char *buf = rc_buf_reserve(scratch, cap);
+    char *in = (char *)p, *o = buf;
     size_t inleft = n, outleft = cap;
     size_t r = iconv(h, &in, &inleft, &o, &outleft);
     if (r == (size_t)-1 || inleft != 0) return -1;
-    rc_buf_json_str(b, out, (size_t)(o - out));
+    *out = buf, *len = (size_t)(o - buf);
     return 0;
   }
   return -1;
+}
+
+int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
+  if (n == 0 && kind != RC_CS_BINARY && kind != RC_CS_UNKNOWN) {
+    rc_buf_lit(b, "\"\"");
+    return 0;
+  }
+  static rc_buf scratch; /* per process: stages are single-threaded */
+  const char *u;
+  size_t len;
+  if (to_utf8(&scratch, kind, cd, p, n, &u, &len) < 0) return -1;
+  rc_buf_json_str(b, u, len);
+  return 0;
+}
+
+int rc_charset_utf8(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
+  if (n == 0 && kind != RC_CS_BINARY && kind != RC_CS_UNKNOWN) return 0;
+  static rc_buf scratch;
+  const char *u;
+  size_t len;
+  if (to_utf8(&scratch, kind, cd, p, n, &u, &len) < 0) return -1;
+  rc_buf_utf8_clean(b, u, len);
+  return 0;
 }

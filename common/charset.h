@@ -23,5 +23,8 @@ const char *rc_charset_name(uint16_t collation);
 /* Append text as a JSON string converted to UTF-8. Returns 0, or -1 when the bytes are not
  * valid in the charset (nothing is appended then; the caller prints them as bytes). */
 int rc_charset_json_str(rc_buf *b, int cs_kind, void *cd, const uint8_t *p, size_t n);
+/* The same text as plain UTF-8 (what that JSON string holds, unescaped): invalid UTF-8 becomes
+ * U+FFFD as in the JSON. 0, or -1 when the bytes are not valid in the charset. */
+int rc_charset_utf8(rc_buf *b, int cs_kind, void *cd, const uint8_t *p, size_t n);
 
 #endif

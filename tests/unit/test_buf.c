@@ -84,10 +84,23 @@ static void test_json_str(void) {
   RESET(); rc_buf_json_str(&b, "\0x", 2); RC_CHECK_STR(s(), "\"\\u0000x\"");
 }
 
+/* The text rc_buf_json_str quotes, unquoted: same replacements, no escapes, NUL kept. */
+static void test_utf8_clean(void) {
+  RESET(); rc_buf_utf8_clean(&b, "a\"b\\c\n", 6); RC_CHECK_STR(s(), "a\"b\\c\n");
+  RESET(); rc_buf_utf8_clean(&b, "\xF0\x9F\x98\x80", 4); RC_CHECK_STR(s(), "\xF0\x9F\x98\x80");
+  RESET(); rc_buf_utf8_clean(&b, "\x80", 1); RC_CHECK_STR(s(), "\xEF\xBF\xBD");
+  RESET(); rc_buf_utf8_clean(&b, "\xC0\xAF", 2); RC_CHECK_STR(s(), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  RESET(); rc_buf_utf8_clean(&b, "\xED\xA0\x80", 3); RC_CHECK_STR(s(), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  RESET(); rc_buf_utf8_clean(&b, "a\xE2\x82", 3); RC_CHECK_STR(s(), "a\xEF\xBF\xBD\xEF\xBF\xBD");
+  RESET(); rc_buf_utf8_clean(&b, "\0x\xC3\xA9", 4); RC_CHECK(b.len == 4 && !memcmp(b.p, "\0x\xC3\xA9", 4));
+  RESET(); rc_buf_utf8_clean(&b, "", 0); RC_CHECK(b.len == 0);
+}
+
 void rc_tests(void) {
   RC_RUN(test_integers);
   RC_RUN(test_floats);
   RC_RUN(test_base64);
   RC_RUN(test_json_str);
+  RC_RUN(test_utf8_clean);
   rc_buf_free(&b);
 }
