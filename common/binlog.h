@@ -175,8 +175,9 @@ void rc_binlog_free(rc_binlog *bl);
  * positions. */
 void rc_binlog_start_file(rc_binlog *bl, const char *name);
 const char *rc_binlog_file(const rc_binlog *bl);
-/* Checksums are verified by default. Only the fuzz targets turn this off, so that mutated
- * inputs reach the decoders behind the CRC check. */
+/* Checksums are verified by default. Off, they are not even computed: the serializer turns this
+ * off for events the reader already verified, and the fuzz targets so that mutated inputs reach
+ * the decoders behind the CRC check. */
 void rc_binlog_set_verify_checksums(rc_binlog *bl, int on);
 
 /* Decode the framing of one raw event, check its CRC, and update the state (FORMAT_DESCRIPTION,

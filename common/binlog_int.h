@@ -79,7 +79,7 @@ struct rc_binlog {
   char server_version[51];
   int is_mariadb;
   int checksum_alg;      /* 0 off, 1 CRC32, -1 not known yet */
-  int no_verify;         /* fuzzing only: accept wrong CRCs */
+  int no_verify;         /* do not compute CRCs: the fuzzer, and the serializer (the reader checked them) */
   uint8_t post_header_len[256];
   int n_post_header;
   /* table maps: open addressing on table_id */
