@@ -114,6 +114,12 @@ static const key_def keys[] = {
      "table names (prefix.database.table). Only the characters Kafka allows in topic names, "
      "and at most 119 of them, so that a topic name stays within Kafka's 249 characters even "
      "for 64-character database and table names."},
+    {"publisher.headers", KT_BOOL, "false", 0, 1, NULL,
+     "Also put each change's position in Kafka message headers: rowcast.file, rowcast.offset, "
+     "rowcast.row and rowcast.gtid (when the transaction has one). The message value always "
+     "carries the same position (source in Avro, pos in JSON); headers let a consumer route or "
+     "filter without decoding the value, and cost about as much producer CPU again per "
+     "message."},
     {"publisher.checkpoint_interval_ms", KT_MS, "1000", 10, 60000, NULL,
      "At most how often the publisher writes its checkpoint, the binlog position up to which "
      "Kafka has acknowledged every change. Shorter: less to skip after a restart; longer: "

@@ -42,6 +42,11 @@ typedef struct {
 } worker_in;
 
 typedef struct {
+  char *name;
+  rd_kafka_topic_t *rkt;
+} kafka_topic;
+
+typedef struct {
   uint64_t msg_no;  /* messages numbered below this must be acknowledged */
   uint64_t changes; /* changes produced before it in this run */
   char file[256];
@@ -71,10 +76,12 @@ typedef struct {
   int ended;
   int fatal; /* set by a delivery report: exit status */
   char fatal_msg[1024];
-  /* distinct topics (tables) seen, for the summary; the last one cached */
-  char **topics;
+  /* one librdkafka topic handle per table topic (the count goes in the summary); last one cached */
+  kafka_topic *topics;
   size_t ntopics;
   size_t last_topic;
+  rd_kafka_topic_t *schema_rkt;
+  int headers; /* publisher.headers: the position in message headers too */
   /* schemas published to the schema topic (fingerprints, hex), each once per run */
   char (*schemas)[17];
   size_t nschemas;
@@ -175,17 +182,42 @@ static int push_marker(publisher *p, const uint8_t *file, size_t flen, uint64_t 
   return 0;
 }
 
-static void count_topic(publisher *p, const char *t) {
-  if (p->ntopics && !strcmp(p->topics[p->last_topic], t)) return;
+/* A topic handle for librdkafka. The first use asks the cluster for the topic's metadata at once
+ * (a blocking round trip, once per topic and run): without it librdkafka 2.0 learns of a topic
+ * first produced to after startup only at its next one-second topic scan, and every table's
+ * first change would wait for it. */
+static rd_kafka_topic_t *new_topic(publisher *p, const char *name) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, name, NULL);
+  if (!rkt) {
+    rc_error("cannot use Kafka topic %s: %s", name, rd_kafka_err2str(rd_kafka_last_error()));
+    return NULL;
+  }
+  const struct rd_kafka_metadata *md;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md, 5000);
+  if (e == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+  else rc_debug("metadata of topic %s not fetched ahead (%s): librdkafka fetches it itself", name, rd_kafka_err2str(e));
+  return rkt;
+}
+
+static rd_kafka_topic_t *table_topic(publisher *p, const uint8_t *name, size_t len) {
+  kafka_topic *t = p->ntopics ? &p->topics[p->last_topic] : NULL;
+  if (t && strlen(t->name) == len && !memcmp(t->name, name, len)) return t->rkt;
   for (size_t i = 0; i < p->ntopics; i++)
-    if (!strcmp(p->topics[i], t)) {
+    if (strlen(p->topics[i].name) == len && !memcmp(p->topics[i].name, name, len)) {
       p->last_topic = i;
-      return;
+      return p->topics[i].rkt;
     }
-  char **n = realloc(p->topics, (p->ntopics + 1) * sizeof *n);
-  if (!n) return;
+  kafka_topic *n = realloc(p->topics, (p->ntopics + 1) * sizeof *n);
+  if (!n) return NULL;
   p->topics = n;
-  if ((p->topics[p->ntopics] = strdup(t))) p->last_topic = p->ntopics++;
+  t = &p->topics[p->ntopics];
+  if (!(t->name = strndup((const char *)name, len))) return NULL;
+  if (!(t->rkt = new_topic(p, t->name))) {
+    free(t->name);
+    return NULL;
+  }
+  p->last_topic = p->ntopics++;
+  return t->rkt;
 }
 
 static void serve_kafka(publisher *p) {
@@ -208,8 +240,12 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
   for (size_t i = 0; i < p->nschemas; i++)
     if (!memcmp(p->schemas[i], hex, 16)) return 1;
   uint64_t no = p->next_msg;
+  if (!p->schema_rkt && !(p->schema_rkt = new_topic(p, p->schema_topic))) {
+    p->fatal = RC_EXIT_FAILURE;
+    return -1;
+  }
   rd_kafka_resp_err_t e = rd_kafka_producev(
-      p->rk, RD_KAFKA_V_TOPIC(p->schema_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      p->rk, RD_KAFKA_V_RKT(p->schema_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(hex, hlen), RD_KAFKA_V_VALUE((void *)json, jlen),
       RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(no | SCHEMA_MSG)), RD_KAFKA_V_END);
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -273,30 +309,45 @@ static int produce_frame(publisher *p, worker_in *w) {
     uint32_t row = rc_frame_get_u32(rd);
     const uint8_t *gtid = rc_frame_get_str16(rd, &glen);
     if (rd->bad || !topic || !val || !file || !gtid) break;
-    char tname[512], num[24];
-    snprintf(tname, sizeof tname, "%.*s", (int)tlen, (const char *)topic);
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-    rd_kafka_header_add(hdrs, "rowcast.file", -1, file, (ssize_t)flen);
-    int n = snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
-    rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
-    n = snprintf(num, sizeof num, "%u", row);
-    rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
-    if (glen) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, gtid, (ssize_t)glen);
+    rd_kafka_topic_t *rkt = table_topic(p, topic, tlen);
+    if (!rkt) {
+      p->fatal = RC_EXIT_FAILURE;
+      return -1;
+    }
+    /* the position is in the value (Avro source, JSON pos); headers repeat it on request, at
+     * about twice librdkafka's cost per message */
+    rd_kafka_headers_t *hdrs = NULL;
+    if (p->headers) {
+      char num[24];
+      hdrs = rd_kafka_headers_new(4);
+      rd_kafka_header_add(hdrs, "rowcast.file", -1, file, (ssize_t)flen);
+      int n = snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
+      rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
+      n = snprintf(num, sizeof num, "%u", row);
+      rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
+      if (glen) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, gtid, (ssize_t)glen);
+    }
     uint64_t no = p->next_msg;
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_VALUE((void *)val, vlen),
-                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e;
+    if (hdrs)
+      e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_VALUE((void *)val, vlen),
+                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+    else if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key,
+                              key ? klen : 0, (void *)(uintptr_t)no) == 0)
+      e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    else
+      e = rd_kafka_last_error();
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_headers_destroy(hdrs);
+      if (hdrs) rd_kafka_headers_destroy(hdrs);
       rd->p = rec;
       p->queue_full_waits++;
       return 0;
     }
     if (e) {
-      rd_kafka_headers_destroy(hdrs);
-      rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", tname, (int)flen,
-               (const char *)file, (unsigned long long)offset, row, vlen, rd_kafka_err2str(e));
+      if (hdrs) rd_kafka_headers_destroy(hdrs);
+      rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", rd_kafka_topic_name(rkt),
+               (int)flen, (const char *)file, (unsigned long long)offset, row, vlen, rd_kafka_err2str(e));
       p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
       if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
         rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
@@ -305,7 +356,6 @@ static int produce_frame(publisher *p, worker_in *w) {
     }
     p->ring[no & p->ring_mask] = recv_ns ? recv_ns : 1;
     p->ring_commit[no & p->ring_mask] = commit_us;
-    count_topic(p, tname);
     p->next_msg++;
     p->produced++;
   }
@@ -448,6 +498,7 @@ int main(int argc, char **argv) {
   if (p->nworkers > MAX_WORKERS) p->nworkers = MAX_WORKERS;
   p->cp_interval_ns = (uint64_t)rc_config_int(p->st.cfg, "publisher.checkpoint_interval_ms") * 1000000ull;
   p->state_dir = rc_config_str(p->st.cfg, "state.dir");
+  p->headers = (int)rc_config_int(p->st.cfg, "publisher.headers");
   snprintf(p->schema_topic, sizeof p->schema_topic, "%s._schemas", rc_config_str(p->st.cfg, "publisher.topic_prefix"));
   char err[1024];
   if (rc_mkdirs(p->state_dir, err, sizeof err) < 0) {
@@ -544,11 +595,15 @@ int main(int argc, char **argv) {
     rc_pipe_msg_free(p->w[i].msg);
     rc_pipe_close(p->w[i].sock);
   }
+  for (size_t i = 0; i < p->ntopics; i++) {
+    rd_kafka_topic_destroy(p->topics[i].rkt);
+    free(p->topics[i].name);
+  }
+  if (p->schema_rkt) rd_kafka_topic_destroy(p->schema_rkt);
   if (p->rk) rd_kafka_destroy(p->rk);
   free(p->ring);
   free(p->ring_commit);
   free(p->markers);
-  for (size_t i = 0; i < p->ntopics; i++) free(p->topics[i]);
   free(p->topics);
   free(p->schemas);
   return status;

@@ -123,7 +123,8 @@ class Replay:
 
     def __init__(self, rowcast, files, state, extra=()):
         self.rowcast, self.state = rowcast, state
-        args = [rowcast, "replay", "-o", f"state.dir={state}", "-o", "serializer.format=json"]
+        args = [rowcast, "replay", "-o", f"state.dir={state}", "-o", "serializer.format=json",
+                "-o", "publisher.headers=true"]
         for e in extra:
             args += ["-o", e]
         self.out_path, self.err_path = state + ".stdout", state + ".stderr"

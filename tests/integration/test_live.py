@@ -285,7 +285,7 @@ def run_args(rc, db, state, bootstrap=None, extra=(), user=USER, password=PASSWO
              start="earliest"):
     opts = ["state.dir=" + state, "serializer.format=json", "source.host=127.0.0.1", f"source.port={db.port}",
             f"source.user={user}", f"source.password={password}", f"source.start={start}",
-            "source.reconnect_max_ms=1000", "source.connect_timeout_ms=3000"]
+            "source.reconnect_max_ms=1000", "source.connect_timeout_ms=3000", "publisher.headers=true"]
     if server_id is not None:
         opts.append(f"source.server_id={server_id}")
     if bootstrap:

@@ -52,15 +52,17 @@ def main():
         ck.check(len(files) >= 2 and len(expected) > 5000, f"workload: {len(expected)} changes in {len(files)} files")
 
         for workers in (1, 2, 4):
-            label = f"workers={workers}"
+            headers = workers != 2  # publisher.headers: on for 1 and 4 workers, off (the default) for 2
+            label = f"workers={workers}" + (" headers" if headers else "")
             with Broker(rc) as broker, Collector(broker.bootstrap, r"^rowcast\..*") as col:
                 state = os.path.join(tmp, f"state-{workers}")
                 code, out, err, secs = replay(rc, files, state, [f"kafka.bootstrap.servers={broker.bootstrap}",
-                                                               f"serializer.workers={workers}", "batch.max_changes=500"])
+                                                               f"serializer.workers={workers}", "batch.max_changes=500"]
+                                               + (["publisher.headers=true"] if headers else []))
                 ck.check(code == 0, f"{label}: replay exits 0 in {secs:.1f} s", err[-2000:])
                 ck.check(f"replayed {len(expected)} changes" in out, f"{label}: summary counts every change", out)
                 col.wait(count=len(expected), idle=5.0, timeout=120)
-                compare(ck, label, expected, col.messages, order)
+                compare(ck, label, expected, col.messages, order, headers)
                 cp = open(os.path.join(state, "checkpoint")).read()
                 ck.check(cp.startswith(want_cp), f"{label}: checkpoint right after the last transaction's XID",
                          f"{cp!r} != {want_cp!r}")
