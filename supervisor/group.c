@@ -175,6 +175,22 @@ static uint64_t stage_max(const group *g, const char *stage, const char *name) {
   return m;
 }
 
+/* CPU time (user + system) of a live process, in ms, from /proc; 0 if unknown. */
+static uint64_t proc_cpu_ms(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return 0;
+  long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? (ut + st) * 1000 / (uint64_t)hz : 0;
+}
+
 static void drain_metrics(group *g) {
   char err[256];
   void *msg;
@@ -559,6 +575,11 @@ static int run_group(int argc, char **argv, int live) {
              (double)stage_max(&g, "serializer", "max_rss_kb") / 1024,
              (long long)rc_config_int(g.cfg, "serializer.workers"),
              (double)stage_max(&g, "publisher", "max_rss_kb") / 1024);
+      printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s",
+             (double)stage_sum(&g, "reader", "cpu_ms") / 1000, (double)stage_sum(&g, "serializer", "cpu_ms") / 1000,
+             (long long)rc_config_int(g.cfg, "serializer.workers"), (double)stage_sum(&g, "publisher", "cpu_ms") / 1000);
+      if (g.broker_pid > 0) printf(", local broker %.2f s", (double)proc_cpu_ms(g.broker_pid) / 1000);
+      printf("\n");
       fflush(stdout);
     }
   }
