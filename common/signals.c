@@ -18,6 +18,24 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+static void on_child(int sig) {
+  int saved = errno;
+  char c = (char)sig;
+  ssize_t w = write(self_pipe[1], &c, 1);
+  (void)w;
+  errno = saved;
+}
+
+int rc_signals_wake_on_child(void) {
+  if (self_pipe[1] < 0) return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_child;
+  sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGCHLD, &sa, NULL);
+}
+
 int rc_signals_catch(volatile sig_atomic_t *flag, int keep_ignored_sigint) {
   if (pipe2(self_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
   caught = flag;
@@ -33,10 +51,13 @@ int rc_signals_catch(volatile sig_atomic_t *flag, int keep_ignored_sigint) {
   return self_pipe[0];
 }
 
-void rc_signals_drain(void) {
+int rc_signals_drain(void) {
   char c[64];
-  while (read(self_pipe[0], c, sizeof c) > 0) {
-  }
+  ssize_t n;
+  int other = 0;
+  while ((n = read(self_pipe[0], c, sizeof c)) > 0)
+    for (ssize_t i = 0; i < n; i++) other |= c[i] != (char)SIGCHLD;
+  return other;
 }
 
 void rc_signals_close(void) {

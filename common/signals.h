@@ -12,8 +12,12 @@
  * ignored stays ignored (stages under a supervisor). Returns the self-pipe's non-blocking read
  * end, or -1. Once per process. */
 int rc_signals_catch(volatile sig_atomic_t *flag, int keep_ignored_sigint);
-/* Empty the self-pipe after poll() said it is readable. */
-void rc_signals_drain(void);
+/* Also write to the self-pipe when a child exits (SIGCHLD), without touching the flag: the
+ * supervisor's poll wakes at once instead of at its next timeout. */
+int rc_signals_wake_on_child(void);
+/* Empty the self-pipe after poll() said it is readable. Returns 1 if a caught signal other
+ * than SIGCHLD was among what it held, else 0. */
+int rc_signals_drain(void);
 /* Close the self-pipe: a forked child does this before exec. */
 void rc_signals_close(void);
 

@@ -193,7 +193,7 @@ static rd_kafka_topic_t *new_topic(publisher *p, const char *name) {
     return NULL;
   }
   const struct rd_kafka_metadata *md;
-  rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md, 5000);
+  rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md, 1000);
   if (e == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
   else rc_debug("metadata of topic %s not fetched ahead (%s): librdkafka fetches it itself", name, rd_kafka_err2str(e));
   return rkt;
@@ -469,10 +469,11 @@ static int finish(publisher *p) {
   snprintf(path, sizeof path, "%s/publisher.done", p->st.run_dir);
   FILE *f = fopen(path, "w");
   if (f) {
-    fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
+    fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
                "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
                "checkpoint=%s:%llu\n",
-            (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
+            (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_now_ns(),
+            (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.99), (unsigned long long)p->commit_lat.max, p->cp.file,

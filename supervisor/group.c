@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ typedef struct {
   metric m[MAX_METRICS];
   int nm;
   char file[256]; /* reader: current file */
+  /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
+   * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
+  uint64_t cpu_us, max_rss_kb;
 } child;
 
 typedef struct {
@@ -168,13 +172,6 @@ static void progress_line(group *g, int final) {
   g->last_line_acked = acked;
 }
 
-static uint64_t stage_max(const group *g, const char *stage, const char *name) {
-  uint64_t m = 0;
-  for (int i = 0; i < g->nc; i++)
-    if (!strcmp(g->c[i].stage, stage) && metric_of(&g->c[i], name) > m) m = metric_of(&g->c[i], name);
-  return m;
-}
-
 /* CPU time (user + system) of a live process, in ms, from /proc; 0 if unknown. */
 static uint64_t proc_cpu_ms(pid_t pid) {
   char path[64], buf[1024];
@@ -264,6 +261,14 @@ static int start_group(group *g) {
 }
 
 /* Stop every live child: SIGTERM, then SIGKILL after a grace period. */
+/* Reap child slot i (its pid, already waited for, gave this rusage). */
+static void reaped(child *c, const struct rusage *ru) {
+  c->pid = 0;
+  c->cpu_us += (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+               (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+  if ((uint64_t)ru->ru_maxrss > c->max_rss_kb) c->max_rss_kb = (uint64_t)ru->ru_maxrss;
+}
+
 static void stop_group(group *g, int grace_ms) {
   for (int i = 0; i < g->nc; i++)
     if (g->c[i].pid > 0) kill(g->c[i].pid, SIGTERM);
@@ -272,7 +277,8 @@ static void stop_group(group *g, int grace_ms) {
     int alive = 0;
     for (int i = 0; i < g->nc; i++) {
       if (g->c[i].pid <= 0) continue;
-      if (waitpid(g->c[i].pid, NULL, WNOHANG) == g->c[i].pid) g->c[i].pid = 0;
+      struct rusage ru;
+      if (wait4(g->c[i].pid, NULL, WNOHANG, &ru) == g->c[i].pid) reaped(&g->c[i], &ru);
       else alive++;
     }
     if (!alive) return;
@@ -282,7 +288,8 @@ static void stop_group(group *g, int grace_ms) {
   for (int i = 0; i < g->nc; i++)
     if (g->c[i].pid > 0) {
       kill(g->c[i].pid, SIGKILL);
-      waitpid(g->c[i].pid, NULL, 0);
+      struct rusage ru;
+      if (wait4(g->c[i].pid, NULL, 0, &ru) == g->c[i].pid) reaped(&g->c[i], &ru);
       g->c[i].pid = 0;
     }
 }
@@ -319,8 +326,7 @@ static int supervise(group *g) {
                           {.fd = sig_fd, .events = POLLIN}};
   for (;;) {
     poll(fds, 2, 200);
-    if (fds[1].revents) {
-      rc_signals_drain();
+    if (fds[1].revents && rc_signals_drain()) { /* SIGTERM or SIGINT (a child's exit only wakes us) */
       if (!g->draining) {
         g->draining = 1;
         rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
@@ -337,7 +343,8 @@ static int supervise(group *g) {
     progress_line(g, 0);
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    struct rusage ru;
+    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
       if (pid == g->broker_pid) {
         char how[128];
         describe_exit(status, how, sizeof how);
@@ -350,7 +357,7 @@ static int supervise(group *g) {
       for (int i = 0; i < g->nc; i++)
         if (g->c[i].pid == pid) c = &g->c[i];
       if (!c) continue;
-      c->pid = 0;
+      reaped(c, &ru);
       if (!strcmp(c->stage, "publisher") && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         stop_group(g, 2000);
         usleep(50000);
@@ -548,7 +555,7 @@ static int run_group(int argc, char **argv, int live) {
     fprintf(stderr, "rowcast: %s\n", err);
     goto out;
   }
-  if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0) goto out;
+  if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0 || rc_signals_wake_on_child() < 0) goto out;
   g.tty = isatty(STDERR_FILENO);
   g.start_ns = rc_now_ns();
   status = supervise(&g);
@@ -556,7 +563,10 @@ static int run_group(int argc, char **argv, int live) {
   if (status == 0) {
     char summary[2048];
     if (read_done(&g, summary, sizeof summary) == 0) {
-      double secs = (double)(rc_now_ns() - g.start_ns) / 1e9;
+      /* from the start of the group to the publisher's last acknowledgement (one clock:
+       * CLOCK_MONOTONIC), not counting the stages' shutdown */
+      uint64_t done_ns = done_value(summary, "done_ns=");
+      double secs = (double)((done_ns > g.start_ns ? done_ns : rc_now_ns()) - g.start_ns) / 1e9;
       uint64_t changes = done_value(summary, "changes=");
       const char *cp = strstr(summary, "checkpoint=");
       printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s); latency p50 %.1f ms, "
@@ -570,14 +580,19 @@ static int run_group(int argc, char **argv, int live) {
              (double)done_value(summary, "commit_latency_p50_us=") / 1000,
              (double)done_value(summary, "commit_latency_p99_us=") / 1000,
              cp ? (int)strcspn(cp + 11, "\n") : 0, cp ? cp + 11 : "");
+      uint64_t rss[3] = {0}, cpu[3] = {0};
+      static const char *const stages[3] = {"reader", "serializer", "publisher"};
+      for (int i = 0; i < g.nc; i++)
+        for (int k = 0; k < 3; k++)
+          if (!strcmp(g.c[i].stage, stages[k])) {
+            cpu[k] += g.c[i].cpu_us;
+            if (g.c[i].max_rss_kb > rss[k]) rss[k] = g.c[i].max_rss_kb;
+          }
+      long long workers = (long long)rc_config_int(g.cfg, "serializer.workers");
       printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB\n",
-             (double)stage_max(&g, "reader", "max_rss_kb") / 1024,
-             (double)stage_max(&g, "serializer", "max_rss_kb") / 1024,
-             (long long)rc_config_int(g.cfg, "serializer.workers"),
-             (double)stage_max(&g, "publisher", "max_rss_kb") / 1024);
-      printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s",
-             (double)stage_sum(&g, "reader", "cpu_ms") / 1000, (double)stage_sum(&g, "serializer", "cpu_ms") / 1000,
-             (long long)rc_config_int(g.cfg, "serializer.workers"), (double)stage_sum(&g, "publisher", "cpu_ms") / 1000);
+             (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
+      printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
+             (double)cpu[1] / 1e6, workers, (double)cpu[2] / 1e6);
       if (g.broker_pid > 0) printf(", local broker %.2f s", (double)proc_cpu_ms(g.broker_pid) / 1000);
       printf("\n");
       fflush(stdout);

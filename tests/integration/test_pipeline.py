@@ -10,6 +10,7 @@ Usage: test_pipeline.py --rowcast PATH
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,12 @@ def main():
         state = os.path.join(tmp, "state-local")
         code, out, err, secs = replay(rc, files[:1], state)
         ck.check(code == 0 and "local broker" in err, "without kafka.bootstrap.servers: rowcast starts its local broker", err[-1000:])
+        # the summary's per-stage figures come from the kernel (wait4), even for a run shorter
+        # than the stages' metrics interval
+        rss = re.search(r"reader ([\d.]+) MiB, serializer ([\d.]+) MiB .*publisher ([\d.]+) MiB", out)
+        cpu = re.search(r"CPU time: reader ([\d.]+) s, serializers ([\d.]+) s .*publisher ([\d.]+) s, local broker ([\d.]+) s", out)
+        ck.check(rss and all(float(x) > 1 for x in rss.groups()) and cpu and float(cpu.group(2)) > 0,
+                 f"summary: peak RSS and CPU time of every stage ({secs:.1f} s run)", out)
 
         # a second replay with the checkpoint at the end publishes nothing new
         code, out, err, secs = replay(rc, files[:1], state)
