@@ -361,6 +361,10 @@ typedef struct acol {
   int fk;
   rc_buf scratch[2];     /* converted text / padded bytes, per image slot */
   uint8_t small[2][BIG]; /* decimals and BIT bytes, per image slot */
+  /* ENUM/SET labels already in UTF-8, when the column's charset converts label by label (UTF-8,
+   * latin1): the value is then a lookup (ENUM) or a join (SET) instead of a conversion */
+  rc_buf labels;    /* the labels one after the other */
+  size_t *label_at; /* label k is labels.p[label_at[k] .. label_at[k + 1]) */
 } acol;
 
 struct rc_avro_table {
@@ -721,6 +725,8 @@ void rc_avro_table_free(rc_avro_table *at) {
       free(at->cols[i].orig);
       rc_buf_free(&at->cols[i].scratch[0]);
       rc_buf_free(&at->cols[i].scratch[1]);
+      rc_buf_free(&at->cols[i].labels);
+      free(at->cols[i].label_at);
     }
     free(at->cols);
   }
@@ -772,7 +778,21 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
     r = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
     goto fail;
   }
-  for (uint32_t i = 0; i < t->ncols; i++) at->cols[i].fk = col_fk(&t->cols[i]);
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    acol *ac = &at->cols[i];
+    const rc_column *c = &at->t->cols[i];
+    ac->fk = col_fk(c);
+    int kind = c->cs_kind == RC_CS_UNKNOWN ? RC_CS_UTF8 : c->cs_kind;
+    if (ac->fk != FK_LABEL || !c->labels || (kind != RC_CS_UTF8 && kind != RC_CS_LATIN1)) continue;
+    if (!(ac->label_at = calloc(c->n_labels + 1, sizeof *ac->label_at))) {
+      r = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
+      goto fail;
+    }
+    for (uint32_t k = 0; k < c->n_labels; k++) {
+      rc_charset_utf8(&ac->labels, kind, NULL, (const uint8_t *)c->labels[k], c->label_lens[k]); /* cannot fail */
+      ac->label_at[k + 1] = ac->labels.len;
+    }
+  }
   if ((r = map_names(at)) < 0) {
     r = rc_errf(r, errstr, es, "out of memory");
     goto fail;
@@ -925,6 +945,25 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
   }
   case FK_LABEL: {
     WANT(kind == RC_V_ENUM || kind == RC_V_SET);
+    const uint64_t u = v->v.u;
+    if (ac->label_at && ((kind == RC_V_ENUM && u <= c->n_labels) ||
+                         (kind == RC_V_SET && (c->n_labels >= 64 || !(u >> c->n_labels))))) {
+      rc_buf *s = &ac->scratch[slot];
+      s->len = 0;
+      if (kind == RC_V_ENUM && u) {
+        rc_buf_put(s, ac->labels.p + ac->label_at[u - 1], ac->label_at[u] - ac->label_at[u - 1]);
+      } else if (kind == RC_V_SET) {
+        for (uint32_t k = 0; k < c->n_labels && k < 64; k++) {
+          if (!((u >> k) & 1)) continue;
+          if (s->len) rc_buf_putc(s, ',');
+          rc_buf_put(s, ac->labels.p + ac->label_at[k], ac->label_at[k + 1] - ac->label_at[k]);
+        }
+      }
+      AVRO_CHECK(avro_value_set_branch(field, 1, &b));
+      AVRO_CHECK(give_string(&b, cstr(s), s->len));
+      return 0;
+    }
+    /* no labels, or a value beyond them: as the JSON mapping says (or refuses) */
     at->tmp.len = 0;
     int r = rc_json_value(&at->tmp, c, v, errstr, es);
     if (r < 0) return r;
