@@ -447,6 +447,7 @@ static void label_json(rc_buf *b, const rc_column *c, const char *p, size_t n) {
 }
 
 uint64_t rc_table_signature(const rc_table *t) {
+  if (t->sig_known) return t->sig;
   rc_buf b = {0};
 #define PUT_STR(s, n)                                                                          \
   do {                                                                                         \
@@ -484,6 +485,9 @@ uint64_t rc_table_signature(const rc_table *t) {
 #undef PUT_U32
   uint64_t fp = rc_avro_crc64(b.p, b.len);
   rc_buf_free(&b);
+  /* a table map is not changed once parsed: remember it (the caller's table is not const) */
+  ((rc_table *)t)->sig = fp;
+  ((rc_table *)t)->sig_known = 1;
   return fp;
 }
 

@@ -39,7 +39,8 @@ void rc_avro_table_free(rc_avro_table *at);
 
 /* Signature of a table map's shape (db, table, names, types, metadata, signedness, charsets,
  * labels, nullability, primary key): two table maps with the same signature get the same
- * schemas. A CRC-64-AVRO over a length-prefixed serialization of those fields. */
+ * schemas. A CRC-64-AVRO over a length-prefixed serialization of those fields, computed once
+ * and kept in the table (t->sig): t must not be defined const, nor changed afterwards. */
 uint64_t rc_table_signature(const rc_table *t);
 
 /* The schemas as JSON text (with rowcast's properties), owned by `at`. */

@@ -160,6 +160,8 @@ typedef struct rc_table {
   uint8_t has_pk;      /* the optional metadata carried the primary key */
   uint8_t is_numeric_known; /* signedness metadata present */
   uint8_t has_charsets;
+  uint8_t sig_known;   /* sig holds rc_table_signature() (computed once per table map) */
+  uint64_t sig;
 } rc_table;
 
 /* Is a column of this (resolved) type numeric in the sense of the SIGNEDNESS metadata? */
