@@ -92,6 +92,7 @@ typedef struct {
   rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
   rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
   uint64_t start_ns;
+  uint64_t poll_ns, poll_wall_us; /* while serve_kafka polls: when it started (else 0) */
 } publisher;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -126,9 +127,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   }
   uint64_t *slot = &p->ring[no & p->ring_mask];
   if (!(no & SCHEMA_MSG)) {
-    uint64_t now = rc_now_ns();
+    /* reports come in batches from serve_kafka: one clock reading per batch (elsewhere, from
+     * rd_kafka_flush, one each) */
+    uint64_t now = p->poll_ns ? p->poll_ns : rc_now_ns();
     rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
-    uint64_t commit = p->ring_commit[no & p->ring_mask], wall = rc_wall_ns() / 1000;
+    uint64_t commit = p->ring_commit[no & p->ring_mask];
+    uint64_t wall = p->poll_ns ? p->poll_wall_us : rc_wall_ns() / 1000;
     if (commit) rc_hist_add(&p->commit_lat, wall > commit ? wall - commit : 0);
     p->acked++;
   }
@@ -224,7 +228,10 @@ static void serve_kafka(publisher *p) {
   char c[64];
   while (read(p->kafka_fd[0], c, sizeof c) > 0) {
   }
+  p->poll_ns = rc_now_ns();
+  p->poll_wall_us = rc_wall_ns() / 1000;
   rd_kafka_poll(p->rk, 0);
+  p->poll_ns = 0;
 }
 
 /* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
