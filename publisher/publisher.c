@@ -89,6 +89,7 @@ typedef struct {
   uint64_t schema_msgs;
   /* metrics */
   uint64_t produced, acked, queue_full_waits, batches;
+  uint64_t key_bytes, value_bytes; /* of the changes produced */
   rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
   rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
   uint64_t start_ns;
@@ -365,6 +366,8 @@ static int produce_frame(publisher *p, worker_in *w) {
     p->ring_commit[no & p->ring_mask] = commit_us;
     p->next_msg++;
     p->produced++;
+    p->key_bytes += key ? klen : 0;
+    p->value_bytes += vlen;
   }
   if (rd->bad) {
     rc_error("batch %llu from a serializer is malformed", (unsigned long long)w->h.seq);
@@ -476,10 +479,11 @@ static int finish(publisher *p) {
   snprintf(path, sizeof path, "%s/publisher.done", p->st.run_dir);
   FILE *f = fopen(path, "w");
   if (f) {
-    fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
+    fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nkey_bytes=%llu\nvalue_bytes=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
                "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
                "checkpoint=%s:%llu\n",
             (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_now_ns(),
+            (unsigned long long)p->key_bytes, (unsigned long long)p->value_bytes,
             (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.5),

@@ -188,6 +188,18 @@ static uint64_t proc_cpu_ms(pid_t pid) {
   return hz > 0 ? (ut + st) * 1000 / (uint64_t)hz : 0;
 }
 
+/* Peak RSS (VmHWM) of a live process, in KiB; 0 if unknown. */
+static uint64_t proc_hwm_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  uint64_t kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = strtoull(line + 6, NULL, 10);
+  if (f) fclose(f);
+  return kb;
+}
+
 static void drain_metrics(group *g) {
   char err[256];
   void *msg;
@@ -569,11 +581,13 @@ static int run_group(int argc, char **argv, int live) {
       double secs = (double)((done_ns > g.start_ns ? done_ns : rc_now_ns()) - g.start_ns) / 1e9;
       uint64_t changes = done_value(summary, "changes=");
       const char *cp = strstr(summary, "checkpoint=");
-      printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s); latency p50 %.1f ms, "
+      printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s, messages: keys %.3f MB, "
+             "values %.3f MB); latency p50 %.1f ms, "
              "p99 %.1f ms, max %.1f ms (receipt to Kafka ack; from commit: p50 %.1f ms, p99 %.1f ms); "
              "checkpoint %.*s\n",
              g.draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
              (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
+             (double)done_value(summary, "key_bytes=") / 1e6, (double)done_value(summary, "value_bytes=") / 1e6,
              (double)done_value(summary, "latency_p50_us=") / 1000,
              (double)done_value(summary, "latency_p99_us=") / 1000,
              (double)done_value(summary, "latency_max_us=") / 1000,
@@ -589,8 +603,10 @@ static int run_group(int argc, char **argv, int live) {
             if (g.c[i].max_rss_kb > rss[k]) rss[k] = g.c[i].max_rss_kb;
           }
       long long workers = (long long)rc_config_int(g.cfg, "serializer.workers");
-      printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB\n",
+      printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB",
              (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
+      if (g.broker_pid > 0) printf(", local broker %.1f MiB", (double)proc_hwm_kb(g.broker_pid) / 1024);
+      printf("\n");
       printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
              (double)cpu[1] / 1e6, workers, (double)cpu[2] / 1e6);
       if (g.broker_pid > 0) printf(", local broker %.2f s", (double)proc_cpu_ms(g.broker_pid) / 1000);
