@@ -605,6 +605,8 @@ static int run_group(int argc, char **argv, int live) {
       long long workers = (long long)rc_config_int(g.cfg, "serializer.workers");
       printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB",
              (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
+      struct rusage self;
+      if (getrusage(RUSAGE_SELF, &self) == 0) printf(", supervisor %.1f MiB", (double)self.ru_maxrss / 1024);
       if (g.broker_pid > 0) printf(", local broker %.1f MiB", (double)proc_hwm_kb(g.broker_pid) / 1024);
       printf("\n");
       printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
