@@ -19,6 +19,8 @@
 
 #include <avro.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,6 +356,19 @@ static int col_fsp(const rc_column *c) { return c->type >= 17 && c->type <= 19 ?
 
 /* ---- the table version ------------------------------------------------------------------- */
 
+/* A column's value, ready for the writer: the union branch and what it holds. */
+typedef struct prep {
+  int disc;  /* 0 null, 1 the column's type, 2 bytes (text not valid in its charset) */
+  int type;  /* avro_type_t of the branch */
+  int64_t l; /* int, long, boolean; GEOMETRY: srid */
+  double d;
+  float f;
+  const void *p; /* string (n bytes, no NUL needed), bytes, GEOMETRY wkb, VECTOR floats */
+  size_t n;
+} prep;
+
+typedef struct vnode vnode;
+
 typedef struct acol {
   char *avro_name;
   char *orig;            /* original name ("@3" without names), UTF-8, NUL-terminated */
@@ -365,6 +380,7 @@ typedef struct acol {
    * latin1): the value is then a lookup (ENUM) or a join (SET) instead of a conversion */
   rc_buf labels;    /* the labels one after the other */
   size_t *label_at; /* label k is labels.p[label_at[k] .. label_at[k + 1]) */
+  prep prep[2];     /* the value being written, per image slot */
 } acol;
 
 struct rc_avro_table {
@@ -375,12 +391,19 @@ struct rc_avro_table {
   rc_buf vschema, vpcf, kschema, kpcf;
   uint64_t vfp, kfp;
   int has_key;
-  avro_schema_t vsch, ksch;
-  avro_value_iface_t *viface, *kiface;
-  avro_value_t vval[4], kval; /* one envelope per (before?, after?) shape: unions keep their branch */
-  int vval_ok[4], kval_ok;
+  avro_schema_t vsch, ksch; /* avro-c's parse of the schemas: they are valid Avro */
   avro_writer_t writer;
   rc_buf tmp;
+  /* the view avro-c writes from (see encoding below) and the change it shows */
+  vnode *nodes;
+  uint32_t *pk, npk;           /* the key's columns */
+  uint32_t *absent[2], nabsent[2]; /* columns absent from each image */
+  const rc_value *img[2];      /* before (or the key's image), after */
+  const rc_avro_source *src;
+  uint64_t ts_ms;
+  int op;
+  size_t item; /* the VECTOR item being written */
+  char err[600];
 };
 
 static char *dup_mem(const void *p, size_t n) {
@@ -396,6 +419,8 @@ static rc_table *table_dup(const rc_table *t) {
   if (!c) return NULL;
   *c = *t;
   c->db = c->name = NULL;
+  c->map_body = NULL;
+  c->map_body_len = 0;
   c->cols = calloc(t->ncols ? t->ncols : 1, sizeof *c->cols);
   if (!c->cols) {
     free(c);
@@ -715,11 +740,10 @@ static int map_names(rc_avro_table *at) {
 
 void rc_avro_table_free(rc_avro_table *at) {
   if (!at) return;
-  for (int k = 0; k < 4; k++)
-    if (at->vval_ok[k]) avro_value_decref(&at->vval[k]);
-  if (at->kval_ok) avro_value_decref(&at->kval);
-  if (at->viface) avro_value_iface_decref(at->viface);
-  if (at->kiface) avro_value_iface_decref(at->kiface);
+  free(at->nodes);
+  free(at->pk);
+  free(at->absent[0]);
+  free(at->absent[1]);
   if (at->vsch) avro_schema_decref(at->vsch);
   if (at->ksch) avro_schema_decref(at->ksch);
   if (at->writer) avro_writer_free(at->writer);
@@ -745,22 +769,15 @@ void rc_avro_table_free(rc_avro_table *at) {
   free(at);
 }
 
-static int make_class(const rc_buf *json, avro_schema_t *sch, avro_value_iface_t **iface, avro_value_t *val,
-                      int *val_ok, int nval, const char *what, const rc_table *t, char *errstr, size_t es) {
+static int parse_schema(const rc_buf *json, avro_schema_t *sch, const char *what, const rc_table *t, char *errstr,
+                        size_t es) {
   if (avro_schema_from_json_length(json->p, json->len, sch))
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: avro-c refuses the generated %s schema: %s", t->db,
                    t->name, what, avro_strerror());
-  if (!(*iface = avro_generic_class_from_schema(*sch)))
-    return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: no avro-c class for the %s schema: %s", t->db, t->name,
-                   what, avro_strerror());
-  for (int k = 0; k < nval; k++) {
-    if (avro_generic_value_new(*iface, &val[k]))
-      return rc_errf(RC_ERR_NOMEM, errstr, es, "%s.%s: no avro-c value for the %s schema: %s", t->db, t->name,
-                     what, avro_strerror());
-    val_ok[k] = 1;
-  }
   return 0;
 }
+
+static int view_nodes(rc_avro_table *at);
 
 int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size_t es) {
   *out = NULL;
@@ -808,11 +825,12 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
     emit_key_schema(at);
     at->kfp = rc_avro_crc64(at->kpcf.p, at->kpcf.len);
   }
-  if ((r = make_class(&at->vschema, &at->vsch, &at->viface, at->vval, at->vval_ok, 4, "value", t, errstr, es)) < 0)
+  if ((r = parse_schema(&at->vschema, &at->vsch, "value", t, errstr, es)) < 0) goto fail;
+  if (at->has_key && (r = parse_schema(&at->kschema, &at->ksch, "key", t, errstr, es)) < 0) goto fail;
+  if (view_nodes(at) < 0) {
+    r = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
     goto fail;
-  if (at->has_key &&
-      (r = make_class(&at->kschema, &at->ksch, &at->kiface, &at->kval, &at->kval_ok, 1, "key", t, errstr, es)) < 0)
-    goto fail;
+  }
   *out = at;
   return 0;
 fail:
@@ -827,40 +845,68 @@ const char *rc_avro_key_schema(const rc_avro_table *at) { return at->has_key ? a
 const char *rc_avro_key_canonical(const rc_avro_table *at) { return at->has_key ? at->kpcf.p : NULL; }
 uint64_t rc_avro_key_fingerprint(const rc_avro_table *at) { return at->has_key ? at->kfp : 0; }
 
-/* ---- encoding ---------------------------------------------------------------------------- */
+/* ---- encoding ----------------------------------------------------------------------------- */
 
-static int give_string(avro_value_t *v, const char *p, size_t len) { /* p[len] must be NUL */
-  avro_wrapped_buffer_t wb;
-  avro_wrapped_buffer_new(&wb, p, len + 1);
-  return avro_value_give_string_len(v, &wb);
+/*
+ * avro-c writes each datum (avro_value_write, its binary encoder, a memory writer) from a view:
+ * an avro_value_iface_t of rowcast's whose values read the change where it is (the row images,
+ * the source) instead of being copied into avro-c's generic values first. Every node of the
+ * tree (envelope, images, columns, source fields) is allocated once per table version; a column
+ * value is checked and converted when the writer asks for its union branch, into that column's
+ * reused buffers.
+ */
+enum {
+  N_NULL, N_ENV, N_IMAGE, N_ROW, N_UNION, N_COL, N_COL_A, N_COL_B, N_ABSENT, N_ABSENT_ITEM, N_OP, N_SOURCE,
+  N_SRC, N_GTID, N_TS, N_KEY
+};
+
+/* positions of the nodes that are not per column */
+enum {
+  N_NULL_0, N_ENV_0, N_IMAGE_0, N_ROW_0 = N_IMAGE_0 + 2, N_ABSENT_0 = N_ROW_0 + 2, N_ABSENT_ITEM_0 = N_ABSENT_0 + 2,
+  N_OP_0 = N_ABSENT_ITEM_0 + 2, N_SOURCE_0, N_SRC_0, N_GTID_0 = N_SRC_0 + 8, N_TS_0, N_KEY_0, N_FIXED
+};
+
+struct vnode {
+  rc_avro_table *at;
+  uint8_t kind, slot; /* slot: 0 the before image (or the key's image), 1 the after image */
+  uint32_t i;         /* column; source field; array item */
+};
+
+static avro_value_iface_t view_iface;
+
+static void view_at(avro_value_t *v, vnode *n) {
+  v->iface = &view_iface;
+  v->self = n;
 }
 
-static int give_bytes(avro_value_t *v, const void *p, size_t n) {
-  avro_wrapped_buffer_t wb;
-  avro_wrapped_buffer_new(&wb, n ? p : "", n);
-  return avro_value_give_bytes(v, &wb);
+/* The nodes of one image slot: per column a union, its value and two children (GEOMETRY's
+ * fields, a VECTOR's item). */
+static vnode *col_node(rc_avro_table *at, int slot, uint32_t i, int which) {
+  return &at->nodes[N_FIXED + ((size_t)slot * at->t->ncols + i) * 4 + (size_t)which];
 }
 
-static int col_fail(const rc_avro_table *at, uint32_t i, char *errstr, size_t es, const char *what) {
-  return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s column %s: %s", at->t->db, at->t->name, at->cols[i].orig, what);
+static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
+  char what[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  snprintf(at->err, sizeof at->err, "%s.%s column %s: %s", at->t->db, at->t->name, at->cols[i].orig, what);
+  return EINVAL;
 }
 
-#define AVRO_CHECK(x)                                                                          \
-  do {                                                                                         \
-    if ((x) != 0)                                                                              \
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s column %s: avro-c: %s", at->t->db,       \
-                     at->t->name, ac->orig, avro_strerror());                                   \
-  } while (0)
-
-/* Set union `field` of column i to value v. */
-static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_t *field, int slot, char *errstr,
-                   size_t es) {
+/* Check and convert column i of the image in `slot` for the writer. */
+static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   acol *ac = &at->cols[i];
   const rc_column *c = &at->t->cols[i];
-  avro_value_t b;
+  const rc_value *v = &at->img[slot][i];
+  prep *pp = &ac->prep[slot];
+  pp->disc = 1;
   if (v->kind == RC_V_NULL || v->kind == RC_V_ABSENT || rc_avro_value_is_lossy(c, v)) {
-    AVRO_CHECK(avro_value_set_branch(field, 0, &b));
-    return avro_value_set_null(&b) ? col_fail(at, i, errstr, es, "avro-c refuses null") : 0;
+    pp->disc = 0;
+    pp->type = AVRO_NULL;
+    return 0;
   }
   int kind = v->kind;
 #define WANT(cond)                                                                             \
@@ -871,71 +917,67 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
   case FK_INT:
     if (kind == RC_V_INT) WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
     else WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_int(&b, kind == RC_V_INT ? (int32_t)v->v.i : (int32_t)v->v.u));
+    pp->type = AVRO_INT32;
+    pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
     return 0;
   case FK_LONG:
     if (kind != RC_V_INT) WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_long(&b, kind == RC_V_INT ? v->v.i : (int64_t)v->v.u));
+    pp->type = AVRO_INT64;
+    pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
     return 0;
-  case FK_U64: {
+  case FK_U64:
     WANT(kind == RC_V_UINT);
-    size_t n = u64_to_twos(v->v.u, ac->small[slot]);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_bytes(&b, ac->small[slot], n));
+    pp->type = AVRO_BYTES;
+    pp->n = u64_to_twos(v->v.u, ac->small[slot]);
+    pp->p = ac->small[slot];
     return 0;
-  }
   case FK_FLOAT:
     WANT(kind == RC_V_FLOAT);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_float(&b, v->v.f));
+    pp->type = AVRO_FLOAT;
+    pp->f = v->v.f;
     return 0;
   case FK_DOUBLE:
     WANT(kind == RC_V_DOUBLE);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_double(&b, v->v.d));
+    pp->type = AVRO_DOUBLE;
+    pp->d = v->v.d;
     return 0;
-  case FK_DECIMAL: {
+  case FK_DECIMAL:
     WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
     at->tmp.len = 0;
     if (rc_decimal_format(&at->tmp, v->v.s.p, c->precision, c->scale) < 0)
-      return col_fail(at, i, errstr, es, "DECIMAL digit group out of range");
-    size_t n = decimal_text_to_twos(at->tmp.p, at->tmp.len, ac->small[slot]);
-    if (!n) return col_fail(at, i, errstr, es, "DECIMAL has too many digits");
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_bytes(&b, ac->small[slot], n));
+      return view_fail(at, i, "DECIMAL digit group out of range");
+    if (!(pp->n = decimal_text_to_twos(at->tmp.p, at->tmp.len, ac->small[slot])))
+      return view_fail(at, i, "DECIMAL has too many digits");
+    pp->type = AVRO_BYTES;
+    pp->p = ac->small[slot];
     return 0;
-  }
   case FK_DATE:
     WANT(kind == RC_V_DATE);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_int(&b, (int32_t)rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day)));
+    pp->type = AVRO_INT32;
+    pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day);
     return 0;
-  case FK_DATETIME: {
+  case FK_DATETIME:
     WANT(kind == RC_V_DATETIME);
-    int64_t us = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
-                 ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_long(&b, us));
+    pp->type = AVRO_INT64;
+    pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
+            ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
     return 0;
-  }
   case FK_TIMESTAMP:
     WANT(kind == RC_V_TIMESTAMP);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_long(&b, (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec));
+    pp->type = AVRO_INT64;
+    pp->l = (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec;
     return 0;
   case FK_TIME: {
     WANT(kind == RC_V_TIME);
     int64_t us = ((int64_t)v->v.tm.hour * 3600 + v->v.tm.minute * 60 + v->v.tm.second) * 1000000 + v->v.tm.usec;
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_long(&b, v->v.tm.neg ? -us : us));
+    pp->type = AVRO_INT64;
+    pp->l = v->v.tm.neg ? -us : us;
     return 0;
   }
   case FK_BOOL:
     WANT(kind == RC_V_BIT && v->v.u <= 1);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_set_boolean(&b, (int)v->v.u));
+    pp->type = AVRO_BOOLEAN;
+    pp->l = (int64_t)v->v.u;
     return 0;
   case FK_BITS: {
     WANT(kind == RC_V_BIT);
@@ -943,17 +985,18 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
     if (n > 8) n = 8;
     WANT(n == 8 || v->v.u >> (8 * n) == 0);
     for (size_t k = 0; k < n; k++) ac->small[slot][k] = (uint8_t)(v->v.u >> (8 * (n - 1 - k)));
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_bytes(&b, ac->small[slot], n));
+    pp->type = AVRO_BYTES;
+    pp->p = ac->small[slot];
+    pp->n = n;
     return 0;
   }
   case FK_LABEL: {
     WANT(kind == RC_V_ENUM || kind == RC_V_SET);
     const uint64_t u = v->v.u;
+    rc_buf *s = &ac->scratch[slot];
+    s->len = 0;
     if (ac->label_at && ((kind == RC_V_ENUM && u <= c->n_labels) ||
                          (kind == RC_V_SET && (c->n_labels >= 64 || !(u >> c->n_labels))))) {
-      rc_buf *s = &ac->scratch[slot];
-      s->len = 0;
       if (kind == RC_V_ENUM && u) {
         rc_buf_put(s, ac->labels.p + ac->label_at[u - 1], ac->label_at[u] - ac->label_at[u - 1]);
       } else if (kind == RC_V_SET) {
@@ -963,20 +1006,19 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
           rc_buf_put(s, ac->labels.p + ac->label_at[k], ac->label_at[k + 1] - ac->label_at[k]);
         }
       }
-      AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-      AVRO_CHECK(give_string(&b, cstr(s), s->len));
-      return 0;
+    } else { /* no labels, or a value beyond them: as the JSON mapping says (or refuses) */
+      at->tmp.len = 0;
+      char inner[300];
+      if (rc_json_value(&at->tmp, c, v, inner, sizeof inner) < 0) {
+        snprintf(at->err, sizeof at->err, "%s", inner);
+        return EINVAL;
+      }
+      if (at->tmp.p[0] == '"') json_literal_to_utf8(s, at->tmp.p, at->tmp.len);
+      else rc_buf_put(s, at->tmp.p, at->tmp.len);
     }
-    /* no labels, or a value beyond them: as the JSON mapping says (or refuses) */
-    at->tmp.len = 0;
-    int r = rc_json_value(&at->tmp, c, v, errstr, es);
-    if (r < 0) return r;
-    rc_buf *s = &ac->scratch[slot];
-    s->len = 0;
-    if (at->tmp.p[0] == '"') json_literal_to_utf8(s, at->tmp.p, at->tmp.len);
-    else rc_buf_put(s, at->tmp.p, at->tmp.len);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_string(&b, cstr(s), s->len));
+    pp->type = AVRO_STRING;
+    pp->p = s->p;
+    pp->n = s->len;
     return 0;
   }
   case FK_TEXT:
@@ -985,29 +1027,32 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
     rc_buf *s = &ac->scratch[slot];
     s->len = 0;
     if (rc_charset_utf8(s, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) < 0) {
-      if (ac->fk == FK_TEXT) return col_fail(at, i, errstr, es, "text not valid in its character set");
-      AVRO_CHECK(avro_value_set_branch(field, 2, &b));
-      AVRO_CHECK(give_bytes(&b, v->v.s.p, v->v.s.len));
+      if (ac->fk == FK_TEXT) return view_fail(at, i, "text not valid in its character set");
+      pp->disc = 2;
+      pp->type = AVRO_BYTES;
+      pp->p = v->v.s.p;
+      pp->n = v->v.s.len;
       return 0;
     }
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_string(&b, cstr(s), s->len));
+    pp->type = AVRO_STRING;
+    pp->p = s->p;
+    pp->n = s->len;
     return 0;
   }
   case FK_BYTES: {
     WANT(kind == RC_V_STRING);
-    const uint8_t *p = v->v.s.p;
-    size_t n = v->v.s.len;
-    if (v->v.s.pad_to > n) { /* BINARY(n): re-padded with 0x00 like the JSON mapping */
+    pp->type = AVRO_BYTES;
+    pp->p = v->v.s.p;
+    pp->n = v->v.s.len;
+    if (v->v.s.pad_to > pp->n) { /* BINARY(n): re-padded with 0x00 like the JSON mapping */
       rc_buf *s = &ac->scratch[slot];
       s->len = 0;
-      rc_buf_put(s, p, n);
-      memset(rc_buf_reserve(s, v->v.s.pad_to - n), 0, v->v.s.pad_to - n);
+      rc_buf_put(s, v->v.s.p, v->v.s.len);
+      memset(rc_buf_reserve(s, v->v.s.pad_to - v->v.s.len), 0, v->v.s.pad_to - v->v.s.len);
       s->len = v->v.s.pad_to;
-      p = (const uint8_t *)s->p, n = s->len;
+      pp->p = s->p;
+      pp->n = s->len;
     }
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_bytes(&b, p, n));
     return 0;
   }
   case FK_JSON: {
@@ -1018,10 +1063,10 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
     int r = kind == RC_V_JSON ? rc_json_binary_format(s, v->v.s.p, v->v.s.len, inner, sizeof inner)
                               : rc_json_diff_format(s, v->v.s.p, v->v.s.len, inner, sizeof inner);
     if (r < 0)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s column %s: bad %s: %s", at->t->db, at->t->name, ac->orig,
-                     kind == RC_V_JSON ? "binary JSON" : "partial JSON update", inner);
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(give_string(&b, cstr(s), s->len));
+      return view_fail(at, i, "bad %s: %s", kind == RC_V_JSON ? "binary JSON" : "partial JSON update", inner);
+    pp->type = AVRO_STRING;
+    pp->p = s->p;
+    pp->n = s->len;
     return 0;
   }
   case FK_GEOMETRY: {
@@ -1032,83 +1077,307 @@ static int put_col(rc_avro_table *at, uint32_t i, const rc_value *v, avro_value_
       srid = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
       p += 4, n -= 4;
     }
-    avro_value_t f;
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_get_by_index(&b, 0, &f, NULL));
-    AVRO_CHECK(avro_value_set_long(&f, srid));
-    AVRO_CHECK(avro_value_get_by_index(&b, 1, &f, NULL));
-    AVRO_CHECK(give_bytes(&f, p, n));
+    pp->type = AVRO_RECORD;
+    pp->l = srid;
+    pp->p = p;
+    pp->n = n;
     return 0;
   }
-  case FK_VECTOR: {
+  case FK_VECTOR:
     WANT(kind == RC_V_VECTOR);
-    if (v->v.s.len % 4) return col_fail(at, i, errstr, es, "VECTOR byte length not a multiple of 4");
-    AVRO_CHECK(avro_value_set_branch(field, 1, &b));
-    AVRO_CHECK(avro_value_reset(&b));
-    for (uint32_t k = 0; k < v->v.s.len; k += 4) {
-      const uint8_t *q = v->v.s.p + k;
-      uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-      float fl;
-      memcpy(&fl, &u, 4);
-      avro_value_t e;
-      AVRO_CHECK(avro_value_append(&b, &e, NULL));
-      AVRO_CHECK(avro_value_set_float(&e, fl));
-    }
+    if (v->v.s.len % 4) return view_fail(at, i, "VECTOR byte length not a multiple of 4");
+    pp->type = AVRO_ARRAY;
+    pp->p = v->v.s.p;
+    pp->n = v->v.s.len / 4;
     return 0;
-  }
   default: break;
   }
 mismatch:
-  return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s column %s: a value of kind %d does not fit its Avro type (%s)",
-                 at->t->db, at->t->name, ac->orig, kind, sql_type_name(c));
+  return view_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, sql_type_name(c));
 #undef WANT
 }
 
-/* Fill a row record (or the key record when key is set) from a row image. */
-static int put_row(rc_avro_table *at, avro_value_t *rec, const rc_value *vals, int slot, int key, char *errstr,
-                   size_t es) {
-  const rc_table *t = at->t;
-  size_t fi = 0;
-  for (uint32_t i = 0; i < t->ncols; i++) {
-    if (key && !t->cols[i].pk) continue;
-    avro_value_t f;
-    acol *ac = &at->cols[i];
-    if (key && (vals[i].kind == RC_V_ABSENT))
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: primary-key column %s is absent from the row image", t->db,
-                     t->name, ac->orig);
-    AVRO_CHECK(avro_value_get_by_index(rec, fi++, &f, NULL));
-    int r = put_col(at, i, &vals[i], &f, slot, errstr, es);
-    if (r < 0) return r;
+static avro_type_t view_type(const avro_value_iface_t *iface, const void *self) {
+  (void)iface;
+  const vnode *n = self;
+  switch (n->kind) {
+  case N_NULL: return AVRO_NULL;
+  case N_ENV: case N_ROW: case N_SOURCE: case N_KEY: return AVRO_RECORD;
+  case N_IMAGE: case N_UNION: case N_GTID: return AVRO_UNION;
+  case N_COL: return (avro_type_t)n->at->cols[n->i].prep[n->slot].type;
+  case N_COL_A: return n->at->cols[n->i].fk == FK_GEOMETRY ? AVRO_INT64 : AVRO_FLOAT;
+  case N_COL_B: return AVRO_BYTES;
+  case N_ABSENT: return AVRO_ARRAY;
+  case N_ABSENT_ITEM: return AVRO_STRING;
+  case N_OP: return AVRO_ENUM;
+  case N_SRC: return n->i == 1 || n->i == 5 || n->i == 6 || n->i == 4 ? AVRO_STRING : AVRO_INT64;
+  case N_TS: return AVRO_INT64;
   }
-  if (key) return 0;
-  avro_value_t arr, e;
-  acol *ac = &at->cols[0];
-  AVRO_CHECK(avro_value_get_by_index(rec, fi, &arr, NULL));
-  AVRO_CHECK(avro_value_reset(&arr));
-  for (uint32_t i = 0; i < t->ncols; i++) {
-    if (vals[i].kind != RC_V_ABSENT) continue;
-    ac = &at->cols[i];
-    AVRO_CHECK(avro_value_append(&arr, &e, NULL));
-    AVRO_CHECK(give_string(&e, ac->orig, ac->orig_len));
+  return (avro_type_t)-1;
+}
+
+static int view_size(const avro_value_iface_t *iface, const void *self, size_t *size) {
+  (void)iface;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  switch (n->kind) {
+  case N_ENV: *size = 5; return 0;
+  case N_ROW: *size = at->t->ncols + 1; return 0;
+  case N_SOURCE: *size = 8; return 0;
+  case N_KEY: *size = at->npk; return 0;
+  case N_ABSENT: *size = at->nabsent[n->slot]; return 0;
+  case N_COL: *size = at->cols[n->i].fk == FK_GEOMETRY ? 2 : at->cols[n->i].prep[n->slot].n; return 0;
   }
+  return EINVAL;
+}
+
+static int view_child(const avro_value_iface_t *iface, const void *self, size_t index, avro_value_t *child,
+                      const char **name) {
+  (void)iface;
+  if (name) *name = NULL;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  vnode *c;
+  switch (n->kind) {
+  case N_ENV:
+    c = index < 2 ? &at->nodes[N_IMAGE_0 + index] : index == 2 ? &at->nodes[N_OP_0] : index == 3 ? &at->nodes[N_SOURCE_0] : &at->nodes[N_TS_0];
+    break;
+  case N_ROW:
+    c = index < at->t->ncols ? col_node(at, n->slot, (uint32_t)index, 0) : &at->nodes[N_ABSENT_0 + n->slot];
+    break;
+  case N_SOURCE:
+    c = index == 4 ? &at->nodes[N_GTID_0] : &at->nodes[N_SRC_0 + index];
+    break;
+  case N_KEY:
+    c = col_node(at, 0, at->pk[index], 0);
+    break;
+  case N_ABSENT:
+    c = &at->nodes[N_ABSENT_ITEM_0 + n->slot];
+    c->i = at->absent[n->slot][index];
+    break;
+  case N_COL:
+    if (at->cols[n->i].fk == FK_GEOMETRY) {
+      c = col_node(at, n->slot, n->i, index ? 3 : 2);
+    } else {
+      c = col_node(at, n->slot, n->i, 2);
+      at->item = index;
+    }
+    break;
+  default: return EINVAL;
+  }
+  view_at(child, c);
   return 0;
 }
 
-/* avro_value_write into the free space of out, growing it until the datum fits. */
-static int write_datum(rc_avro_table *at, avro_value_t *val, rc_buf *out, char *errstr, size_t es) {
+static int view_disc(const avro_value_iface_t *iface, const void *self, int *out) {
+  (void)iface;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  switch (n->kind) {
+  case N_IMAGE: *out = at->img[n->slot] != NULL; return 0;
+  case N_GTID: *out = at->src->gtid && at->src->gtid[0]; return 0;
+  case N_UNION: {
+    int r = prep_col(at, n->slot, n->i);
+    if (r) return r;
+    *out = at->cols[n->i].prep[n->slot].disc;
+    return 0;
+  }
+  }
+  return EINVAL;
+}
+
+static int view_branch(const avro_value_iface_t *iface, const void *self, avro_value_t *branch) {
+  (void)iface;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  switch (n->kind) {
+  case N_IMAGE: view_at(branch, at->img[n->slot] ? &at->nodes[N_ROW_0 + n->slot] : &at->nodes[N_NULL_0]); return 0;
+  case N_GTID: view_at(branch, at->src->gtid && at->src->gtid[0] ? &at->nodes[N_SRC_0 + 4] : &at->nodes[N_NULL_0]); return 0;
+  case N_UNION: view_at(branch, col_node(at, n->slot, n->i, 1)); return 0;
+  }
+  return EINVAL;
+}
+
+static int view_null(const avro_value_iface_t *iface, const void *self) {
+  (void)iface;
+  const vnode *n = self;
+  return n->kind == N_NULL || (n->kind == N_COL && n->at->cols[n->i].prep[n->slot].disc == 0) ? 0 : EINVAL;
+}
+
+static int view_long(const avro_value_iface_t *iface, const void *self, int64_t *out) {
+  (void)iface;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  switch (n->kind) {
+  case N_COL: case N_COL_A: *out = at->cols[n->i].prep[n->slot].l; return 0;
+  case N_TS: *out = (int64_t)at->ts_ms; return 0;
+  case N_SRC:
+    switch (n->i) {
+    case 0: *out = at->src->server_id; return 0;
+    case 2: *out = (int64_t)at->src->offset; return 0;
+    case 3: *out = at->src->row; return 0;
+    case 7: *out = (int64_t)at->src->event_ms; return 0;
+    }
+  }
+  return EINVAL;
+}
+
+static int view_int(const avro_value_iface_t *iface, const void *self, int32_t *out) {
+  int64_t l = 0;
+  int r = view_long(iface, self, &l);
+  *out = (int32_t)l;
+  return r;
+}
+
+static int view_bool(const avro_value_iface_t *iface, const void *self, int *out) {
+  int64_t l = 0;
+  int r = view_long(iface, self, &l);
+  *out = (int)l;
+  return r;
+}
+
+static int view_float(const avro_value_iface_t *iface, const void *self, float *out) {
+  (void)iface;
+  const vnode *n = self;
+  const prep *pp = &n->at->cols[n->i].prep[n->slot];
+  if (n->kind == N_COL) {
+    *out = pp->f;
+    return 0;
+  }
+  /* a VECTOR item: little-endian IEEE 754 single */
+  const uint8_t *q = (const uint8_t *)pp->p + 4 * n->at->item;
+  uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+  memcpy(out, &u, 4);
+  return 0;
+}
+
+static int view_double(const avro_value_iface_t *iface, const void *self, double *out) {
+  (void)iface;
+  const vnode *n = self;
+  *out = n->at->cols[n->i].prep[n->slot].d;
+  return 0;
+}
+
+static int view_bytes(const avro_value_iface_t *iface, const void *self, const void **buf, size_t *size) {
+  (void)iface;
+  const vnode *n = self;
+  const prep *pp = &n->at->cols[n->i].prep[n->slot];
+  *buf = pp->n ? pp->p : "";
+  *size = pp->n;
+  return 0;
+}
+
+/* avro-c's strings count a terminating NUL that the writer does not write: size is n + 1. */
+static int view_string(const avro_value_iface_t *iface, const void *self, const char **str, size_t *size) {
+  (void)iface;
+  const vnode *n = self;
+  rc_avro_table *at = n->at;
+  switch (n->kind) {
+  case N_COL: {
+    const prep *pp = &at->cols[n->i].prep[n->slot];
+    *str = pp->n ? pp->p : "";
+    *size = pp->n + 1;
+    return 0;
+  }
+  case N_ABSENT_ITEM:
+    *str = at->cols[n->i].orig;
+    *size = at->cols[n->i].orig_len + 1;
+    return 0;
+  case N_SRC: {
+    const char *s = n->i == 1 ? (at->src->file ? at->src->file : "") : n->i == 4 ? at->src->gtid : NULL;
+    if (s) {
+      *str = s;
+      *size = strlen(s) + 1;
+    } else {
+      *str = n->i == 5 ? at->db : at->table;
+      *size = (n->i == 5 ? at->db_len : at->table_len) + 1;
+    }
+    return 0;
+  }
+  }
+  return EINVAL;
+}
+
+static int view_enum(const avro_value_iface_t *iface, const void *self, int *out) {
+  (void)iface;
+  const vnode *n = self;
+  *out = n->at->op;
+  return 0;
+}
+
+static avro_value_iface_t view_iface = {
+    .get_type = view_type,
+    .get_boolean = view_bool,
+    .get_bytes = view_bytes,
+    .get_double = view_double,
+    .get_float = view_float,
+    .get_int = view_int,
+    .get_long = view_long,
+    .get_null = view_null,
+    .get_string = view_string,
+    .get_enum = view_enum,
+    .get_size = view_size,
+    .get_by_index = view_child,
+    .get_discriminant = view_disc,
+    .get_current_branch = view_branch,
+};
+
+/* The nodes of a table version's view, once. */
+static int view_nodes(rc_avro_table *at) {
+  const rc_table *t = at->t;
+  size_t n = N_FIXED + (size_t)2 * t->ncols * 4;
+  if (!(at->nodes = calloc(n, sizeof *at->nodes)) || !(at->absent[0] = calloc(t->ncols + 1, sizeof(uint32_t))) ||
+      !(at->absent[1] = calloc(t->ncols + 1, sizeof(uint32_t))) || !(at->pk = calloc(t->ncols + 1, sizeof(uint32_t))))
+    return RC_ERR_NOMEM;
+  for (size_t k = 0; k < n; k++) at->nodes[k].at = at;
+  static const uint8_t fixed[N_FIXED] = {
+      [N_NULL_0] = N_NULL,       [N_ENV_0] = N_ENV,         [N_IMAGE_0] = N_IMAGE,  [N_IMAGE_0 + 1] = N_IMAGE,
+      [N_ROW_0] = N_ROW,         [N_ROW_0 + 1] = N_ROW,     [N_ABSENT_0] = N_ABSENT, [N_ABSENT_0 + 1] = N_ABSENT,
+      [N_ABSENT_ITEM_0] = N_ABSENT_ITEM, [N_ABSENT_ITEM_0 + 1] = N_ABSENT_ITEM, [N_OP_0] = N_OP,
+      [N_SOURCE_0] = N_SOURCE,   [N_GTID_0] = N_GTID,       [N_TS_0] = N_TS,        [N_KEY_0] = N_KEY,
+      [N_SRC_0] = N_SRC,         [N_SRC_0 + 1] = N_SRC,     [N_SRC_0 + 2] = N_SRC,  [N_SRC_0 + 3] = N_SRC,
+      [N_SRC_0 + 4] = N_SRC,     [N_SRC_0 + 5] = N_SRC,     [N_SRC_0 + 6] = N_SRC,  [N_SRC_0 + 7] = N_SRC,
+  };
+  for (size_t k = 0; k < N_FIXED; k++) at->nodes[k].kind = fixed[k];
+  for (int s = 0; s < 2; s++) {
+    at->nodes[N_IMAGE_0 + s].slot = at->nodes[N_ROW_0 + s].slot = (uint8_t)s;
+    at->nodes[N_ABSENT_0 + s].slot = at->nodes[N_ABSENT_ITEM_0 + s].slot = (uint8_t)s;
+  }
+  for (uint32_t k = 0; k < 8; k++) at->nodes[N_SRC_0 + k].i = k;
+  for (int s = 0; s < 2; s++)
+    for (uint32_t i = 0; i < t->ncols; i++) {
+      static const uint8_t kinds[4] = {N_UNION, N_COL, N_COL_A, N_COL_B};
+      for (int w = 0; w < 4; w++) {
+        vnode *c = col_node(at, s, i, w);
+        c->kind = kinds[w];
+        c->slot = (uint8_t)s;
+        c->i = i;
+      }
+    }
+  for (uint32_t i = 0; i < t->ncols; i++)
+    if (t->cols[i].pk) at->pk[at->npk++] = i;
+  return 0;
+}
+
+/* avro_value_write of the view into the free space of out, growing it until the datum fits. On
+ * error out is as it was. */
+static int write_view(rc_avro_table *at, vnode *root, rc_buf *out, char *errstr, size_t es) {
+  avro_value_t v;
+  view_at(&v, root);
   size_t room = 256;
   for (;;) {
     char *dst = rc_buf_reserve(out, room);
     size_t avail = out->cap - out->len;
     avro_writer_memory_set_dest(at->writer, dst, (int64_t)avail);
-    int rv = avro_value_write(at->writer, val);
+    at->err[0] = 0;
+    int rv = avro_value_write(at->writer, &v);
     if (rv == 0) {
       out->len += (size_t)avro_writer_tell(at->writer);
       return 0;
     }
-    if (rv != ENOSPC)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: avro-c cannot write the datum: %s", at->t->db, at->t->name,
-                     avro_strerror());
+    if (rv != ENOSPC || at->err[0])
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s",
+                     at->err[0] ? at->err : avro_strerror());
     room = avail * 2;
   }
 }
@@ -1118,55 +1387,29 @@ int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value
   static const char ops[] = "cudr";
   const char *o = op ? strchr(ops, op) : NULL;
   if (!o) return rc_errf(RC_ERR_ARG, errstr, es, "%s.%s: op '%c' is not one of c, u, d, r", at->t->db, at->t->name, op);
-  acol *ac = at->cols; /* for AVRO_CHECK messages */
-  avro_value_t *env = &at->vval[(before ? 1 : 0) | (after ? 2 : 0)], f, b, s;
-  int r;
-  const rc_value *img[2] = {before, after};
-  for (int k = 0; k < 2; k++) {
-    AVRO_CHECK(avro_value_get_by_index(env, (size_t)k, &f, NULL));
-    if (!img[k]) {
-      AVRO_CHECK(avro_value_set_branch(&f, 0, &b));
-      continue;
-    }
-    AVRO_CHECK(avro_value_set_branch(&f, 1, &b));
-    if ((r = put_row(at, &b, img[k], k, 0, errstr, es)) < 0) return r;
+  at->op = (int)(o - ops);
+  at->img[0] = before;
+  at->img[1] = after;
+  at->src = src;
+  at->ts_ms = ts_ms;
+  for (int s = 0; s < 2; s++) {
+    at->nabsent[s] = 0;
+    if (at->img[s])
+      for (uint32_t i = 0; i < at->t->ncols; i++)
+        if (at->img[s][i].kind == RC_V_ABSENT) at->absent[s][at->nabsent[s]++] = i;
   }
-  AVRO_CHECK(avro_value_get_by_index(env, 2, &f, NULL));
-  AVRO_CHECK(avro_value_set_enum(&f, (int)(o - ops)));
-  AVRO_CHECK(avro_value_get_by_index(env, 3, &s, NULL));
-  AVRO_CHECK(avro_value_get_by_index(&s, 0, &f, NULL));
-  AVRO_CHECK(avro_value_set_long(&f, src->server_id));
-  AVRO_CHECK(avro_value_get_by_index(&s, 1, &f, NULL));
-  const char *file = src->file ? src->file : "";
-  AVRO_CHECK(give_string(&f, file, strlen(file)));
-  AVRO_CHECK(avro_value_get_by_index(&s, 2, &f, NULL));
-  AVRO_CHECK(avro_value_set_long(&f, (int64_t)src->offset));
-  AVRO_CHECK(avro_value_get_by_index(&s, 3, &f, NULL));
-  AVRO_CHECK(avro_value_set_long(&f, src->row));
-  AVRO_CHECK(avro_value_get_by_index(&s, 4, &f, NULL));
-  if (src->gtid && src->gtid[0]) {
-    AVRO_CHECK(avro_value_set_branch(&f, 1, &b));
-    AVRO_CHECK(give_string(&b, src->gtid, strlen(src->gtid)));
-  } else {
-    AVRO_CHECK(avro_value_set_branch(&f, 0, &b));
-  }
-  AVRO_CHECK(avro_value_get_by_index(&s, 5, &f, NULL));
-  AVRO_CHECK(give_string(&f, at->db, at->db_len));
-  AVRO_CHECK(avro_value_get_by_index(&s, 6, &f, NULL));
-  AVRO_CHECK(give_string(&f, at->table, at->table_len));
-  AVRO_CHECK(avro_value_get_by_index(&s, 7, &f, NULL));
-  AVRO_CHECK(avro_value_set_long(&f, (int64_t)src->event_ms));
-  AVRO_CHECK(avro_value_get_by_index(env, 4, &f, NULL));
-  AVRO_CHECK(avro_value_set_long(&f, (int64_t)ts_ms));
-  return write_datum(at, env, out, errstr, es);
+  return write_view(at, &at->nodes[N_ENV_0], out, errstr, es);
 }
 
 int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr, size_t es) {
   if (!at->has_key)
     return rc_errf(RC_ERR_ARG, errstr, es, "%s.%s has no known primary key: no key schema", at->t->db, at->t->name);
-  int r = put_row(at, &at->kval, image, 0, 1, errstr, es);
-  if (r < 0) return r;
-  return write_datum(at, &at->kval, out, errstr, es);
+  for (uint32_t k = 0; k < at->npk; k++)
+    if (image[at->pk[k]].kind == RC_V_ABSENT)
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: primary-key column %s is absent from the row image",
+                     at->t->db, at->t->name, at->cols[at->pk[k]].orig);
+  at->img[0] = image;
+  return write_view(at, &at->nodes[N_KEY_0], out, errstr, es);
 }
 
 /* ---- a JSON reader for the schema properties avro-c does not expose ----------------------- */
@@ -1727,7 +1970,7 @@ static int print_change(rc_buf *b, dplan *p, char *errstr, size_t es) {
   avro_value_t *env = &p->value, f, s, x;
   const char *str;
   size_t n;
-  int64_t l;
+  int64_t l = 0;
   int r;
   DCHECK(avro_value_get_by_name(env, "source", &s, NULL));
   rc_buf_lit(b, "{\"db\":");

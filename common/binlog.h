@@ -162,6 +162,8 @@ typedef struct rc_table {
   uint8_t has_charsets;
   uint8_t sig_known;   /* sig holds rc_table_signature() (computed once per table map) */
   uint64_t sig;
+  uint8_t *map_body;   /* the TABLE_MAP body it was parsed from (rc_binlog's store), or NULL */
+  uint32_t map_body_len;
 } rc_table;
 
 /* Is a column of this (resolved) type numeric in the sense of the SIGNEDNESS metadata? */

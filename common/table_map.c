@@ -67,6 +67,7 @@ void rc_table_free(rc_table *t) {
   free(t->cols);
   free(t->db);
   free(t->name);
+  free(t->map_body);
   free(t);
 }
 

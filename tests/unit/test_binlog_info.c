@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "avro_row.h"
 #include "binlog_info.h"
 #include "buf.h"
 #include "rc_err.h"
@@ -685,6 +686,19 @@ static void test_table_map_rows(void) {
   RC_CHECK(rc_event_info_json(bl, &ev, &out, err, sizeof err) == 0);
   rc_buf_putc(&out, 0);
   RC_CHECK_STR(out.p, "{\"table_id\":42,\"db\":\"test\",\"table\":\"t1\",\"columns\":2,\"flags\":1}");
+  /* the same table map again (the next transaction): the table parsed before is kept; a map
+   * that differs (VARCHAR(255) -> VARCHAR(100)) under the same id replaces it */
+  const rc_table *t1 = rc_binlog_table(bl, 42);
+  RC_CHECK(t1 && t1->cols[1].meta == 255);
+  rc_table_signature(t1); /* remembered in the table: a table parsed again would not have it */
+  RC_CHECK(rc_binlog_feed(bl, e.p, e.n, 900, &ev, err, sizeof err) == 0);
+  RC_CHECK(rc_binlog_table(bl, 42) && rc_binlog_table(bl, 42)->sig_known);
+  e.p[e.n - 4 - 3] = 100; /* the VARCHAR's length, before the null bits and the CRC */
+  e.n -= 4;
+  le(&e, crc32(0, e.p, (uInt)e.n), 4);
+  RC_CHECK(rc_binlog_feed(bl, e.p, e.n, 1300, &ev, err, sizeof err) == 0);
+  const rc_table *t2 = rc_binlog_table(bl, 42);
+  RC_CHECK(t2 && t2->cols[1].meta == 100 && t2->ncols == 2 && !t2->sig_known);
   /* an unknown table id: the id and flags only */
   bytes b = {{0}, 0};
   le(&b, 43, 6), le(&b, 0, 2);
