@@ -7,7 +7,8 @@
  * (every librdkafka thread included). scripts/bench runs it with the mean sizes of the replay's
  * messages: the publisher stage cannot cost less than this.
  *
- * Usage: kafka_floor BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS]
+ * Usage: kafka_floor BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]
+ *   KEY=VALUE  librdkafka settings over the publisher's (to try them out before setting kafka.*)
  */
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -39,7 +40,7 @@ static double cpu_s(void) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: kafka_floor BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS]\n");
+    fprintf(stderr, "usage: kafka_floor BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]\n");
     return 64;
   }
   uint64_t count = strtoull(argv[2], NULL, 10);
@@ -60,6 +61,15 @@ int main(int argc, char **argv) {
   if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof err) != RD_KAFKA_CONF_OK) goto conf_fail;
   for (size_t i = 0; i < sizeof conf_kv / sizeof conf_kv[0]; i++)
     if (rd_kafka_conf_set(conf, conf_kv[i][0], conf_kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) goto conf_fail;
+  for (int i = 6; i < argc; i++) {
+    char *eq = strchr(argv[i], '=');
+    if (!eq) {
+      snprintf(err, sizeof err, "%s: not KEY=VALUE", argv[i]);
+      goto conf_fail;
+    }
+    *eq = 0;
+    if (rd_kafka_conf_set(conf, argv[i], eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) goto conf_fail;
+  }
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) {
