@@ -3,10 +3,11 @@
  *
  * One rc_avro_table per table version (a table map's shape, see rc_table_signature): it owns
  * the value schema (an envelope: before, after, op, source, ts_ms) and the key schema (the
- * primary-key columns), their Parsing Canonical Forms and CRC-64-AVRO fingerprints, the
- * avro-c classes built from them and one reusable avro-c value each. The serializer caches
- * them by signature and encodes every change of that table version with them: no allocation
- * per value once the reused buffers have grown.
+ * primary-key columns), their Parsing Canonical Forms and CRC-64-AVRO fingerprints (both schemas
+ * parsed by avro-c once, so they are valid Avro), an avro-c memory writer, and the view avro-c
+ * writes each datum from (avro_value_write over rowcast's avro_value_iface_t, reading the row
+ * images in place). The serializer caches them by signature and encodes every change of that
+ * table version with them: no allocation per value once the reused buffers have grown.
  *
  * rc_avro_value_to_json is the inverse, for `rowcast tail` and the tests: it reads a value
  * datum with its writer schema and prints the change as rowcast's canonical JSON line
