@@ -190,6 +190,7 @@ int rc_avro_value_is_lossy(const rc_column *col, const rc_value *v) {
 /* ---- big integers for decimals ----------------------------------------------------------- */
 
 #define BIG 32 /* bytes: DECIMAL(65) needs 28 */
+_Static_assert(BIG / 4 == 8, "rc_decimal_unscaled gives 8 limbs");
 
 /* Minimal big-endian two's complement of a 32-byte value into out; returns its length. */
 static size_t twos_minimal(const uint8_t mag[BIG], uint8_t *out) {
@@ -211,33 +212,9 @@ static void big_negate(uint8_t mag[BIG]) {
 /* Decimal digits (an optional '-', digits and one optional '.') to the unscaled value as minimal
  * two's complement. Nine digits at a time into 32-bit limbs. Returns the length, or 0 if the
  * text has too many digits. */
-static size_t decimal_text_to_twos(const char *s, size_t n, uint8_t *out) {
-  static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
-  uint32_t limb[BIG / 4] = {0}; /* little-endian */
-  int neg = 0, nd = 0, cd = 0, used = 1;
-  uint32_t chunk = 0;
-  for (size_t i = 0; i <= n; i++) {
-    if (i < n && s[i] == '-') {
-      neg = 1;
-      continue;
-    }
-    int digit = i < n && s[i] >= '0' && s[i] <= '9';
-    if (digit) {
-      if (++nd > 75) return 0;
-      chunk = chunk * 10 + (uint32_t)(s[i] - '0');
-      cd++;
-    }
-    if (cd == 9 || (i == n && cd)) {
-      uint64_t carry = chunk;
-      for (int k = 0; k < used; k++) {
-        uint64_t x = (uint64_t)limb[k] * pow10[cd] + carry;
-        limb[k] = (uint32_t)x;
-        carry = x >> 32;
-      }
-      if (carry && used < BIG / 4) limb[used++] = (uint32_t)carry;
-      chunk = 0, cd = 0;
-    }
-  }
+/* An unscaled decimal (32-bit limbs, least significant first, and a sign) as minimal
+ * big-endian two's complement. */
+static size_t unscaled_to_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out) {
   uint8_t mag[BIG];
   for (int k = 0; k < BIG / 4; k++) {
     uint32_t l = limb[BIG / 4 - 1 - k];
@@ -943,11 +920,11 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   case FK_DECIMAL:
     WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
-    at->tmp.len = 0;
-    if (rc_decimal_format(&at->tmp, v->v.s.p, c->precision, c->scale) < 0)
+    uint32_t limb[BIG / 4];
+    int neg;
+    if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
       return view_fail(at, i, "DECIMAL digit group out of range");
-    if (!(pp->n = decimal_text_to_twos(at->tmp.p, at->tmp.len, ac->small[slot])))
-      return view_fail(at, i, "DECIMAL has too many digits");
+    pp->n = unscaled_to_twos(limb, neg, ac->small[slot]);
     pp->type = AVRO_BYTES;
     pp->p = ac->small[slot];
     return 0;
@@ -1024,6 +1001,12 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   case FK_TEXT:
   case FK_TEXT_OR_BYTES: {
     WANT(kind == RC_V_STRING);
+    if (c->cs_kind == RC_CS_UTF8 && rc_utf8_valid((const char *)v->v.s.p, v->v.s.len)) {
+      pp->type = AVRO_STRING; /* as it is in the row image */
+      pp->p = v->v.s.p;
+      pp->n = v->v.s.len;
+      return 0;
+    }
     rc_buf *s = &ac->scratch[slot];
     s->len = 0;
     if (rc_charset_utf8(s, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) < 0) {

@@ -137,6 +137,21 @@ static size_t utf8_seq(const uint8_t *s, size_t n) {
   return 0;
 }
 
+int rc_utf8_valid(const char *str, size_t n) {
+  const uint8_t *s = (const uint8_t *)str;
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t l = utf8_seq(s + i, n - i);
+    if (!l) return 0;
+    i += l;
+  }
+  return 1;
+}
+
 void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
   static const char hx[] = "0123456789abcdef";
   const uint8_t *s = (const uint8_t *)str;

@@ -48,6 +48,8 @@ void rc_buf_json_str(rc_buf *b, const char *s, size_t n);
 /* Append s as valid UTF-8: each byte that does not start a valid sequence becomes U+FFFD (the
  * same text rc_buf_json_str quotes). */
 void rc_buf_utf8_clean(rc_buf *b, const char *s, size_t n);
+/* 1 when s is valid UTF-8 (what rc_buf_utf8_clean would copy unchanged), else 0. */
+int rc_utf8_valid(const char *s, size_t n);
 /* Shortest JSON number that reads back as the same float / double. */
 void rc_buf_json_float(rc_buf *b, float f);
 void rc_buf_json_double(rc_buf *b, double d);

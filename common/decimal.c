@@ -90,3 +90,43 @@ int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale) {
   }
   return 0;
 }
+
+/* limb = limb * 10^digits + v */
+static void mul_add(uint32_t limb[8], int digits, uint32_t v) {
+  uint64_t carry = v;
+  for (int k = 0; k < 8; k++) {
+    uint64_t x = (uint64_t)limb[k] * pow10_9[digits] + carry;
+    limb[k] = (uint32_t)x;
+    carry = x >> 32;
+  }
+}
+
+int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg) {
+  int intg = precision - scale;
+  int lead = intg % 9, full = intg / 9 + scale / 9, trail = scale % 9;
+  uint8_t mask = (p[0] & 0x80) ? 0 : 0xFF;
+  int first = 1;
+  for (int k = 0; k < 8; k++) limb[k] = 0;
+  *neg = mask != 0;
+  if (lead) {
+    int nb = dig2bytes[lead];
+    uint32_t v = group(p, nb, mask, first);
+    first = 0;
+    p += nb;
+    if (v >= pow10_9[lead]) return RC_ERR_CORRUPT;
+    mul_add(limb, lead, v);
+  }
+  for (int g = 0; g < full; g++) { /* the integer's whole groups, then the fraction's */
+    uint32_t v = group(p, 4, mask, first);
+    first = 0;
+    p += 4;
+    if (v > 999999999u) return RC_ERR_CORRUPT;
+    mul_add(limb, 9, v);
+  }
+  if (trail) {
+    uint32_t v = group(p, dig2bytes[trail], mask, first);
+    if (v >= pow10_9[trail]) return RC_ERR_CORRUPT;
+    mul_add(limb, trail, v);
+  }
+  return 0;
+}

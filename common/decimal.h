@@ -19,4 +19,9 @@ size_t rc_decimal_size(int precision, int scale);
  * Returns 0, or RC_ERR_CORRUPT if a 9-digit group holds more than 9 digits. */
 int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale);
 
+/* The same decimal as its unscaled integer (the digits without the point: value * 10^scale):
+ * magnitude in limb[0..7], 32-bit limbs, least significant first; *neg for a negative sign
+ * (set on a negative zero too). Returns 0, or RC_ERR_CORRUPT as rc_decimal_format does. */
+int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg);
+
 #endif

@@ -213,13 +213,16 @@ static void put_schema(serializer *s, uint64_t fp, const char *json) {
 
 /* The wire header: single-object (C3 01 + fingerprint, little-endian) or Confluent (0 + id). */
 static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
+  uint8_t h[10];
   if (s->registry[0]) {
-    rc_buf_putc(b, 0);
-    for (int k = 3; k >= 0; k--) rc_buf_putc(b, (char)((uint32_t)id >> (8 * k)));
+    h[0] = 0;
+    for (int k = 0; k < 4; k++) h[1 + k] = (uint8_t)((uint32_t)id >> (8 * (3 - k)));
+    rc_buf_put(b, h, 5);
   } else {
-    rc_buf_putc(b, (char)0xC3);
-    rc_buf_putc(b, 0x01);
-    for (int k = 0; k < 8; k++) rc_buf_putc(b, (char)(fp >> (8 * k)));
+    h[0] = 0xC3;
+    h[1] = 0x01;
+    for (int k = 0; k < 8; k++) h[2 + k] = (uint8_t)(fp >> (8 * k));
+    rc_buf_put(b, h, 10);
   }
 }
 

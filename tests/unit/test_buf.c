@@ -94,6 +94,8 @@ static void test_utf8_clean(void) {
   RESET(); rc_buf_utf8_clean(&b, "a\xE2\x82", 3); RC_CHECK_STR(s(), "a\xEF\xBF\xBD\xEF\xBF\xBD");
   RESET(); rc_buf_utf8_clean(&b, "\0x\xC3\xA9", 4); RC_CHECK(b.len == 4 && !memcmp(b.p, "\0x\xC3\xA9", 4));
   RESET(); rc_buf_utf8_clean(&b, "", 0); RC_CHECK(b.len == 0);
+  RC_CHECK(rc_utf8_valid("a\xC3\xA9\xF0\x9F\x98\x80", 7) && rc_utf8_valid("", 0) && rc_utf8_valid("\0", 1));
+  RC_CHECK(!rc_utf8_valid("\x80", 1) && !rc_utf8_valid("a\xE2\x82", 3) && !rc_utf8_valid("\xED\xA0\x80", 3));
 }
 
 void rc_tests(void) {

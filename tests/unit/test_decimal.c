@@ -1,4 +1,7 @@
 /* Unit tests for decimal.c against encodings worked out from MySQL's decimal2bin. */
+#include <stdio.h>
+#include <string.h>
+
 #include "decimal.h"
 #include "rc_err.h"
 #include "rc_test.h"
@@ -44,7 +47,100 @@ static void test_values(void) {
   RC_CHECK_STR(fmt(bad, 10, 1), "(error)");
 }
 
+/* The unscaled integer as decimal text ("-" for a negative sign, no leading zeros). */
+static const char *unscaled(const uint8_t *p, int prec, int scale) {
+  static char out[100];
+  uint32_t limb[8];
+  int neg;
+  if (rc_decimal_unscaled(p, prec, scale, limb, &neg) < 0) return "(error)";
+  char rev[90];
+  int n = 0, zero;
+  do { /* divide by 10 until nothing is left */
+    uint64_t rem = 0;
+    zero = 1;
+    for (int k = 7; k >= 0; k--) {
+      uint64_t x = rem << 32 | limb[k];
+      limb[k] = (uint32_t)(x / 10);
+      rem = x % 10;
+      zero &= limb[k] == 0;
+    }
+    rev[n++] = (char)('0' + rem);
+  } while (!zero);
+  int o = 0;
+  if (neg) out[o++] = '-';
+  while (n) out[o++] = rev[--n];
+  out[o] = 0;
+  return out;
+}
+
+/* Pack a decimal string of digits (intg integer digits then scale fraction digits) as
+ * decimal2bin does: the encoder the tests below check the decoder against. */
+static void pack(const char *digits, int intg, int scale, int negative, uint8_t *out) {
+  static const int d2b[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+  int sizes[20], values[20], ng = 0, pos = 0;
+  int lead = intg % 9, trail = scale % 9;
+  if (lead) sizes[ng++] = lead;
+  for (int g = 0; g < intg / 9 + scale / 9; g++) sizes[ng++] = 9;
+  if (trail) sizes[ng++] = trail;
+  for (int g = 0; g < ng; g++) {
+    values[g] = 0;
+    for (int k = 0; k < sizes[g]; k++) values[g] = values[g] * 10 + (digits[pos++] - '0');
+  }
+  int o = 0;
+  for (int g = 0; g < ng; g++) {
+    int nb = d2b[sizes[g]];
+    for (int k = nb - 1; k >= 0; k--) out[o++] = (uint8_t)(values[g] >> (8 * k));
+  }
+  out[0] ^= 0x80;
+  if (negative)
+    for (int k = 0; k < o; k++) out[k] = (uint8_t)~out[k];
+}
+
+/* rc_decimal_unscaled against rc_decimal_format on random values of random shapes. */
+static void test_unscaled(void) {
+  uint32_t seed = 12345;
+  int checked = 0;
+  for (int it = 0; it < 20000; it++) {
+    seed = seed * 1103515245u + 12345u;
+    int prec = 1 + (int)(seed >> 8) % 65;
+    seed = seed * 1103515245u + 12345u;
+    int scale = (int)(seed >> 8) % (prec < 30 ? prec + 1 : 31);
+    char digits[80];
+    for (int k = 0; k < prec; k++) {
+      seed = seed * 1103515245u + 12345u;
+      digits[k] = (char)('0' + (it % 7 == 0 ? 0 : (seed >> 16) % 10)); /* some zeros */
+    }
+    int negative = (int)(seed >> 4) & 1;
+    uint8_t bin[40] = {0};
+    pack(digits, prec - scale, scale, negative, bin);
+    /* the text, without point and leading zeros, is the unscaled integer */
+    const char *t = fmt(bin, prec, scale);
+    char want[100];
+    int w = 0;
+    for (const char *q = t; *q; q++) {
+      if (*q == '-' || *q == '.' || (*q == '0' && w == 0)) continue; /* sign, point, leading zeros */
+      want[w++] = *q;
+    }
+    want[w] = 0;
+    int zero = w == 0;
+    char got[100];
+    snprintf(got, sizeof got, "%s", unscaled(bin, prec, scale));
+    const char *g = got[0] == '-' ? got + 1 : got;
+    RC_CHECK(!strcmp(g, zero ? "0" : want));
+    RC_CHECK((got[0] == '-') == negative); /* the sign as stored, even for -0 */
+    if (strcmp(g, zero ? "0" : want)) fprintf(stderr, "  DECIMAL(%d,%d) %s: unscaled %s\n", prec, scale, t, got);
+    checked++;
+  }
+  RC_CHECK(checked == 20000);
+  /* a digit group out of range is refused by both */
+  const uint8_t bad[] = {0x80 | 0x3B, 0x9A, 0xCA, 0x00}; /* DECIMAL(9,0) 1000000000 */
+  RC_CHECK_STR(fmt(bad, 9, 0), "(error)");
+  RC_CHECK_STR(unscaled(bad, 9, 0), "(error)");
+  RC_CHECK_STR(unscaled((const uint8_t[]){0x81, 0x0D, 0xFB, 0x38, 0xD2, 0x04, 0xD2}, 14, 4), "12345678901234");
+}
+
 void rc_tests(void) {
   RC_RUN(test_sizes);
   RC_RUN(test_values);
+  RC_RUN(test_unscaled);
 }
