@@ -324,6 +324,12 @@ class Live:
         self.stop_secs = time.monotonic() - t0
         return code
 
+    def stage_pid(self, stage):
+        """The pid of one of the group's stages (rowcast-publisher, ...), or None."""
+        p = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", stage], capture_output=True, text=True)
+        pids = p.stdout.split()
+        return int(pids[0]) if pids else None
+
     def stderr(self):
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
@@ -491,15 +497,26 @@ def disrupt_stream(ck, label, db, writer, live):
 
 def disrupt_restart(ck, label, db, writer, live):
     """The server is shut down (mariadb-admin shutdown) and started again, twice, with the
-    writer running: down for a second, then at once."""
+    writer running: down for a second, then at once. The second time, rowcast is held inside a
+    big transaction when the server goes: its publisher is stopped (SIGSTOP) before the
+    transaction commits and continued once the server is back, so backpressure keeps the reader
+    in the middle of the transaction's 30 MB however fast the pipeline is."""
     for i, down in enumerate((1.0, 0.0)):
         time.sleep(2.0)
+        held = None
         if i == 1:
+            held = live.stage_pid("rowcast-publisher")
+            if held:
+                os.kill(held, signal.SIGSTOP)
             big_txn(db, 10000000)
-            time.sleep(0.1)
+            time.sleep(0.5)
         before = writer.txns
         t0 = time.monotonic()
-        db.restart(down_seconds=down)
+        try:
+            db.restart(down_seconds=down)
+        finally:
+            if held:
+                os.kill(held, signal.SIGCONT)
         back = time.monotonic() - t0
         secs = wait_dump_thread(db, timeout=20, live=live)
         ck.check(secs is not None and live.running(),
@@ -509,18 +526,27 @@ def disrupt_restart(ck, label, db, writer, live):
 
 
 def disrupt_kill(ck, label, db, writer, live):
-    """KILL of the server's 'Binlog Dump' thread (the replication connection), three times."""
+    """KILL of the server's 'Binlog Dump' thread (the replication connection), three times; the
+    second and third inside a big transaction (the publisher held, as in disrupt_restart)."""
     time.sleep(1.5)
     for i in range(3):
+        held = None
         if i > 0:
+            held = live.stage_pid("rowcast-publisher")
+            if held:
+                os.kill(held, signal.SIGSTOP)
             big_txn(db, 10000000 * i)
-            time.sleep(0.1)
+            time.sleep(0.5)
         ids = dump_threads(db)
-        for t in ids:
-            try:
-                db.sql(f"KILL {t}")
-            except SandboxError:
-                pass  # gone already
+        try:
+            for t in ids:
+                try:
+                    db.sql(f"KILL {t}")
+                except SandboxError:
+                    pass  # gone already
+        finally:
+            if held:
+                os.kill(held, signal.SIGCONT)
         secs = wait_dump_thread(db, exclude=ids, timeout=20, live=live)
         ck.check(ids and secs is not None and live.running(),
                  f"{label} {i + 1}: replication connection {ids} killed, rowcast reconnected in "
