@@ -325,10 +325,21 @@ class Live:
         return code
 
     def stage_pid(self, stage):
-        """The pid of one of the group's stages (rowcast-publisher, ...), or None."""
-        p = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", stage], capture_output=True, text=True)
-        pids = p.stdout.split()
-        return int(pids[0]) if pids else None
+        """The pid of one of the group's stages (rowcast-publisher, ...), or None: a child of
+        the supervisor whose command line names it (read in /proc, no procps needed)."""
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+            if ppid == self.proc.pid and stage.encode() in cmd:
+                return int(d)
+        return None
 
     def stderr(self):
         with open(self.err_path, "rb") as f:
