@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "kafka_defaults.h"
+
 static uint64_t acked, failed;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -50,17 +52,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "kafka_floor: COUNT and VALUE_BYTES must be > 0, TOPICS 1..64\n");
     return 64;
   }
-  static const char *conf_kv[][2] = {
-      {"enable.idempotence", "true"},          {"acks", "all"},
-      {"message.timeout.ms", "0"},             {"linger.ms", "1"},
-      {"queue.buffering.max.messages", "50000"}, {"queue.buffering.max.kbytes", "16384"},
-      {"partitioner", "murmur2_random"},       {"compression.codec", "none"},
-  };
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof err) != RD_KAFKA_CONF_OK) goto conf_fail;
-  for (size_t i = 0; i < sizeof conf_kv / sizeof conf_kv[0]; i++)
-    if (rd_kafka_conf_set(conf, conf_kv[i][0], conf_kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) goto conf_fail;
+  for (size_t i = 0; i < sizeof rc_kafka_defaults / sizeof rc_kafka_defaults[0]; i++)
+    if (rd_kafka_conf_set(conf, rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err, sizeof err) != RD_KAFKA_CONF_OK)
+      goto conf_fail;
   for (int i = 6; i < argc; i++) {
     char *eq = strchr(argv[i], '=');
     if (!eq) {

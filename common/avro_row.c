@@ -1266,17 +1266,13 @@ static int view_string(const avro_value_iface_t *iface, const void *self, const 
     *str = at->cols[n->i].orig;
     *size = at->cols[n->i].orig_len + 1;
     return 0;
-  case N_SRC: {
-    const char *s = n->i == 1 ? (at->src->file ? at->src->file : "") : n->i == 4 ? at->src->gtid : NULL;
-    if (s) {
-      *str = s;
-      *size = strlen(s) + 1;
-    } else {
-      *str = n->i == 5 ? at->db : at->table;
-      *size = (n->i == 5 ? at->db_len : at->table_len) + 1;
+  case N_SRC: /* the source's string fields (gtid: the branch of its union) */
+    switch (n->i) {
+    case 1: *str = at->src->file ? at->src->file : ""; *size = strlen(*str) + 1; return 0;
+    case 4: *str = at->src->gtid; *size = strlen(*str) + 1; return 0;
+    case 5: *str = at->db; *size = at->db_len + 1; return 0;
+    case 6: *str = at->table; *size = at->table_len + 1; return 0;
     }
-    return 0;
-  }
   }
   return EINVAL;
 }

@@ -117,25 +117,23 @@ static int to_utf8(rc_buf *scratch, int kind, void *cd, const uint8_t *p, size_t
   return -1;
 }
 
-int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
-  if (n == 0 && kind != RC_CS_BINARY && kind != RC_CS_UNKNOWN) {
-    rc_buf_lit(b, "\"\"");
-    return 0;
-  }
+/* Text appended to b as UTF-8: a JSON string literal (json) or the plain text. */
+static int append_text(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n, int json) {
   static rc_buf scratch; /* per process: stages are single-threaded */
-  const char *u;
-  size_t len;
-  if (to_utf8(&scratch, kind, cd, p, n, &u, &len) < 0) return -1;
-  rc_buf_json_str(b, u, len);
+  const char *u = "";
+  size_t len = 0;
+  /* empty text is valid in every charset, not in "binary" or an unknown one */
+  if ((n || kind == RC_CS_BINARY || kind == RC_CS_UNKNOWN) && to_utf8(&scratch, kind, cd, p, n, &u, &len) < 0)
+    return -1;
+  if (json) rc_buf_json_str(b, u, len);
+  else rc_buf_utf8_clean(b, u, len);
   return 0;
 }
 
+int rc_charset_json_str(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
+  return append_text(b, kind, cd, p, n, 1);
+}
+
 int rc_charset_utf8(rc_buf *b, int kind, void *cd, const uint8_t *p, size_t n) {
-  if (n == 0 && kind != RC_CS_BINARY && kind != RC_CS_UNKNOWN) return 0;
-  static rc_buf scratch;
-  const char *u;
-  size_t len;
-  if (to_utf8(&scratch, kind, cd, p, n, &u, &len) < 0) return -1;
-  rc_buf_utf8_clean(b, u, len);
-  return 0;
+  return append_text(b, kind, cd, p, n, 0);
 }

@@ -31,102 +31,72 @@ static uint32_t group(const uint8_t *p, int n, uint8_t mask, int first) {
   return v;
 }
 
-int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale) {
-  int intg = precision - scale;
-  int lead = intg % 9, full_int = intg / 9, full_frac = scale / 9, trail = scale % 9;
+/* The digit groups of a packed decimal, most significant first: values in v, digit counts in
+ * nd (the integer part's groups first, then the fraction's); *neg for the sign bit. Returns the
+ * number of groups, or RC_ERR_CORRUPT when a group holds more digits than it may (or for an
+ * impossible precision/scale). */
+#define MAX_GROUPS 10 /* 65 digits: at most 8 whole groups and 2 partial ones */
+static int groups_of(const uint8_t *p, int precision, int scale, uint32_t v[MAX_GROUPS], int nd[MAX_GROUPS],
+                     int *neg) {
+  if (!rc_decimal_size(precision, scale)) return RC_ERR_CORRUPT; /* keeps within MAX_GROUPS */
+  int intg = precision - scale, n = 0;
   uint8_t mask = (p[0] & 0x80) ? 0 : 0xFF;
-  int first = 1;
-  /* integer digits: up to 65, render into a scratch area then strip leading zeros */
-  char digits[80];
-  int nd = 0;
-  if (lead) {
-    int nb = dig2bytes[lead];
-    uint32_t v = group(p, nb, mask, first);
-    first = 0;
+  *neg = mask != 0;
+  if (intg % 9) nd[n++] = intg % 9;
+  for (int g = 0; g < intg / 9 + scale / 9; g++) nd[n++] = 9;
+  if (scale % 9) nd[n++] = scale % 9;
+  for (int g = 0; g < n; g++) {
+    int nb = dig2bytes[nd[g]];
+    v[g] = group(p, nb, mask, g == 0);
     p += nb;
-    if (v >= pow10_9[lead]) return RC_ERR_CORRUPT;
-    for (int i = lead - 1; i >= 0; i--) digits[nd + i] = (char)('0' + v % 10), v /= 10;
-    nd += lead;
+    if (v[g] >= pow10_9[nd[g]]) return RC_ERR_CORRUPT;
   }
-  for (int g = 0; g < full_int; g++) {
-    uint32_t v = group(p, 4, mask, first);
-    first = 0;
-    p += 4;
-    if (v > 999999999u) return RC_ERR_CORRUPT;
-    for (int i = 8; i >= 0; i--) digits[nd + i] = (char)('0' + v % 10), v /= 10;
-    nd += 9;
+  return n;
+}
+
+int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale) {
+  uint32_t v[MAX_GROUPS];
+  int nd[MAX_GROUPS], neg;
+  int n = groups_of(p, precision, scale, v, nd, &neg);
+  if (n < 0) return n;
+  /* every digit (up to 65), then the integer part without its leading zeros */
+  char digits[80];
+  int total = 0;
+  for (int g = 0; g < n; g++) {
+    uint32_t x = v[g];
+    for (int i = nd[g] - 1; i >= 0; i--) digits[total + i] = (char)('0' + x % 10), x /= 10;
+    total += nd[g];
   }
-  int start = 0;
-  while (start < nd - 1 && digits[start] == '0') start++;
-  char frac[40];
-  int nf = 0;
-  for (int g = 0; g < full_frac; g++) {
-    uint32_t v = group(p, 4, mask, first);
-    first = 0;
-    p += 4;
-    if (v > 999999999u) return RC_ERR_CORRUPT;
-    for (int i = 8; i >= 0; i--) frac[nf + i] = (char)('0' + v % 10), v /= 10;
-    nf += 9;
-  }
-  if (trail) {
-    int nb = dig2bytes[trail];
-    uint32_t v = group(p, nb, mask, first);
-    if (v >= pow10_9[trail]) return RC_ERR_CORRUPT;
-    for (int i = trail - 1; i >= 0; i--) frac[nf + i] = (char)('0' + v % 10), v /= 10;
-    nf += trail;
-  }
+  int intg = precision - scale, start = 0;
+  while (start < intg - 1 && digits[start] == '0') start++;
   /* "-0.00" is printed by the server as "0.00": only a non-zero value carries the sign */
   int nonzero = 0;
-  for (int i = start; i < nd && !nonzero; i++) nonzero = digits[i] != '0';
-  for (int i = 0; i < nf && !nonzero; i++) nonzero = frac[i] != '0';
-  if (mask && nonzero) rc_buf_putc(b, '-');
-  if (nd == 0)
+  for (int i = start; i < total && !nonzero; i++) nonzero = digits[i] != '0';
+  if (neg && nonzero) rc_buf_putc(b, '-');
+  if (intg == 0)
     rc_buf_putc(b, '0');
   else
-    rc_buf_put(b, digits + start, (size_t)(nd - start));
-  if (nf) {
+    rc_buf_put(b, digits + start, (size_t)(intg - start));
+  if (scale) {
     rc_buf_putc(b, '.');
-    rc_buf_put(b, frac, (size_t)nf);
+    rc_buf_put(b, digits + intg, (size_t)scale);
   }
   return 0;
 }
 
-/* limb = limb * 10^digits + v */
-static void mul_add(uint32_t limb[8], int digits, uint32_t v) {
-  uint64_t carry = v;
-  for (int k = 0; k < 8; k++) {
-    uint64_t x = (uint64_t)limb[k] * pow10_9[digits] + carry;
-    limb[k] = (uint32_t)x;
-    carry = x >> 32;
-  }
-}
-
 int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg) {
-  int intg = precision - scale;
-  int lead = intg % 9, full = intg / 9 + scale / 9, trail = scale % 9;
-  uint8_t mask = (p[0] & 0x80) ? 0 : 0xFF;
-  int first = 1;
+  uint32_t v[MAX_GROUPS];
+  int nd[MAX_GROUPS];
+  int n = groups_of(p, precision, scale, v, nd, neg);
+  if (n < 0) return n;
   for (int k = 0; k < 8; k++) limb[k] = 0;
-  *neg = mask != 0;
-  if (lead) {
-    int nb = dig2bytes[lead];
-    uint32_t v = group(p, nb, mask, first);
-    first = 0;
-    p += nb;
-    if (v >= pow10_9[lead]) return RC_ERR_CORRUPT;
-    mul_add(limb, lead, v);
-  }
-  for (int g = 0; g < full; g++) { /* the integer's whole groups, then the fraction's */
-    uint32_t v = group(p, 4, mask, first);
-    first = 0;
-    p += 4;
-    if (v > 999999999u) return RC_ERR_CORRUPT;
-    mul_add(limb, 9, v);
-  }
-  if (trail) {
-    uint32_t v = group(p, dig2bytes[trail], mask, first);
-    if (v >= pow10_9[trail]) return RC_ERR_CORRUPT;
-    mul_add(limb, trail, v);
+  for (int g = 0; g < n; g++) { /* limb = limb * 10^nd + v */
+    uint64_t carry = v[g];
+    for (int k = 0; k < 8; k++) {
+      uint64_t x = (uint64_t)limb[k] * pow10_9[nd[g]] + carry;
+      limb[k] = (uint32_t)x;
+      carry = x >> 32;
+    }
   }
   return 0;
 }

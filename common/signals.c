@@ -11,15 +11,7 @@ static volatile sig_atomic_t *caught;
 
 static void on_signal(int sig) {
   int saved = errno;
-  if (caught) *caught = sig;
-  char c = (char)sig;
-  ssize_t w = write(self_pipe[1], &c, 1);
-  (void)w;
-  errno = saved;
-}
-
-static void on_child(int sig) {
-  int saved = errno;
+  if (caught && sig != SIGCHLD) *caught = sig; /* a child's exit only wakes the loop */
   char c = (char)sig;
   ssize_t w = write(self_pipe[1], &c, 1);
   (void)w;
@@ -30,7 +22,7 @@ int rc_signals_wake_on_child(void) {
   if (self_pipe[1] < 0) return -1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_child;
+  sa.sa_handler = on_signal;
   sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   return sigaction(SIGCHLD, &sa, NULL);

@@ -26,6 +26,7 @@
 
 #include "checkpoint.h"
 #include "frame.h"
+#include "kafka_defaults.h"
 #include "log.h"
 #include "metrics.h"
 #include "stage.h"
@@ -43,6 +44,7 @@ typedef struct {
 
 typedef struct {
   char *name;
+  size_t len;
   rd_kafka_topic_t *rkt;
 } kafka_topic;
 
@@ -206,9 +208,9 @@ static rd_kafka_topic_t *new_topic(publisher *p, const char *name) {
 
 static rd_kafka_topic_t *table_topic(publisher *p, const uint8_t *name, size_t len) {
   kafka_topic *t = p->ntopics ? &p->topics[p->last_topic] : NULL;
-  if (t && strlen(t->name) == len && !memcmp(t->name, name, len)) return t->rkt;
+  if (t && t->len == len && !memcmp(t->name, name, len)) return t->rkt;
   for (size_t i = 0; i < p->ntopics; i++)
-    if (strlen(p->topics[i].name) == len && !memcmp(p->topics[i].name, name, len)) {
+    if (p->topics[i].len == len && !memcmp(p->topics[i].name, name, len)) {
       p->last_topic = i;
       return p->topics[i].rkt;
     }
@@ -217,6 +219,7 @@ static rd_kafka_topic_t *table_topic(publisher *p, const uint8_t *name, size_t l
   p->topics = n;
   t = &p->topics[p->ntopics];
   if (!(t->name = strndup((const char *)name, len))) return NULL;
+  t->len = len;
   if (!(t->rkt = new_topic(p, t->name))) {
     free(t->name);
     return NULL;
@@ -426,16 +429,11 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
 static int kafka_setup(publisher *p) {
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  /* rowcast's defaults: nothing lost, nothing reordered, memory bounded; kafka.* overrides */
-  static const char *defaults[][2] = {
-      {"enable.idempotence", "true"},      {"acks", "all"},
-      {"message.timeout.ms", "0"},         {"linger.ms", "1"},
-      {"queue.buffering.max.messages", "50000"}, {"queue.buffering.max.kbytes", "16384"},
-      {"partitioner", "murmur2_random"},   {"compression.codec", "none"},
-  };
-  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-    if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rc_error("librdkafka default %s=%s: %s", defaults[i][0], defaults[i][1], err);
+  /* rowcast's defaults (kafka_defaults.h); kafka.* overrides */
+  for (size_t i = 0; i < sizeof rc_kafka_defaults / sizeof rc_kafka_defaults[0]; i++)
+    if (rd_kafka_conf_set(conf, rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err, sizeof err) !=
+        RD_KAFKA_CONF_OK) {
+      rc_error("librdkafka default %s=%s: %s", rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err);
       return RC_EXIT_FAILURE;
     }
   for (size_t i = 0; i < rc_config_kafka_count(p->st.cfg); i++) {

@@ -3,10 +3,11 @@
  * publisher, serializer workers, reader — watch it, restart it after a crash, drain it on
  * SIGTERM/SIGINT, and report. `rowcast stats` prints the figures of a running group.
  *
- * Children are kept in a table and reaped with waitpid(WNOHANG). A crash of any stage loses
- * what was in flight in its pipes (nanomsg PUSH/PULL is not reliable delivery), so the whole
- * group restarts from the checkpoint, which never passes what Kafka acknowledged: nothing is
- * lost, and what was acknowledged after the checkpoint is sent again (at-least-once). Restarts
+ * Children are kept in a table and reaped with wait4(WNOHANG), which also gives their CPU
+ * time and peak RSS for the summary. A crash of any stage loses what was in flight in its
+ * pipes (nanomsg PUSH/PULL is not reliable delivery), so the whole group restarts from the
+ * checkpoint, which never passes what Kafka acknowledged: nothing is lost, and what was
+ * acknowledged after the checkpoint is sent again (at-least-once). Restarts
  * are at least supervisor.restart_delay_ms apart, the delay doubles while stages die at
  * start-up, and the supervisor gives up after supervisor.max_restarts restarts without
  * progress. A stage that exits with status 2 (configuration or data error) is not restarted.
@@ -172,34 +173,6 @@ static void progress_line(group *g, int final) {
   g->last_line_acked = acked;
 }
 
-/* CPU time (user + system) of a live process, in ms, from /proc; 0 if unknown. */
-static uint64_t proc_cpu_ms(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
-  unsigned long long ut = 0, st = 0;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return 0;
-  long hz = sysconf(_SC_CLK_TCK);
-  return hz > 0 ? (ut + st) * 1000 / (uint64_t)hz : 0;
-}
-
-/* Peak RSS (VmHWM) of a live process, in KiB; 0 if unknown. */
-static uint64_t proc_hwm_kb(pid_t pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  uint64_t kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "VmHWM:", 6)) kb = strtoull(line + 6, NULL, 10);
-  if (f) fclose(f);
-  return kb;
-}
-
 static void drain_metrics(group *g) {
   char err[256];
   void *msg;
@@ -272,15 +245,30 @@ static int start_group(group *g) {
   return 0;
 }
 
-/* Stop every live child: SIGTERM, then SIGKILL after a grace period. */
-/* Reap child slot i (its pid, already waited for, gave this rusage). */
+static uint64_t cpu_us_of(const struct rusage *ru) {
+  return (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+         (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+}
+
+/* A child was reaped (wait4) with this rusage: its slot is free, its figures counted. */
 static void reaped(child *c, const struct rusage *ru) {
   c->pid = 0;
-  c->cpu_us += (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
-               (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+  c->cpu_us += cpu_us_of(ru);
   if ((uint64_t)ru->ru_maxrss > c->max_rss_kb) c->max_rss_kb = (uint64_t)ru->ru_maxrss;
 }
 
+/* Stop the local broker, if one runs; 1 with its rusage in *ru when it was reaped. */
+static int stop_broker(group *g, struct rusage *ru) {
+  if (g->broker_pid <= 0) return 0;
+  kill(g->broker_pid, SIGTERM);
+  struct rusage r;
+  int ok = wait4(g->broker_pid, NULL, 0, &r) == g->broker_pid;
+  g->broker_pid = 0;
+  if (ok && ru) *ru = r;
+  return ok;
+}
+
+/* Stop every live child: SIGTERM, then SIGKILL after a grace period. */
 static void stop_group(group *g, int grace_ms) {
   for (int i = 0; i < g->nc; i++)
     if (g->c[i].pid > 0) kill(g->c[i].pid, SIGTERM);
@@ -605,23 +593,21 @@ static int run_group(int argc, char **argv, int live) {
       long long workers = (long long)rc_config_int(g.cfg, "serializer.workers");
       printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB",
              (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
-      struct rusage self;
+      struct rusage self, broker;
+      int have_broker = stop_broker(&g, &broker); /* its work is done: every change is acknowledged */
       if (getrusage(RUSAGE_SELF, &self) == 0) printf(", supervisor %.1f MiB", (double)self.ru_maxrss / 1024);
-      if (g.broker_pid > 0) printf(", local broker %.1f MiB", (double)proc_hwm_kb(g.broker_pid) / 1024);
+      if (have_broker) printf(", local broker %.1f MiB", (double)broker.ru_maxrss / 1024);
       printf("\n");
       printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
              (double)cpu[1] / 1e6, workers, (double)cpu[2] / 1e6);
-      if (g.broker_pid > 0) printf(", local broker %.2f s", (double)proc_cpu_ms(g.broker_pid) / 1000);
+      if (have_broker) printf(", local broker %.2f s", (double)cpu_us_of(&broker) / 1e6);
       printf("\n");
       fflush(stdout);
     }
   }
   progress_line(&g, 1);
 out:
-  if (g.broker_pid > 0) {
-    kill(g.broker_pid, SIGTERM);
-    waitpid(g.broker_pid, NULL, 0);
-  }
+  stop_broker(&g, NULL);
   if (g.metrics_sock > 0) rc_pipe_close(g.metrics_sock);
   if (own_run_dir) {
     char cmd[PATH_MAX + 16];
