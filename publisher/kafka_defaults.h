@@ -1,7 +1,7 @@
 /*
  * kafka_defaults.h: rowcast's librdkafka producer settings, before the kafka.* keys of the
  * configuration override them: nothing lost, nothing reordered, memory bounded. The publisher
- * uses them, and bench/kafka_floor.c measures librdkafka alone with the very same.
+ * uses them, and tools/kafka_floor.c measures librdkafka alone with the very same.
  */
 #ifndef RC_KAFKA_DEFAULTS_H
 #define RC_KAFKA_DEFAULTS_H

@@ -10,7 +10,7 @@
  * It does not format values. Every batch is self-contained (file name, FORMAT_DESCRIPTION and
  * the table maps its rows need), so any serializer can take it.
  *
- * Batch records (see common/frame.h), in stream order:
+ * Batch records (see common/pipeline/frame.h), in stream order:
  *   'N' str16 file name          the following records come from this file
  *   'F' bytes32 raw event        its FORMAT_DESCRIPTION (with checksum)
  *   'T' u8 flags bytes32 raw     a TABLE_MAP (flags bit 0: carries no checksum)

@@ -4,14 +4,14 @@
  * and turns each change into a Kafka message: topic <publisher.topic_prefix>.<db>.<table>, key
  * the primary-key columns (null when the binlog does not say which columns form the key),
  * value the change, and the position in headers. serializer.format=avro (the default): key and
- * value in Avro, with one schema pair per table version (common/avro_row.h), framed as Avro
+ * value in Avro, with one schema pair per table version (common/codec/avro_row.h), framed as Avro
  * single-object encoding (C3 01, fingerprint) or, with schema_registry.url, in the Confluent
  * wire format (0, schema id); json: the key as a JSON object and the value as rowcast's
  * canonical JSON line.
  * Forwards the batch, same sequence number, to its own pipe into the publisher, which restores
  * the order across workers.
  *
- * Message records (see common/frame.h):
+ * Message records (see common/pipeline/frame.h):
  *   'M' u64 recv_ns u64 commit_us str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
  *       str16 file u64 offset u32 row str16 gtid
  *   'C' str16 file u64 pos      a transaction boundary (checkpoint candidate)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The live source (reader/source_server.c) against a real MariaDB, through its test driver
-reader/server_dump: every event streamed over the replication protocol must be the event
+tools/server_dump: every event streamed over the replication protocol must be the event
 `rowcast decode --events` finds at the same file and offset of the server's own binlog files.
 
   - streaming: a writer's inserts, updates and deletes (and a FLUSH BINARY LOGS) while the

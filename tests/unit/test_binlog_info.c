@@ -1,5 +1,5 @@
 /*
- * test_binlog_info.c: control events to JSON (common/binlog_info.c). The decoder state comes from
+ * test_binlog_info.c: control events to JSON (common/binlog/binlog_info.c). The decoder state comes from
  * real FORMAT_DESCRIPTION events (MySQL 8.2.0 and MariaDB 11.8.5, copied from the public
  * fixtures); event bodies are built byte by byte, each in its own exact-size allocation so that
  * an over-read trips ASan. Outputs are compared exactly; corrupt bodies must fail with a message
@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "avro_row.h"
 #include "binlog_info.h"
 #include "buf.h"
 #include "rc_err.h"

@@ -1,5 +1,5 @@
 /*
- * test_config.c: unit tests of common/config.c: defaults, INI files, -o overrides, errors,
+ * test_config.c: unit tests of common/pipeline/config.c: defaults, INI files, -o overrides, errors,
  * kafka.* passthrough, write/load round trip, help and the generated docs/CONFIGURATION.md
  * (compared with the committed file when ROWCAST_SOURCE_DIR is set).
  */

@@ -1,6 +1,6 @@
 /*
  * test_json_binary.c: MySQL binary JSON and PARTIAL_UPDATE_ROWS diffs to JSON text
- * (common/json_binary.c). Documents are built byte by byte; outputs are compared exactly.
+ * (common/binlog/json_binary.c). Documents are built byte by byte; outputs are compared exactly.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "clock.h"
 
 /* Log-linear histogram of microseconds: 8 sub-buckets per power of two, up to ~2^40 us. */
 #define RC_HIST_SUB 8
@@ -24,10 +25,6 @@ void rc_hist_add(rc_hist *h, uint64_t us);
 /* The value below which a fraction q of the samples lie (upper bound of its bucket). */
 uint64_t rc_hist_quantile(const rc_hist *h, double q);
 
-/* Nanoseconds of CLOCK_MONOTONIC: comparable across the processes of one machine. */
-uint64_t rc_now_ns(void);
-/* Nanoseconds of CLOCK_REALTIME. */
-uint64_t rc_wall_ns(void);
 
 static inline void rc_metric_put(rc_buf *b, const char *name, uint64_t v) {
   rc_buf_puts(b, name);

@@ -934,7 +934,7 @@ void rc_config_help(FILE *out) {
 void rc_config_markdown(FILE *out) {
   fputs("# rowcast configuration\n"
         "\n"
-        "<!-- Generated from the key table of common/config.c by tests/unit/gen_config_doc.c;\n"
+        "<!-- Generated from the key table of common/pipeline/config.c by tests/unit/gen_config_doc.c;\n"
         "     edit the table, then regenerate this file. -->\n"
         "\n"
         "rowcast reads an INI file, then applies `-o section.key=value` options, which win over\n"

@@ -10,6 +10,7 @@
 #include "binlog_int.h"
 #include "buf.h"
 #include "charset.h"
+#include "crc64.h"
 
 /* Optional metadata field types (MySQL rows_event.h Optional_metadata_field_type). */
 enum {
@@ -468,4 +469,49 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
   uint32_t size = (uint32_t)out->len;
   for (int i = 0; i < 4; i++) out->p[9 + i] = (char)(size >> (8 * i));
   return 0;
+}
+
+uint64_t rc_table_signature(const rc_table *t) {
+  if (t->sig_known) return t->sig;
+  rc_buf b = {0};
+#define PUT_STR(s, n)                                                                          \
+  do {                                                                                         \
+    uint32_t l_ = (uint32_t)(n);                                                               \
+    rc_buf_put(&b, &l_, 4);                                                                    \
+    rc_buf_put(&b, (s), l_);                                                                   \
+  } while (0)
+#define PUT_U32(x)                                                                             \
+  do {                                                                                         \
+    uint32_t x_ = (uint32_t)(x);                                                               \
+    rc_buf_put(&b, &x_, 4);                                                                    \
+  } while (0)
+  rc_buf_lit(&b, "rowcast-avro-1");
+  PUT_STR(t->db ? t->db : "", t->db ? strlen(t->db) : 0);
+  PUT_STR(t->name ? t->name : "", t->name ? strlen(t->name) : 0);
+  PUT_U32(t->ncols);
+  PUT_U32(t->has_names | t->has_pk << 1);
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    const rc_column *c = &t->cols[i];
+    PUT_U32(c->type | (uint32_t)c->meta << 8);
+    PUT_U32(c->length);
+    PUT_U32(c->precision | c->scale << 8 | c->fsp << 16 | (uint32_t)(uint8_t)c->is_signed << 24);
+    PUT_U32(c->collation | c->cs_kind << 16 | c->pk << 24 | c->nullable << 28);
+    PUT_U32(c->geometry_type);
+    if (c->name) PUT_STR(c->name, strlen(c->name));
+    else PUT_U32(0xFFFFFFFFu);
+    if (c->labels) {
+      PUT_U32(c->n_labels);
+      for (uint32_t k = 0; k < c->n_labels; k++) PUT_STR(c->labels[k], c->label_lens[k]);
+    } else {
+      PUT_U32(0xFFFFFFFFu);
+    }
+  }
+#undef PUT_STR
+#undef PUT_U32
+  uint64_t fp = rc_crc64(b.p, b.len);
+  rc_buf_free(&b);
+  /* a table map is not changed once parsed: remember it (the caller's table is not const) */
+  ((rc_table *)t)->sig = fp;
+  ((rc_table *)t)->sig_known = 1;
+  return fp;
 }

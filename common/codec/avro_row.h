@@ -38,12 +38,6 @@ typedef struct rc_avro_table rc_avro_table;
 int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size_t errstr_size);
 void rc_avro_table_free(rc_avro_table *at);
 
-/* Signature of a table map's shape (db, table, names, types, metadata, signedness, charsets,
- * labels, nullability, primary key): two table maps with the same signature get the same
- * schemas. A CRC-64-AVRO over a length-prefixed serialization of those fields, computed once
- * and kept in the table (t->sig): t must not be defined const, nor changed afterwards. */
-uint64_t rc_table_signature(const rc_table *t);
-
 /* The schemas as JSON text (with rowcast's properties), owned by `at`. */
 const char *rc_avro_value_schema(const rc_avro_table *at);
 const char *rc_avro_value_canonical(const rc_avro_table *at); /* Parsing Canonical Form */
@@ -89,12 +83,6 @@ int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len
                           char *errstr, size_t errstr_size);
 /* Free the decoder's schema cache (at exit, for leak checkers). */
 void rc_avro_decoder_cache_free(void);
-
-/* The Avro specification's 64-bit Rabin fingerprint (CRC-64-AVRO). */
-uint64_t rc_avro_crc64(const void *p, size_t n);
-/* Incremental form: fp = RC_AVRO_CRC64_EMPTY, then fp = rc_avro_crc64_update(fp, p, n)... */
-#define RC_AVRO_CRC64_EMPTY 0xc15d213aa4d7a795ULL
-uint64_t rc_avro_crc64_update(uint64_t fp, const void *p, size_t n);
 
 /* The Avro name a column gets: invalid characters become '_' (byte by byte), a leading digit
  * (or an empty name) gets a leading '_'. Collisions are resolved by the table (suffix _2, _3, ...). */

@@ -25,34 +25,12 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "crc64.h"
 #include "charset.h"
 #include "decimal.h"
 #include "json_binary.h"
 #include "rc_err.h"
 #include "row_json.h"
-
-/* ---- CRC-64-AVRO ------------------------------------------------------------------------- */
-
-static uint64_t crc64_table[256];
-static int crc64_ready;
-
-static void crc64_init(void) {
-  for (int i = 0; i < 256; i++) {
-    uint64_t fp = (uint64_t)i;
-    for (int j = 0; j < 8; j++) fp = (fp >> 1) ^ (RC_AVRO_CRC64_EMPTY & (0 - (fp & 1)));
-    crc64_table[i] = fp;
-  }
-  crc64_ready = 1;
-}
-
-uint64_t rc_avro_crc64_update(uint64_t fp, const void *p, size_t n) {
-  if (!crc64_ready) crc64_init();
-  const uint8_t *s = p;
-  for (size_t i = 0; i < n; i++) fp = (fp >> 8) ^ crc64_table[(fp ^ s[i]) & 0xff];
-  return fp;
-}
-
-uint64_t rc_avro_crc64(const void *p, size_t n) { return rc_avro_crc64_update(RC_AVRO_CRC64_EMPTY, p, n); }
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -448,51 +426,6 @@ static void label_json(rc_buf *b, const rc_column *c, const char *p, size_t n) {
     rc_buf_json_str(b, p, n);
 }
 
-uint64_t rc_table_signature(const rc_table *t) {
-  if (t->sig_known) return t->sig;
-  rc_buf b = {0};
-#define PUT_STR(s, n)                                                                          \
-  do {                                                                                         \
-    uint32_t l_ = (uint32_t)(n);                                                               \
-    rc_buf_put(&b, &l_, 4);                                                                    \
-    rc_buf_put(&b, (s), l_);                                                                   \
-  } while (0)
-#define PUT_U32(x)                                                                             \
-  do {                                                                                         \
-    uint32_t x_ = (uint32_t)(x);                                                               \
-    rc_buf_put(&b, &x_, 4);                                                                    \
-  } while (0)
-  rc_buf_lit(&b, "rowcast-avro-1");
-  PUT_STR(t->db ? t->db : "", t->db ? strlen(t->db) : 0);
-  PUT_STR(t->name ? t->name : "", t->name ? strlen(t->name) : 0);
-  PUT_U32(t->ncols);
-  PUT_U32(t->has_names | t->has_pk << 1);
-  for (uint32_t i = 0; i < t->ncols; i++) {
-    const rc_column *c = &t->cols[i];
-    PUT_U32(c->type | (uint32_t)c->meta << 8);
-    PUT_U32(c->length);
-    PUT_U32(c->precision | c->scale << 8 | c->fsp << 16 | (uint32_t)(uint8_t)c->is_signed << 24);
-    PUT_U32(c->collation | c->cs_kind << 16 | c->pk << 24 | c->nullable << 28);
-    PUT_U32(c->geometry_type);
-    if (c->name) PUT_STR(c->name, strlen(c->name));
-    else PUT_U32(0xFFFFFFFFu);
-    if (c->labels) {
-      PUT_U32(c->n_labels);
-      for (uint32_t k = 0; k < c->n_labels; k++) PUT_STR(c->labels[k], c->label_lens[k]);
-    } else {
-      PUT_U32(0xFFFFFFFFu);
-    }
-  }
-#undef PUT_STR
-#undef PUT_U32
-  uint64_t fp = rc_avro_crc64(b.p, b.len);
-  rc_buf_free(&b);
-  /* a table map is not changed once parsed: remember it (the caller's table is not const) */
-  ((rc_table *)t)->sig = fp;
-  ((rc_table *)t)->sig_known = 1;
-  return fp;
-}
-
 /* ---- schema text: the full form and the Parsing Canonical Form, written together ---------- */
 
 typedef struct sw {
@@ -796,11 +729,11 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
     goto fail;
   }
   emit_value_schema(at);
-  at->vfp = rc_avro_crc64(at->vpcf.p, at->vpcf.len);
+  at->vfp = rc_crc64(at->vpcf.p, at->vpcf.len);
   for (uint32_t i = 0; i < t->ncols; i++) at->has_key |= t->has_pk && t->cols[i].pk;
   if (at->has_key) {
     emit_key_schema(at);
-    at->kfp = rc_avro_crc64(at->kpcf.p, at->kpcf.len);
+    at->kfp = rc_crc64(at->kpcf.p, at->kpcf.len);
   }
   if ((r = parse_schema(&at->vschema, &at->vsch, "value", t, errstr, es)) < 0) goto fail;
   if (at->has_key && (r = parse_schema(&at->kschema, &at->ksch, "key", t, errstr, es)) < 0) goto fail;
@@ -1673,7 +1606,7 @@ static int plan_build(dplan *p, const char *text, size_t len, char *errstr, size
 }
 
 static int plan_get(const char *text, size_t len, dplan **out, char *errstr, size_t es) {
-  uint64_t h = rc_avro_crc64(text, len);
+  uint64_t h = rc_crc64(text, len);
   for (int i = 0; i < PLAN_CACHE; i++) {
     dplan *p = plan_cache[i];
     if (p && p->hash == h && p->len == len && !memcmp(p->text, text, len)) {

@@ -1,7 +1,6 @@
 /* metrics.c: the histogram and clocks of metrics.h. */
 #include "metrics.h"
 
-#include <time.h>
 
 static unsigned bucket_of(uint64_t v) {
   if (v < RC_HIST_SUB) return (unsigned)v;
@@ -36,16 +35,4 @@ uint64_t rc_hist_quantile(const rc_hist *h, double q) {
     }
   }
   return h->max;
-}
-
-uint64_t rc_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t rc_wall_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -221,6 +221,12 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
 /* Is a column of this (resolved) type a "character column" of the charset metadata? (MariaDB
  * counts GEOMETRY too.) */
 int rc_type_is_char(uint8_t type, int is_mariadb);
+
+/* Signature of a table map's shape (db, table, names, types, metadata, signedness, charsets,
+ * labels, nullability, primary key): two table maps with the same signature get the same
+ * schemas. A CRC-64-AVRO over a length-prefixed serialization of those fields, computed once
+ * and kept in the table (t->sig): t must not be defined const, nor changed afterwards. */
+uint64_t rc_table_signature(const rc_table *t);
 /* The table id a TABLE_MAP event defines (without parsing the rest). */
 uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev);
 
