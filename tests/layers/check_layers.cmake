@@ -1,0 +1,22 @@
+# check_layers.cmake: build each forbidden probe (PROBES: "target:header;...") and require the
+# compiler to refuse it because it cannot find that header, and for no other reason.
+set(failures "")
+foreach(p IN LISTS PROBES)
+  string(REPLACE ":" ";" parts "${p}")
+  list(GET parts 0 target)
+  list(GET parts 1 header)
+  execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD_DIR} --target ${target}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(REPLACE "." "\\." hre "${header}")
+  if(rc EQUAL 0)
+    list(APPEND failures "${target}: compiled, but its layer must not see ${header}")
+  elseif(NOT "${out}${err}" MATCHES "${hre}'? ?(: No such file or directory| file not found)")
+    list(APPEND failures "${target}: failed, but not for want of ${header}:\n${out}${err}")
+  else()
+    message(STATUS "${target}: refused (${header} not visible), as it must be")
+  endif()
+endforeach()
+if(failures)
+  string(REPLACE ";" "\n" msg "${failures}")
+  message(FATAL_ERROR "layer rule broken:\n${msg}")
+endif()
