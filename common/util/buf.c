@@ -137,6 +137,20 @@ static size_t utf8_seq(const uint8_t *s, size_t n) {
   return 0;
 }
 
+/* Copy the UTF-8 sequence at s[*i] to o, or U+FFFD (3 bytes) for one byte that starts none;
+ * advance *i past what was read and return the new end of o. */
+static inline char *utf8_copy_one(char *o, const uint8_t *s, size_t *i, size_t n) {
+  size_t l = utf8_seq(s + *i, n - *i);
+  if (l == 0) {
+    *o++ = (char)0xEF, *o++ = (char)0xBF, *o++ = (char)0xBD;
+    (*i)++;
+    return o;
+  }
+  memcpy(o, s + *i, l);
+  *i += l;
+  return o + l;
+}
+
 int rc_utf8_valid(const char *str, size_t n) {
   const uint8_t *s = (const uint8_t *)str;
   size_t i = 0;
@@ -167,15 +181,7 @@ void rc_buf_json_str(rc_buf *b, const char *str, size_t n) {
       continue;
     }
     if (c >= 0x80) {
-      size_t l = utf8_seq(s + i, n - i);
-      if (l == 0) {
-        *o++ = (char)0xEF, *o++ = (char)0xBF, *o++ = (char)0xBD;
-        i++;
-      } else {
-        memcpy(o, s + i, l);
-        o += l;
-        i += l;
-      }
+      o = utf8_copy_one(o, s, &i, n);
       continue;
     }
     *o++ = '\\';
@@ -211,15 +217,7 @@ void rc_buf_utf8_clean(rc_buf *b, const char *str, size_t n) {
       i = run;
       continue;
     }
-    size_t l = utf8_seq(s + i, n - i);
-    if (l == 0) {
-      *o++ = (char)0xEF, *o++ = (char)0xBF, *o++ = (char)0xBD;
-      i++;
-    } else {
-      memcpy(o, s + i, l);
-      o += l;
-      i += l;
-    }
+    o = utf8_copy_one(o, s, &i, n);
   }
   b->len = (size_t)(o - b->p);
 }
