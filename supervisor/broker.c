@@ -3,9 +3,9 @@
  *
  * A dummy producer handle owns a librdkafka mock cluster (rd_kafka_mock_cluster_new); the mock
  * brokers run in librdkafka's own thread and speak the Kafka protocol over TCP, so any client
- * (kcat, librdkafka, Java) can use them. This file only parses arguments, prints the bootstrap
- * list, and turns signals into cluster commands from one poll() loop (self-pipe: the handlers
- * only write a byte).
+ * (kcat, librdkafka, Java) can use them. This file only creates the topics asked for, prints the
+ * bootstrap list, and turns signals into cluster commands from one poll() loop (self-pipe: the
+ * handlers only write a byte); cmd_broker.c reads the command line.
  *
  * What the mock cluster of librdkafka 2.0.2 does (read in src/rdkafka_mock.c and
  * src/rdkafka_mock_handlers.c at tag v2.0.2):
@@ -50,17 +50,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "clock.h"
 #include "rc_err.h"
 
-#define BROKER_MAX_BROKERS 16
-#define BROKER_MAX_TOPICS 64
-#define BROKER_MAX_PARTITIONS 1000
 #define SPAWN_TIMEOUT_MS 5000
 
 static int sig_pipe[2] = {-1, -1};
@@ -83,36 +80,6 @@ static void blog(const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   fprintf(stderr, "rowcast broker[%ld]: %s\n", (long)getpid(), msg);
-}
-
-static void broker_usage(FILE *out) {
-  fputs("usage: rowcast broker [--brokers N] [--topic NAME]... [--partitions N]\n"
-        "                      [--exit-on-stdin-eof]\n"
-        "\n"
-        "Runs an in-memory Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 and\n"
-        "prints its bootstrap address list as the first line of standard output.\n"
-        "\n"
-        "  --brokers N           number of brokers in the cluster (default 1, at most 16)\n"
-        "  --topic NAME          create topic NAME at start with --partitions partitions\n"
-        "                        (repeatable); other topics are created on first use with 4\n"
-        "                        partitions, which librdkafka 2.0.2 does not let us change\n"
-        "  --partitions N        partitions of each --topic (default 4)\n"
-        "  --exit-on-stdin-eof   exit when standard input reaches end of file\n"
-        "\n"
-        "SIGTERM/SIGINT: shut down (exit 0). SIGUSR1: take every broker down (connections\n"
-        "closed, connects refused). SIGUSR2: bring them back up on the same ports.\n"
-        "Ports are chosen by the kernel; data is kept in memory, at most ~5 MiB per partition.\n",
-        out);
-}
-
-/* Parse a decimal int in [lo, hi]; 0 or -1. */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = (int)v;
-  return 0;
 }
 
 static int set_brokers_up(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int up) {
@@ -141,53 +108,60 @@ static int install_signals(void) {
   return 0;
 }
 
-int rc_cmd_broker(int argc, char **argv) {
-  int n_brokers = 1, partitions = 4, exit_on_eof = 0;
-  const char *topics[BROKER_MAX_TOPICS];
-  int n_topics = 0;
-
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      broker_usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--exit-on-stdin-eof")) {
-      exit_on_eof = 1;
-    } else if (!strcmp(a, "--brokers") && val) {
-      if (parse_int(val, 1, BROKER_MAX_BROKERS, &n_brokers) != 0) {
-        fprintf(stderr, "rowcast broker: --brokers: expected 1..%d, got '%s'\n",
-                BROKER_MAX_BROKERS, val);
-        return 2;
+/* Turn the signals queued in the self-pipe into cluster commands; 1 when asked to stop. */
+static int take_signals(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int *up) {
+  unsigned char sigs[64];
+  int stop = 0;
+  ssize_t n = read(sig_pipe[0], sigs, sizeof sigs);
+  for (ssize_t k = 0; k < n; k++) {
+    int sig = sigs[k];
+    if (sig == SIGTERM || sig == SIGINT) {
+      blog("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      stop = 1;
+    } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+      int want = sig == SIGUSR2;
+      if (want == *up) {
+        blog("%s: brokers already %s", want ? "SIGUSR2" : "SIGUSR1", *up ? "up" : "down");
+        continue;
       }
-      i++;
-    } else if (!strcmp(a, "--partitions") && val) {
-      if (parse_int(val, 1, BROKER_MAX_PARTITIONS, &partitions) != 0) {
-        fprintf(stderr, "rowcast broker: --partitions: expected 1..%d, got '%s'\n",
-                BROKER_MAX_PARTITIONS, val);
-        return 2;
-      }
-      i++;
-    } else if (!strcmp(a, "--topic") && val) {
-      if (n_topics == BROKER_MAX_TOPICS || !*val) {
-        fprintf(stderr, "rowcast broker: --topic: empty name or more than %d topics\n",
-                BROKER_MAX_TOPICS);
-        return 2;
-      }
-      topics[n_topics++] = val;
-      i++;
-    } else if (!strcmp(a, "--port")) {
-      fprintf(stderr, "rowcast broker: --port is not supported: librdkafka %s's mock cluster "
-                      "binds kernel-chosen ports; read the address from the first output line\n",
-              rd_kafka_version_str());
-      return 2;
-    } else {
-      fprintf(stderr, "rowcast broker: unknown or incomplete option '%s'\n", a);
-      broker_usage(stderr);
-      return 2;
+      if (set_brokers_up(mcluster, n_brokers, want) == 0)
+        blog("%s: all %d broker%s %s", want ? "SIGUSR2" : "SIGUSR1", n_brokers,
+             n_brokers > 1 ? "s" : "", want ? "UP (accepting connections)"
+                                            : "DOWN (connections closed and refused)");
+      *up = want;
     }
   }
+  return stop;
+}
 
+/* Serve until a stop signal (or EOF on stdin when asked): 0, or 1 when poll() fails. */
+static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_stdin) {
+  int up = 1, stop = 0;
+  while (!stop) {
+    struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
+                            {.fd = STDIN_FILENO, .events = POLLIN}};
+    int r = poll(pfd, watch_stdin ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      blog("poll: %s", strerror(errno));
+      return 1;
+    }
+    if (pfd[0].revents & POLLIN) stop = take_signals(mcluster, n_brokers, &up);
+    if (watch_stdin && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char buf[512];
+      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        blog("standard input closed: shutting down");
+        stop = 1;
+      }
+      /* anything read is ignored */
+    }
+  }
+  return 0;
+}
+
+int rc_broker_run(const rc_broker_opts *opts) {
+  int n_brokers = opts->brokers;
   if (install_signals() != 0) {
     blog("cannot set up signal handling: %s", strerror(errno));
     return 1;
@@ -220,11 +194,11 @@ int rc_cmd_broker(int argc, char **argv) {
   }
 
   int status = 0;
-  for (int t = 0; t < n_topics; t++) {
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topics[t], partitions,
+  for (int t = 0; t < opts->ntopics; t++) {
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, opts->topics[t], opts->partitions,
                                                          n_brokers < 3 ? n_brokers : 3);
     if (err) {
-      blog("cannot create topic '%s': %s", topics[t], rd_kafka_err2str(err));
+      blog("cannot create topic '%s': %s", opts->topics[t], rd_kafka_err2str(err));
       status = 1;
       goto out;
     }
@@ -239,49 +213,7 @@ int rc_cmd_broker(int argc, char **argv) {
   blog("%d broker%s listening at %s (librdkafka %s)", n_brokers, n_brokers > 1 ? "s" : "",
        bootstraps, rd_kafka_version_str());
 
-  int up = 1, stop = 0, watch_stdin = exit_on_eof;
-  while (!stop) {
-    struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
-                            {.fd = STDIN_FILENO, .events = POLLIN}};
-    int r = poll(pfd, watch_stdin ? 2 : 1, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      blog("poll: %s", strerror(errno));
-      status = 1;
-      break;
-    }
-    if (pfd[0].revents & POLLIN) {
-      unsigned char sigs[64];
-      ssize_t n = read(sig_pipe[0], sigs, sizeof sigs);
-      for (ssize_t k = 0; k < n; k++) {
-        int sig = sigs[k];
-        if (sig == SIGTERM || sig == SIGINT) {
-          blog("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-          stop = 1;
-        } else if (sig == SIGUSR1 || sig == SIGUSR2) {
-          int want = sig == SIGUSR2;
-          if (want == up) {
-            blog("%s: brokers already %s", want ? "SIGUSR2" : "SIGUSR1", up ? "up" : "down");
-            continue;
-          }
-          if (set_brokers_up(mcluster, n_brokers, want) == 0)
-            blog("%s: all %d broker%s %s", want ? "SIGUSR2" : "SIGUSR1", n_brokers,
-                 n_brokers > 1 ? "s" : "", want ? "UP (accepting connections)"
-                                                : "DOWN (connections closed and refused)");
-          up = want;
-        }
-      }
-    }
-    if (watch_stdin && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      char buf[512];
-      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-        blog("standard input closed: shutting down");
-        stop = 1;
-      }
-      /* anything read is ignored */
-    }
-  }
+  status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof);
 
 out:
   rd_kafka_mock_cluster_destroy(mcluster);
@@ -290,12 +222,6 @@ out:
 }
 
 /* ---- rc_broker_spawn ---------------------------------------------------------------------- */
-
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Kill and reap a child that failed to start (killing a zombie is harmless: its pid is not
  * reused before we reap it); describe how it ended into `how`. */
@@ -353,15 +279,16 @@ int rc_broker_spawn(const char *rowcast_exe, pid_t *pid, char *bootstrap, size_t
   size_t len = 0;
   int done = 0;
   const char *fail = NULL;
-  long deadline = now_ms() + SPAWN_TIMEOUT_MS;
+  uint64_t deadline = rc_now_ms() + SPAWN_TIMEOUT_MS;
   while (!done && !fail) {
-    long left = deadline - now_ms();
+    uint64_t now = rc_now_ms();
+    int left = now < deadline ? (int)(deadline - now) : 0;
     if (left <= 0) {
       fail = "no address within the timeout";
       break;
     }
     struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-    int r = poll(&pfd, 1, (int)left);
+    int r = poll(&pfd, 1, left);
     if (r < 0) {
       if (errno == EINTR) continue;
       fail = "poll failed";

@@ -1,6 +1,7 @@
 /*
- * broker.h: `rowcast broker`, a local in-memory Kafka-protocol broker (librdkafka's mock
- * cluster) for development and tests, and rc_broker_spawn() to run one in a child process.
+ * broker.h: the local in-memory Kafka-protocol broker (librdkafka's mock cluster) for
+ * development and tests: rc_broker_run() is `rowcast broker` (cmd_broker.c), and
+ * rc_broker_spawn() runs one in a child process (group.c, when no Kafka is configured).
  *
  * Not a production broker: data lives in memory only, each partition keeps at most ~5 MiB
  * (older message sets are evicted), ports are chosen by the kernel. See broker.c for what the
@@ -12,14 +13,26 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define RC_BROKER_MAX_BROKERS 16
+#define RC_BROKER_MAX_TOPICS 64
+#define RC_BROKER_MAX_PARTITIONS 1000
+
+/* What `rowcast broker` was asked for (cmd_broker.c fills it from the command line). */
+typedef struct {
+  int brokers;           /* 1..RC_BROKER_MAX_BROKERS */
+  int partitions;        /* of each topic below, 1..RC_BROKER_MAX_PARTITIONS */
+  const char **topics;   /* created at start (borrowed: the caller keeps them alive) */
+  int ntopics;           /* at most RC_BROKER_MAX_TOPICS */
+  int exit_on_stdin_eof; /* also stop at EOF on stdin */
+} rc_broker_opts;
+
 /*
- * `rowcast broker [--brokers N] [--topic NAME]... [--partitions N] [--exit-on-stdin-eof]`.
- * argv[0] is "broker". Prints the bootstrap address list ("127.0.0.1:PORT[,...]") as the first
- * line of stdout, then runs until SIGTERM/SIGINT (or EOF on stdin with --exit-on-stdin-eof).
- * SIGUSR1 takes every broker down, SIGUSR2 brings them back up. Returns the exit status:
- * 0 clean shutdown, 1 operating-system or librdkafka failure, 2 bad usage.
+ * Run the cluster of `rowcast broker`: prints the bootstrap address list ("127.0.0.1:PORT[,...]")
+ * as the first line of stdout, then runs until SIGTERM/SIGINT (or EOF on stdin with
+ * exit_on_stdin_eof). SIGUSR1 takes every broker down, SIGUSR2 brings them back up. Returns
+ * the exit status: 0 clean shutdown, 1 operating-system or librdkafka failure.
  */
-int rc_cmd_broker(int argc, char **argv);
+int rc_broker_run(const rc_broker_opts *opts);
 
 /*
  * Start `ROWCAST_EXE broker --exit-on-stdin-eof` in a child process and read its bootstrap

@@ -1,5 +1,6 @@
 /*
- * decode.c: `rowcast decode [--events] FILE...`.
+ * decode.c: the work of `rowcast decode [--events] FILE...` (cmd_decode.c reads its command
+ * line).
  *
  * Reads the files in order (a rotation continues in the next file), decodes every event with
  * the binlog library and prints one JSON line per row change (or per event). Output is
@@ -188,31 +189,10 @@ static int decode_file(decode_ctx *dc, rc_binlog *bl, const char *path, char *er
   return r;
 }
 
-int rc_cmd_decode(int argc, char **argv) {
+int rc_decode_files(char **files, int nfiles, int events_mode) {
   decode_ctx dc;
   memset(&dc, 0, sizeof dc);
-  int first = 1;
-  for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
-    if (!strcmp(argv[first], "--events")) {
-      dc.events_mode = 1;
-    } else if (!strcmp(argv[first], "--")) {
-      first++;
-      break;
-    } else if (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
-      puts("usage: rowcast decode [--events] FILE...\n"
-           "Decode captured binlog files, in the order given, to JSON lines on stdout: one line\n"
-           "per row change (see docs/json-mapping.md), or with --events one line per event.\n"
-           "Exit status 2 on bad input, with the file and offset of the problem on stderr.");
-      return 0;
-    } else {
-      fprintf(stderr, "rowcast decode: unknown option '%s' (try rowcast decode --help)\n", argv[first]);
-      return 2;
-    }
-  }
-  if (first >= argc) {
-    fprintf(stderr, "usage: rowcast decode [--events] FILE...\n");
-    return 2;
-  }
+  dc.events_mode = events_mode;
   rc_binlog *bl = rc_binlog_new();
   if (!bl) {
     fprintf(stderr, "rowcast decode: out of memory\n");
@@ -220,8 +200,8 @@ int rc_cmd_decode(int argc, char **argv) {
   }
   char err[1024] = "";
   int status = 0;
-  for (int i = first; i < argc; i++) {
-    int r = decode_file(&dc, bl, argv[i], err, sizeof err);
+  for (int i = 0; i < nfiles; i++) {
+    int r = decode_file(&dc, bl, files[i], err, sizeof err);
     if (r == 1) {
       status = 1;
       break;

@@ -1,8 +1,11 @@
-/* decode.h: `rowcast decode`, captured binlog files to canonical JSON lines. */
+/* decode.h: `rowcast decode`'s work, captured binlog files to canonical JSON lines. Called by
+ * cmd_decode.c once it has read the command line. */
 #ifndef RC_DECODE_H
 #define RC_DECODE_H
 
-/* argv[0] is "decode". Returns the process exit status. */
-int rc_cmd_decode(int argc, char **argv);
+/* Decode files[0..nfiles) in order to JSON lines on stdout: one line per row change, or per
+ * event when events_mode. Returns the process exit status (0, 1 output or OS failure, 2 bad
+ * input, named on stderr with its file and offset). */
+int rc_decode_files(char **files, int nfiles, int events_mode);
 
 #endif

@@ -1,7 +1,14 @@
 /*
- * group.c: the supervisor. `rowcast replay` (and `rowcast run`) start the process group —
- * publisher, serializer workers, reader — watch it, restart it after a crash, drain it on
- * SIGTERM/SIGINT, and report. `rowcast stats` prints the figures of a running group.
+ * group.c: the supervisor, rc_group_run(), which `rowcast replay` and `rowcast run` call
+ * (cmd_replay.c, cmd_run.c) once their command line is read: it starts the process group —
+ * publisher, serializer workers, reader — watches it, restarts it after a crash, drains it on
+ * SIGTERM/SIGINT, and reports. Once a second it writes the live figures to
+ * <state.dir>/stats.json, which `rowcast stats` (cmd_stats.c) prints.
+ *
+ * The steps, in order: open_dirs, open_kafka (the local broker when no Kafka is configured),
+ * open_channels; then supervise: start_group/spawn_stage, and per wake-up on_stop_signal,
+ * drain_metrics, progress_line and on_child_exit (reaping), whose restart policy is
+ * restart_after_crash; at the end print_done and print_resources (the summary).
  *
  * Children are kept in a table and reaped with wait4(WNOHANG), which also gives their CPU
  * time and peak RSS for the summary. A crash of any stage loses what was in flight in its
@@ -30,6 +37,7 @@
 
 #include "broker.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -316,101 +324,116 @@ static uint64_t done_value(const char *summary, const char *key) {
   return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
-/* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
-static int supervise(group *g) {
+#define KEEP_GOING (-1) /* a step's answer when the group runs on */
+
+/* SIGTERM or SIGINT: the first drains (the reader stops, the rest is published), the second
+ * stops at once. Returns KEEP_GOING, or the exit status. */
+static int on_stop_signal(group *g) {
+  if (!g->draining) {
+    g->draining = 1;
+    rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
+            "(signal again to stop at once)");
+    child *r = find_child(g, "reader", 0);
+    if (r && r->pid > 0) kill(r->pid, SIGTERM);
+    return KEEP_GOING;
+  }
+  rc_warn("stopping at once; the checkpoint stays where Kafka acknowledged");
+  stop_group(g, 2000);
+  return 1;
+}
+
+/*
+ * The restart policy, after stage c crashed (`how` says how): the whole group restarts from
+ * the checkpoint, at least supervisor.restart_delay_ms later, the delay doubling while stages
+ * die at start-up; after supervisor.max_restarts restarts without progress it gives up.
+ * Returns KEEP_GOING once the group runs again, or the exit status.
+ */
+static int restart_after_crash(group *g, const child *c, const char *how) {
   char err[1024];
   uint64_t delay_ms = (uint64_t)rc_config_int(g->cfg, "supervisor.restart_delay_ms");
   int max_restarts = (int)rc_config_int(g->cfg, "supervisor.max_restarts");
+  /* what was in flight is gone; the checkpoint is where the group (or a next run) resumes */
+  rc_checkpoint cp = {0};
+  rc_checkpoint_read(g->state_dir, &cp, err, sizeof err);
+  if (g->draining) { /* asked to stop anyway */
+    rc_warn("rowcast-%s %s while stopping; stopped with the checkpoint at %s:%llu", c->stage, how,
+            cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos);
+    stop_group(g, 2000);
+    return 1;
+  }
+  if (cp.changes > g->last_progress_changes) {
+    g->last_progress_changes = cp.changes;
+    g->restarts = 0;
+  }
+  int early = rc_now_ns() - c->started_ns < 1000000000ull;
+  if (++g->restarts > max_restarts) {
+    rc_error("rowcast-%s %s; %d restarts without progress: giving up", c->stage, how, g->restarts - 1);
+    stop_group(g, 2000);
+    return 1;
+  }
+  uint64_t wait_ms = delay_ms;
+  if (early) /* dying at start-up: throttle */
+    for (int i = 1; i < g->restarts && wait_ms < 60000; i++) wait_ms *= 2;
+  rc_warn("rowcast-%s (worker %d) %s; restarting the group from the checkpoint %s:%llu in %llu ms",
+          c->stage, c->worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
+          (unsigned long long)wait_ms);
+  stop_group(g, 2000);
+  usleep((useconds_t)(wait_ms * 1000));
+  return start_group(g) < 0 ? 1 : KEEP_GOING;
+}
+
+/* Process pid was reaped with this status. Returns KEEP_GOING, or the exit status. */
+static int on_child_exit(group *g, pid_t pid, int status, const struct rusage *ru) {
+  char how[128];
+  if (pid == g->broker_pid) {
+    describe_exit(status, how, sizeof how);
+    rc_error("the local Kafka broker %s; stopping", how);
+    g->broker_pid = 0;
+    stop_group(g, 2000);
+    return 1;
+  }
+  child *c = NULL;
+  for (int i = 0; i < g->nc; i++)
+    if (g->c[i].pid == pid) c = &g->c[i];
+  if (!c) return KEEP_GOING;
+  reaped(c, ru);
+  int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (clean && !strcmp(c->stage, "publisher")) {
+    stop_group(g, 2000);
+    usleep(50000);
+    drain_metrics(g); /* the stages' last snapshots */
+    return 0;         /* all published */
+  }
+  if (clean && !strcmp(c->stage, "reader"))
+    return KEEP_GOING; /* it sent the END of the stream: the publisher finishes the rest */
+  describe_exit(status, how, sizeof how);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    rc_error("rowcast-%s %s: a configuration or data error (see above); not restarting", c->stage, how);
+    stop_group(g, 2000);
+    return 2;
+  }
+  return restart_after_crash(g, c, how);
+}
+
+/* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
+static int supervise(group *g) {
   if (start_group(g) < 0) return 1;
   struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
                           {.fd = sig_fd, .events = POLLIN}};
   for (;;) {
     poll(fds, 2, 200);
-    if (fds[1].revents && rc_signals_drain()) { /* SIGTERM or SIGINT (a child's exit only wakes us) */
-      if (!g->draining) {
-        g->draining = 1;
-        rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
-                "(signal again to stop at once)");
-        child *r = find_child(g, "reader", 0);
-        if (r && r->pid > 0) kill(r->pid, SIGTERM);
-      } else {
-        rc_warn("stopping at once; the checkpoint stays where Kafka acknowledged");
-        stop_group(g, 2000);
-        return 1;
-      }
-    }
+    int r = KEEP_GOING;
+    if (fds[1].revents && rc_signals_drain()) /* SIGTERM or SIGINT (a child's exit only wakes us) */
+      r = on_stop_signal(g);
+    if (r != KEEP_GOING) return r;
     drain_metrics(g);
     progress_line(g, 0);
     int status;
     pid_t pid;
     struct rusage ru;
-    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
-      if (pid == g->broker_pid) {
-        char how[128];
-        describe_exit(status, how, sizeof how);
-        rc_error("the local Kafka broker %s; stopping", how);
-        g->broker_pid = 0;
-        stop_group(g, 2000);
-        return 1;
-      }
-      child *c = NULL;
-      for (int i = 0; i < g->nc; i++)
-        if (g->c[i].pid == pid) c = &g->c[i];
-      if (!c) continue;
-      reaped(c, &ru);
-      if (!strcmp(c->stage, "publisher") && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        stop_group(g, 2000);
-        usleep(50000);
-        drain_metrics(g); /* the stages' last snapshots */
-        return 0; /* all published */
-      }
-      if (!strcmp(c->stage, "reader") && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        continue; /* it sent the END of the stream: the publisher finishes the rest */
-      char how[128];
-      describe_exit(status, how, sizeof how);
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-        rc_error("rowcast-%s %s: a configuration or data error (see above); not restarting", c->stage, how);
-        stop_group(g, 2000);
-        return 2;
-      }
-      /* a crash: what was in flight is gone; restart the group from the checkpoint */
-      rc_checkpoint cp = {0};
-      rc_checkpoint_read(g->state_dir, &cp, err, sizeof err);
-      if (g->draining) { /* asked to stop anyway: the checkpoint is where a next run resumes */
-        rc_warn("rowcast-%s %s while stopping; stopped with the checkpoint at %s:%llu", c->stage, how,
-                cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos);
-        stop_group(g, 2000);
-        return 1;
-      }
-      if (cp.changes > g->last_progress_changes) {
-        g->last_progress_changes = cp.changes;
-        g->restarts = 0;
-      }
-      int early = rc_now_ns() - c->started_ns < 1000000000ull;
-      if (++g->restarts > max_restarts) {
-        rc_error("rowcast-%s %s; %d restarts without progress: giving up", c->stage, how, g->restarts - 1);
-        stop_group(g, 2000);
-        return 1;
-      }
-      uint64_t wait_ms = delay_ms;
-      if (early) /* dying at start-up: throttle */
-        for (int i = 1; i < g->restarts && wait_ms < 60000; i++) wait_ms *= 2;
-      rc_warn("rowcast-%s (worker %d) %s; restarting the group from the checkpoint %s:%llu in %llu ms",
-              c->stage, c->worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
-              (unsigned long long)wait_ms);
-      stop_group(g, 2000);
-      usleep((useconds_t)(wait_ms * 1000));
-      if (start_group(g) < 0) return 1;
-    }
+    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
+      if ((r = on_child_exit(g, pid, status, &ru)) != KEEP_GOING) return r;
   }
-}
-
-static void usage_replay(FILE *out) {
-  fputs("usage: rowcast replay [--config FILE] [-o section.key=value]... BINLOG_FILE...\n"
-        "Replays captured binlog files, in the order given, through the pipeline into Kafka and\n"
-        "exits when every change is acknowledged. Without kafka.bootstrap.servers, rowcast starts\n"
-        "its local in-memory broker. `rowcast config --help` lists every key.\n",
-        out);
 }
 
 static int exe_dir(char *out, size_t n) {
@@ -424,189 +447,149 @@ static int exe_dir(char *out, size_t n) {
   return 0;
 }
 
-/* Options shared by replay and run: --config F, -o k=v. Returns the index of the first other
- * argument, or -1 (usage error, already reported). */
-static int parse_common(int argc, char **argv, rc_config *cfg) {
+/* The state directory, the stages' directory, and the run directory (run.dir, or a fresh one
+ * under /tmp that *own_run_dir says to remove at the end). Returns 0 or the exit status. */
+static int open_dirs(group *g, int *own_run_dir) {
   char err[1024];
-  const char *config = NULL;
-  int i = 1;
-  for (; i < argc; i++) {
-    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-    else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
-    else if (!strcmp(argv[i], "-o") && i + 1 < argc) i++;
-    else if (!strcmp(argv[i], "--")) return i + 1;
-    else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "rowcast %s: unknown option '%s'\n", argv[0], argv[i]);
-      return -1;
-    } else break;
+  g->state_dir = rc_config_str(g->cfg, "state.dir");
+  if (rc_mkdirs(g->state_dir, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return 2;
   }
-  int first = i;
-  if (config && rc_config_load_file(cfg, config, err, sizeof err) < 0) {
+  if (exe_dir(g->exe_dir, sizeof g->exe_dir) < 0) return 1;
+  const char *rd = rc_config_str(g->cfg, "run.dir");
+  if (!rd[0]) {
+    snprintf(g->run_dir, sizeof g->run_dir, "/tmp/rowcast-run-XXXXXX");
+    if (!mkdtemp(g->run_dir)) {
+      fprintf(stderr, "rowcast: cannot create a run directory: %s\n", strerror(errno));
+      return 1;
+    }
+    *own_run_dir = 1;
+  } else {
+    snprintf(g->run_dir, sizeof g->run_dir, "%s", rd);
+    if (rc_mkdirs(g->run_dir, err, sizeof err) < 0) {
+      fprintf(stderr, "rowcast: %s\n", err);
+      return 2;
+    }
+  }
+  if (rc_config_set(g->cfg, "run.dir", g->run_dir, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: run directory %s: %s\n", g->run_dir, err);
+    return 1;
+  }
+  return 0;
+}
+
+/* Kafka: the configured cluster, or rowcast's local broker when none is. Returns 0 or -1. */
+static int open_kafka(group *g) {
+  char err[1024];
+  for (size_t i = 0; i < rc_config_kafka_count(g->cfg); i++)
+    if (!strcmp(rc_config_kafka_key(g->cfg, i), "bootstrap.servers")) return 0;
+  char exe[PATH_MAX + 16], boot[256];
+  snprintf(exe, sizeof exe, "%s/rowcast", g->exe_dir);
+  if (rc_broker_spawn(exe, &g->broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
+    return -1;
+  }
+  rc_config_set(g->cfg, "kafka.bootstrap.servers", boot, err, sizeof err);
+  rc_info("no kafka.bootstrap.servers configured: started rowcast's local broker at %s "
+          "(in memory, for development: see `rowcast broker --help`)",
+          boot);
+  return 0;
+}
+
+/* What the stages get from the supervisor: the configuration file they all read, the pipe
+ * they watch, the metrics socket they report to; and the signals. Returns 0 or -1. */
+static int open_channels(group *g) {
+  char err[1024];
+  snprintf(g->config_path, sizeof g->config_path, "%s/config.ini", g->run_dir);
+  if (rc_config_write(g->cfg, g->config_path, err, sizeof err) < 0) {
     fprintf(stderr, "rowcast: %s\n", err);
     return -1;
   }
-  for (int k = 1; k < first; k++)
-    if (!strcmp(argv[k], "-o") && rc_config_set_arg(cfg, argv[k + 1], err, sizeof err) < 0) {
-      fprintf(stderr, "rowcast: %s\n", err); /* the message names the -o argument */
-      return -1;
-    }
-  return first;
+  if (pipe2(g->watch_pipe, 0) != 0) return -1;
+  fcntl(g->watch_pipe[1], F_SETFD, FD_CLOEXEC);
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/metrics.ipc", g->run_dir);
+  rc_pipe_opts mo = {4 << 20, 1 << 20};
+  g->metrics_sock = rc_pipe_open(0, path, 1, &mo, err, sizeof err);
+  if (g->metrics_sock < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return -1;
+  }
+  if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0 || rc_signals_wake_on_child() < 0) return -1;
+  return 0;
 }
 
-static void usage_run(FILE *out) {
-  fputs("usage: rowcast run [--config FILE] [-o section.key=value]...\n"
-        "Streams every row change of the MySQL/MariaDB server of the source.* keys into Kafka,\n"
-        "from the checkpoint (or source.start), until SIGTERM/SIGINT, which drains: what was read\n"
-        "is published and checkpointed. `rowcast config --help` lists every key.\n",
-        out);
+/* The first summary line: what was published, how fast, the latencies and the checkpoint,
+ * from the publisher's done file. */
+static void print_done(const group *g, const char *summary) {
+  /* from the start of the group to the publisher's last acknowledgement (one clock:
+   * CLOCK_MONOTONIC), not counting the stages' shutdown */
+  uint64_t done_ns = done_value(summary, "done_ns=");
+  double secs = (double)((done_ns > g->start_ns ? done_ns : rc_now_ns()) - g->start_ns) / 1e9;
+  uint64_t changes = done_value(summary, "changes=");
+  const char *cp = strstr(summary, "checkpoint=");
+  printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s, messages: keys %.3f MB, "
+         "values %.3f MB); latency p50 %.1f ms, "
+         "p99 %.1f ms, max %.1f ms (receipt to Kafka ack; from commit: p50 %.1f ms, p99 %.1f ms); "
+         "checkpoint %.*s\n",
+         g->draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
+         (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
+         (double)done_value(summary, "key_bytes=") / 1e6, (double)done_value(summary, "value_bytes=") / 1e6,
+         (double)done_value(summary, "latency_p50_us=") / 1000, (double)done_value(summary, "latency_p99_us=") / 1000,
+         (double)done_value(summary, "latency_max_us=") / 1000,
+         (double)done_value(summary, "commit_latency_p50_us=") / 1000,
+         (double)done_value(summary, "commit_latency_p99_us=") / 1000, cp ? (int)strcspn(cp + 11, "\n") : 0,
+         cp ? cp + 11 : "");
 }
 
-/* replay (files given) or run (the live server of source.*): start, supervise, report. */
-static int run_group(int argc, char **argv, int live) {
-  rc_log_init("rowcast");
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      (live ? usage_run : usage_replay)(stdout);
-      return 0;
-    }
+/* The last two summary lines: peak memory and CPU time of each stage (from the kernel, summed
+ * over restarts), the supervisor and the local broker, which is stopped here. */
+static void print_resources(group *g) {
+  uint64_t rss[3] = {0}, cpu[3] = {0};
+  static const char *const stages[3] = {"reader", "serializer", "publisher"};
+  for (int i = 0; i < g->nc; i++)
+    for (int k = 0; k < 3; k++)
+      if (!strcmp(g->c[i].stage, stages[k])) {
+        cpu[k] += g->c[i].cpu_us;
+        if (g->c[i].max_rss_kb > rss[k]) rss[k] = g->c[i].max_rss_kb;
+      }
+  long long workers = (long long)rc_config_int(g->cfg, "serializer.workers");
+  printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB",
+         (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
+  struct rusage self, broker;
+  int have_broker = stop_broker(g, &broker); /* its work is done: every change is acknowledged */
+  if (getrusage(RUSAGE_SELF, &self) == 0) printf(", supervisor %.1f MiB", (double)self.ru_maxrss / 1024);
+  if (have_broker) printf(", local broker %.1f MiB", (double)broker.ru_maxrss / 1024);
+  printf("\n");
+  printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
+         (double)cpu[1] / 1e6, workers, (double)cpu[2] / 1e6);
+  if (have_broker) printf(", local broker %.2f s", (double)cpu_us_of(&broker) / 1e6);
+  printf("\n");
+  fflush(stdout);
+}
+
+int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   group g;
   memset(&g, 0, sizeof g);
-  g.cfg = rc_config_new();
-  if (!g.cfg) return 1;
-  int status = 2, own_run_dir = 0;
-  char err[1024];
-  int first = parse_common(argc, argv, g.cfg);
-  if (first < 0) goto out;
-  if (live ? first < argc : first >= argc) {
-    (live ? usage_run : usage_replay)(stderr);
-    goto out;
-  }
-  if (live && rc_config_int(g.cfg, "source.server_id") == 0) {
-    fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
-                    "(e.g. -o source.server_id=4242)\n",
-            rc_config_str(g.cfg, "source.host"));
-    goto out;
-  }
-  g.files = argv + first;
-  g.nfiles = argc - first;
-  for (int i = 0; i < g.nfiles; i++) {
-    struct stat st;
-    if (stat(g.files[i], &st) != 0 || !S_ISREG(st.st_mode)) {
-      fprintf(stderr, "rowcast replay: %s: %s\n", g.files[i], errno ? strerror(errno) : "not a regular file");
-      goto out;
-    }
-  }
-  g.state_dir = rc_config_str(g.cfg, "state.dir");
-  if (rc_mkdirs(g.state_dir, err, sizeof err) < 0) {
-    fprintf(stderr, "rowcast: %s\n", err);
-    goto out;
-  }
-  status = 1;
-  if (exe_dir(g.exe_dir, sizeof g.exe_dir) < 0) goto out;
-  const char *rd = rc_config_str(g.cfg, "run.dir");
-  own_run_dir = !rd[0];
-  if (own_run_dir) {
-    snprintf(g.run_dir, sizeof g.run_dir, "/tmp/rowcast-run-XXXXXX");
-    if (!mkdtemp(g.run_dir)) {
-      fprintf(stderr, "rowcast: cannot create a run directory: %s\n", strerror(errno));
-      own_run_dir = 0;
-      goto out;
-    }
-  } else {
-    snprintf(g.run_dir, sizeof g.run_dir, "%s", rd);
-    if (rc_mkdirs(g.run_dir, err, sizeof err) < 0) {
-      fprintf(stderr, "rowcast: %s\n", err);
-      status = 2;
-      goto out;
-    }
-  }
-  if (rc_config_set(g.cfg, "run.dir", g.run_dir, err, sizeof err) < 0) {
-    fprintf(stderr, "rowcast: run directory %s: %s\n", g.run_dir, err);
-    goto out;
-  }
-  /* the local broker, when no Kafka is configured */
-  int have_kafka = 0;
-  for (size_t i = 0; i < rc_config_kafka_count(g.cfg); i++)
-    if (!strcmp(rc_config_kafka_key(g.cfg, i), "bootstrap.servers")) have_kafka = 1;
-  if (!have_kafka) {
-    char exe[PATH_MAX + 16], boot[256];
-    snprintf(exe, sizeof exe, "%s/rowcast", g.exe_dir);
-    if (rc_broker_spawn(exe, &g.broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
-      fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
-      goto out;
-    }
-    rc_config_set(g.cfg, "kafka.bootstrap.servers", boot, err, sizeof err);
-    rc_info("no kafka.bootstrap.servers configured: started rowcast's local broker at %s "
-            "(in memory, for development: see `rowcast broker --help`)",
-            boot);
-  }
-  snprintf(g.config_path, sizeof g.config_path, "%s/config.ini", g.run_dir);
-  if (rc_config_write(g.cfg, g.config_path, err, sizeof err) < 0) {
-    fprintf(stderr, "rowcast: %s\n", err);
-    goto out;
-  }
-  if (pipe2(g.watch_pipe, 0) != 0) goto out;
-  fcntl(g.watch_pipe[1], F_SETFD, FD_CLOEXEC);
-  char path[PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/metrics.ipc", g.run_dir);
-  rc_pipe_opts mo = {4 << 20, 1 << 20};
-  g.metrics_sock = rc_pipe_open(0, path, 1, &mo, err, sizeof err);
-  if (g.metrics_sock < 0) {
-    fprintf(stderr, "rowcast: %s\n", err);
-    goto out;
-  }
-  if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0 || rc_signals_wake_on_child() < 0) goto out;
-  g.tty = isatty(STDERR_FILENO);
-  g.start_ns = rc_now_ns();
-  status = supervise(&g);
-  if (g.tty) fputc('\n', stderr);
+  g.cfg = cfg;
+  g.files = files;
+  g.nfiles = nfiles;
+  int own_run_dir = 0;
+  int status = open_dirs(&g, &own_run_dir);
+  if (status == 0) status = open_kafka(&g) < 0 || open_channels(&g) < 0 ? 1 : 0;
   if (status == 0) {
+    g.tty = isatty(STDERR_FILENO);
+    g.start_ns = rc_now_ns();
+    status = supervise(&g);
+    if (g.tty) fputc('\n', stderr);
     char summary[2048];
-    if (read_done(&g, summary, sizeof summary) == 0) {
-      /* from the start of the group to the publisher's last acknowledgement (one clock:
-       * CLOCK_MONOTONIC), not counting the stages' shutdown */
-      uint64_t done_ns = done_value(summary, "done_ns=");
-      double secs = (double)((done_ns > g.start_ns ? done_ns : rc_now_ns()) - g.start_ns) / 1e9;
-      uint64_t changes = done_value(summary, "changes=");
-      const char *cp = strstr(summary, "checkpoint=");
-      printf("rowcast: %s %llu changes of %llu tables in %.2f s (%.0f changes/s, messages: keys %.3f MB, "
-             "values %.3f MB); latency p50 %.1f ms, "
-             "p99 %.1f ms, max %.1f ms (receipt to Kafka ack; from commit: p50 %.1f ms, p99 %.1f ms); "
-             "checkpoint %.*s\n",
-             g.draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
-             (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
-             (double)done_value(summary, "key_bytes=") / 1e6, (double)done_value(summary, "value_bytes=") / 1e6,
-             (double)done_value(summary, "latency_p50_us=") / 1000,
-             (double)done_value(summary, "latency_p99_us=") / 1000,
-             (double)done_value(summary, "latency_max_us=") / 1000,
-             (double)done_value(summary, "commit_latency_p50_us=") / 1000,
-             (double)done_value(summary, "commit_latency_p99_us=") / 1000,
-             cp ? (int)strcspn(cp + 11, "\n") : 0, cp ? cp + 11 : "");
-      uint64_t rss[3] = {0}, cpu[3] = {0};
-      static const char *const stages[3] = {"reader", "serializer", "publisher"};
-      for (int i = 0; i < g.nc; i++)
-        for (int k = 0; k < 3; k++)
-          if (!strcmp(g.c[i].stage, stages[k])) {
-            cpu[k] += g.c[i].cpu_us;
-            if (g.c[i].max_rss_kb > rss[k]) rss[k] = g.c[i].max_rss_kb;
-          }
-      long long workers = (long long)rc_config_int(g.cfg, "serializer.workers");
-      printf("rowcast: peak memory (RSS): reader %.1f MiB, serializer %.1f MiB (largest of %lld), publisher %.1f MiB",
-             (double)rss[0] / 1024, (double)rss[1] / 1024, workers, (double)rss[2] / 1024);
-      struct rusage self, broker;
-      int have_broker = stop_broker(&g, &broker); /* its work is done: every change is acknowledged */
-      if (getrusage(RUSAGE_SELF, &self) == 0) printf(", supervisor %.1f MiB", (double)self.ru_maxrss / 1024);
-      if (have_broker) printf(", local broker %.1f MiB", (double)broker.ru_maxrss / 1024);
-      printf("\n");
-      printf("rowcast: CPU time: reader %.2f s, serializers %.2f s (all %lld), publisher %.2f s", (double)cpu[0] / 1e6,
-             (double)cpu[1] / 1e6, workers, (double)cpu[2] / 1e6);
-      if (have_broker) printf(", local broker %.2f s", (double)cpu_us_of(&broker) / 1e6);
-      printf("\n");
-      fflush(stdout);
+    if (status == 0 && read_done(&g, summary, sizeof summary) == 0) {
+      print_done(&g, summary);
+      print_resources(&g);
     }
+    progress_line(&g, 1);
   }
-  progress_line(&g, 1);
-out:
   stop_broker(&g, NULL);
   if (g.metrics_sock > 0) rc_pipe_close(g.metrics_sock);
   if (own_run_dir) {
@@ -615,41 +598,5 @@ out:
     int r = system(cmd);
     (void)r;
   }
-  rc_config_free(g.cfg);
   return status;
 }
-
-int rc_cmd_stats(int argc, char **argv) {
-  rc_config *cfg = rc_config_new();
-  if (!cfg) return 1;
-  int first = parse_common(argc, argv, cfg);
-  if (first < 0) return 2;
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/stats.json", rc_config_str(cfg, "state.dir"));
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    fprintf(stderr, "rowcast stats: no running group writes %s (%s); give the same --config or "
-                    "-o state.dir=... as the running rowcast\n", path, strerror(errno));
-    rc_config_free(cfg);
-    return 2;
-  }
-  char buf[8192];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
-  fclose(f);
-  rc_config_free(cfg);
-  return 0;
-}
-
-int rc_cmd_config(int argc, char **argv) {
-  if (argc >= 2 && !strcmp(argv[1], "--markdown")) {
-    rc_config_markdown(stdout);
-    return 0;
-  }
-  rc_config_help(stdout);
-  return 0;
-}
-
-int rc_cmd_replay(int argc, char **argv) { return run_group(argc, argv, 0); }
-
-int rc_cmd_run(int argc, char **argv) { return run_group(argc, argv, 1); }

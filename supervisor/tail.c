@@ -1,7 +1,8 @@
 /*
- * tail.c: `rowcast tail [--config F] [-o key=value]... [--from-beginning] [--topic REGEX]
- * [--exit-at-end]`: reads rowcast's topics as a plain Kafka consumer and prints every change as
- * rowcast's canonical JSON line (the line `rowcast decode` prints), one per message, on stdout.
+ * tail.c: the work of `rowcast tail [--config F] [-o key=value]... [--from-beginning]
+ * [--topic REGEX] [--exit-at-end]` (cmd_tail.c reads the command line): reads rowcast's topics
+ * as a plain Kafka consumer and prints every change as rowcast's canonical JSON line (the line
+ * `rowcast decode` prints), one per message, on stdout.
  *
  * Wire formats, told apart by each value's first bytes:
  *   C3 01 + 8-byte little-endian fingerprint + datum: Avro single-object encoding. The writer
@@ -39,11 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "avro_row.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "rc_err.h"
@@ -77,7 +78,7 @@ typedef struct {
 } schema_part;
 
 typedef struct {
-  rc_config *cfg;
+  rc_config *cfg; /* borrowed from the caller of rc_tail_run */
   rd_kafka_t *rk; /* the change topics */
   rd_kafka_queue_t *q;
   int kafka_fd[2];
@@ -87,6 +88,7 @@ typedef struct {
   schema_part *sparts;
   size_t nsparts;
   regex_t re;
+  int have_re; /* re is compiled */
   int from_beginning, exit_at_end;
   const char *registry_url;
   fp_slot *fps;
@@ -105,26 +107,6 @@ typedef struct {
 
 static volatile sig_atomic_t stop_signal;
 static int sig_fd = -1;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void usage(FILE *out) {
-  fputs("usage: rowcast tail [--config F] [-o key=value]... [--from-beginning] [--topic REGEX] [--exit-at-end]\n"
-        "\n"
-        "Print rowcast's Kafka messages as canonical JSON lines (docs/json-mapping.md), one per\n"
-        "message: Avro values are decoded with their writer schema, from the topic\n"
-        "<publisher.topic_prefix>._schemas or from schema_registry.url; JSON values are printed\n"
-        "as they are. Needs kafka.bootstrap.servers; other kafka.* keys go to librdkafka.\n"
-        "\n"
-        "  --from-beginning   read every partition from its start (default: only new messages)\n"
-        "  --topic REGEX      the topics to read (POSIX extended regex; default ^<prefix>\\.)\n"
-        "  --exit-at-end      stop once every partition has been read to its end\n",
-        out);
-}
 
 /* ------------------------------------------------------------------------------ schema caches */
 
@@ -242,13 +224,13 @@ static void schema_sync(tail *t) {
       hi[i] = 0;
     }
   }
-  uint64_t deadline = now_ns() + SCHEMA_SYNC_TIMEOUT_NS;
+  uint64_t deadline = rc_now_ns() + SCHEMA_SYNC_TIMEOUT_NS;
   for (;;) {
     int behind = 0;
     for (size_t i = 0; i < t->nsparts; i++)
       if (t->sparts[i].next < hi[i]) behind = 1;
     if (!behind || stop_signal) break;
-    if (now_ns() > deadline) {
+    if (rc_now_ns() > deadline) {
       rc_warn("%s: not read to its end within %llu s", t->schema_topic,
               (unsigned long long)(SCHEMA_SYNC_TIMEOUT_NS / 1000000000ull));
       break;
@@ -277,7 +259,7 @@ static part *find_part(tail *t, const char *topic, int32_t partition) {
 static int list_topics(tail *t) {
   const struct rd_kafka_metadata *md = NULL;
   rd_kafka_resp_err_t e = rd_kafka_metadata(t->rk, 1, NULL, &md, 2000);
-  t->next_list_ns = now_ns() + LIST_INTERVAL_NS;
+  t->next_list_ns = rc_now_ns() + LIST_INTERVAL_NS;
   if (e) {
     rc_warn("cannot list the topics: %s", rd_kafka_err2str(e));
     return 0;
@@ -505,37 +487,6 @@ fail:
   return NULL;
 }
 
-static int parse_args(tail *t, int argc, char **argv, const char **pattern) {
-  char err[1024];
-  const char *config = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-    else if (!strncmp(argv[i], "--config=", 9)) config = argv[i] + 9;
-    else if (!strcmp(argv[i], "-o") && i + 1 < argc) i++;
-    else if (!strcmp(argv[i], "--topic") && i + 1 < argc) *pattern = argv[++i];
-    else if (!strncmp(argv[i], "--topic=", 8)) *pattern = argv[i] + 8;
-    else if (!strcmp(argv[i], "--from-beginning")) t->from_beginning = 1;
-    else if (!strcmp(argv[i], "--exit-at-end")) t->exit_at_end = 1;
-    else {
-      fprintf(stderr, "rowcast tail: unknown argument '%s'\n", argv[i]);
-      usage(stderr);
-      return -1;
-    }
-  }
-  if (config && rc_config_load_file(t->cfg, config, err, sizeof err) < 0) {
-    fprintf(stderr, "rowcast tail: %s\n", err);
-    return -1;
-  }
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--topic")) i++;
-    else if (!strcmp(argv[i], "-o") && rc_config_set_arg(t->cfg, argv[++i], err, sizeof err) < 0) {
-      fprintf(stderr, "rowcast tail: %s\n", err);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* ^<prefix>\. with the prefix's regex characters escaped */
 static void default_pattern(const char *prefix, char *out, size_t size) {
   size_t o = 0;
@@ -549,67 +500,60 @@ static void default_pattern(const char *prefix, char *out, size_t size) {
   out[o] = 0;
 }
 
-int rc_cmd_tail(int argc, char **argv) {
-  rc_log_init("rowcast tail");
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-  tail t;
-  memset(&t, 0, sizeof t);
-  t.kafka_fd[0] = t.kafka_fd[1] = -1;
-  int status = 2, have_re = 0;
+/* Everything rc_tail_run needs before the first message: the topic pattern, the two
+ * consumers and their queues, the signal pipe; the first listing and the schema topic read.
+ * Returns 0, or the exit status (2 configuration, 1 operating system or Kafka) after saying why. */
+static int tail_open(tail *t, const char *pattern) {
   char err[1024], pat[512];
-  const char *pattern = NULL;
-  if (!(t.cfg = rc_config_new())) return 1;
-  if (parse_args(&t, argc, argv, &pattern) < 0) goto out;
-  const char *prefix = rc_config_str(t.cfg, "publisher.topic_prefix");
-  t.registry_url = rc_config_str(t.cfg, "schema_registry.url");
-  snprintf(t.schema_topic, sizeof t.schema_topic, "%s._schemas", prefix);
+  const char *prefix = rc_config_str(t->cfg, "publisher.topic_prefix");
+  t->registry_url = rc_config_str(t->cfg, "schema_registry.url");
+  snprintf(t->schema_topic, sizeof t->schema_topic, "%s._schemas", prefix);
   if (!pattern) {
     default_pattern(prefix, pat, sizeof pat);
     pattern = pat;
   }
-  int rerr = regcomp(&t.re, pattern, REG_EXTENDED | REG_NOSUB);
+  int rerr = regcomp(&t->re, pattern, REG_EXTENDED | REG_NOSUB);
   if (rerr) {
-    regerror(rerr, &t.re, err, sizeof err);
+    regerror(rerr, &t->re, err, sizeof err);
     fprintf(stderr, "rowcast tail: --topic %s: %s\n", pattern, err);
-    goto out;
+    return 2;
   }
-  have_re = 1;
+  t->have_re = 1;
   int have_bootstrap = 0;
-  for (size_t i = 0; i < rc_config_kafka_count(t.cfg); i++)
-    have_bootstrap |= !strcmp(rc_config_kafka_key(t.cfg, i), "bootstrap.servers");
+  for (size_t i = 0; i < rc_config_kafka_count(t->cfg); i++)
+    have_bootstrap |= !strcmp(rc_config_kafka_key(t->cfg, i), "bootstrap.servers");
   if (!have_bootstrap) {
     fprintf(stderr, "rowcast tail: set kafka.bootstrap.servers (-o kafka.bootstrap.servers=host:port, or in the "
                     "[kafka] section of --config)\n");
-    goto out;
+    return 2;
   }
   char group[64];
   snprintf(group, sizeof group, "rowcast-tail-%d", (int)getpid()); /* never joined: partitions are assigned */
-  if (!(t.rk = new_consumer(&t, group, err, sizeof err)) || !(t.srk = new_consumer(&t, group, err, sizeof err))) {
+  if (!(t->rk = new_consumer(t, group, err, sizeof err)) || !(t->srk = new_consumer(t, group, err, sizeof err))) {
     fprintf(stderr, "rowcast tail: %s\n", err);
-    goto out;
+    return 2;
   }
-  status = 1;
-  t.q = rd_kafka_queue_get_consumer(t.rk);
-  t.sq = rd_kafka_queue_get_consumer(t.srk);
-  if (!t.q || !t.sq || pipe2(t.kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0 ||
+  t->q = rd_kafka_queue_get_consumer(t->rk);
+  t->sq = rd_kafka_queue_get_consumer(t->srk);
+  if (!t->q || !t->sq || pipe2(t->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0 ||
       (sig_fd = rc_signals_catch(&stop_signal, 0)) < 0)
-    goto out;
-  rd_kafka_queue_io_event_enable(t.q, t.kafka_fd[1], "1", 1);
+    return 1;
+  rd_kafka_queue_io_event_enable(t->q, t->kafka_fd[1], "1", 1);
+  if (list_topics(t) < 0) return 1;
+  schema_sync(t); /* the schema topic, whole, before the first message */
+  return 0;
+}
 
-  if (list_topics(&t) < 0) goto out;
-  schema_sync(&t); /* the schema topic, whole, before the first message */
-  status = 0;
+/* Print what comes until a signal (or the end, with --exit-at-end). Returns the exit status. */
+static int tail_loop(tail *t) {
+  int status = 0;
   while (!stop_signal) {
-    uint64_t now = now_ns();
-    if (now >= t.next_list_ns && list_topics(&t) < 0) {
+    uint64_t now = rc_now_ns();
+    if (now >= t->next_list_ns && list_topics(t) < 0) {
       status = 1;
       break;
     }
-    int r = drain(&t);
+    int r = drain(t);
     if (r == -1) {
       status = 1; /* stdout closed: nobody reads any more */
       break;
@@ -619,47 +563,62 @@ int rc_cmd_tail(int argc, char **argv) {
       status = 1;
       break;
     }
-    if (t.exit_at_end && all_at_end(&t)) break;
-    now = now_ns();
-    int wait_ms = t.next_list_ns > now ? (int)((t.next_list_ns - now) / 1000000) + 1 : 0;
-    struct pollfd pf[2] = {{t.kafka_fd[0], POLLIN, 0}, {sig_fd, POLLIN, 0}};
+    if (t->exit_at_end && all_at_end(t)) break;
+    now = rc_now_ns();
+    int wait_ms = t->next_list_ns > now ? (int)((t->next_list_ns - now) / 1000000) + 1 : 0;
+    struct pollfd pf[2] = {{t->kafka_fd[0], POLLIN, 0}, {sig_fd, POLLIN, 0}};
     if (poll(pf, 2, wait_ms) < 0 && errno != EINTR) {
       status = 1;
       break;
     }
   }
-  if (t.bad) {
-    rc_error("%llu of %llu messages could not be decoded (see above)", (unsigned long long)t.bad,
-             (unsigned long long)(t.bad + t.printed));
+  if (t->bad) {
+    rc_error("%llu of %llu messages could not be decoded (see above)", (unsigned long long)t->bad,
+             (unsigned long long)(t->bad + t->printed));
     if (!status) status = 2;
   }
-out:
-  if (t.q) rd_kafka_queue_destroy(t.q);
-  if (t.sq) rd_kafka_queue_destroy(t.sq);
-  if (t.rk) {
-    rd_kafka_consumer_close(t.rk);
-    rd_kafka_destroy(t.rk);
+  return status;
+}
+
+/* Free everything tail_open made (not the configuration: the caller's). */
+static void tail_close(tail *t) {
+  if (t->q) rd_kafka_queue_destroy(t->q);
+  if (t->sq) rd_kafka_queue_destroy(t->sq);
+  if (t->rk) {
+    rd_kafka_consumer_close(t->rk);
+    rd_kafka_destroy(t->rk);
   }
-  if (t.srk) {
-    rd_kafka_consumer_close(t.srk);
-    rd_kafka_destroy(t.srk);
+  if (t->srk) {
+    rd_kafka_consumer_close(t->srk);
+    rd_kafka_destroy(t->srk);
   }
   for (int i = 0; i < 2; i++)
-    if (t.kafka_fd[i] >= 0) close(t.kafka_fd[i]);
+    if (t->kafka_fd[i] >= 0) close(t->kafka_fd[i]);
   rc_signals_close();
-  if (have_re) regfree(&t.re);
-  for (size_t i = 0; i < t.fp_cap; i++) free(t.fps[i].schema);
-  free(t.fps);
-  for (size_t i = 0; i < t.nids; i++) {
-    free(t.ids[i].schema);
-    free(t.ids[i].error);
+  if (t->have_re) regfree(&t->re);
+  for (size_t i = 0; i < t->fp_cap; i++) free(t->fps[i].schema);
+  free(t->fps);
+  for (size_t i = 0; i < t->nids; i++) {
+    free(t->ids[i].schema);
+    free(t->ids[i].error);
   }
-  free(t.ids);
-  for (size_t i = 0; i < t.nparts; i++) free(t.parts[i].topic);
-  free(t.parts);
-  free(t.sparts);
-  rc_buf_free(&t.out);
-  rc_config_free(t.cfg);
+  free(t->ids);
+  for (size_t i = 0; i < t->nparts; i++) free(t->parts[i].topic);
+  free(t->parts);
+  free(t->sparts);
+  rc_buf_free(&t->out);
   rc_avro_decoder_cache_free();
+}
+
+int rc_tail_run(const rc_tail_opts *opts) {
+  tail t;
+  memset(&t, 0, sizeof t);
+  t.kafka_fd[0] = t.kafka_fd[1] = -1;
+  t.cfg = opts->cfg;
+  t.from_beginning = opts->from_beginning;
+  t.exit_at_end = opts->exit_at_end;
+  int status = tail_open(&t, opts->topic_pattern);
+  if (status == 0) status = tail_loop(&t);
+  tail_close(&t);
   return status;
 }

@@ -1,0 +1,41 @@
+/*
+ * cmd_run.c: `rowcast run [--config FILE] [-o section.key=value]...`: reads the command line
+ * and the configuration, and runs the group over the live server of source.* (group.c) until
+ * SIGTERM/SIGINT.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "group.h"
+#include "log.h"
+
+static void usage(FILE *out) {
+  fputs("usage: rowcast run [--config FILE] [-o section.key=value]...\n"
+        "Streams every row change of the MySQL/MariaDB server of the source.* keys into Kafka,\n"
+        "from the checkpoint (or source.start), until SIGTERM/SIGINT, which drains: what was read\n"
+        "is published and checkpointed. `rowcast config --help` lists every key.\n",
+        out);
+}
+
+int rc_cmd_run(int argc, char **argv) {
+  rc_log_init("rowcast");
+  rc_config *cfg = rc_config_new();
+  if (!cfg) return 1;
+  int status = 2;
+  int first = rc_cli_parse_config_only(argc, argv, "run", usage, cfg);
+  if (first == -1) {
+    status = 0; /* --help */
+  } else if (first >= 0 && first < argc) {
+    usage(stderr); /* no files: the source is the server */
+  } else if (first >= 0 && rc_config_int(cfg, "source.server_id") == 0) {
+    fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
+                    "(e.g. -o source.server_id=4242)\n",
+            rc_config_str(cfg, "source.host"));
+  } else if (first >= 0) {
+    status = rc_group_run(cfg, argv + first, 0);
+  }
+  rc_config_free(cfg);
+  return status;
+}
