@@ -249,65 +249,30 @@ enum {
 static int col_fk(const rc_column *c) {
   int uns = c->is_signed == 0;
   switch (c->type) {
-  case 1: case 2: case 9: case 13: return FK_INT;
-  case 3: return uns ? FK_LONG : FK_INT;
-  case 8: return uns ? FK_U64 : FK_LONG;
-  case 4: return FK_FLOAT;
-  case 5: return FK_DOUBLE;
-  case 246: return FK_DECIMAL;
-  case 10: return FK_DATE;
-  case 7: case 17: return FK_TIMESTAMP;
-  case 12: case 18: return FK_DATETIME;
-  case 11: case 19: return FK_TIME;
-  case 16: return c->length == 1 ? FK_BOOL : FK_BITS;
-  case 247: case 248: return FK_LABEL;
-  case 254: case 15: case 253: case 252: case 249: case 250: case 251:
+  case RC_T_TINY: case RC_T_SHORT: case RC_T_INT24: case RC_T_YEAR: return FK_INT;
+  case RC_T_LONG: return uns ? FK_LONG : FK_INT;
+  case RC_T_LONGLONG: return uns ? FK_U64 : FK_LONG;
+  case RC_T_FLOAT: return FK_FLOAT;
+  case RC_T_DOUBLE: return FK_DOUBLE;
+  case RC_T_NEWDECIMAL: return FK_DECIMAL;
+  case RC_T_DATE: return FK_DATE;
+  case RC_T_TIMESTAMP: case RC_T_TIMESTAMP2: return FK_TIMESTAMP;
+  case RC_T_DATETIME: case RC_T_DATETIME2: return FK_DATETIME;
+  case RC_T_TIME: case RC_T_TIME2: return FK_TIME;
+  case RC_T_BIT: return c->length == 1 ? FK_BOOL : FK_BITS;
+  case RC_T_ENUM: case RC_T_SET: return FK_LABEL;
+  case RC_T_STRING: case RC_T_VARCHAR: case RC_T_VAR_STRING: case RC_T_BLOB: case RC_T_TINY_BLOB:
+  case RC_T_MEDIUM_BLOB: case RC_T_LONG_BLOB:
     if (c->cs_kind == RC_CS_BINARY || c->cs_kind == RC_CS_UNKNOWN) return FK_BYTES;
     return c->cs_kind == RC_CS_ICONV ? FK_TEXT_OR_BYTES : FK_TEXT;
-  case 245: return FK_JSON;
-  case 255: return FK_GEOMETRY;
-  case 242: return FK_VECTOR;
+  case RC_T_JSON: return FK_JSON;
+  case RC_T_GEOMETRY: return FK_GEOMETRY;
+  case RC_T_VECTOR: return FK_VECTOR;
   default: return -1;
   }
 }
 
-static const char *sql_type_name(const rc_column *c) {
-  int bin = c->cs_kind == RC_CS_BINARY, unk = c->cs_kind == RC_CS_UNKNOWN;
-  static const char *const blobs[3][4] = {
-      {"TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT"},
-      {"TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB"},
-      {"TINYBLOB/TINYTEXT", "BLOB/TEXT", "MEDIUMBLOB/MEDIUMTEXT", "LONGBLOB/LONGTEXT"}};
-  switch (c->type) {
-  case 1: return "TINYINT";
-  case 2: return "SMALLINT";
-  case 9: return "MEDIUMINT";
-  case 3: return "INT";
-  case 8: return "BIGINT";
-  case 4: return "FLOAT";
-  case 5: return "DOUBLE";
-  case 246: return "DECIMAL";
-  case 13: return "YEAR";
-  case 10: return "DATE";
-  case 7: case 17: return "TIMESTAMP";
-  case 12: case 18: return "DATETIME";
-  case 11: case 19: return "TIME";
-  case 16: return "BIT";
-  case 247: return "ENUM";
-  case 248: return "SET";
-  case 245: return "JSON";
-  case 255: return "GEOMETRY";
-  case 242: return "VECTOR";
-  case 254: return bin ? "BINARY" : unk ? "CHAR/BINARY" : "CHAR";
-  case 15: case 253: return bin ? "VARBINARY" : unk ? "VARCHAR/VARBINARY" : "VARCHAR";
-  case 252: case 249: case 250: case 251: {
-    unsigned k = c->length >= 1 && c->length <= 4 ? c->length - 1 : 3;
-    return blobs[bin ? 1 : unk ? 2 : 0][k];
-  }
-  default: return "UNKNOWN";
-  }
-}
-
-static int col_fsp(const rc_column *c) { return c->type >= 17 && c->type <= 19 ? c->fsp : 0; }
+static int col_fsp(const rc_column *c) { return rc_type_has_fsp(c->type) ? c->fsp : 0; }
 
 /* ---- the table version ------------------------------------------------------------------- */
 
@@ -498,16 +463,18 @@ static void emit_col_field(sw *s, const rc_column *c, const acol *ac, uint32_t i
   FULL(s, ",\"default\":null,\"rowcast.name\":");
   orig_name_json(f, c, i);
   FULL(s, ",\"rowcast.sql_type\":\"");
-  rc_buf_puts(f, sql_type_name(c));
+  rc_buf_puts(f, rc_column_sql_name(c));
   FULL(s, "\"");
   if (c->is_signed == 0) FULL(s, ",\"rowcast.unsigned\":true");
   rc_buf_printf(f, ",\"rowcast.nullable\":%s", c->nullable ? "true" : "false");
   if (c->pk) FULL(s, ",\"rowcast.pk\":true");
   switch (c->type) {
-  case 7: case 17: case 12: case 18: case 11: case 19: rc_buf_printf(f, ",\"rowcast.fsp\":%d", col_fsp(c)); break;
-  case 16: rc_buf_printf(f, ",\"rowcast.bits\":%u", c->length); break;
-  case 254: case 15: case 253: rc_buf_printf(f, ",\"rowcast.length\":%u", c->length); break;
-  case 255: rc_buf_printf(f, ",\"rowcast.geometry_type\":%u", c->geometry_type); break;
+  case RC_T_TIMESTAMP: case RC_T_TIMESTAMP2: case RC_T_DATETIME: case RC_T_DATETIME2: case RC_T_TIME: case RC_T_TIME2:
+    rc_buf_printf(f, ",\"rowcast.fsp\":%d", col_fsp(c));
+    break;
+  case RC_T_BIT: rc_buf_printf(f, ",\"rowcast.bits\":%u", c->length); break;
+  case RC_T_STRING: case RC_T_VARCHAR: case RC_T_VAR_STRING: rc_buf_printf(f, ",\"rowcast.length\":%u", c->length); break;
+  case RC_T_GEOMETRY: rc_buf_printf(f, ",\"rowcast.geometry_type\":%u", c->geometry_type); break;
   default: break;
   }
   if (c->collation && (ac->fk == FK_TEXT || ac->fk == FK_TEXT_OR_BYTES || ac->fk == FK_BYTES || ac->fk == FK_LABEL)) {
@@ -1009,7 +976,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   default: break;
   }
 mismatch:
-  return view_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, sql_type_name(c));
+  return view_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, rc_column_sql_name(c));
 #undef WANT
 }
 
