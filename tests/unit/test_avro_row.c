@@ -1,5 +1,5 @@
 /*
- * test_avro_row.c: Avro schemas and datums of row changes (common/codec/avro_row.c).
+ * test_avro_row.c: Avro schemas and datums of row changes (common/codec/avro_*.c).
  *
  * - CRC-64-AVRO against the specification's test values; name mapping and collisions.
  * - Round trips: values of every kind encoded with rc_avro_encode_value, decoded with
