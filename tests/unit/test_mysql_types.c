@@ -3,6 +3,8 @@
  * does not have), and the SQL names are those rowcast prints in Avro schemas and errors. */
 #include <string.h>
 
+#include "buf.h"
+
 #include "binlog.h"
 #include "mysql_types.h"
 #include "rc_test.h"
@@ -93,8 +95,57 @@ static void test_sql_names(void) {
   RC_CHECK_STR(colname(RC_T_VECTOR, RC_CS_UNKNOWN, 4), "VECTOR");
 }
 
+static void put_event(rc_buf *b, uint8_t type, const uint8_t *body, size_t n) {
+  uint8_t hdr[19] = {0};
+  hdr[4] = type;
+  uint32_t size = (uint32_t)(19 + n);
+  for (int i = 0; i < 4; i++) hdr[9 + i] = (uint8_t)(size >> (8 * i));
+  b->len = 0;
+  rc_buf_put(b, hdr, 19);
+  rc_buf_put(b, body, n);
+}
+
+/* A row decoding error names the column's type as the Avro schema does (VARBINARY here, where
+ * the decoder's own table used to say VARCHAR). */
+static void test_row_error_names_sql_type(void) {
+  static const uint8_t map[] = {
+      1, 0, 0, 0, 0, 0, 1, 0, 1, 'd', 0, 1, 't', 0,
+      1,          /* ncols */
+      RC_T_VARCHAR,
+      2, 4, 0,    /* metadata: max 4 bytes */
+      0x01,       /* nullable */
+      2, 1, 63,   /* DEFAULT_CHARSET: binary */
+  };
+  static const uint8_t rows[] = {
+      1, 0, 0, 0, 0, 0, 0, 0, /* table id, flags */
+      1, 0x01,                /* width, columns present */
+      0x00, 9, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', /* NULL bitmap, a 9-byte value */
+  };
+  rc_buf raw = {0};
+  rc_binlog *bl = rc_binlog_new();
+  rc_binlog_start_file(bl, "x");
+  rc_event ev;
+  char err[512] = "";
+  put_event(&raw, RC_EV_TABLE_MAP, map, sizeof map);
+  RC_CHECK(rc_binlog_feed_nocrc(bl, (uint8_t *)raw.p, raw.len, 4, &ev, err, sizeof err) == 0);
+  const rc_table *t = rc_binlog_table(bl, 1);
+  RC_CHECK(t && t->cols[0].cs_kind == RC_CS_BINARY);
+  put_event(&raw, RC_EV_WRITE_ROWS_V1, rows, sizeof rows);
+  RC_CHECK(rc_binlog_feed_nocrc(bl, (uint8_t *)raw.p, raw.len, 100, &ev, err, sizeof err) == 0);
+  rc_rows r = {0};
+  rc_value v[1];
+  RC_CHECK(rc_rows_begin(bl, &ev, &r, err, sizeof err) == 0);
+  RC_CHECK(rc_rows_next_image(&r, v, 0, err, sizeof err) == RC_ERR_CORRUPT);
+  RC_CHECK(strstr(err, "column 1 (unnamed, VARBINARY): value of 9 bytes is longer than the column's 4") != NULL);
+  if (!strstr(err, "VARBINARY")) fprintf(stderr, "error: %s\n", err);
+  rc_rows_free(&r);
+  rc_binlog_free(bl);
+  rc_buf_free(&raw);
+}
+
 void rc_tests(void) {
   RC_RUN(test_codes);
   RC_RUN(test_properties);
   RC_RUN(test_sql_names);
+  RC_RUN(test_row_error_names_sql_type);
 }
