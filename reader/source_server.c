@@ -940,13 +940,13 @@ int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
     }
     x->is_signed = c->is_signed;
     if (rc_type_is_numeric(c->type) && c->is_signed < 0) x->is_signed = strstr(ctype, "unsigned") ? 0 : 1;
-    if ((c->type == 247 || c->type == 248) && !c->labels) {
-      if (strncasecmp(ctype, c->type == 247 ? "enum(" : "set(", c->type == 247 ? 5 : 4) ||
+    if (rc_type_has_labels(c->type) && !c->labels) {
+      if (strncasecmp(ctype, c->type == RC_T_ENUM ? "enum(" : "set(", c->type == RC_T_ENUM ? 5 : 4) ||
           parse_labels(ctype, &x->labels, &x->label_lens, &x->n_labels) < 0) {
         rc = rc_errf(RC_ERR_ARG, es, esz,
                      "column %u of `%s`.`%s` is %s in its TABLE_MAP but %s in information_schema "
                      "(its definition changed since the event was written)",
-                     i + 1, t->db, t->name, c->type == 247 ? "an ENUM" : "a SET", ctype);
+                     i + 1, t->db, t->name, c->type == RC_T_ENUM ? "an ENUM" : "a SET", ctype);
         break;
       }
     }

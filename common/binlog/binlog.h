@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mysql_types.h"
 #include "rc_err.h"
 
 typedef struct rc_buf rc_buf_t;
@@ -139,7 +140,7 @@ typedef struct rc_column {
   uint32_t length;     /* CHAR/VARCHAR max bytes; BLOB length-prefix size; BIT bits; ENUM/SET pack length */
   uint16_t meta;       /* the raw table-map metadata */
   uint16_t collation;  /* 0 when unknown */
-  uint8_t type;        /* binlog type; STRING resolved to its real type (ENUM 247, SET 248, 254) */
+  uint8_t type;        /* RC_T_*; STRING resolved to its real type (RC_T_ENUM, RC_T_SET, RC_T_STRING) */
   uint8_t precision, scale, fsp;
   uint8_t nullable;
   int8_t is_signed;    /* 1 signed, 0 unsigned, -1 not known (taken as signed) */
@@ -166,8 +167,14 @@ typedef struct rc_table {
   uint32_t map_body_len;
 } rc_table;
 
-/* Is a column of this (resolved) type numeric in the sense of the SIGNEDNESS metadata? */
-int rc_type_is_numeric(uint8_t type);
+/* The SQL name rowcast prints for a column (mysql_types.h's rc_type_sql_name, with the
+ * column's charset and length-prefix size). Static. */
+static inline const char *rc_column_sql_name(const rc_column *c) {
+  return rc_type_sql_name(c->type, c->cs_kind == RC_CS_BINARY ? RC_TS_BINARY
+                                   : c->cs_kind == RC_CS_UNKNOWN ? RC_TS_EITHER
+                                                                 : RC_TS_TEXT,
+                          c->length);
+}
 
 /* ---- the decoding state ------------------------------------------------------------------ */
 
@@ -218,9 +225,7 @@ void rc_table_free(rc_table *t);
  * with rc_binlog_feed_nocrc). */
 int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table *full, int is_mariadb,
                         rc_buf_t *out);
-/* Is a column of this (resolved) type a "character column" of the charset metadata? (MariaDB
- * counts GEOMETRY too.) */
-int rc_type_is_char(uint8_t type, int is_mariadb);
+/* (rc_type_is_char, rc_type_is_numeric and the other type properties: mysql_types.h.) */
 
 /* Signature of a table map's shape (db, table, names, types, metadata, signedness, charsets,
  * labels, nullability, primary key): two table maps with the same signature get the same

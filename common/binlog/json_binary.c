@@ -6,7 +6,8 @@
  * value_entry[count] | keys and values`, offsets relative to the container's first byte.
  * Literals and 16-bit integers are stored inside the value entry ("inlined"), and so are
  * 32-bit integers in the large form. Strings carry a 1-5 byte varlen length; opaque values a
- * MySQL field type, a varlen length and the data (decimals, temporals, anything else).
+ * column type code (RC_T_*, mysql_types.h), a varlen length and the data (decimals,
+ * temporals, anything else).
  *
  * Every container is parsed against its own declared size, which is itself checked against
  * the bytes its parent leaves it. A document built by the server never stores two values in
@@ -20,6 +21,7 @@
 #include <stdio.h>
 
 #include "decimal.h"
+#include "mysql_types.h"
 #include "rc_err.h"
 
 enum {
@@ -37,15 +39,6 @@ enum {
   JB_DOUBLE = 11,
   JB_STRING = 12,
   JB_OPAQUE = 15,
-};
-
-/* MySQL enum_field_types values that have a meaning inside binary JSON. */
-enum {
-  FT_TIMESTAMP = 7,
-  FT_DATE = 10,
-  FT_TIME = 11,
-  FT_DATETIME = 12,
-  FT_NEWDECIMAL = 246,
 };
 
 typedef struct {
@@ -167,7 +160,7 @@ static int jb_opaque(jb_ctx *c, const uint8_t *p, size_t len) {
   int rc = jb_charge(c, p, 1 + nb + (size_t)n);
   if (rc) return rc;
   switch (ft) {
-  case FT_NEWDECIMAL: {
+  case RC_T_NEWDECIMAL: {
     if (n < 2) return jb_corrupt(c, d, "opaque decimal of %u bytes has no precision/scale", n);
     size_t sz = rc_decimal_size(d[0], d[1]);
     if (!sz) return jb_corrupt(c, d, "opaque decimal has invalid precision %u, scale %u", d[0], d[1]);
@@ -178,20 +171,20 @@ static int jb_opaque(jb_ctx *c, const uint8_t *p, size_t len) {
       return jb_corrupt(c, d + 2, "opaque decimal has a digit group above 999999999");
     return 0;
   }
-  case FT_DATE:
-  case FT_TIME:
-  case FT_DATETIME:
-  case FT_TIMESTAMP: {
+  case RC_T_DATE:
+  case RC_T_TIME:
+  case RC_T_DATETIME:
+  case RC_T_TIMESTAMP: {
     if (n != 8) return jb_corrupt(c, d, "opaque temporal of type %u has %u bytes, not 8", ft, n);
     int64_t v = as_i64(rd64(d));
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     if ((u & 0xFFFFFF) > 999999)
       return jb_corrupt(c, d, "opaque temporal has %llu microseconds",
                         (unsigned long long)(u & 0xFFFFFF));
-    if (ft == FT_TIME)
+    if (ft == RC_T_TIME)
       put_time(c->b, v);
     else
-      put_datetime(c->b, v, ft != FT_DATE);
+      put_datetime(c->b, v, ft != RC_T_DATE);
     return 0;
   }
   default:

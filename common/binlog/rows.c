@@ -113,26 +113,13 @@ int rc_rows_begin(rc_binlog *bl, const rc_event *ev, rc_rows *rows, char *errstr
   return 0;
 }
 
-static const char *type_sql_name(uint8_t t) {
-  switch (t) {
-  case 1: return "TINYINT"; case 2: return "SMALLINT"; case 3: return "INT"; case 4: return "FLOAT";
-  case 5: return "DOUBLE"; case 7: return "TIMESTAMP"; case 8: return "BIGINT"; case 9: return "MEDIUMINT";
-  case 10: return "DATE"; case 11: return "TIME"; case 12: return "DATETIME"; case 13: return "YEAR";
-  case 15: return "VARCHAR"; case 16: return "BIT"; case 17: return "TIMESTAMP"; case 18: return "DATETIME";
-  case 19: return "TIME"; case 242: return "VECTOR"; case 245: return "JSON"; case 246: return "DECIMAL";
-  case 247: return "ENUM"; case 248: return "SET"; case 252: return "BLOB/TEXT"; case 253: return "VARCHAR";
-  case 254: return "CHAR/BINARY"; case 255: return "GEOMETRY";
-  default: return "type";
-  }
-}
-
 #define ROWFAIL(err, ...)                                                                     \
   do {                                                                                        \
     char m_[256];                                                                             \
     snprintf(m_, sizeof m_, __VA_ARGS__);                                                     \
     return rc_errf(err, errstr, es, "%s: %s at offset %llu, column %u (%s, %s): %s", rows->file, \
                    rc_event_type_name(rows->ev->type), (unsigned long long)rows->ev->offset,  \
-                   i + 1, col->name ? col->name : "unnamed", type_sql_name(col->type), m_);   \
+                   i + 1, col->name ? col->name : "unnamed", rc_column_sql_name(col), m_);   \
   } while (0)
 
 #define NEED(n)                                                                               \
@@ -158,46 +145,46 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
   const uint8_t *p = *pp;
   int unsigned_ = col->is_signed == 0;
   switch (col->type) {
-  case 1: NEED(1);
+  case RC_T_TINY: NEED(1);
     if (unsigned_) v->kind = RC_V_UINT, v->v.u = p[0];
     else v->kind = RC_V_INT, v->v.i = (int8_t)p[0];
     p += 1;
     break;
-  case 2: NEED(2);
+  case RC_T_SHORT: NEED(2);
     if (unsigned_) v->kind = RC_V_UINT, v->v.u = rd_le16(p);
     else v->kind = RC_V_INT, v->v.i = (int16_t)rd_le16(p);
     p += 2;
     break;
-  case 9: NEED(3);
+  case RC_T_INT24: NEED(3);
     if (unsigned_) v->kind = RC_V_UINT, v->v.u = rd_le24(p);
     else v->kind = RC_V_INT, v->v.i = ((int32_t)(rd_le24(p) << 8)) >> 8;
     p += 3;
     break;
-  case 3: NEED(4);
+  case RC_T_LONG: NEED(4);
     if (unsigned_) v->kind = RC_V_UINT, v->v.u = rd_le32(p);
     else v->kind = RC_V_INT, v->v.i = (int32_t)rd_le32(p);
     p += 4;
     break;
-  case 8: NEED(8);
+  case RC_T_LONGLONG: NEED(8);
     if (unsigned_) v->kind = RC_V_UINT, v->v.u = rd_le64(p);
     else v->kind = RC_V_INT, v->v.i = (int64_t)rd_le64(p);
     p += 8;
     break;
-  case 4: { NEED(4);
+  case RC_T_FLOAT: { NEED(4);
     uint32_t u = rd_le32(p);
     v->kind = RC_V_FLOAT;
     memcpy(&v->v.f, &u, 4);
     p += 4;
     break;
   }
-  case 5: { NEED(8);
+  case RC_T_DOUBLE: { NEED(8);
     uint64_t u = rd_le64(p);
     v->kind = RC_V_DOUBLE;
     memcpy(&v->v.d, &u, 8);
     p += 8;
     break;
   }
-  case 246: {
+  case RC_T_NEWDECIMAL: {
     size_t n = rc_decimal_size(col->precision, col->scale);
     NEED(n);
     v->kind = RC_V_DECIMAL;
@@ -206,12 +193,12 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += n;
     break;
   }
-  case 13: NEED(1);
+  case RC_T_YEAR: NEED(1);
     v->kind = RC_V_YEAR;
     v->v.u = p[0] ? 1900u + p[0] : 0;
     p += 1;
     break;
-  case 10: { NEED(3);
+  case RC_T_DATE: { NEED(3);
     uint32_t d = rd_le24(p);
     v->kind = RC_V_DATE;
     memset(&v->v.dt, 0, sizeof v->v.dt);
@@ -221,7 +208,7 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 3;
     break;
   }
-  case 11: { NEED(3); /* old TIME: signed +-HHMMSS */
+  case RC_T_TIME: { NEED(3); /* old TIME: signed +-HHMMSS */
     int32_t t = ((int32_t)(rd_le24(p) << 8)) >> 8;
     v->kind = RC_V_TIME;
     v->v.tm.neg = t < 0;
@@ -233,7 +220,7 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 3;
     break;
   }
-  case 12: { NEED(8); /* old DATETIME: YYYYMMDDhhmmss */
+  case RC_T_DATETIME: { NEED(8); /* old DATETIME: YYYYMMDDhhmmss */
     uint64_t x = rd_le64(p);
     uint64_t d = x / 1000000, t = x % 1000000;
     if (d > 99991231) ROWFAIL(RC_ERR_CORRUPT, "old DATETIME value %llu is out of range", (unsigned long long)x);
@@ -248,13 +235,13 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 8;
     break;
   }
-  case 7: NEED(4);
+  case RC_T_TIMESTAMP: NEED(4);
     v->kind = RC_V_TIMESTAMP;
     v->v.ts.sec = rd_le32(p);
     v->v.ts.usec = 0;
     p += 4;
     break;
-  case 17: { size_t fl = (size_t)(col->fsp + 1) / 2;
+  case RC_T_TIMESTAMP2: { size_t fl = (size_t)(col->fsp + 1) / 2;
     NEED(4 + fl);
     long us = read_frac(p + 4, col->fsp);
     if (us < 0) ROWFAIL(RC_ERR_CORRUPT, "fractional seconds out of range");
@@ -264,7 +251,7 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 4 + fl;
     break;
   }
-  case 18: { size_t fl = (size_t)(col->fsp + 1) / 2;
+  case RC_T_DATETIME2: { size_t fl = (size_t)(col->fsp + 1) / 2;
     NEED(5 + fl);
     int64_t x = (int64_t)rd_be_n(p, 5) - 0x8000000000LL;
     long us = read_frac(p + 5, col->fsp);
@@ -281,7 +268,7 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 5 + fl;
     break;
   }
-  case 19: { size_t fl = (size_t)(col->fsp + 1) / 2;
+  case RC_T_TIME2: { size_t fl = (size_t)(col->fsp + 1) / 2;
     NEED(3 + fl);
     int64_t packed;
     switch (col->fsp) {
@@ -317,19 +304,19 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     p += 3 + fl;
     break;
   }
-  case 16: { size_t n = (col->length + 7) / 8;
+  case RC_T_BIT: { size_t n = (col->length + 7) / 8;
     NEED(n);
     v->kind = RC_V_BIT;
     v->v.u = rd_be_n(p, (int)n);
     p += n;
     break;
   }
-  case 247: case 248: NEED(col->length);
-    v->kind = col->type == 247 ? RC_V_ENUM : RC_V_SET;
+  case RC_T_ENUM: case RC_T_SET: NEED(col->length);
+    v->kind = col->type == RC_T_ENUM ? RC_V_ENUM : RC_V_SET;
     v->v.u = rd_le_n(p, (int)col->length);
     p += col->length;
     break;
-  case 254: case 15: case 253: {
+  case RC_T_STRING: case RC_T_VARCHAR: case RC_T_VAR_STRING: {
     size_t lb = col->length < 256 ? 1 : 2;
     NEED(lb);
     size_t n = (size_t)rd_le_n(p, (int)lb);
@@ -341,11 +328,12 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     v->v.s.p = p;
     v->v.s.len = (uint32_t)n;
     /* BINARY(n): the server strips trailing 0x00; put them back */
-    v->v.s.pad_to = col->type == 254 && col->cs_kind == RC_CS_BINARY ? col->length : 0;
+    v->v.s.pad_to = col->type == RC_T_STRING && col->cs_kind == RC_CS_BINARY ? col->length : 0;
     p += n;
     break;
   }
-  case 252: case 249: case 250: case 251: case 255: case 245: case 242: {
+  case RC_T_BLOB: case RC_T_TINY_BLOB: case RC_T_MEDIUM_BLOB: case RC_T_LONG_BLOB: case RC_T_GEOMETRY: case RC_T_JSON:
+  case RC_T_VECTOR: {
     if (partial_json) { /* PARTIAL_UPDATE_ROWS: u32 length, then a diff list */
       NEED(4);
       size_t n = rd_le32(p);
@@ -363,9 +351,9 @@ static int decode_value(rc_rows *rows, uint32_t i, const rc_column *col, const u
     size_t n = (size_t)rd_le_n(p, (int)lb);
     p += lb;
     NEED(n);
-    v->kind = col->type == 255 ? RC_V_GEOMETRY
-              : col->type == 245 ? RC_V_JSON
-              : col->type == 242 ? RC_V_VECTOR
+    v->kind = col->type == RC_T_GEOMETRY ? RC_V_GEOMETRY
+              : col->type == RC_T_JSON   ? RC_V_JSON
+              : col->type == RC_T_VECTOR ? RC_V_VECTOR
                                  : RC_V_STRING;
     if (v->kind == RC_V_GEOMETRY && n > 0 && n < 4)
       ROWFAIL(RC_ERR_CORRUPT, "a geometry of %zu bytes has no room for its SRID", n);
@@ -397,7 +385,7 @@ int rc_rows_next_image(rc_rows *rows, rc_value *vals, int after, char *errstr, s
     uint64_t opts = cur_lenenc(&c);
     if (opts & 1) {
       uint32_t njson = 0;
-      for (uint32_t i = 0; i < tm->ncols; i++) njson += tm->cols[i].type == 245;
+      for (uint32_t i = 0; i < tm->ncols; i++) njson += tm->cols[i].type == RC_T_JSON;
       partial_bits = cur_take(&c, (njson + 7) / 8);
     }
   }
@@ -415,7 +403,7 @@ int rc_rows_next_image(rc_rows *rows, rc_value *vals, int after, char *errstr, s
   for (uint32_t i = 0; i < tm->ncols; i++) {
     const rc_column *col = &tm->cols[i];
     int partial_json = 0;
-    if (col->type == 245 && partial_bits) {
+    if (col->type == RC_T_JSON && partial_bits) {
       partial_json = (partial_bits[jk / 8] >> (jk % 8)) & 1;
       jk++;
     }

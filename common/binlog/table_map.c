@@ -29,31 +29,6 @@ enum {
   OM_VECTOR_DIMENSIONALITY,
 };
 
-int rc_type_is_numeric(uint8_t t) {
-  switch (t) {
-  case 0: /* old DECIMAL */
-  case 1: case 2: case 3: case 4: case 5: case 8: case 9: case 13: case 246:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static int is_char_col(uint8_t t, int is_mariadb);
-int rc_type_is_char(uint8_t t, int is_mariadb) { return is_char_col(t, is_mariadb); }
-
-static int is_char_col(uint8_t t, int is_mariadb) {
-  switch (t) {
-  case 254: case 253: case 15: case 252: case 249: case 250: case 251:
-    return 1;
-  case 255:
-    return is_mariadb; /* MariaDB counts GEOMETRY among character columns */
-  default:
-    return 0;
-  }
-}
-
-static int is_enum_set(uint8_t t) { return t == 247 || t == 248; }
 
 void rc_table_free(rc_table *t) {
   if (!t) return;
@@ -88,33 +63,34 @@ static int parse_column_meta(rc_table *t, rc_cur *m, char *errstr, size_t es) {
   for (uint32_t i = 0; i < t->ncols; i++) {
     rc_column *c = &t->cols[i];
     switch (c->type) {
-    case 4: case 5: /* FLOAT, DOUBLE: pack length */
+    case RC_T_FLOAT: case RC_T_DOUBLE: /* pack length */
       c->meta = cur_u8(m);
       break;
-    case 252: case 249: case 250: case 251: case 255: case 245: case 242:
+    case RC_T_BLOB: case RC_T_TINY_BLOB: case RC_T_MEDIUM_BLOB: case RC_T_LONG_BLOB: case RC_T_GEOMETRY:
+    case RC_T_JSON: case RC_T_VECTOR: /* the length-prefix size */
       c->meta = cur_u8(m);
       c->length = c->meta;
       break;
-    case 15: case 253: /* VARCHAR: max bytes */
+    case RC_T_VARCHAR: case RC_T_VAR_STRING: /* max bytes */
       c->meta = (uint16_t)cur_le(m, 2);
       c->length = c->meta;
       break;
-    case 16: { /* BIT: bits%8, bytes */
+    case RC_T_BIT: { /* bits%8, bytes */
       uint8_t bits = cur_u8(m), bytes = cur_u8(m);
       c->meta = (uint16_t)(bits << 8 | bytes);
       c->length = (uint32_t)bytes * 8 + bits;
       break;
     }
-    case 246: /* NEWDECIMAL: precision, scale */
+    case RC_T_NEWDECIMAL: /* precision, scale */
       c->precision = cur_u8(m);
       c->scale = cur_u8(m);
       c->meta = (uint16_t)(c->precision << 8 | c->scale);
       break;
-    case 17: case 18: case 19:
+    case RC_T_TIMESTAMP2: case RC_T_DATETIME2: case RC_T_TIME2: /* fsp */
       c->fsp = cur_u8(m);
       c->meta = c->fsp;
       break;
-    case 254: case 247: case 248: {
+    case RC_T_STRING: case RC_T_ENUM: case RC_T_SET: {
       uint8_t b0 = cur_u8(m), b1 = cur_u8(m);
       c->meta = (uint16_t)(b0 << 8 | b1);
       if ((b0 & 0x30) != 0x30) { /* long CHAR: two length bits hide in the type byte */
@@ -124,7 +100,7 @@ static int parse_column_meta(rc_table *t, rc_cur *m, char *errstr, size_t es) {
         c->type = b0;
         c->length = b1;
       }
-      if (c->type != 254 && c->type != 247 && c->type != 248)
+      if (c->type != RC_T_STRING && c->type != RC_T_ENUM && c->type != RC_T_SET)
         FAIL("column %u: STRING metadata names real type %u, expected 254, 247 or 248", i + 1, c->type);
       break;
     }
@@ -132,16 +108,17 @@ static int parse_column_meta(rc_table *t, rc_cur *m, char *errstr, size_t es) {
       break;
     }
     if (m->bad) FAIL("the column metadata block ends before column %u's metadata", i + 1);
-    if (c->type == 246 && (c->precision == 0 || c->precision > 65 || c->scale > 38 || c->scale > c->precision))
+    if (c->type == RC_T_NEWDECIMAL && (c->precision == 0 || c->precision > 65 || c->scale > 38 || c->scale > c->precision))
       FAIL("column %u: DECIMAL(%u,%u) is not a valid precision and scale", i + 1, c->precision, c->scale);
-    if ((c->type >= 17 && c->type <= 19) && c->fsp > 6)
+    if (rc_type_has_fsp(c->type) && c->fsp > 6)
       FAIL("column %u: fractional-second precision %u is over 6", i + 1, c->fsp);
-    if (c->type == 16 && c->length > 64)
+    if (c->type == RC_T_BIT && c->length > 64)
       FAIL("column %u: BIT(%u) is over 64 bits", i + 1, c->length);
-    if ((c->type == 252 || c->type == 255 || c->type == 245 || c->type == 242) && (c->length < 1 || c->length > 4))
+    if ((c->type == RC_T_BLOB || c->type == RC_T_GEOMETRY || c->type == RC_T_JSON || c->type == RC_T_VECTOR) &&
+        (c->length < 1 || c->length > 4))
       FAIL("column %u: BLOB length-prefix size %u, expected 1 to 4", i + 1, c->length);
-    if ((c->type == 247 || c->type == 248) && (c->length < 1 || c->length > 8 || (c->type == 247 && c->length > 2)))
-      FAIL("column %u: %s pack length %u is not possible", i + 1, c->type == 247 ? "ENUM" : "SET", c->length);
+    if (rc_type_has_labels(c->type) && (c->length < 1 || c->length > 8 || (c->type == RC_T_ENUM && c->length > 2)))
+      FAIL("column %u: %s pack length %u is not possible", i + 1, c->type == RC_T_ENUM ? "ENUM" : "SET", c->length);
   }
   return 0;
 }
@@ -179,10 +156,10 @@ static int apply_column_charset(rc_table *t, rc_cur *v, int (*pred)(const rc_col
   return 0;
 }
 
-static int pred_char(const rc_column *c, int maria) { return is_char_col(c->type, maria); }
+static int pred_char(const rc_column *c, int maria) { return rc_type_is_char(c->type, maria); }
 static int pred_enum_set(const rc_column *c, int maria) {
   (void)maria;
-  return is_enum_set(c->type);
+  return rc_type_has_labels(c->type);
 }
 
 static int read_labels(rc_table *t, rc_cur *v, uint8_t type) {
@@ -260,14 +237,14 @@ static int parse_optional_meta(rc_table *t, rc_cur *c, int maria, char *errstr, 
       t->has_names = !bad;
       break;
     case OM_SET_STR_VALUE:
-      bad = read_labels(t, &v, 248) < 0;
+      bad = read_labels(t, &v, RC_T_SET) < 0;
       break;
     case OM_ENUM_STR_VALUE:
-      bad = read_labels(t, &v, 247) < 0;
+      bad = read_labels(t, &v, RC_T_ENUM) < 0;
       break;
     case OM_GEOMETRY_TYPE:
       for (uint32_t i = 0; i < t->ncols; i++)
-        if (t->cols[i].type == 255) t->cols[i].geometry_type = (uint32_t)cur_lenenc(&v);
+        if (t->cols[i].type == RC_T_GEOMETRY) t->cols[i].geometry_type = (uint32_t)cur_lenenc(&v);
       bad = v.bad;
       break;
     case OM_SIMPLE_PRIMARY_KEY:
@@ -359,7 +336,7 @@ int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int
   if ((r = parse_optional_meta(t, &c, is_mariadb, errstr, es)) < 0) goto fail;
   for (uint32_t i = 0; i < ncols; i++) {
     rc_column *col = &t->cols[i];
-    if (is_char_col(col->type, 1) || is_enum_set(col->type))
+    if (rc_type_is_char(col->type, 1) || rc_type_has_labels(col->type))
       col->cs_kind = (uint8_t)rc_charset_kind(col->collation, &col->iconv_cd);
     rc_buf k = {0};
     if (col->name) {
@@ -423,7 +400,7 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
     v.len = 0;
     int any = 0;
     for (uint32_t i = 0; i < full->ncols; i++)
-      if (is_char_col(orig->cols[i].type, is_mariadb)) {
+      if (rc_type_is_char(orig->cols[i].type, is_mariadb)) {
         put_lenenc(&v, full->cols[i].collation ? full->cols[i].collation : 63);
         any = 1;
       }
@@ -439,7 +416,7 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
     put_field(out, OM_COLUMN_NAME, &v);
   }
   for (int pass = 0; pass < 2; pass++) { /* SET (5), then ENUM (6) */
-    uint8_t type = pass ? 247 : 248;
+    uint8_t type = pass ? RC_T_ENUM : RC_T_SET;
     int any = 0, missing = 0, known = 1;
     for (uint32_t i = 0; i < orig->ncols; i++)
       if (orig->cols[i].type == type) {

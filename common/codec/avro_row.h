@@ -1,5 +1,11 @@
 /*
- * avro_row.h: row changes as Avro (docs/avro.md), with avro-c.
+ * avro_row.h: row changes as Avro (docs/avro.md), with avro-c. The interface of three files:
+ *
+ *   avro_schema.c  rc_avro_table_new and the schema accessors, rc_avro_name
+ *   avro_encode.c  rc_avro_encode_value, rc_avro_encode_key, rc_avro_value_is_lossy
+ *   avro_decode.c  rc_avro_value_to_json, rc_avro_decoder_cache_free
+ *
+ * (what they share privately is avro_int.h).
  *
  * One rc_avro_table per table version (a table map's shape, see rc_table_signature): it owns
  * the value schema (an envelope: before, after, op, source, ts_ms) and the key schema (the

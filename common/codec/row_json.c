@@ -43,7 +43,7 @@ static void put_frac(rc_buf *b, uint32_t usec, int fsp) {
   rc_buf_uint_pad(b, usec / pow10_6[fsp], fsp);
 }
 
-static int col_fsp(const rc_column *col) { return col->type >= 17 && col->type <= 19 ? col->fsp : 0; }
+static inline int col_fsp(const rc_column *col) { return rc_type_has_fsp(col->type) ? col->fsp : 0; }
 
 static void put_bytes(rc_buf *b, const uint8_t *p, uint32_t n, uint32_t pad_to) {
   rc_buf_putc(b, '"');

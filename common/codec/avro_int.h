@@ -1,0 +1,113 @@
+/*
+ * avro_int.h: what the three files of rowcast's Avro codec share, and nobody else may use.
+ *
+ *   avro_schema.c  a table version (rc_avro_table): column mapping, Avro names, the value and
+ *                  key schemas with their Parsing Canonical Forms and fingerprints
+ *   avro_encode.c  the datum encoder: the avro_value_iface_t view over row images, the value
+ *                  checks and conversions, rc_avro_encode_value/key
+ *   avro_decode.c  the decoder (rc_avro_value_to_json) `rowcast tail` and the tests use
+ *
+ * Private: only common/codec/avro_*.c include it. The layout of rc_avro_table is here because
+ * the schema side builds it and the encoder fills and reads it.
+ */
+#ifndef RC_AVRO_INT_H
+#define RC_AVRO_INT_H
+
+#include <avro.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avro_row.h"
+#include "binlog.h"
+#include "buf.h"
+
+#define BIG 32 /* bytes of the big integers of decimals: DECIMAL(65) needs 28 */
+_Static_assert(BIG / 4 == 8, "rc_decimal_unscaled gives 8 limbs");
+
+#define US_PER_DAY 86400000000LL
+
+/* How a column is written (acol.fk), from its type, signedness and charset (avro_schema.c). */
+enum {
+  FK_INT = 1, FK_LONG, FK_U64, FK_FLOAT, FK_DOUBLE, FK_DECIMAL, FK_DATE, FK_DATETIME,
+  FK_TIMESTAMP, FK_TIME, FK_BOOL, FK_BITS, FK_LABEL, FK_TEXT, FK_TEXT_OR_BYTES, FK_BYTES,
+  FK_JSON, FK_GEOMETRY, FK_VECTOR,
+};
+
+/* A column's value, ready for the writer: the union branch and what it holds. */
+typedef struct prep {
+  int disc;  /* 0 null, 1 the column's type, 2 bytes (text not valid in its charset) */
+  int type;  /* avro_type_t of the branch */
+  int64_t l; /* int, long, boolean; GEOMETRY: srid */
+  double d;
+  float f;
+  const void *p; /* string (n bytes, no NUL needed), bytes, GEOMETRY wkb, VECTOR floats */
+  size_t n;
+} prep;
+
+typedef struct vnode vnode;
+
+typedef struct acol {
+  char *avro_name;
+  char *orig;            /* original name ("@3" without names), UTF-8, NUL-terminated */
+  size_t orig_len;
+  int fk;
+  rc_buf scratch[2];     /* converted text / padded bytes, per image slot */
+  uint8_t small[2][BIG]; /* decimals and BIT bytes, per image slot */
+  /* ENUM/SET labels already in UTF-8, when the column's charset converts label by label (UTF-8,
+   * latin1): the value is then a lookup (ENUM) or a join (SET) instead of a conversion */
+  rc_buf labels;    /* the labels one after the other */
+  size_t *label_at; /* label k is labels.p[label_at[k] .. label_at[k + 1]) */
+  prep prep[2];     /* the value being written, per image slot */
+} acol;
+
+struct rc_avro_table {
+  rc_table *t; /* a private copy of the table map */
+  acol *cols;
+  char *db, *table; /* UTF-8 */
+  size_t db_len, table_len;
+  rc_buf vschema, vpcf, kschema, kpcf;
+  uint64_t vfp, kfp;
+  int has_key;
+  avro_schema_t vsch, ksch; /* avro-c's parse of the schemas: they are valid Avro */
+  avro_writer_t writer;
+  rc_buf tmp;
+  /* the view avro-c writes from (avro_encode.c) and the change it shows */
+  vnode *nodes;
+  uint32_t *pk, npk;           /* the key's columns */
+  uint32_t *absent[2], nabsent[2]; /* columns absent from each image */
+  const rc_value *img[2];      /* before (or the key's image), after */
+  const rc_avro_source *src;
+  uint64_t ts_ms;
+  int op;
+  size_t item; /* the VECTOR item being written */
+  char err[600];
+};
+
+/* A NUL-terminated copy of n bytes, owned by the caller (free), or NULL without memory. */
+static inline char *rc_avro_dup_mem(const void *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (!s) return NULL;
+  if (n) memcpy(s, p, n);
+  s[n] = '\0';
+  return s;
+}
+
+/* Negate a big-endian two's complement value of BIG bytes in place. */
+static inline void rc_avro_big_negate(uint8_t mag[BIG]) {
+  unsigned carry = 1;
+  for (int k = BIG - 1; k >= 0; k--) {
+    unsigned x = (uint8_t)~mag[k] + carry;
+    mag[k] = (uint8_t)x;
+    carry = x >> 8;
+  }
+}
+
+/* A JSON string literal s[0..n) (quotes included) appended to out as UTF-8; -1 if it is not
+ * one (avro_schema.c). For the text rowcast's own JSON writers produce. */
+int rc_avro_json_literal_to_utf8(rc_buf *out, const char *s, size_t n);
+
+/* Allocate the nodes of a table version's view, once (avro_encode.c). RC_ERR_NOMEM. */
+int rc_avro_view_new(rc_avro_table *at);
+
+#endif
