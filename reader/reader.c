@@ -46,9 +46,7 @@ typedef struct {
   rc_stage st;
   int sock;
   rc_binlog *bl;
-  rc_rows rows;
-  rc_value *vals;
-  uint32_t vals_cap;
+  rc_row_iter it;
   /* the batch being built */
   rc_buf batch;
   uint64_t seq;
@@ -60,7 +58,7 @@ typedef struct {
   size_t fde_len, fde_cap;
   tmap_slot *tmaps;
   size_t n_tmaps;
-  int in_txn;
+  rc_txn_state txn;
   /* limits */
   uint32_t max_changes;
   uint64_t max_ns;
@@ -253,23 +251,14 @@ static int already_sent(const reader *r, const rc_event *ev) {
 
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (already_sent(r, ev)) return 0;
-  int rc = rc_rows_begin(r->bl, ev, &r->rows, err, esz);
+  int rc = rc_row_iter_begin(&r->it, r->bl, ev, 0, err, esz);
   if (rc < 0) return rc;
-  const rc_table *t = r->rows.table;
-  if (t->ncols > r->vals_cap) {
-    free(r->vals);
-    r->vals = calloc(t->ncols, sizeof *r->vals);
-    if (!r->vals) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
-    r->vals_cap = t->ncols;
-  }
   /* count the changes: walk the row images (sizes depend on the values) */
   uint32_t n = 0;
-  while ((rc = rc_rows_next_image(&r->rows, r->vals, 0, err, esz)) > 0) {
-    if (r->rows.op == 'u' && (rc = rc_rows_next_image(&r->rows, r->vals, 1, err, esz)) < 0) return rc;
-    n++;
-  }
+  rc_row_change ch;
+  while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) n++;
   if (rc < 0) return rc;
-  tmap_slot *tm = tmap_find(r, r->rows.table_id);
+  tmap_slot *tm = tmap_find(r, r->it.rows.table_id);
   const char *gtid = rc_binlog_gtid(r->bl);
   size_t need = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
   if (make_room(r, need, ev) < 0) return -1;
@@ -298,46 +287,8 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   return 0;
 }
 
-static int is_query(const rc_event *ev, const char *text) {
-  /* QUERY body: post-header 13 bytes (db_len at 8, status_vars_len at 11), status vars, db, NUL, SQL */
-  if (ev->type != RC_EV_QUERY || ev->body_len < 13) return 0;
-  size_t dbl = ev->body[8], svl = (size_t)ev->body[11] | (size_t)ev->body[12] << 8;
-  size_t at = 13 + svl + dbl + 1;
-  if (at > ev->body_len) return 0;
-  size_t n = ev->body_len - at, tl = strlen(text);
-  return n == tl && !strncasecmp((const char *)ev->body + at, text, tl);
-}
-
-/* Transaction bounds: BEGIN, or a MariaDB GTID event without the standalone flag (MariaDB
- * writes no BEGIN), opens one; XID, COMMIT or ROLLBACK ends it; any other statement outside a
- * transaction (DDL) is a transaction of its own. */
-static int txn_boundary(reader *r, const rc_event *ev) {
-  if (ev->type == RC_EV_MARIA_GTID) {
-    r->in_txn = ev->body_len > 12 && !(ev->body[12] & 0x01); /* flags2 & FL_STANDALONE */
-    return 0;
-  }
-  if (ev->type == RC_EV_QUERY || ev->type == RC_EV_MARIA_QUERY_COMPRESSED) {
-    if (is_query(ev, "BEGIN")) {
-      r->in_txn = 1;
-      return 0;
-    }
-    if (is_query(ev, "COMMIT") || is_query(ev, "ROLLBACK") || !r->in_txn) {
-      r->in_txn = 0;
-      return 1;
-    }
-    return 0;
-  }
-  if (ev->type == RC_EV_XID) {
-    r->in_txn = 0;
-    return 1;
-  }
-  return 0;
-}
-
-static int is_ddl(const rc_event *ev) {
-  return (ev->type == RC_EV_QUERY || ev->type == RC_EV_MARIA_QUERY_COMPRESSED) && !is_query(ev, "BEGIN") &&
-         !is_query(ev, "COMMIT") && !is_query(ev, "ROLLBACK");
-}
+/* A statement other than BEGIN/COMMIT/ROLLBACK (DDL among them): table shapes may have changed. */
+static int is_ddl(const rc_event *ev) { return rc_event_query_kind(ev) == RC_QUERY_STATEMENT; }
 
 static int handle(reader *r, const rc_event *ev, char *err, size_t esz) {
   r->events++;
@@ -378,8 +329,7 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
       if ((rc = handle(r, &inner, err, esz)) < 0) return rc;
     if (rc < 0) return rc;
   }
-  /* a TRANSACTION_PAYLOAD holds one whole transaction */
-  if (txn_boundary(r, &ev) || ev.type == RC_EV_TRANSACTION_PAYLOAD) {
+  if (rc_txn_step(&r->txn, &ev) & RC_TXN_ENDS) {
     snprintf(r->boundary_file, sizeof r->boundary_file, "%s", r->file);
     r->boundary_pos = off + len;
     if (!already_sent(r, &ev)) {
@@ -409,7 +359,7 @@ static void set_file(reader *r, const char *name) {
   rc_binlog_start_file(r->bl, r->file);
   r->batch_has_file = 0;
   r->fde_len = 0;
-  r->in_txn = 0;
+  memset(&r->txn, 0, sizeof r->txn);
 }
 
 /* Read one file from `start` (0: from the beginning). Returns 0, or an exit status. */
@@ -487,7 +437,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
         rc_error("%s", err);
         return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
       }
-      r->in_txn = 0;
+      memset(&r->txn, 0, sizeof r->txn);
       continue;
     }
     if (rc < 0) {
@@ -573,7 +523,7 @@ int main(int argc, char **argv) {
   }
   rc_stage_close(&r.st);
   rc_pipe_close(r.sock);
-  rc_rows_free(&r.rows);
+  rc_row_iter_free(&r.it);
   rc_binlog_free(r.bl);
   for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
   free(r.tmaps);
@@ -582,7 +532,6 @@ int main(int argc, char **argv) {
   free(r.lookups);
   free(r.fde);
   rc_buf_free(&r.enriched);
-  free(r.vals);
   rc_buf_free(&r.batch);
   return status;
 }

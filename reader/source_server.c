@@ -42,9 +42,9 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
-#define EV_FLAG_ARTIFICIAL 0x20
 #define DEFAULT_HEARTBEAT_MS 500
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 
@@ -85,12 +85,6 @@ struct rc_server {
   int caught_up;
   uint64_t reconnects;
 };
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -513,7 +507,7 @@ static int fetch(rc_server *s, char *es, size_t esz) {
     return fetch_fail(s, es, esz);
   }
   s->ev = e;
-  s->last_rx_ms = now_ms();
+  s->last_rx_ms = rc_now_ms();
   if (e->raw_data_size < e->raw_data_ofs + RC_EVENT_HEADER_LEN ||
       rd32(e->raw_data + e->raw_data_ofs + 9) != e->raw_data_size - e->raw_data_ofs)
     return rc_errf(RC_ERR_CORRUPT, es, esz,
@@ -631,9 +625,51 @@ static void event_name(rc_server *s, const uint8_t *raw, size_t len, size_t skip
   out[n] = 0;
 }
 
+/* Where an event of the stream is in its file (*off), and how it moves the stream position: a
+ * fake ROTATE names the file the stream continues in, the FORMAT_DESCRIPTION is at 4, an
+ * artificial event is nowhere, a real ROTATE ends the file. h: the event's header. */
+static int place_event(rc_server *s, const rc_event *h, uint64_t *off, char *es, size_t esz) {
+  const uint8_t *r = h->raw;
+  size_t n = h->raw_len;
+  if (h->type == RC_EV_ROTATE && ((h->flags & RC_EVF_ARTIFICIAL) || h->ts == 0)) {
+    /* fake ROTATE: names the file the stream continues in */
+    if (n < RC_EVENT_HEADER_LEN + 8)
+      return rc_errf(RC_ERR_CORRUPT, es, esz, "binlog stream from %s: a ROTATE of %zu bytes", s->where, n);
+    event_name(s, r, n, 8, 1, s->file, sizeof s->file);
+    s->pos = rd64(r + RC_EVENT_HEADER_LEN);
+    s->file_alg = -1;
+    snprintf(s->ret_file, sizeof s->ret_file, "%s", s->file);
+    *off = s->pos;
+  } else if (h->type == RC_EV_FORMAT_DESCRIPTION) {
+    *off = 4; /* the first event of every v4 binlog; re-sent when the dump starts further in */
+    if (s->pos <= 4) s->pos = 4 + h->size;
+    s->file_alg = n >= RC_EVENT_HEADER_LEN + 57 + 5 ? r[n - 5] : 0;
+  } else if (h->flags & RC_EVF_ARTIFICIAL) {
+    *off = s->pos; /* made up by the server: does not advance the position */
+  } else {
+    /* log_pos is the end of the event (32 bits); 0 on some MariaDB events: then our count */
+    if (h->log_pos == 0 || ((s->pos + h->size) & 0xFFFFFFFFull) == h->log_pos)
+      *off = s->pos;
+    else if (h->log_pos >= h->size)
+      *off = h->log_pos - h->size;
+    else
+      *off = s->pos;
+    s->pos = *off + h->size;
+    if (h->ts) s->last_ts_us = (uint64_t)h->ts * 1000000ull;
+    s->caught_up = 0;
+    if (h->type == RC_EV_ROTATE && n >= RC_EVENT_HEADER_LEN + 8) {
+      /* the end of a file: the stream goes on in the next one */
+      event_name(s, r, n, 8, 0, s->file, sizeof s->file);
+      s->pos = rd64(r + RC_EVENT_HEADER_LEN);
+      s->file_alg = -1;
+    }
+  }
+  return 0;
+}
+
 int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **file,
                    uint64_t *offset, int timeout_ms, char *es, size_t esz) {
-  uint64_t t0 = now_ms();
+  uint64_t t0 = rc_now_ms();
   if (!s->connected || !s->rpl) return rc_errf(RC_ERR_IO, es, esz, "not connected to %s", s->where);
   uint64_t dead_ms = 3ull * s->heartbeat_ms + 1000;
   for (;;) {
@@ -643,7 +679,7 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
       MARIADB_PVIO *pv = s->my->net.pvio;
       int buffered = !pv || pv->ctls || (pv->cache && pv->cache + pv->cache_size > pv->cache_pos);
       if (!buffered) {
-        uint64_t el = now_ms() - t0;
+        uint64_t el = rc_now_ms() - t0;
         int wait = timeout_ms < 0 ? (int)dead_ms : (el >= (uint64_t)timeout_ms ? 0 : (int)(timeout_ms - el));
         if ((uint64_t)wait > dead_ms) wait = (int)dead_ms;
         struct pollfd pfd = {.fd = mysql_get_socket(s->my), .events = POLLIN};
@@ -654,14 +690,14 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
           return rc_errf(RC_ERR_IO, es, esz, "binlog stream from %s: poll: %s", s->where, strerror(errno));
         }
         if (pr == 0) {
-          if (now_ms() - s->last_rx_ms >= dead_ms) {
+          if (rc_now_ms() - s->last_rx_ms >= dead_ms) {
             s->connected = 0;
             return rc_errf(RC_ERR_IO, es, esz,
                            "binlog stream from %s: nothing received for %llu ms (heartbeat every %u "
                            "ms): the connection is dead",
-                           s->where, (unsigned long long)(now_ms() - s->last_rx_ms), s->heartbeat_ms);
+                           s->where, (unsigned long long)(rc_now_ms() - s->last_rx_ms), s->heartbeat_ms);
           }
-          if (timeout_ms >= 0 && now_ms() - t0 >= (uint64_t)timeout_ms) {
+          if (timeout_ms >= 0 && rc_now_ms() - t0 >= (uint64_t)timeout_ms) {
             s->caught_up = 1;
             return 0;
           }
@@ -674,57 +710,23 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
     s->pending = 0;
     const uint8_t *r = s->ev->raw_data + s->ev->raw_data_ofs;
     size_t n = s->ev->raw_data_size - s->ev->raw_data_ofs;
-    uint32_t ts = rd32(r), size = rd32(r + 9), log_pos = rd32(r + 13);
-    uint16_t flags = (uint16_t)(r[17] | r[18] << 8);
-    uint8_t type = r[4];
-    if (type == RC_EV_HEARTBEAT || type == RC_EV_HEARTBEAT_V2) {
-      if (type == RC_EV_HEARTBEAT) {
+    rc_event h; /* fetch checked that n frames one event, header included */
+    rc_event_parse_header(&h, r, n, 0);
+    if (h.type == RC_EV_HEARTBEAT || h.type == RC_EV_HEARTBEAT_V2) {
+      if (h.type == RC_EV_HEARTBEAT) {
         event_name(s, r, n, 0, 0, s->srv_file, sizeof s->srv_file);
-        s->srv_pos = log_pos;
+        s->srv_pos = h.log_pos;
       }
       s->caught_up = 1;
-      if (timeout_ms >= 0 && now_ms() - t0 >= (uint64_t)timeout_ms) return 0;
+      if (timeout_ms >= 0 && rc_now_ms() - t0 >= (uint64_t)timeout_ms) return 0;
       continue;
     }
     snprintf(s->ret_file, sizeof s->ret_file, "%s", s->file);
-    uint64_t off;
-    if (type == RC_EV_ROTATE && ((flags & EV_FLAG_ARTIFICIAL) || ts == 0)) {
-      /* fake ROTATE: names the file the stream continues in */
-      if (n < RC_EVENT_HEADER_LEN + 8)
-        return rc_errf(RC_ERR_CORRUPT, es, esz, "binlog stream from %s: a ROTATE of %zu bytes", s->where, n);
-      event_name(s, r, n, 8, 1, s->file, sizeof s->file);
-      s->pos = rd64(r + RC_EVENT_HEADER_LEN);
-      s->file_alg = -1;
-      snprintf(s->ret_file, sizeof s->ret_file, "%s", s->file);
-      off = s->pos;
-    } else if (type == RC_EV_FORMAT_DESCRIPTION) {
-      off = 4; /* the first event of every v4 binlog; re-sent when the dump starts further in */
-      if (s->pos <= 4) s->pos = 4 + size;
-      s->file_alg = n >= RC_EVENT_HEADER_LEN + 57 + 5 ? r[n - 5] : 0;
-    } else if (flags & EV_FLAG_ARTIFICIAL) {
-      off = s->pos; /* made up by the server: does not advance the position */
-    } else {
-      /* log_pos is the end of the event (32 bits); 0 on some MariaDB events: then our count */
-      if (log_pos == 0 || ((s->pos + size) & 0xFFFFFFFFull) == log_pos)
-        off = s->pos;
-      else if (log_pos >= size)
-        off = log_pos - size;
-      else
-        off = s->pos;
-      s->pos = off + size;
-      if (ts) s->last_ts_us = (uint64_t)ts * 1000000ull;
-      s->caught_up = 0;
-      if (type == RC_EV_ROTATE && n >= RC_EVENT_HEADER_LEN + 8) {
-        /* the end of a file: the stream goes on in the next one */
-        event_name(s, r, n, 8, 0, s->file, sizeof s->file);
-        s->pos = rd64(r + RC_EVENT_HEADER_LEN);
-        s->file_alg = -1;
-      }
-    }
+    int rc = place_event(s, &h, offset, es, esz);
+    if (rc < 0) return rc;
     *raw = r;
     *len = n;
     *file = s->ret_file;
-    *offset = off;
     return 1;
   }
 }

@@ -65,7 +65,7 @@ int rc_server_open(rc_server **out, const rc_server_opts *o, const rc_checkpoint
  * Heartbeats are consumed here (they update the server's position for the lag). The fake
  * ROTATE the server sends first (and when it moves to a file that did not end in a ROTATE)
  * sets the current file and is returned, with the offset the stream continues at; it is
- * recognised by the ARTIFICIAL flag (0x20) or timestamp 0. The FORMAT_DESCRIPTION is returned
+ * recognised by the RC_EVF_ARTIFICIAL flag or timestamp 0. The FORMAT_DESCRIPTION is returned
  * (the decoder needs it); when the dump starts inside a file the server re-sends it, and its
  * offset is then 4 while the stream goes on from the start position. Other events flagged
  * ARTIFICIAL (MariaDB sends a GTID_LIST after skipping to a GTID start) are returned with the

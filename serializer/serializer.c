@@ -53,9 +53,7 @@ typedef struct {
   int slot_err; /* why avro_table failed: RC_ERR_IO (a registry away: retry) or worse */
   int in, out;
   rc_binlog *bl;
-  rc_rows rows;
-  rc_value *before, *after;
-  uint32_t vals_cap;
+  rc_row_iter it;
   rc_buf frame, scratch, topic;
   const char *prefix;
   size_t part_bytes;
@@ -229,17 +227,9 @@ static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
 static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
                             uint64_t commit_us, const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
-  int r = rc_rows_begin(s->bl, ev, &s->rows, err, esz);
+  int r = rc_row_iter_begin(&s->it, s->bl, ev, first_row, err, esz);
   if (r < 0) return r;
-  const rc_table *t = s->rows.table;
-  if (t->ncols > s->vals_cap) {
-    free(s->before);
-    free(s->after);
-    s->before = calloc(t->ncols, sizeof *s->before);
-    s->after = calloc(t->ncols, sizeof *s->after);
-    if (!s->before || !s->after) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
-    s->vals_cap = t->ncols;
-  }
+  const rc_table *t = s->it.rows.table;
   rc_buf *topic = &s->topic;
   topic->len = 0;
   rc_buf_puts(topic, s->prefix);
@@ -269,19 +259,11 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   }
   rc_avro_source src = {ev->server_id, file, ev->offset, 0, gt, (uint64_t)ev->ts * 1000};
   uint64_t now_ms = rc_wall_ns() / 1000000;
-  for (;;) {
-    r = rc_rows_next_image(&s->rows, s->before, 0, err, esz);
-    if (r <= 0) return r;
-    const rc_value *before = NULL, *after = NULL;
-    char op = s->rows.op;
-    if (op == 'u') {
-      if ((r = rc_rows_next_image(&s->rows, s->after, 1, err, esz)) < 0) return r;
-      before = s->before, after = s->after;
-    } else if (op == 'c') {
-      after = s->before;
-    } else {
-      before = s->before;
-    }
+  rc_row_change ch;
+  while ((r = rc_row_iter_next(&s->it, &ch, err, esz)) > 0) {
+    const rc_value *before = ch.before, *after = ch.after;
+    char op = ch.op;
+    pos.row = ch.row;
     size_t rec = s->frame.len;
     rc_buf_putc(&s->frame, 'M');
     rc_frame_put_u64(&s->frame, recv_ns);
@@ -334,9 +316,9 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
                      s->st.pipe.max_message_bytes);
     }
     if (f < 0) return -1;
-    pos.row++;
     s->changes++;
   }
+  return r;
 }
 
 /* Turn one EVENTS frame into MESSAGES frame(s). Returns 0, or an exit status > 0. */
@@ -479,10 +461,8 @@ int main(int argc, char **argv) {
   rc_stage_close(&s.st);
   rc_pipe_close(s.in);
   rc_pipe_close(s.out);
-  rc_rows_free(&s.rows);
+  rc_row_iter_free(&s.it);
   rc_binlog_free(s.bl);
-  free(s.before);
-  free(s.after);
   rc_buf_free(&s.frame);
   rc_buf_free(&s.scratch);
   rc_buf_free(&s.topic);

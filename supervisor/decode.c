@@ -29,9 +29,7 @@ typedef struct {
   uint64_t n_changes, n_events;
   char **warned; /* "db.table" of tables already warned about */
   size_t n_warned;
-  rc_value *before, *after;
-  uint32_t vals_cap;
-  rc_rows rows;
+  rc_row_iter it;
 } decode_ctx;
 
 static int flush_out(decode_ctx *dc, size_t upto) {
@@ -77,36 +75,17 @@ static void warn_no_names(decode_ctx *dc, const rc_table *t) {
 
 static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index, char *err,
                    size_t esz) {
-  int r = rc_rows_begin(bl, ev, &dc->rows, err, esz);
+  int r = rc_row_iter_begin(&dc->it, bl, ev, *row_index, err, esz);
   if (r < 0) return r;
-  const rc_table *t = dc->rows.table;
+  const rc_table *t = dc->it.rows.table;
   if (!t->has_names) warn_no_names(dc, t);
-  if (t->ncols > dc->vals_cap) {
-    free(dc->before);
-    free(dc->after);
-    dc->before = calloc(t->ncols, sizeof *dc->before);
-    dc->after = calloc(t->ncols, sizeof *dc->after);
-    if (!dc->before || !dc->after) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
-    dc->vals_cap = t->ncols;
-  }
   rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
-  for (;;) {
-    r = rc_rows_next_image(&dc->rows, dc->before, 0, err, esz);
-    if (r <= 0) return r;
-    const rc_value *before = NULL, *after = NULL;
-    if (dc->rows.op == 'u') {
-      r = rc_rows_next_image(&dc->rows, dc->after, 1, err, esz);
-      if (r < 0) return r;
-      before = dc->before;
-      after = dc->after;
-    } else if (dc->rows.op == 'c') {
-      after = dc->before;
-    } else {
-      before = dc->before;
-    }
-    pos.row = (*row_index)++;
+  rc_row_change ch;
+  while ((r = rc_row_iter_next(&dc->it, &ch, err, esz)) > 0) {
+    pos.row = ch.row;
+    *row_index = ch.row + 1;
     size_t mark = dc->out.len;
-    r = rc_json_change(&dc->out, t, dc->rows.op, before, after, &pos, err, esz);
+    r = rc_json_change(&dc->out, t, ch.op, ch.before, ch.after, &pos, err, esz);
     if (r < 0) {
       char inner[512];
       snprintf(inner, sizeof inner, "%s", err);
@@ -116,6 +95,7 @@ static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *
     }
     dc->n_changes++;
   }
+  return r;
 }
 
 static int print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev, char *err,
@@ -227,9 +207,7 @@ int rc_decode_files(char **files, int nfiles, int events_mode) {
       if (dc.unknown[t]) fprintf(stderr, " type %d x%llu", t, (unsigned long long)dc.unknown[t]);
     fputc('\n', stderr);
   }
-  rc_rows_free(&dc.rows);
-  free(dc.before);
-  free(dc.after);
+  rc_row_iter_free(&dc.it);
   for (size_t i = 0; i < dc.n_warned; i++) free(dc.warned[i]);
   free(dc.warned);
   rc_buf_free(&dc.out);

@@ -333,8 +333,9 @@ static int parse_fde(rc_binlog *bl, const rc_event *ev, char *errstr, size_t es)
       return rc_errf(RC_ERR_UNSUPPORTED, errstr, es,
                      "%s: FORMAT_DESCRIPTION at offset %llu names checksum algorithm %d; known are 0 (none) and 1 (CRC32)",
                      bl->file, (unsigned long long)ev->offset, alg);
-    /* The FDE always carries a CRC32, computed with the in-use flag (0x01) cleared. */
-    uint8_t flags_lo = (uint8_t)(ev->raw[17] & ~0x01);
+    /* The FDE always carries a CRC32, computed with the in-use flag cleared (byte 17 holds the
+     * low byte of the header flags). */
+    uint8_t flags_lo = (uint8_t)(ev->raw[17] & ~RC_EVF_BINLOG_IN_USE);
     uLong crc = crc32(0L, ev->raw, 17);
     crc = crc32(crc, &flags_lo, 1);
     crc = crc32(crc, ev->raw + 18, (uInt)(ev->raw_len - 4 - 18));
@@ -355,8 +356,7 @@ static int parse_fde(rc_binlog *bl, const rc_event *ev, char *errstr, size_t es)
   return 0;
 }
 
-/* Parse the 19-byte common header of raw into ev (no checks but the size). */
-static void parse_header(rc_event *ev, const uint8_t *raw, size_t len, uint64_t offset) {
+void rc_event_parse_header(rc_event *ev, const uint8_t *raw, size_t len, uint64_t offset) {
   ev->raw = raw;
   ev->raw_len = len;
   ev->ts = rd_le32(raw);
@@ -504,7 +504,7 @@ int rc_binlog_feed(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offse
   if (len < RC_EVENT_HEADER_LEN)
     return rc_errf(RC_ERR_TRUNCATED, errstr, es, "%s: event at offset %llu has %zu bytes, less than a header",
                    bl->file, (unsigned long long)offset, len);
-  parse_header(ev, raw, len, offset);
+  rc_event_parse_header(ev, raw, len, offset);
   if (ev->size != len)
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: event at offset %llu: header says %u bytes, got %zu",
                    bl->file, (unsigned long long)offset, ev->size, len);
@@ -552,7 +552,7 @@ int rc_binlog_feed_nocrc(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t
   if (len < RC_EVENT_HEADER_LEN || rd_le32(raw + 9) != len)
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s: event at offset %llu: %zu bytes do not frame an event",
                    bl->file, (unsigned long long)offset, len);
-  parse_header(ev, raw, len, offset);
+  rc_event_parse_header(ev, raw, len, offset);
   ev->in_payload = 1;
   return apply_event(bl, ev, errstr, es);
 }
@@ -566,7 +566,7 @@ int rc_binlog_next_inner(rc_binlog *bl, rc_event *ev, char *errstr, size_t es) {
                    "%s: TRANSACTION_PAYLOAD at offset %llu: inner event at payload byte %zu does not fit (%zu bytes left)",
                    bl->file, (unsigned long long)bl->payload_offset, bl->payload_pos, left);
   size_t len = rd_le32(p + 9);
-  parse_header(ev, p, len, bl->payload_offset);
+  rc_event_parse_header(ev, p, len, bl->payload_offset);
   ev->in_payload = 1;
   bl->payload_pos += len;
   if (ev->type == RC_EV_TRANSACTION_PAYLOAD || ev->type == RC_EV_FORMAT_DESCRIPTION)

@@ -7,7 +7,10 @@
  *  - rc_binlog: the decoding state of one stream: the FORMAT_DESCRIPTION (post-header lengths,
  *    checksum algorithm, server flavour), CRC checks, table maps, the current GTID, and the
  *    unpacking of MySQL TRANSACTION_PAYLOAD events. Feed it raw events in order.
- *  - rc_rows: the row images of one ROWS event, decoded column by column into rc_value.
+ *  - rc_rows: the row images of one ROWS event, decoded column by column into rc_value;
+ *    rc_row_iter on top of it yields the event's changes (op, before, after, row index).
+ * Beside them, the binlog's rules every consumer shares: the header flag and GTID flag bits,
+ * and rc_txn_step, which says where each event stands in the stream's transactions.
  *
  * Nothing here prints; errors come back as rc_err_t with a message naming the file, the
  * offset and what was expected. Pointers in rc_event/rc_value point into the file mapping or
@@ -82,6 +85,37 @@ enum {
 /* The name SHOW BINLOG EVENTS / the servers' sources use for a type, or NULL if unknown. */
 const char *rc_event_type_name(int type);
 
+/* Flags of the common event header (rc_event.flags). */
+enum {
+  RC_EVF_BINLOG_IN_USE = 0x01, /* FORMAT_DESCRIPTION only: the file was not closed cleanly */
+  RC_EVF_SUPPRESS_USE = 0x08,  /* QUERY: no USE db before the statement */
+  RC_EVF_ARTIFICIAL = 0x20,    /* made up by the server (the fake ROTATE of a dump): no position */
+  RC_EVF_RELAY_LOG = 0x40,     /* written by a replica's SQL thread into its relay log */
+  RC_EVF_IGNORABLE = 0x80,     /* a reader that does not know the type may skip it */
+};
+
+/* flags2 of a MariaDB GTID event (the byte after seq_no and domain_id). */
+enum {
+  RC_GTID_FL_STANDALONE = 0x01,      /* a group of its own (DDL, non-transactional): no XID ends it */
+  RC_GTID_FL_GROUP_COMMIT_ID = 0x02, /* a commit_id u64 follows */
+  RC_GTID_FL_TRANSACTIONAL = 0x04,
+  RC_GTID_FL_ALLOW_PARALLEL = 0x08,
+  RC_GTID_FL_WAITED = 0x10,
+  RC_GTID_FL_DDL = 0x20,
+  RC_GTID_FL_PREPARED_XA = 0x40,     /* an XA xid follows */
+  RC_GTID_FL_COMPLETED_XA = 0x80,    /* an XA xid follows */
+};
+#define RC_MARIA_GTID_FLAGS2_AT 12   /* offset of flags2 in a MariaDB GTID body */
+
+/* flags_extra of a MariaDB GTID event (optional, after the commit_id and XA fields). */
+enum {
+  RC_GTID_FLX_MULTI_ENGINE = 0x01,   /* an extra_engines u8 follows */
+  RC_GTID_FLX_START_ALTER = 0x02,
+  RC_GTID_FLX_COMMIT_ALTER = 0x04,   /* a sa_seq_no u64 follows */
+  RC_GTID_FLX_ROLLBACK_ALTER = 0x08, /* a sa_seq_no u64 follows */
+  RC_GTID_FLX_THREAD_ID = 0x10,      /* a thread_id u32 follows */
+};
+
 #define RC_EVENT_HEADER_LEN 19
 /* Table maps kept at most per stream; past that the decoder forgets them all (a server sends a
  * TABLE_MAP before every statement's rows, so nothing is lost). */
@@ -105,6 +139,52 @@ typedef struct rc_event {
   uint8_t type;
   uint8_t in_payload;
 } rc_event;
+
+/* Parse the 19-byte common header of `raw` (len bytes, at least RC_EVENT_HEADER_LEN) into ev,
+ * with no other check and no decoder state: for a source that must know what an event is
+ * before the decoder sees it. body/body_len then include any checksum. */
+void rc_event_parse_header(rc_event *ev, const uint8_t *raw, size_t len, uint64_t offset);
+
+/* What a QUERY or QUERY_COMPRESSED event's statement is, for transaction bounds. */
+enum {
+  RC_QUERY_NONE = 0,  /* not a query event */
+  RC_QUERY_BEGIN,
+  RC_QUERY_COMMIT,
+  RC_QUERY_ROLLBACK,
+  RC_QUERY_STATEMENT, /* anything else: DDL, a statement on a non-transactional table, ...
+                       * (and a query event too short or too damaged to read the text of) */
+};
+/* Classify a query event by its statement text (compared whole, case-insensitively; a
+ * compressed statement is inflated only when its length could be one of the keywords). */
+int rc_event_query_kind(const rc_event *ev);
+
+/* ---- transaction bounds (txn.c) -------------------------------------------------------- */
+
+/* Where an event stands in the stream's transactions: what rc_txn_step returns. BEGINS and
+ * ENDS are bits: a statement outside any transaction (DDL, MyISAM) is a transaction of its
+ * own, RC_TXN_BEGINS | RC_TXN_ENDS. After an event with RC_TXN_ENDS, or one OUTSIDE, a reader
+ * may resume at the event's end: nothing of a transaction is cut. */
+enum {
+  RC_TXN_OUTSIDE = 0, /* between transactions (FORMAT_DESCRIPTION, ROTATE, GTID_LIST, ...) */
+  RC_TXN_BEGINS = 1,  /* opens a transaction: BEGIN, a GTID event */
+  RC_TXN_ENDS = 2,    /* closes one: XID, COMMIT, ROLLBACK, the statement after a GTID */
+  RC_TXN_INSIDE = 4,  /* part of the open transaction: TABLE_MAP, ROWS, ... */
+};
+
+/* The transaction state of one stream; zero it to start (and after a reconnect or a new file). */
+typedef struct rc_txn_state {
+  uint8_t phase; /* 0 none; 1 a GTID opened a group, its first statement decides; 2 in BEGIN..COMMIT */
+} rc_txn_state;
+
+/* Advance st by one event (fed in stream order: an outer event, not one unpacked from a
+ * TRANSACTION_PAYLOAD, which holds one whole transaction) and say where the event stands:
+ * RC_TXN_* above. The rules: BEGIN, or a MariaDB GTID without FL_STANDALONE (MariaDB writes no
+ * BEGIN), opens a transaction that XID, COMMIT or ROLLBACK ends; a MySQL GTID or a standalone
+ * MariaDB GTID opens a group that its next statement ends unless that is BEGIN; a statement
+ * outside a transaction begins and ends one; so does a TRANSACTION_PAYLOAD. */
+int rc_txn_step(rc_txn_state *st, const rc_event *ev);
+/* Is a transaction (or a GTID's group) open after the events stepped so far? */
+static inline int rc_txn_open(const rc_txn_state *st) { return st->phase != 0; }
 
 /* ---- captured files ---------------------------------------------------------------------- */
 
@@ -318,5 +398,55 @@ int rc_rows_begin(rc_binlog *bl, const rc_event *ev, rc_rows *rows, char *errstr
 int rc_rows_next_image(rc_rows *rows, rc_value *vals, int after, char *errstr,
                        size_t errstr_size);
 void rc_rows_free(rc_rows *rows);
+
+/* ---- row changes (row_change.c) -------------------------------------------------------- */
+
+/* One change of a ROWS event: an insert has only an after image, a delete only a before image,
+ * an update both (paired from the event's before/after images). The images are the iterator's
+ * arrays of table->ncols values: valid until the next rc_row_iter_next or rc_row_iter_begin. */
+typedef struct rc_row_change {
+  char op;                /* 'c', 'u', 'd' */
+  const rc_value *before; /* NULL for an insert */
+  const rc_value *after;  /* NULL for a delete */
+  uint32_t row;           /* the change's index: first_row, first_row + 1, ... */
+} rc_row_change;
+
+/* Walks the changes of one ROWS event after another. Zero it before first use, reuse it across
+ * events (it keeps its image arrays and the inflate buffer: no allocation per change, nor per
+ * event once the widest table was seen), rc_row_iter_free at the end. */
+typedef struct rc_row_iter {
+  rc_rows rows;          /* rows.table: the event's table, after rc_row_iter_begin */
+  rc_value *img[2];      /* before (or only) image, after image */
+  uint32_t img_cap;
+  uint32_t row;          /* the index the next change gets */
+} rc_row_iter;
+
+/* Start on a ROWS event (see rc_rows_begin); changes are numbered from first_row (the rows of
+ * earlier ROWS events at the same offset, inside a TRANSACTION_PAYLOAD). */
+int rc_row_iter_begin(rc_row_iter *it, rc_binlog *bl, const rc_event *ev, uint32_t first_row,
+                      char *errstr, size_t errstr_size);
+void rc_row_iter_free(rc_row_iter *it);
+
+/* The next change: 1 with ch filled, 0 when the event has no more, or an error (see
+ * rc_rows_next_image). Inline: it is the serializer's per-change path. */
+static inline int rc_row_iter_next(rc_row_iter *it, rc_row_change *ch, char *errstr,
+                                   size_t errstr_size) {
+  int r = rc_rows_next_image(&it->rows, it->img[0], 0, errstr, errstr_size);
+  if (r <= 0) return r;
+  ch->op = it->rows.op;
+  ch->row = it->row++;
+  if (ch->op == 'u') {
+    if ((r = rc_rows_next_image(&it->rows, it->img[1], 1, errstr, errstr_size)) < 0) return r;
+    ch->before = it->img[0];
+    ch->after = it->img[1];
+  } else if (ch->op == 'c') {
+    ch->before = NULL;
+    ch->after = it->img[0];
+  } else {
+    ch->before = it->img[0];
+    ch->after = NULL;
+  }
+  return 1;
+}
 
 #endif

@@ -864,12 +864,12 @@ static int info_maria_gtid(info_ctx *x) {
   kv_u64(x, "server_id", ev->server_id);
   kv_u64(x, "seq_no", seq);
   kv_u64(x, "flags2", flags2);
-  if (flags2 & 0x02) {
+  if (flags2 & RC_GTID_FL_GROUP_COMMIT_ID) {
     uint64_t cid = cur_le(&c, 8);
     if (c.bad) CORRUPT("flags2 0x%02x announces a commit_id, but the event ends", flags2);
     kv_u64(x, "commit_id", cid);
   }
-  if (flags2 & 0xC0) {
+  if (flags2 & (RC_GTID_FL_PREPARED_XA | RC_GTID_FL_COMPLETED_XA)) {
     uint32_t format_id = (uint32_t)cur_le(&c, 4);
     uint8_t gl2 = cur_u8(&c), bl2 = cur_u8(&c);
     const uint8_t *gt = cur_take(&c, gl2);
@@ -892,17 +892,17 @@ static int info_maria_gtid(info_ctx *x) {
   if (cur_left(&c) > 0) {
     uint8_t fx = cur_u8(&c);
     if (fx) kv_u64(x, "flags_extra", fx);
-    if (fx & 0x01) {
+    if (fx & RC_GTID_FLX_MULTI_ENGINE) {
       uint8_t e = cur_u8(&c);
       if (c.bad) CORRUPT("flags_extra 0x%02x announces extra_engines, but the event ends", fx);
       kv_u64(x, "extra_engines", e);
     }
-    if (fx & 0x0C) {
+    if (fx & (RC_GTID_FLX_COMMIT_ALTER | RC_GTID_FLX_ROLLBACK_ALTER)) {
       uint64_t sa = cur_le(&c, 8);
       if (c.bad) CORRUPT("flags_extra 0x%02x announces sa_seq_no, but the event ends", fx);
       kv_u64(x, "sa_seq_no", sa);
     }
-    if (fx & 0x10) {
+    if (fx & RC_GTID_FLX_THREAD_ID) {
       uint64_t tid = cur_le(&c, 4);
       if (c.bad) CORRUPT("flags_extra 0x%02x announces thread_id, but the event ends", fx);
       kv_u64(x, "thread_id", tid);
