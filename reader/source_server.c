@@ -45,46 +45,7 @@
 #include "clock.h"
 #include "log.h"
 
-#define DEFAULT_HEARTBEAT_MS 500
-#define DEFAULT_CONNECT_TIMEOUT_MS 5000
-
-struct rc_server {
-  /* options (copies) */
-  char *host, *socket, *user, *password, *start;
-  unsigned port;
-  uint32_t server_id;
-  unsigned heartbeat_ms, connect_timeout_ms;
-  char where[300];          /* "host:port" or the socket, for messages */
-
-  /* the replication connection */
-  MYSQL *my;
-  MARIADB_RPL *rpl;
-  MARIADB_RPL_EVENT *ev;    /* reused by mariadb_rpl_fetch */
-  int connected;
-  int pending;              /* the first event, fetched by the open, not yet returned */
-  int is_mariadb;
-  int checksums;            /* the negotiated stream carries CRC32 */
-  int file_alg;             /* checksum alg of the current file's FDE: -1 unknown */
-  int warned;               /* row image / metadata warnings given once */
-  char who[300];            /* CURRENT_USER(), quoted, for messages */
-  char oldest[256];         /* the oldest binlog the server had at the last pre-flight */
-
-  /* the lookup connection */
-  MYSQL *meta;
-
-  /* the stream position: the file and the offset of the next event */
-  char file[256];
-  uint64_t pos;
-  char ret_file[256];       /* the file of the event last returned */
-
-  /* status */
-  char srv_file[256];
-  uint64_t srv_pos;
-  uint64_t last_rx_ms;      /* anything received (event or heartbeat) */
-  uint64_t last_ts_us;
-  int caught_up;
-  uint64_t reconnects;
-};
+#include "source_server_int.h"
 
 static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -118,7 +79,7 @@ static int classify(unsigned e) {
 }
 
 /* The error of the last call on m, as an rc_err_t with a message that says what to do. */
-static int my_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz) {
+int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz) {
   unsigned e = mysql_errno(m);
   const char *msg = mysql_error(m);
   switch (e) {
@@ -147,7 +108,7 @@ static int my_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t e
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static MYSQL *connect_one(rc_server *s, int replication, char *es, size_t esz, int *rc) {
+MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, int *rc) {
   MYSQL *m = mysql_init(NULL);
   if (!m) {
     *rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
@@ -169,7 +130,7 @@ static MYSQL *connect_one(rc_server *s, int replication, char *es, size_t esz, i
   int use_sock = s->socket && s->socket[0];
   if (!mysql_real_connect(m, use_sock ? "localhost" : s->host, s->user, s->password, NULL,
                           use_sock ? 0 : s->port, use_sock ? s->socket : NULL, 0)) {
-    *rc = my_fail(s, m, "connecting", es, esz);
+    *rc = rc_server_fail(s, m, "connecting", es, esz);
     mysql_close(m);
     return NULL;
   }
@@ -195,7 +156,7 @@ static void disconnect(rc_server *s) {
 }
 
 static int run(rc_server *s, const char *sql, const char *doing, char *es, size_t esz) {
-  if (mysql_real_query(s->my, sql, strlen(sql))) return my_fail(s, s->my, doing, es, esz);
+  if (mysql_real_query(s->my, sql, strlen(sql))) return rc_server_fail(s, s->my, doing, es, esz);
   MYSQL_RES *r = mysql_store_result(s->my);
   if (r) mysql_free_result(r);
   return 0;
@@ -213,9 +174,9 @@ static int list_binlogs(rc_server *s, binlog_file **out, size_t *n, char *es, si
   *out = NULL;
   *n = 0;
   if (mysql_query(s->my, "SHOW BINARY LOGS"))
-    return my_fail(s, s->my, "SHOW BINARY LOGS (to find the binlog files)", es, esz);
+    return rc_server_fail(s, s->my, "SHOW BINARY LOGS (to find the binlog files)", es, esz);
   MYSQL_RES *r = mysql_store_result(s->my);
-  if (!r) return my_fail(s, s->my, "SHOW BINARY LOGS", es, esz);
+  if (!r) return rc_server_fail(s, s->my, "SHOW BINARY LOGS", es, esz);
   size_t rows = (size_t)mysql_num_rows(r);
   binlog_file *f = calloc(rows ? rows : 1, sizeof *f);
   if (!f) {
@@ -272,9 +233,9 @@ static int is_mysql_gtid(const char *g) {
 
 static int fetch_one_row(rc_server *s, const char *sql, MYSQL_RES **res, MYSQL_ROW *row,
                          const char *doing, char *es, size_t esz) {
-  if (mysql_query(s->my, sql)) return my_fail(s, s->my, doing, es, esz);
+  if (mysql_query(s->my, sql)) return rc_server_fail(s, s->my, doing, es, esz);
   *res = mysql_store_result(s->my);
-  if (!*res) return my_fail(s, s->my, doing, es, esz);
+  if (!*res) return rc_server_fail(s, s->my, doing, es, esz);
   *row = mysql_fetch_row(*res);
   if (!*row) {
     mysql_free_result(*res);
@@ -487,7 +448,7 @@ static int fetch_fail(rc_server *s, char *es, size_t esz) {
                    (unsigned long long)s->pos, msg);
   }
   if (e == ER_SPECIFIC_ACCESS_DENIED_ERROR || e == ER_ACCESS_DENIED_ERROR)
-    return my_fail(s, s->my, "starting the binlog dump", es, esz);
+    return rc_server_fail(s, s->my, "starting the binlog dump", es, esz);
   if (e) return rc_errf(classify(e), es, esz, "binlog stream from %s after %s:%llu: %s (error %u)", s->where,
                         at, (unsigned long long)s->pos, msg, e);
   unsigned re = mariadb_rpl_errno(s->rpl);
@@ -523,7 +484,7 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
                       char *es, size_t esz) {
   int rc;
   disconnect(s);
-  s->my = connect_one(s, 1, es, esz, &rc);
+  s->my = rc_server_connect(s, 1, es, esz, &rc);
   if (!s->my) return rc;
   if ((rc = check_server(s, es, esz)) < 0) goto fail;
   char file[256], gtid[4096];
@@ -545,7 +506,7 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
   }
   s->rpl = mariadb_rpl_init(s->my);
   if (!s->rpl) {
-    rc = my_fail(s, s->my, "initialising replication", es, esz);
+    rc = rc_server_fail(s, s->my, "initialising replication", es, esz);
     goto fail;
   }
   mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, (unsigned int)s->server_id);
@@ -557,7 +518,7 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
   s->pos = pos;
   s->file_alg = -1;
   if (mariadb_rpl_open(s->rpl)) {
-    rc = my_fail(s, s->my, "starting the binlog dump", es, esz);
+    rc = rc_server_fail(s, s->my, "starting the binlog dump", es, esz);
     goto fail;
   }
   s->connected = 1;
@@ -767,234 +728,6 @@ int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned m
     backoff = backoff * 2 > max_backoff_ms ? max_backoff_ms : backoff * 2;
   }
 }
-
-/* ---- information_schema ------------------------------------------------------------------- */
-
-/* The labels of "enum('a','b''c')" / "set(...)" as information_schema.COLUMNS.COLUMN_TYPE
- * writes them: each quoted, a quote doubled, backslash escapes for \, NUL, newline, CR. */
-static int parse_labels(const char *ct, char ***labels, uint32_t **lens, uint32_t *count) {
-  const char *p = strchr(ct, '(');
-  if (!p) return -1;
-  p++;
-  size_t cap = 8, n = 0;
-  char **l = calloc(cap, sizeof *l);
-  uint32_t *ln = calloc(cap, sizeof *ln);
-  if (!l || !ln) goto fail;
-  while (*p == '\'') {
-    rc_buf b = {0};
-    p++;
-    for (;;) {
-      if (!*p) {
-        rc_buf_free(&b);
-        goto fail;
-      }
-      if (*p == '\'' && p[1] == '\'') {
-        rc_buf_putc(&b, '\'');
-        p += 2;
-      } else if (*p == '\'') {
-        p++;
-        break;
-      } else if (*p == '\\' && p[1]) {
-        char c = p[1];
-        rc_buf_putc(&b, c == '0' ? '\0' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'Z' ? '\032' : c);
-        p += 2;
-      } else {
-        rc_buf_putc(&b, *p++);
-      }
-    }
-    if (n == cap) {
-      cap *= 2;
-      char **nl = realloc(l, cap * sizeof *nl);
-      if (nl) l = nl;
-      uint32_t *nln = realloc(ln, cap * sizeof *nln);
-      if (nln) ln = nln;
-      if (!nl || !nln) {
-        rc_buf_free(&b);
-        goto fail;
-      }
-    }
-    char *str = malloc(b.len + 1);
-    if (!str) {
-      rc_buf_free(&b);
-      goto fail;
-    }
-    if (b.len) memcpy(str, b.p, b.len);
-    str[b.len] = 0;
-    l[n] = str;
-    ln[n] = (uint32_t)b.len;
-    n++;
-    rc_buf_free(&b);
-    if (*p == ',') p++;
-  }
-  *labels = l;
-  *lens = ln;
-  *count = (uint32_t)n;
-  return 0;
-fail:
-  for (size_t i = 0; i < n; i++) free(l[i]);
-  free(l);
-  free(ln);
-  return -1;
-}
-
-typedef struct {
-  char *name, *key;
-  uint32_t key_len;
-  char **labels;
-  uint32_t *label_lens, n_labels;
-  int8_t is_signed;
-  uint8_t pk;
-  uint16_t collation;
-} col_info;
-
-static void col_info_free(col_info *c, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    free(c[i].name);
-    free(c[i].key);
-    for (uint32_t k = 0; k < c[i].n_labels; k++) free(c[i].labels[k]);
-    free(c[i].labels);
-    free(c[i].label_lens);
-  }
-  free(c);
-}
-
-static int lookup_query(rc_server *s, const rc_table *t, MYSQL_RES **res, char *es, size_t esz) {
-  size_t dl = strlen(t->db), tl = strlen(t->name);
-  char *d = malloc(2 * dl + 1), *n = malloc(2 * tl + 1);
-  char *sql = malloc(2 * dl + 2 * tl + 300);
-  if (!d || !n || !sql) {
-    free(d);
-    free(n);
-    free(sql);
-    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
-  }
-  mysql_real_escape_string(s->meta, d, t->db, (unsigned long)dl);
-  mysql_real_escape_string(s->meta, n, t->name, (unsigned long)tl);
-  sprintf(sql,
-          "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, co.ID FROM information_schema.COLUMNS c "
-          "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME "
-          "WHERE c.TABLE_SCHEMA = '%s' AND c.TABLE_NAME = '%s' ORDER BY c.ORDINAL_POSITION",
-          d, n);
-  free(d);
-  free(n);
-  int rc = 0;
-  if (mysql_query(s->meta, sql) || !(*res = mysql_store_result(s->meta)))
-    rc = my_fail(s, s->meta, "looking a table up in information_schema", es, esz);
-  free(sql);
-  return rc;
-}
-
-int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
-  int rc;
-  MYSQL_RES *res = NULL;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    if (!s->meta) {
-      s->meta = connect_one(s, 0, es, esz, &rc);
-      if (!s->meta) return rc;
-    }
-    rc = lookup_query(s, t, &res, es, esz);
-    if (rc == 0) break;
-    mysql_close(s->meta); /* lost, or in a bad state: reopen once */
-    s->meta = NULL;
-    if (rc != RC_ERR_IO) return rc;
-  }
-  if (rc < 0) return rc;
-  uint32_t nrows = (uint32_t)mysql_num_rows(res);
-  if (nrows == 0) {
-    mysql_free_result(res);
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "table `%s`.`%s` is not in information_schema on %s (dropped or renamed since "
-                   "the event was written)", t->db, t->name, s->where);
-  }
-  if (nrows != t->ncols) {
-    mysql_free_result(res);
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "table `%s`.`%s` has %u columns in information_schema on %s but %u in its "
-                   "TABLE_MAP (its definition changed since the event was written)",
-                   t->db, t->name, nrows, s->where, t->ncols);
-  }
-  col_info *ci = calloc(nrows, sizeof *ci);
-  if (!ci) {
-    mysql_free_result(res);
-    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
-  }
-  MYSQL_ROW row;
-  uint32_t i = 0;
-  rc = 0;
-  while ((row = mysql_fetch_row(res)) && i < nrows) {
-    unsigned long *lens = mysql_fetch_lengths(res);
-    rc_column *c = &t->cols[i];
-    col_info *x = &ci[i];
-    const char *ctype = row[1] ? row[1] : "";
-    if (!t->has_names) {
-      x->name = malloc(lens[0] + 1);
-      if (!x->name) {
-        rc = RC_ERR_NOMEM;
-        break;
-      }
-      memcpy(x->name, row[0] ? row[0] : "", lens[0]);
-      x->name[lens[0]] = 0;
-      rc_buf k = {0};
-      rc_buf_json_str(&k, x->name, lens[0]);
-      rc_buf_putc(&k, ':');
-      x->key = k.p;
-      x->key_len = (uint32_t)k.len;
-    }
-    x->is_signed = c->is_signed;
-    if (rc_type_is_numeric(c->type) && c->is_signed < 0) x->is_signed = strstr(ctype, "unsigned") ? 0 : 1;
-    if (rc_type_has_labels(c->type) && !c->labels) {
-      if (strncasecmp(ctype, c->type == RC_T_ENUM ? "enum(" : "set(", c->type == RC_T_ENUM ? 5 : 4) ||
-          parse_labels(ctype, &x->labels, &x->label_lens, &x->n_labels) < 0) {
-        rc = rc_errf(RC_ERR_ARG, es, esz,
-                     "column %u of `%s`.`%s` is %s in its TABLE_MAP but %s in information_schema "
-                     "(its definition changed since the event was written)",
-                     i + 1, t->db, t->name, c->type == RC_T_ENUM ? "an ENUM" : "a SET", ctype);
-        break;
-      }
-    }
-    x->pk = t->has_pk ? c->pk : (row[2] && !strcmp(row[2], "PRI"));
-    /* the charset of a character column (binary ones have none there: 63, binary) */
-    x->collation = c->collation ? c->collation : row[3] ? (uint16_t)atoi(row[3]) : 63;
-    i++;
-  }
-  mysql_free_result(res);
-  if (rc == RC_ERR_NOMEM) rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
-  if (rc < 0) {
-    col_info_free(ci, nrows);
-    return rc;
-  }
-  /* all found: move them into t */
-  for (i = 0; i < nrows; i++) {
-    rc_column *c = &t->cols[i];
-    col_info *x = &ci[i];
-    if (x->name) {
-      free(c->name);
-      free(c->key);
-      c->name = x->name;
-      c->key = x->key;
-      c->key_len = x->key_len;
-      x->name = x->key = NULL;
-    }
-    c->is_signed = x->is_signed;
-    if (x->labels) {
-      c->labels = x->labels;
-      c->label_lens = x->label_lens;
-      c->n_labels = x->n_labels;
-      x->labels = NULL;
-      x->label_lens = NULL;
-      x->n_labels = 0;
-    }
-    c->pk = x->pk;
-    c->collation = x->collation;
-  }
-  t->has_names = 1;
-  t->has_pk = 1;
-  t->has_charsets = 1;
-  col_info_free(ci, nrows);
-  return 0;
-}
-
-/* ---- status and end ----------------------------------------------------------------------- */
 
 void rc_server_get_status(const rc_server *s, rc_server_status *st) {
   memset(st, 0, sizeof *st);

@@ -1,0 +1,62 @@
+/*
+ * source_server_int.h: what the live source's two files share (source_server.c, the replication
+ * connection; source_lookup.c, the information_schema lookup): the connection's state and the
+ * helpers that open a connection and turn a Connector/C error into rowcast's. Private to
+ * reader/.
+ */
+#ifndef RC_SOURCE_SERVER_INT_H
+#define RC_SOURCE_SERVER_INT_H
+
+#include <mysql.h>
+#include <mariadb_rpl.h>
+
+#include "source_server.h"
+
+#define DEFAULT_HEARTBEAT_MS 500
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+
+struct rc_server {
+  /* options (copies) */
+  char *host, *socket, *user, *password, *start;
+  unsigned port;
+  uint32_t server_id;
+  unsigned heartbeat_ms, connect_timeout_ms;
+  char where[300];          /* "host:port" or the socket, for messages */
+
+  /* the replication connection */
+  MYSQL *my;
+  MARIADB_RPL *rpl;
+  MARIADB_RPL_EVENT *ev;    /* reused by mariadb_rpl_fetch */
+  int connected;
+  int pending;              /* the first event, fetched by the open, not yet returned */
+  int is_mariadb;
+  int checksums;            /* the negotiated stream carries CRC32 */
+  int file_alg;             /* checksum alg of the current file's FDE: -1 unknown */
+  int warned;               /* row image / metadata warnings given once */
+  char who[300];            /* CURRENT_USER(), quoted, for messages */
+  char oldest[256];         /* the oldest binlog the server had at the last pre-flight */
+
+  /* the lookup connection */
+  MYSQL *meta;
+
+  /* the stream position: the file and the offset of the next event */
+  char file[256];
+  uint64_t pos;
+  char ret_file[256];       /* the file of the event last returned */
+
+  /* status */
+  char srv_file[256];
+  uint64_t srv_pos;
+  uint64_t last_rx_ms;      /* anything received (event or heartbeat) */
+  uint64_t last_ts_us;
+  int caught_up;
+  uint64_t reconnects;
+};
+
+/* Open a connection to the source (replication: with the settings a dump needs). NULL on
+ * failure, with *rc and es set. */
+MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, int *rc);
+/* The error of the last call on m, as an rc_err_t with a message that says what to do. */
+int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz);
+
+#endif
