@@ -39,6 +39,7 @@ typedef struct {
   int sock, fd;
   void *msg;            /* the frame being held or consumed (nanomsg message) */
   rc_frame_hdr h;
+  const uint8_t *payload;
   rc_frame_rd rd;       /* where we are in its payload */
 } worker_in;
 
@@ -168,7 +169,7 @@ static int advance(publisher *p, int force) {
   return 0;
 }
 
-static int push_marker(publisher *p, const uint8_t *file, size_t flen, uint64_t pos) {
+static int push_marker(publisher *p, const char *file, size_t flen, uint64_t pos) {
   if (p->m_tail - p->m_head == p->m_cap) {
     size_t ncap = p->m_cap ? p->m_cap * 2 : 1024;
     marker *n = malloc(ncap * sizeof *n);
@@ -183,7 +184,7 @@ static int push_marker(publisher *p, const uint8_t *file, size_t flen, uint64_t 
   marker *m = &p->markers[p->m_tail % p->m_cap];
   m->msg_no = p->next_msg;
   m->changes = p->produced;
-  snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), (const char *)file);
+  snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), file);
   m->pos = pos;
   p->m_tail++;
   return 0;
@@ -206,7 +207,7 @@ static rd_kafka_topic_t *new_topic(publisher *p, const char *name) {
   return rkt;
 }
 
-static rd_kafka_topic_t *table_topic(publisher *p, const uint8_t *name, size_t len) {
+static rd_kafka_topic_t *table_topic(publisher *p, const char *name, size_t len) {
   kafka_topic *t = p->ntopics ? &p->topics[p->last_topic] : NULL;
   if (t && t->len == len && !memcmp(t->name, name, len)) return t->rkt;
   for (size_t i = 0; i < p->ntopics; i++)
@@ -218,7 +219,7 @@ static rd_kafka_topic_t *table_topic(publisher *p, const uint8_t *name, size_t l
   if (!n) return NULL;
   p->topics = n;
   t = &p->topics[p->ntopics];
-  if (!(t->name = strndup((const char *)name, len))) return NULL;
+  if (!(t->name = strndup(name, len))) return NULL;
   t->len = len;
   if (!(t->rkt = new_topic(p, t->name))) {
     free(t->name);
@@ -241,13 +242,10 @@ static void serve_kafka(publisher *p) {
 /* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
  * before the messages that use it, once per run. 1 done, 0 librdkafka full, -1 error. */
 static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
-  size_t hlen, jlen;
-  const uint8_t *hex = rc_frame_get_str16(rd, &hlen);
-  const uint8_t *json = rc_frame_get_bytes32(rd, &jlen);
-  if (rd->bad || !hex || !json || hlen != 16) {
-    rd->bad = 1;
-    return 1; /* reported by the caller */
-  }
+  rc_rec_schema sc;
+  if (rc_frame_get_schema(rd, &sc) < 0) return 1; /* rd->bad: reported by the caller */
+  const char *hex = sc.fingerprint;
+  size_t hlen = RC_REC_FINGERPRINT_LEN;
   for (size_t i = 0; i < p->nschemas; i++)
     if (!memcmp(p->schemas[i], hex, 16)) return 1;
   uint64_t no = p->next_msg;
@@ -257,7 +255,7 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
   }
   rd_kafka_resp_err_t e = rd_kafka_producev(
       p->rk, RD_KAFKA_V_RKT(p->schema_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_KEY(hex, hlen), RD_KAFKA_V_VALUE((void *)json, jlen),
+      RD_KAFKA_V_KEY(hex, hlen), RD_KAFKA_V_VALUE((void *)sc.json, sc.json_len),
       RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(no | SCHEMA_MSG)), RD_KAFKA_V_END);
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     rd->p = rec;
@@ -265,7 +263,7 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
     return 0;
   }
   if (e) {
-    rc_error("cannot produce schema %.16s to %s: %s", (const char *)hex, p->schema_topic, rd_kafka_err2str(e));
+    rc_error("cannot produce schema %.16s to %s: %s", hex, p->schema_topic, rd_kafka_err2str(e));
     p->fatal = RC_EXIT_FAILURE;
     return -1;
   }
@@ -281,99 +279,96 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
   return 1;
 }
 
+/* The position in message headers (publisher.headers): NULL when they are off. */
+static rd_kafka_headers_t *position_headers(const publisher *p, const rc_rec_message *m) {
+  if (!p->headers) return NULL;
+  char num[24];
+  rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+  rd_kafka_header_add(hdrs, "rowcast.file", -1, m->file, (ssize_t)m->file_len);
+  int n = snprintf(num, sizeof num, "%llu", (unsigned long long)m->offset);
+  rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
+  n = snprintf(num, sizeof num, "%u", m->row);
+  rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
+  if (m->gtid_len) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, m->gtid, (ssize_t)m->gtid_len);
+  return hdrs;
+}
+
+/* One change to Kafka: 1 done, 0 librdkafka full (rd rewound to rec), -1 error. */
+static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
+  rc_rec_message m;
+  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
+  rd_kafka_topic_t *rkt = table_topic(p, m.topic, m.topic_len);
+  if (!rkt) {
+    p->fatal = RC_EXIT_FAILURE;
+    return -1;
+  }
+  /* the position is in the value (Avro source, JSON pos); headers repeat it on request, at
+   * about twice librdkafka's cost per message */
+  rd_kafka_headers_t *hdrs = position_headers(p, &m);
+  uint64_t no = p->next_msg;
+  size_t klen = m.key ? m.key_len : 0;
+  rd_kafka_resp_err_t e;
+  if (hdrs)
+    e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(m.key, klen), RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+  else if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)m.value, m.value_len,
+                            m.key, klen, (void *)(uintptr_t)no) == 0)
+    e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  else
+    e = rd_kafka_last_error();
+  if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    rd->p = rec;
+    p->queue_full_waits++;
+    return 0;
+  }
+  if (e) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", rd_kafka_topic_name(rkt),
+             (int)m.file_len, m.file, (unsigned long long)m.offset, m.row, m.value_len, rd_kafka_err2str(e));
+    p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+      rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
+               "message.max.bytes) to publish it; rowcast does not drop changes");
+    return -1;
+  }
+  p->ring[no & p->ring_mask] = m.recv_ns ? m.recv_ns : 1;
+  p->ring_commit[no & p->ring_mask] = m.commit_us;
+  p->next_msg++;
+  p->produced++;
+  p->key_bytes += klen;
+  p->value_bytes += m.value_len;
+  return 1;
+}
+
 /* Produce the records of the current frame until it is done (1), librdkafka is full (0), or an
  * error (-1). */
 static int produce_frame(publisher *p, worker_in *w) {
   rc_frame_rd *rd = &w->rd;
-  while (rd->p < rd->end) {
+  while (rc_frame_rd_more(rd)) {
     const uint8_t *rec = rd->p;
-    uint8_t tag = rc_frame_get_u8(rd);
-    if (tag == 'C') {
-      size_t flen;
-      const uint8_t *file = rc_frame_get_str16(rd, &flen);
-      uint64_t pos = rc_frame_get_u64(rd);
-      if (rd->bad || !file) break;
-      if (push_marker(p, file, flen, pos) < 0) return -1;
+    int tag = rc_frame_peek_tag(rd);
+    if (tag == RC_REC_BOUNDARY) {
+      rc_rec_boundary c;
+      if (rc_frame_get_boundary(rd, &c) < 0) break;
+      if (push_marker(p, c.file, c.file_len, c.pos) < 0) return -1;
       continue;
     }
-    if (tag != 'M' && tag != 'S') {
-      rd->bad = 1;
+    if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA) {
+      rd->rec = rec;
+      rc_frame_rec_bad(rd, "unknown tag in a messages frame");
       break;
     }
-    if (p->next_msg - p->acked_below > p->ring_mask) { /* every slot in flight */
-      rd->p = rec;
+    if (p->next_msg - p->acked_below > p->ring_mask) /* every slot in flight */
       return 0;
-    }
-    if (tag == 'S') {
-      int r = produce_schema(p, rd, rec);
-      if (r <= 0) return r;
-      continue;
-    }
-    uint64_t recv_ns = rc_frame_get_u64(rd);
-    uint64_t commit_us = rc_frame_get_u64(rd);
-    size_t tlen, klen, vlen, flen, glen;
-    const uint8_t *topic = rc_frame_get_str16(rd, &tlen);
-    const uint8_t *key = rc_frame_get_bytes32(rd, &klen);
-    const uint8_t *val = rc_frame_get_bytes32(rd, &vlen);
-    const uint8_t *file = rc_frame_get_str16(rd, &flen);
-    uint64_t offset = rc_frame_get_u64(rd);
-    uint32_t row = rc_frame_get_u32(rd);
-    const uint8_t *gtid = rc_frame_get_str16(rd, &glen);
-    if (rd->bad || !topic || !val || !file || !gtid) break;
-    rd_kafka_topic_t *rkt = table_topic(p, topic, tlen);
-    if (!rkt) {
-      p->fatal = RC_EXIT_FAILURE;
-      return -1;
-    }
-    /* the position is in the value (Avro source, JSON pos); headers repeat it on request, at
-     * about twice librdkafka's cost per message */
-    rd_kafka_headers_t *hdrs = NULL;
-    if (p->headers) {
-      char num[24];
-      hdrs = rd_kafka_headers_new(4);
-      rd_kafka_header_add(hdrs, "rowcast.file", -1, file, (ssize_t)flen);
-      int n = snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
-      rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
-      n = snprintf(num, sizeof num, "%u", row);
-      rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
-      if (glen) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, gtid, (ssize_t)glen);
-    }
-    uint64_t no = p->next_msg;
-    rd_kafka_resp_err_t e;
-    if (hdrs)
-      e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_VALUE((void *)val, vlen),
-                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
-    else if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key,
-                              key ? klen : 0, (void *)(uintptr_t)no) == 0)
-      e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    else
-      e = rd_kafka_last_error();
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      if (hdrs) rd_kafka_headers_destroy(hdrs);
-      rd->p = rec;
-      p->queue_full_waits++;
-      return 0;
-    }
-    if (e) {
-      if (hdrs) rd_kafka_headers_destroy(hdrs);
-      rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", rd_kafka_topic_name(rkt),
-               (int)flen, (const char *)file, (unsigned long long)offset, row, vlen, rd_kafka_err2str(e));
-      p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
-      if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-        rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
-                 "message.max.bytes) to publish it; rowcast does not drop changes");
-      return -1;
-    }
-    p->ring[no & p->ring_mask] = recv_ns ? recv_ns : 1;
-    p->ring_commit[no & p->ring_mask] = commit_us;
-    p->next_msg++;
-    p->produced++;
-    p->key_bytes += key ? klen : 0;
-    p->value_bytes += vlen;
+    int r = tag == RC_REC_SCHEMA ? produce_schema(p, rd, rec) : produce_message(p, rd, rec);
+    if (r <= 0) return r;
   }
   if (rd->bad) {
-    rc_error("batch %llu from a serializer is malformed", (unsigned long long)w->h.seq);
+    char why[256];
+    rc_frame_rd_describe(rd, w->payload, why, sizeof why);
+    rc_error("batch %llu from a serializer is malformed: %s", (unsigned long long)w->h.seq, why);
     return -1;
   }
   return 1;
@@ -411,7 +406,8 @@ static int find_next(publisher *p, int *status) {
         return -1;
       }
       w->msg = m;
-      w->rd = (rc_frame_rd){payload, payload + w->h.payload_len, 0};
+      w->payload = payload;
+      rc_frame_rd_init(&w->rd, payload, w->h.payload_len);
     }
     if (w->h.seq == p->expect_seq) return i;
   }
@@ -494,13 +490,9 @@ static int finish(publisher *p) {
   return RC_EXIT_OK;
 }
 
-int main(int argc, char **argv) {
-  static publisher pub;
-  publisher *p = &pub;
-  int status = rc_stage_init(&p->st, "publisher", argc, argv);
-  if (status != RC_EXIT_OK) return status;
-  p->st.ctx = p;
-  p->st.metrics_fn = metrics;
+/* Configuration, the checkpoint, the Kafka producer and the workers' pipes. Returns an exit
+ * status. */
+static int setup(publisher *p) {
   p->start_ns = rc_now_ns();
   p->current = -1;
   p->expect_seq = 1;
@@ -516,7 +508,8 @@ int main(int argc, char **argv) {
     return RC_EXIT_CONFIG;
   }
   if (rc_checkpoint_read(p->state_dir, &p->cp, err, sizeof err) > 0) p->base_changes = p->cp.changes;
-  if ((status = kafka_setup(p)) != RC_EXIT_OK) return status;
+  int status = kafka_setup(p);
+  if (status != RC_EXIT_OK) return status;
   for (int i = 0; i < p->nworkers; i++) {
     char name[32], path[4200];
     snprintf(name, sizeof name, "publisher-%d", i);
@@ -528,71 +521,97 @@ int main(int argc, char **argv) {
     }
     p->w[i].fd = rc_pipe_fd(p->w[i].sock, 1);
   }
+  return RC_EXIT_OK;
+}
+
+enum { STEP_WAIT, STEP_AGAIN, STEP_DONE };
+
+/* One turn of the loop, Kafka served: produce the frame in hand, or take the next frame in
+ * order, or finish once the END was seen and every message is acknowledged. Returns STEP_AGAIN
+ * (turn again at once), STEP_WAIT (poll fds[0 .. *nf) for up to *wait_ms), or STEP_DONE
+ * (*status is how the run ends). */
+static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *status) {
+  if (p->current >= 0) {
+    worker_in *w = &p->w[p->current];
+    int r = produce_frame(p, w);
+    if (r < 0) {
+      *status = p->fatal ? p->fatal : RC_EXIT_FAILURE;
+      return STEP_DONE;
+    }
+    if (r == 0) { /* librdkafka is full: wait for deliveries */
+      *wait_ms = 100;
+      return STEP_WAIT;
+    }
+    if (!(w->h.flags & RC_FRAME_MORE)) {
+      p->expect_seq++;
+      p->batches++;
+    }
+    rc_pipe_msg_free(w->msg);
+    w->msg = NULL;
+    p->current = -1;
+    return STEP_AGAIN;
+  }
+  if (p->ended) {
+    if (p->acked_below == p->next_msg) {
+      *status = finish(p);
+      return STEP_DONE;
+    }
+    *wait_ms = 100;
+    return STEP_WAIT;
+  }
+  int i = find_next(p, status);
+  if (*status != RC_EXIT_OK) return STEP_DONE;
+  if (i >= 0) {
+    if (p->w[i].h.kind == RC_FRAME_END) {
+      p->ended = 1;
+      rc_pipe_msg_free(p->w[i].msg);
+      p->w[i].msg = NULL;
+    } else {
+      p->current = i;
+    }
+    return STEP_AGAIN;
+  }
+  for (int k = 0; k < p->nworkers; k++)
+    if (!p->w[k].msg) fds[(*nf)++] = (struct pollfd){.fd = p->w[k].fd, .events = POLLIN};
+  return STEP_WAIT;
+}
+
+/* The event loop: Kafka's deliveries, the checkpoint, the frames in order. Returns an exit
+ * status. */
+static int run(publisher *p) {
   struct pollfd fds[MAX_WORKERS + 1];
-  while (status == RC_EXIT_OK) {
+  int status = RC_EXIT_OK;
+  for (;;) {
     serve_kafka(p);
     if (p->fatal) {
       rc_error("%s", p->fatal_msg);
-      status = p->fatal;
-      break;
+      return p->fatal;
     }
-    if (advance(p, 0) < 0) {
-      status = RC_EXIT_FAILURE;
-      break;
-    }
-    int nf = 0, wait_ms = -1;
-    fds[nf++] = (struct pollfd){.fd = p->kafka_fd[0], .events = POLLIN};
+    if (advance(p, 0) < 0) return RC_EXIT_FAILURE;
     if (p->st.stop) {
       /* asked to stop without the reader's end: flush what was produced, keep the checkpoint */
       rd_kafka_flush(p->rk, 10000);
       serve_kafka(p);
       advance(p, 1);
-      status = RC_EXIT_FAILURE;
-      break;
+      return RC_EXIT_FAILURE;
     }
-    if (p->current >= 0) {
-      worker_in *w = &p->w[p->current];
-      int r = produce_frame(p, w);
-      if (r < 0) {
-        status = p->fatal ? p->fatal : RC_EXIT_FAILURE;
-        break;
-      }
-      if (r == 0) { /* librdkafka is full: wait for deliveries */
-        wait_ms = 100;
-      } else {
-        if (!(w->h.flags & RC_FRAME_MORE)) {
-          p->expect_seq++;
-          p->batches++;
-        }
-        rc_pipe_msg_free(w->msg);
-        w->msg = NULL;
-        p->current = -1;
-        continue;
-      }
-    } else if (p->ended) {
-      if (p->acked_below == p->next_msg) {
-        status = finish(p);
-        break;
-      }
-      wait_ms = 100;
-    } else {
-      int i = find_next(p, &status);
-      if (status != RC_EXIT_OK) break;
-      if (i >= 0) {
-        if (p->w[i].h.kind == RC_FRAME_END) {
-          p->ended = 1;
-          rc_pipe_msg_free(p->w[i].msg);
-          p->w[i].msg = NULL;
-        } else {
-          p->current = i;
-        }
-        continue;
-      }
-      for (int k = 0; k < p->nworkers; k++)
-        if (!p->w[k].msg) fds[nf++] = (struct pollfd){.fd = p->w[k].fd, .events = POLLIN};
-    }
-    if (rc_stage_wait(&p->st, fds, nf, wait_ms) < 0) status = RC_EXIT_FAILURE;
+    int nf = 0, wait_ms = -1;
+    fds[nf++] = (struct pollfd){.fd = p->kafka_fd[0], .events = POLLIN};
+    int s = step(p, fds, &nf, &wait_ms, &status);
+    if (s == STEP_DONE) return status;
+    if (s == STEP_WAIT && rc_stage_wait(&p->st, fds, nf, wait_ms) < 0) return RC_EXIT_FAILURE;
   }
+}
+
+int main(int argc, char **argv) {
+  static publisher pub;
+  publisher *p = &pub;
+  int status = rc_stage_init(&p->st, "publisher", argc, argv);
+  if (status != RC_EXIT_OK) return status;
+  p->st.ctx = p;
+  p->st.metrics_fn = metrics;
+  if ((status = setup(p)) != RC_EXIT_OK) return status;
+  status = run(p);
   if (status != RC_EXIT_OK && p->rk && !p->st.stop) {
     /* what was produced before the failure may still be acknowledged: let the checkpoint
      * follow it, so a restart repeats less (it never passes the failed message) */

@@ -10,16 +10,10 @@
  * It does not format values. Every batch is self-contained (file name, FORMAT_DESCRIPTION and
  * the table maps its rows need), so any serializer can take it.
  *
- * Batch records (see common/pipeline/frame.h), in stream order:
- *   'N' str16 file name          the following records come from this file
- *   'F' bytes32 raw event        its FORMAT_DESCRIPTION (with checksum)
- *   'T' u8 flags bytes32 raw     a TABLE_MAP (flags bit 0: carries no checksum)
- *   'R' u64 offset u64 recv_ns u64 commit_us u32 rows u32 first_row u8 flags str16 gtid bytes32 raw
- *                                a ROWS event holding `rows` changes, numbered from first_row
- *                                (non-zero for the second and later ROWS events unpacked from
- *                                one TRANSACTION_PAYLOAD, which share its offset)
- *   'C' u64 pos                  a transaction ends here: resuming at `pos` of the current
- *                                file repeats nothing of it and loses nothing after it
+ * Batch records (their layout is in common/pipeline/frame.h), in stream order: the file name
+ * (rc_rec_file) and its FORMAT_DESCRIPTION (rc_rec_fde) at the start of each batch and file,
+ * the TABLE_MAP each ROWS event needs (rc_rec_tmap) once per batch, the ROWS events
+ * (rc_rec_rows), and a transaction end (rc_rec_txn_end) after each transaction.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +32,7 @@ typedef struct {
   uint64_t table_id;
   uint8_t *raw;
   size_t len, cap;
-  uint8_t nocrc;
+  uint8_t flags; /* RC_REC_EV_* of its 'T' record */
   uint64_t sent_seq; /* batch it was last put in */
 } tmap_slot;
 
@@ -104,9 +98,10 @@ static void metrics(rc_stage *st, rc_buf *b) {
 }
 
 /* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
- * Returns 0, or -1 when the stage must stop now. */
+ * Returns 0, or RC_STAGE_STOP when the stage must stop now. */
 static int send_frame(reader *r) {
-  if (rc_stage_send(&r->st, r->sock, r->batch.p, r->batch.len, "serializers", &r->send_wait_ns) < 0) return -1;
+  if (rc_stage_send(&r->st, r->sock, r->batch.p, r->batch.len, "serializers", &r->send_wait_ns) < 0)
+    return RC_STAGE_STOP;
   r->bytes_sent += r->batch.len;
   return 0;
 }
@@ -121,7 +116,7 @@ static void batch_open(reader *r) {
 static int batch_close(reader *r) {
   if (r->batch.len == RC_FRAME_HDR_LEN) return 0; /* nothing in it */
   rc_frame_finish(&r->batch, r->batch_changes, 0);
-  if (send_frame(r) < 0) return -1;
+  if (send_frame(r) < 0) return RC_STAGE_STOP;
   r->batches++;
   r->seq++;
   batch_open(r);
@@ -130,10 +125,8 @@ static int batch_close(reader *r) {
 
 static void put_file_header(reader *r) {
   if (r->batch_has_file) return;
-  rc_buf_putc(&r->batch, 'N');
-  rc_frame_put_str16(&r->batch, r->file, strlen(r->file));
-  rc_buf_putc(&r->batch, 'F');
-  rc_frame_put_bytes32(&r->batch, r->fde, r->fde_len);
+  rc_frame_put_file(&r->batch, &(rc_rec_file){r->file, strlen(r->file)});
+  rc_frame_put_fde(&r->batch, &(rc_rec_fde){r->fde, r->fde_len});
   r->batch_has_file = 1;
 }
 
@@ -224,13 +217,13 @@ static int remember_tmap(reader *r, const rc_event *ev) {
   }
   memcpy(t->raw, ev->raw, ev->raw_len);
   t->len = ev->raw_len;
-  t->nocrc = (uint8_t)nocrc;
+  t->flags = nocrc ? RC_REC_EV_NOCRC : 0;
   t->sent_seq = 0;
   return 0;
 }
 
 /* Room for `need` more bytes in this batch? If not, close it (and the caller re-adds headers).
- * Returns 0, or -1 to stop (r->fatal says why when it is not a failure to send). */
+ * Returns 0, or RC_STAGE_STOP (r->fatal says why when it is not a failure to send). */
 static int make_room(reader *r, size_t need, const rc_event *ev) {
   size_t overhead = RC_FRAME_HDR_LEN + 64 + strlen(r->file) + r->fde_len;
   if (need + overhead > r->max_bytes) {
@@ -238,9 +231,9 @@ static int make_room(reader *r, size_t need, const rc_event *ev) {
     rc_error("%s: event at offset %llu is %zu bytes; with the batch framing it cannot fit in one pipe "
              "message of pipe.max_message_bytes=%zu: raise pipe.max_message_bytes",
              r->file, (unsigned long long)ev->offset, need, r->max_bytes);
-    return -1;
+    return RC_STAGE_STOP;
   }
-  if (r->batch.len + need > r->max_bytes && batch_close(r) < 0) return -1;
+  if (r->batch.len + need > r->max_bytes && batch_close(r) < 0) return RC_STAGE_STOP;
   return 0;
 }
 
@@ -260,26 +253,21 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (rc < 0) return rc;
   tmap_slot *tm = tmap_find(r, r->it.rows.table_id);
   const char *gtid = rc_binlog_gtid(r->bl);
-  size_t need = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 2 + strlen(gtid) + 4 + ev->raw_len + (tm ? 5 + tm->len : 0);
-  if (make_room(r, need, ev) < 0) return -1;
+  /* an event unpacked from a TRANSACTION_PAYLOAD has no checksum of its own */
+  rc_rec_rows rec = {ev->offset, 0, rc_binlog_commit_us(r->bl, ev), n, r->row_base,
+                     ev->in_payload ? RC_REC_EV_NOCRC : 0, gtid, strlen(gtid), ev->raw, ev->raw_len};
+  rc_rec_tmap trec = {tm ? tm->flags : 0, tm ? tm->raw : NULL, tm ? tm->len : 0};
+  size_t need = rc_frame_size_rows(&rec) + (tm ? rc_frame_size_tmap(&trec) : 0);
+  if (make_room(r, need, ev) < 0) return RC_STAGE_STOP;
   if (r->batch_changes == 0) r->batch_open_ns = rc_now_ns(); /* batch.max_ms counts from the first change */
   put_file_header(r);
   if (tm && tm->sent_seq != r->seq + 1) { /* +1: seq 0 is a valid batch number */
-    rc_buf_putc(&r->batch, 'T');
-    rc_frame_put_u8(&r->batch, tm->nocrc);
-    rc_frame_put_bytes32(&r->batch, tm->raw, tm->len);
+    rc_frame_put_tmap(&r->batch, &trec);
     tm->sent_seq = r->seq + 1;
   }
-  rc_buf_putc(&r->batch, 'R');
-  rc_frame_put_u64(&r->batch, ev->offset);
-  rc_frame_put_u64(&r->batch, rc_now_ns());
-  rc_frame_put_u64(&r->batch, rc_binlog_commit_us(r->bl, ev));
-  rc_frame_put_u32(&r->batch, n);
-  rc_frame_put_u32(&r->batch, r->row_base);
+  rec.recv_ns = rc_now_ns();
+  rc_frame_put_rows(&r->batch, &rec);
   r->row_base += n;
-  rc_frame_put_u8(&r->batch, ev->in_payload);
-  rc_frame_put_str16(&r->batch, gtid, strlen(gtid));
-  rc_frame_put_bytes32(&r->batch, ev->raw, ev->raw_len);
   r->batch_changes += n;
   r->changes += n;
   snprintf(r->sent_file, sizeof r->sent_file, "%s", r->file);
@@ -299,8 +287,8 @@ static int handle(reader *r, const rc_event *ev, char *err, size_t esz) {
 }
 
 /* One raw event of the stream at `off` in the current file: decode it, put what it carries into
- * the batch, mark transaction boundaries, close the batch when full or old. Returns 0, -1 to stop
- * (see r->fatal), or a decoder error (bad input, message in err). */
+ * the batch, mark transaction boundaries, close the batch when full or old. Returns 0,
+ * RC_STAGE_STOP (see r->fatal), or a decoder error (bad input, message in err). */
 static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off, char *err, size_t esz) {
   rc_event ev;
   int rc = rc_binlog_feed(r->bl, raw, len, off, &ev, err, esz);
@@ -333,14 +321,13 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
     snprintf(r->boundary_file, sizeof r->boundary_file, "%s", r->file);
     r->boundary_pos = off + len;
     if (!already_sent(r, &ev)) {
-      if (make_room(r, 16, &ev) < 0) return -1;
+      if (make_room(r, 16, &ev) < 0) return RC_STAGE_STOP;
       put_file_header(r);
-      rc_buf_putc(&r->batch, 'C');
-      rc_frame_put_u64(&r->batch, off + len);
+      rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){off + len});
     }
   }
   if (r->batch_changes >= r->max_changes || (r->batch_changes && rc_now_ns() - r->batch_open_ns >= r->max_ns))
-    if (batch_close(r) < 0) return -1;
+    if (batch_close(r) < 0) return RC_STAGE_STOP;
   return 0;
 }
 
@@ -348,8 +335,9 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
 static int status_of(reader *r, int rc, const char *err) {
   if (rc >= 0) return 0;
   if (r->fatal) return r->fatal;
-  if (rc == -1) return RC_EXIT_FAILURE; /* could not send: stopping, or the pipe failed */
+  if (rc == RC_STAGE_STOP) return RC_EXIT_FAILURE; /* could not send: stopping, or the pipe failed (logged) */
   rc_error("%s", err);
+  if (rc == RC_ERR_IO) return RC_EXIT_FAILURE; /* the OS refused: worth a restart */
   return RC_EXIT_CONFIG; /* bad input: restarting would meet it again */
 }
 

@@ -11,14 +11,17 @@
  * Forwards the batch, same sequence number, to its own pipe into the publisher, which restores
  * the order across workers.
  *
- * Message records (see common/pipeline/frame.h):
- *   'M' u64 recv_ns u64 commit_us str16 topic bytes32 key (RC_FRAME_NULL32: null) bytes32 value
- *       str16 file u64 offset u32 row str16 gtid
- *   'C' str16 file u64 pos      a transaction boundary (checkpoint candidate)
- *   'S' str16 fingerprint-hex bytes32 schema-json
- *                               a schema to publish to the schema topic before the messages
- *                               that follow (sent once per schema by each serializer)
- * A batch whose messages do not fit in one pipe message goes out in parts (RC_FRAME_MORE).
+ * Message records (their layout is in common/pipeline/frame.h): a message per change
+ * (rc_rec_message, key and value encoded straight into the frame), each transaction boundary
+ * of the batch (rc_rec_boundary, a checkpoint candidate), and without a registry, each schema
+ * before the first message that uses it (rc_rec_schema, sent once per schema by each
+ * serializer, for the schema topic). A batch whose messages do not fit in one pipe message goes
+ * out in parts (RC_FRAME_MORE).
+ *
+ * With schema_registry.url, a registry that cannot be reached (refused, timeout, 5xx) is waited
+ * for: the schema is registered again with a backoff until it answers, and the batch goes on
+ * from where it was (register_schema). A registry that refuses a schema (4xx) is a
+ * configuration or data error: the stage exits with RC_EXIT_CONFIG and says why.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +53,7 @@ typedef struct {
   const char *registry;
   avro_slot *slots; /* open addressing on the signature */
   size_t nslots;
-  int slot_err; /* why avro_table failed: RC_ERR_IO (a registry away: retry) or worse */
+  int slot_err; /* why avro_table failed: RC_STAGE_STOP (stopped while waiting for the registry) or an rc_err_t */
   int in, out;
   rc_binlog *bl;
   rc_row_iter it;
@@ -74,9 +77,10 @@ static int send_frame(serializer *s) {
   if (s->frame.len > (size_t)s->st.pipe.max_message_bytes) { /* nanomsg would drop it silently */
     rc_error("internal: a frame of %zu bytes is over pipe.max_message_bytes=%d", s->frame.len,
              s->st.pipe.max_message_bytes);
-    return -1;
+    return RC_STAGE_STOP;
   }
-  if (rc_stage_send(&s->st, s->out, s->frame.p, s->frame.len, "publisher", &s->send_wait_ns) < 0) return -1;
+  if (rc_stage_send(&s->st, s->out, s->frame.p, s->frame.len, "publisher", &s->send_wait_ns) < 0)
+    return RC_STAGE_STOP;
   s->messages_bytes += s->frame.len;
   return 0;
 }
@@ -92,10 +96,6 @@ static void put_topic_part(rc_buf *b, const char *s) {
   }
 }
 
-static void put_len_at(rc_buf *b, size_t at, uint32_t len) {
-  for (int i = 0; i < 4; i++) b->p[at + (size_t)i] = (char)(len >> (8 * i));
-}
-
 /* Does this image hold every primary-key column? */
 static int key_complete(const rc_table *t, const rc_value *img) {
   if (!t->has_pk) return 0;
@@ -107,7 +107,7 @@ static int key_complete(const rc_table *t, const rc_value *img) {
 /* The JSON key: the primary-key columns of the image, as a JSON object (null: no image). */
 static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *err, size_t esz) {
   if (!img) {
-    rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
+    rc_frame_put_null32(&s->frame);
     return 0;
   }
   rc_buf *k = &s->scratch;
@@ -127,33 +127,87 @@ static int put_key(serializer *s, const rc_table *t, const rc_value *img, char *
   return 0;
 }
 
+#define FIT_TOO_BIG 1 /* fit_record: the record alone is over the pipe's maximum */
+
 /* After appending a record that starts at `rec`: keep the part under the pipe's maximum. When
  * the part has grown past half of it, send it (flag MORE) and open the next; when the record
- * itself made the part too big, send the part without it and move it to the next. A record that
- * cannot fit in a pipe message even alone is refused (*fatal). Returns 0 or -1. */
+ * itself made the part too big, send the part without it and move it to the next. Returns 0,
+ * FIT_TOO_BIG for a record that cannot fit in a pipe message even alone (the caller reports
+ * it), or RC_STAGE_STOP. */
 static int fit_record(serializer *s, size_t rec, uint64_t seq, uint32_t *count, int is_change) {
   size_t max = (size_t)s->st.pipe.max_message_bytes;
   if (s->frame.len <= max && s->frame.len < s->part_bytes) return 0;
   if (s->frame.len > max) {
     size_t rlen = s->frame.len - rec;
-    if (rlen + RC_FRAME_HDR_LEN > max) return -2; /* the caller reports it */
+    if (rlen + RC_FRAME_HDR_LEN > max) return FIT_TOO_BIG;
     rc_buf *t = &s->scratch;
     t->len = 0;
     rc_buf_put(t, s->frame.p + rec, rlen);
     s->frame.len = rec;
     if (is_change) (*count)--;
     rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
-    if (send_frame(s) < 0) return -1;
+    if (send_frame(s) < 0) return RC_STAGE_STOP;
     rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
     rc_buf_put(&s->frame, t->p, t->len);
     *count = is_change ? 1 : 0;
     return 0;
   }
   rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
-  if (send_frame(s) < 0) return -1;
+  if (send_frame(s) < 0) return RC_STAGE_STOP;
   rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
   *count = 0;
   return 0;
+}
+
+#define REGISTRY_BACKOFF_MIN_MS 100
+#define REGISTRY_BACKOFF_MAX_MS 5000
+#define REGISTRY_LOG_EVERY_NS (10 * 1000000000ull)
+
+/* Wait ms milliseconds, still serving signals, the supervisor watch and metrics. Returns 0, or
+ * RC_STAGE_STOP when the stage must stop. */
+static int pause_ms(serializer *s, unsigned ms) {
+  uint64_t until = rc_now_ns() + (uint64_t)ms * 1000000ull;
+  for (uint64_t now; !s->st.stop && (now = rc_now_ns()) < until;)
+    if (rc_stage_wait(&s->st, NULL, 0, (int)((until - now) / 1000000) + 1) == RC_STAGE_STOP) return RC_STAGE_STOP;
+  return s->st.stop ? RC_STAGE_STOP : 0;
+}
+
+/* Register one schema under subject (its id in *id), waiting for a registry that is away.
+ * A retriable failure (refused, reset, timeout, HTTP 5xx, 408, 429: RC_ERR_IO from registry.h)
+ * is tried again after a backoff that doubles from 100 ms to 5 s, for as long as it takes: the
+ * pipeline waits (backpressure holds the reader) and goes on with this same change, so nothing
+ * is lost or sent twice. Logged at the first failure, then at most every 10 s, and once when the
+ * registry answers again. Returns 0; RC_STAGE_STOP when asked to stop while waiting; or the
+ * registry's fatal error (a 4xx: schema refused, bad URL), message in err, naming the URL. */
+static int register_schema(serializer *s, const char *subject, const char *schema, int *id, char *err,
+                           size_t esz) {
+  uint64_t first_ns = 0, logged_ns = 0;
+  unsigned attempts = 0, backoff_ms = REGISTRY_BACKOFF_MIN_MS;
+  for (;;) {
+    int r = rc_registry_register(s->registry, subject, schema, id, err, esz);
+    uint64_t now = rc_now_ns();
+    if (r == 0 && attempts)
+      rc_info("schema registry %s answers again: subject %s registered after %u failed attempts in %.1f s; "
+              "going on", s->registry, subject, attempts, (double)(now - first_ns) / 1e9);
+    if (r != RC_ERR_IO) {
+      if (r < 0) {
+        char why[900];
+        snprintf(why, sizeof why, "%s", err);
+        rc_errf(r, err, esz, "the schema registry %s refused subject %s (not retried: fix the registry or the "
+                "schema, then run again): %s", s->registry, subject, why);
+      }
+      return r;
+    }
+    if (!attempts++) first_ns = now;
+    if (!logged_ns || now - logged_ns >= REGISTRY_LOG_EVERY_NS) {
+      rc_error("schema registry %s unreachable while registering subject %s (attempt %u, %.0f s so far): %s; "
+               "the pipeline waits for it, retrying every %u s at most", s->registry, subject, attempts,
+               (double)(now - first_ns) / 1e9, err, REGISTRY_BACKOFF_MAX_MS / 1000);
+      logged_ns = now;
+    }
+    if (pause_ms(s, backoff_ms) == RC_STAGE_STOP) return RC_STAGE_STOP;
+    backoff_ms = backoff_ms * 2 > REGISTRY_BACKOFF_MAX_MS ? REGISTRY_BACKOFF_MAX_MS : backoff_ms * 2;
+  }
 }
 
 static uint64_t table_sig(const rc_table *t) {
@@ -184,10 +238,10 @@ static avro_slot *avro_table(serializer *s, const rc_table *t, const char *topic
   if (s->registry[0]) {
     char subject[700];
     snprintf(subject, sizeof subject, "%.600s-value", topic);
-    int r = rc_registry_register(s->registry, subject, rc_avro_value_schema(at), &sl->value_id, err, esz);
+    int r = register_schema(s, subject, rc_avro_value_schema(at), &sl->value_id, err, esz);
     if (r == 0 && rc_avro_key_schema(at)) {
       snprintf(subject, sizeof subject, "%.600s-key", topic);
-      r = rc_registry_register(s->registry, subject, rc_avro_key_schema(at), &sl->key_id, err, esz);
+      r = register_schema(s, subject, rc_avro_key_schema(at), &sl->key_id, err, esz);
     }
     if (r < 0) {
       s->slot_err = r;
@@ -202,11 +256,9 @@ static avro_slot *avro_table(serializer *s, const rc_table *t, const char *topic
 }
 
 static void put_schema(serializer *s, uint64_t fp, const char *json) {
-  char hex[17];
+  char hex[RC_REC_FINGERPRINT_LEN + 1];
   snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fp);
-  rc_buf_putc(&s->frame, 'S');
-  rc_frame_put_str16(&s->frame, hex, 16);
-  rc_frame_put_bytes32(&s->frame, json, strlen(json));
+  rc_frame_put_schema(&s->frame, &(rc_rec_schema){hex, json, strlen(json)});
 }
 
 /* The wire header: single-object (C3 01 + fingerprint, little-endian) or Confluent (0 + id). */
@@ -246,6 +298,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     char tname[600];
     snprintf(tname, sizeof tname, "%.*s", (int)topic->len, topic->p);
     if (!(sl = avro_table(s, t, tname, err, esz))) {
+      if (s->slot_err == RC_STAGE_STOP) return RC_STAGE_STOP;
       char inner[1024];
       snprintf(inner, sizeof inner, "%.900s", err);
       return rc_errf(s->slot_err == RC_ERR_IO ? RC_ERR_IO : RC_ERR_UNSUPPORTED, err, esz, "%s.%s: Avro schema: %s",
@@ -259,37 +312,32 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   }
   rc_avro_source src = {ev->server_id, file, ev->offset, 0, gt, (uint64_t)ev->ts * 1000};
   uint64_t now_ms = rc_wall_ns() / 1000000;
+  rc_rec_message m = {recv_ns, commit_us, topic->p, topic->len, NULL, 0, NULL, 0,
+                      file, strlen(file), ev->offset, 0, gtid, gtid_len};
   rc_row_change ch;
   while ((r = rc_row_iter_next(&s->it, &ch, err, esz)) > 0) {
     const rc_value *before = ch.before, *after = ch.after;
     char op = ch.op;
     pos.row = ch.row;
     size_t rec = s->frame.len;
-    rc_buf_putc(&s->frame, 'M');
-    rc_frame_put_u64(&s->frame, recv_ns);
-    rc_frame_put_u64(&s->frame, commit_us);
-    rc_frame_put_str16(&s->frame, topic->p, topic->len);
+    rc_frame_put_message_head(&s->frame, &m);
     /* the key the row had: the before image for updates and deletes (an update that changes
      * the key stays in the partition of the row's earlier changes), the after image for
      * inserts; whichever image has every key column when the other does not */
     const rc_value *kimg = before && key_complete(t, before) ? before : after && key_complete(t, after) ? after : NULL;
     if (sl) {
       if (!rc_avro_key_schema(sl->at) || !kimg) {
-        rc_frame_put_u32(&s->frame, RC_FRAME_NULL32);
+        rc_frame_put_null32(&s->frame);
       } else {
-        size_t klen_at = s->frame.len;
-        rc_frame_put_u32(&s->frame, 0);
-        size_t key_at = s->frame.len;
+        size_t key_at = rc_frame_open_bytes32(&s->frame);
         put_avro_header(s, &s->frame, rc_avro_key_fingerprint(sl->at), sl->key_id);
         if ((r = rc_avro_encode_key(sl->at, &s->frame, kimg, err, esz)) < 0) return r;
-        put_len_at(&s->frame, klen_at, (uint32_t)(s->frame.len - key_at));
+        rc_frame_close_bytes32(&s->frame, key_at);
       }
     } else if ((r = put_key(s, t, kimg, err, esz)) < 0) {
       return r;
     }
-    size_t len_at = s->frame.len;
-    rc_frame_put_u32(&s->frame, 0);
-    size_t val_at = s->frame.len;
+    size_t val_at = rc_frame_open_bytes32(&s->frame);
     if (sl) {
       put_avro_header(s, &s->frame, rc_avro_value_fingerprint(sl->at), sl->value_id);
       src.row = pos.row;
@@ -299,15 +347,12 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
       if ((r = rc_json_change(&s->frame, t, op, before, after, &pos, err, esz)) < 0) return r;
       s->frame.len--;
     }
-    uint32_t vlen = (uint32_t)(s->frame.len - val_at);
-    put_len_at(&s->frame, len_at, vlen);
-    rc_frame_put_str16(&s->frame, file, strlen(file));
-    rc_frame_put_u64(&s->frame, ev->offset);
-    rc_frame_put_u32(&s->frame, pos.row);
-    rc_frame_put_str16(&s->frame, gtid, gtid_len);
+    rc_frame_close_bytes32(&s->frame, val_at);
+    m.row = pos.row;
+    rc_frame_put_message_tail(&s->frame, &m);
     (*count)++;
     int f = fit_record(s, rec, seq, count, 1);
-    if (f == -2) {
+    if (f == FIT_TOO_BIG) {
       s->fatal = RC_EXIT_CONFIG;
       return rc_errf(RC_ERR_UNSUPPORTED, err, esz,
                      "%s: change at offset %llu row %u of %s.%s is %zu bytes as a message, more than one pipe "
@@ -315,82 +360,86 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
                      file, (unsigned long long)ev->offset, pos.row, t->db, t->name, s->frame.len - rec,
                      s->st.pipe.max_message_bytes);
     }
-    if (f < 0) return -1;
+    if (f == RC_STAGE_STOP) return RC_STAGE_STOP;
     s->changes++;
   }
   return r;
 }
 
+/* Feed a raw event of a 'T' or 'R' record to the decoder (without checksum when flagged so). */
+static int feed(serializer *s, uint8_t flags, const uint8_t *raw, size_t len, uint64_t offset, rc_event *ev,
+                char *err, size_t esz) {
+  return flags & RC_REC_EV_NOCRC ? rc_binlog_feed_nocrc(s->bl, raw, len, offset, ev, err, esz)
+                                 : rc_binlog_feed(s->bl, raw, len, offset, ev, err, esz);
+}
+
+/* One record of an EVENTS frame: the decoder takes the file, FORMAT_DESCRIPTION and table maps;
+ * a ROWS event becomes messages; a transaction end becomes a boundary record. `file` (of
+ * file_size bytes) is the batch's current file. Returns 0, RC_STAGE_STOP, or an error: a
+ * malformed record (rd->bad set), else the decoder's or encoder's (message in err). */
+static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t *count, char *file,
+                         size_t file_size, char *err, size_t esz) {
+  rc_event ev;
+  switch (rc_frame_peek_tag(rd)) {
+  case RC_REC_FILE: {
+    rc_rec_file f;
+    if (rc_frame_get_file(rd, &f) < 0) return RC_ERR_CORRUPT;
+    if (f.len >= file_size) return rc_frame_rec_bad(rd, "a file name longer than rowcast keeps");
+    memcpy(file, f.name, f.len);
+    file[f.len] = 0;
+    rc_binlog_start_file(s->bl, file);
+    return 0;
+  }
+  case RC_REC_FDE: {
+    rc_rec_fde f;
+    if (rc_frame_get_fde(rd, &f) < 0) return RC_ERR_CORRUPT;
+    return rc_binlog_feed(s->bl, f.raw, f.len, 0, &ev, err, esz);
+  }
+  case RC_REC_TMAP: {
+    rc_rec_tmap t;
+    if (rc_frame_get_tmap(rd, &t) < 0) return RC_ERR_CORRUPT;
+    return feed(s, t.flags, t.raw, t.len, 0, &ev, err, esz);
+  }
+  case RC_REC_ROWS: {
+    rc_rec_rows w; /* w.rows is not needed: the rows themselves tell */
+    if (rc_frame_get_rows(rd, &w) < 0) return RC_ERR_CORRUPT;
+    int r = feed(s, w.flags, w.raw, w.raw_len, w.offset, &ev, err, esz);
+    if (r < 0) return r;
+    return rows_to_messages(s, &ev, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
+  }
+  case RC_REC_TXN_END: {
+    rc_rec_txn_end c;
+    if (rc_frame_get_txn_end(rd, &c) < 0) return RC_ERR_CORRUPT;
+    size_t rec = s->frame.len;
+    rc_frame_put_boundary(&s->frame, &(rc_rec_boundary){file, strlen(file), c.pos});
+    return fit_record(s, rec, seq, count, 0) == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
+  }
+  default:
+    rd->rec = rd->p;
+    return rc_frame_rec_bad(rd, "unknown tag in an events frame");
+  }
+}
+
 /* Turn one EVENTS frame into MESSAGES frame(s). Returns 0, or an exit status > 0. */
 static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *payload) {
-  char err[1024];
-  rc_frame_rd rd = {payload, payload + h->payload_len, 0};
+  char err[1024], file[256] = "";
+  rc_frame_rd rd;
+  rc_frame_rd_init(&rd, payload, h->payload_len);
   rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, h->seq);
   uint32_t count = 0;
-  char file[256] = "";
-  while (rd.p < rd.end && !rd.bad) {
-    uint8_t tag = rc_frame_get_u8(&rd);
-    size_t n;
-    const uint8_t *p;
-    rc_event ev;
-    int r = 0;
-    switch (tag) {
-    case 'N':
-      p = rc_frame_get_str16(&rd, &n);
-      if (!p || n >= sizeof file) break;
-      memcpy(file, p, n);
-      file[n] = 0;
-      rc_binlog_start_file(s->bl, file);
-      break;
-    case 'F':
-    case 'T': {
-      uint8_t nocrc = tag == 'T' ? rc_frame_get_u8(&rd) : 0;
-      p = rc_frame_get_bytes32(&rd, &n);
-      if (!p) break;
-      r = nocrc ? rc_binlog_feed_nocrc(s->bl, p, n, 0, &ev, err, sizeof err)
-                : rc_binlog_feed(s->bl, p, n, 0, &ev, err, sizeof err);
-      break;
-    }
-    case 'R': {
-      uint64_t offset = rc_frame_get_u64(&rd), recv_ns = rc_frame_get_u64(&rd);
-      uint64_t commit_us = rc_frame_get_u64(&rd);
-      rc_frame_get_u32(&rd); /* the row count: the rows themselves tell */
-      uint32_t first_row = rc_frame_get_u32(&rd);
-      uint8_t nocrc = rc_frame_get_u8(&rd);
-      size_t glen;
-      const uint8_t *gtid = rc_frame_get_str16(&rd, &glen);
-      p = rc_frame_get_bytes32(&rd, &n);
-      if (!p || !gtid) break;
-      r = nocrc ? rc_binlog_feed_nocrc(s->bl, p, n, offset, &ev, err, sizeof err)
-                : rc_binlog_feed(s->bl, p, n, offset, &ev, err, sizeof err);
-      if (r >= 0)
-        r = rows_to_messages(s, &ev, first_row, recv_ns, commit_us, (const char *)gtid, glen, h->seq, &count,
-                             err, sizeof err);
-      break;
-    }
-    case 'C': {
-      uint64_t pos = rc_frame_get_u64(&rd);
-      if (rd.bad) break;
-      size_t rec = s->frame.len;
-      rc_buf_putc(&s->frame, 'C');
-      rc_frame_put_str16(&s->frame, file, strlen(file));
-      rc_frame_put_u64(&s->frame, pos);
-      if (fit_record(s, rec, h->seq, &count, 0) < 0) r = -1;
-      break;
-    }
-    default:
-      rd.bad = 1;
-    }
-    if (r == -1 && !s->fatal) return RC_EXIT_FAILURE; /* could not send: stopping */
+  while (rc_frame_rd_more(&rd)) {
+    int r = handle_record(s, &rd, h->seq, &count, file, sizeof file, err, sizeof err);
+    if (r == RC_STAGE_STOP) return RC_EXIT_FAILURE; /* could not send, or asked to stop */
+    if (rd.bad) break;
     if (r < 0) {
       rc_error("batch %llu: %s", (unsigned long long)h->seq, err);
-      if (r == RC_ERR_IO) return RC_EXIT_FAILURE; /* e.g. the schema registry is away: retry */
+      if (r == RC_ERR_IO) return RC_EXIT_FAILURE;
       return s->fatal ? s->fatal : RC_EXIT_CONFIG;
     }
   }
   if (rd.bad) {
-    rc_error("batch %llu from the reader is malformed (record ends early or has an unknown tag)",
-             (unsigned long long)h->seq);
+    rc_frame_rd_describe(&rd, payload, err, sizeof err);
+    rc_error("batch %llu from the reader is malformed: %s", (unsigned long long)h->seq, err);
     return RC_EXIT_FAILURE;
   }
   rc_frame_finish(&s->frame, count, 0);

@@ -106,7 +106,10 @@ static const key_def keys[] = {
     {"schema_registry.url", KT_STRING, "", 0, 2000, NULL,
      "A Confluent-compatible schema registry (http://host:port). When set, Avro schemas are "
      "registered there under the subjects <topic>-key and <topic>-value, and messages carry "
-     "the registry's schema id (Confluent wire format) instead of the fingerprint. Empty: "
+     "the registry's schema id (Confluent wire format) instead of the fingerprint. A registry "
+     "that cannot be reached (refused, timeout, 5xx) is waited for: the pipeline pauses, retries "
+     "with a backoff up to 5 s and logs it, then goes on with nothing lost or repeated. A "
+     "registry that refuses a schema (4xx) stops rowcast with exit status 2. Empty: "
      "schemas go to the <publisher.topic_prefix>._schemas topic."},
 
     {"publisher.topic_prefix", KT_STRING, "rowcast", 1, 119, NAME_CHARS,

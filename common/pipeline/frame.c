@@ -1,15 +1,13 @@
-/* frame.c: writing and strictly parsing the frames of frame.h. */
+/*
+ * frame.c: the frame header of frame.h, written and strictly parsed, and the description of a
+ * malformed record. The record writers and readers are static inline in frame.h. Called by
+ * every stage; owns no memory (frames are built in the caller's rc_buf).
+ */
 #include "frame.h"
 
 #include <stdio.h>
 
 #include "rc_err.h"
-
-static void put_le(rc_buf *b, uint64_t v, int n) {
-  char *o = rc_buf_reserve(b, (size_t)n);
-  for (int i = 0; i < n; i++) o[i] = (char)(v >> (8 * i));
-  b->len += (size_t)n;
-}
 
 static uint64_t get_le(const uint8_t *p, int n) {
   uint64_t v = 0;
@@ -17,30 +15,15 @@ static uint64_t get_le(const uint8_t *p, int n) {
   return v;
 }
 
-void rc_frame_put_u16(rc_buf *b, uint16_t v) { put_le(b, v, 2); }
-void rc_frame_put_u32(rc_buf *b, uint32_t v) { put_le(b, v, 4); }
-void rc_frame_put_u64(rc_buf *b, uint64_t v) { put_le(b, v, 8); }
-
-void rc_frame_put_str16(rc_buf *b, const char *s, size_t n) {
-  if (n > 0xFFFF) n = 0xFFFF; /* names (files, topics, GTIDs) are far shorter */
-  put_le(b, n, 2);
-  rc_buf_put(b, s, n);
-}
-
-void rc_frame_put_bytes32(rc_buf *b, const void *p, size_t n) {
-  put_le(b, n, 4);
-  rc_buf_put(b, p, n);
-}
-
 void rc_frame_begin(rc_buf *b, int kind, uint64_t seq) {
   b->len = 0;
-  put_le(b, RC_FRAME_MAGIC, 4);
-  put_le(b, RC_FRAME_VERSION, 2);
-  put_le(b, (uint64_t)kind, 2);
-  put_le(b, seq, 8);
-  put_le(b, 0, 4);
-  put_le(b, 0, 4);
-  put_le(b, 0, 8);
+  rc_frame_put_le(b, RC_FRAME_MAGIC, 4);
+  rc_frame_put_le(b, RC_FRAME_VERSION, 2);
+  rc_frame_put_le(b, (uint64_t)kind, 2);
+  rc_frame_put_le(b, seq, 8);
+  rc_frame_put_le(b, 0, 4);
+  rc_frame_put_le(b, 0, 4);
+  rc_frame_put_le(b, 0, 8);
 }
 
 void rc_frame_finish(rc_buf *b, uint32_t count, uint32_t flags) {
@@ -91,42 +74,17 @@ int rc_frame_parse(const void *msg, size_t len, rc_frame_hdr *h, const uint8_t *
   return 0;
 }
 
-static const uint8_t *take(rc_frame_rd *r, size_t n) {
-  if (r->bad || (size_t)(r->end - r->p) < n) {
-    r->bad = 1;
-    return NULL;
+void rc_frame_rd_describe(const rc_frame_rd *r, const uint8_t *payload, char *out, size_t out_size) {
+  const uint8_t *rec = r->rec ? r->rec : r->p;
+  size_t at = (size_t)(rec - payload);
+  if (rec >= r->end) {
+    snprintf(out, out_size, "at payload byte %zu: %s", at, r->why ? r->why : "ends early");
+    return;
   }
-  const uint8_t *q = r->p;
-  r->p += n;
-  return q;
-}
-
-uint8_t rc_frame_get_u8(rc_frame_rd *r) {
-  const uint8_t *q = take(r, 1);
-  return q ? q[0] : 0;
-}
-uint16_t rc_frame_get_u16(rc_frame_rd *r) {
-  const uint8_t *q = take(r, 2);
-  return q ? (uint16_t)get_le(q, 2) : 0;
-}
-uint32_t rc_frame_get_u32(rc_frame_rd *r) {
-  const uint8_t *q = take(r, 4);
-  return q ? (uint32_t)get_le(q, 4) : 0;
-}
-uint64_t rc_frame_get_u64(rc_frame_rd *r) {
-  const uint8_t *q = take(r, 8);
-  return q ? get_le(q, 8) : 0;
-}
-const uint8_t *rc_frame_get_str16(rc_frame_rd *r, size_t *n) {
-  *n = rc_frame_get_u16(r);
-  return take(r, *n);
-}
-const uint8_t *rc_frame_get_bytes32(rc_frame_rd *r, size_t *n) {
-  uint32_t l = rc_frame_get_u32(r);
-  if (l == RC_FRAME_NULL32) {
-    *n = 0;
-    return NULL;
-  }
-  *n = l;
-  return take(r, l);
+  int tag = rec[0];
+  if (tag >= 0x21 && tag < 0x7f)
+    snprintf(out, out_size, "record '%c' at payload byte %zu: %s", tag, at, r->why ? r->why : "ends early");
+  else
+    snprintf(out, out_size, "record with tag 0x%02x at payload byte %zu: %s", tag, at,
+             r->why ? r->why : "ends early");
 }

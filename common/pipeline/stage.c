@@ -1,4 +1,5 @@
-/* stage.c: the skeleton of stage.h. */
+/* stage.c: the skeleton of stage.h, which says who calls it; owns the stage's config, its
+ * metrics pipe and snapshot buffer (released by rc_stage_close). */
 #include "stage.h"
 
 #include <errno.h>
@@ -112,13 +113,16 @@ int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms) {
   int until_metrics = now >= st->next_metrics_ns ? 0 : (int)((st->next_metrics_ns - now) / 1000000) + 1;
   if (timeout_ms < 0 || timeout_ms > until_metrics) timeout_ms = until_metrics;
   int r = poll(all, (nfds_t)n, timeout_ms);
-  if (r < 0 && errno != EINTR) return -1;
+  if (r < 0 && errno != EINTR) {
+    rc_error("poll: %s", strerror(errno));
+    return RC_STAGE_STOP;
+  }
   if (r > 0 && (all[sig_i].revents & POLLIN)) {
     rc_signals_drain();
   }
   if (parent_i >= 0 && r > 0 && all[parent_i].revents) {
     rc_warn("the supervisor is gone; stopping");
-    return -1;
+    return RC_STAGE_STOP;
   }
   if (rc_now_ns() >= st->next_metrics_ns) {
     rc_stage_send_metrics(st);
@@ -138,10 +142,10 @@ int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const cha
     if (rc_pipe_send(sock, buf, len, 1) == 0) break;
     if (errno != EAGAIN && errno != EINTR) {
       rc_error("cannot send to the %s: %s", to, strerror(errno));
-      return -1;
+      return RC_STAGE_STOP;
     }
     struct pollfd pfd = {.fd = rc_pipe_fd(sock, 0), .events = POLLIN};
-    if (rc_stage_wait(st, &pfd, 1, 100) < 0) return -1;
+    if (rc_stage_wait(st, &pfd, 1, 100) == RC_STAGE_STOP) return RC_STAGE_STOP;
   }
   *wait_ns += rc_now_ns() - t0;
   return 0;

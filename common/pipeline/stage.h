@@ -18,10 +18,19 @@
 #include "buf.h"
 #include "config.h"
 #include "pipe.h"
+#include "rc_err.h"
 
 #define RC_EXIT_OK 0
 #define RC_EXIT_FAILURE 1
 #define RC_EXIT_CONFIG 2
+
+/* "Stop now, nothing more to say": what rc_stage_send, rc_stage_wait and a stage's own steps
+ * return when the stage must stop: asked to (SIGTERM), the supervisor gone, or a pipe that
+ * failed (logged where it failed). It is not an rc_err_t and lies below all of them
+ * (RC_ERR_FLOOR), so `r < 0` still means "give up" all the way up, and `r == RC_STAGE_STOP`
+ * tells a stop from an error whose message is in errstr and still has to be logged. */
+#define RC_STAGE_STOP (-100)
+_Static_assert(RC_STAGE_STOP < RC_ERR_FLOOR, "RC_STAGE_STOP must not be an rc_err_t");
 
 typedef struct rc_stage rc_stage;
 /* Append this stage's counters (rc_metric_put) to a snapshot. */
@@ -53,13 +62,14 @@ int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv);
 void rc_stage_path(const rc_stage *st, char *out, size_t n, const char *name);
 /* Poll the caller's descriptors (may be none) and the skeleton's, up to timeout_ms (-1: until
  * something happens or the next metrics snapshot is due). Sends the snapshot when due. Returns
- * the poll() result for the caller's fds (their revents are set), or -1 when the stage must
- * stop now (supervisor gone). Check st->stop for a drain request. */
+ * how many of the caller's fds are ready (their revents are set), or RC_STAGE_STOP when the
+ * stage must stop now (supervisor gone, poll failed). Check st->stop for a drain request. */
 int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms);
 void rc_stage_send_metrics(rc_stage *st);
 /* Send one message down a pipe, blocking while it is full (backpressure) but still serving
  * signals, the supervisor watch and metrics. Adds the time spent waiting to *wait_ns. Returns 0,
- * or -1 when the stage must stop (or the pipe failed: logged, naming `to`). */
+ * or RC_STAGE_STOP when the stage must stop (supervisor gone, or the pipe failed: logged here,
+ * naming `to`). */
 int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const char *to, uint64_t *wait_ns);
 void rc_stage_close(rc_stage *st);
 

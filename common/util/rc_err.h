@@ -22,6 +22,11 @@ typedef enum {
   RC_ERR_ARG = -7,       /* a caller or user passed a wrong argument */
 } rc_err_t;
 
+/* Every rc_err_t is above this. Values at or below it are not errors but control values of
+ * the layers above (RC_STAGE_STOP, common/pipeline/stage.h), so they can never be taken for
+ * one: a new error code stays above it. */
+#define RC_ERR_FLOOR (-64)
+
 /* A short name of an error code, for logs ("corrupt", "truncated", ...). */
 const char *rc_err_name(int err);
 

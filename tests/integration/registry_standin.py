@@ -23,13 +23,21 @@ installed) and 422 with 422 (malformed request); 405/404 for anything else. Sche
 compared after JSON normalisation (key order and blanks do not matter), as the real registry
 compares parsed schemas. No compatibility checks, no deletes, no modes or configs, no auth.
 
-Usage: registry_standin.py [--port 0] [--verbose]
+Usage: registry_standin.py [--port 0] [--verbose] [--store FILE] [--exit-after-posts N] [--reject]
 Prints its base URL ("http://127.0.0.1:PORT") as the first line of stdout, then serves until
 killed (SIGTERM/SIGINT) or until its stdin reaches EOF when --exit-on-stdin-eof is given.
 Requests counts by endpoint are on GET /_standin/stats (not part of the real API).
+
+For the outage tests: --store FILE keeps the schemas and subjects in FILE, loaded at start and
+written after each new registration, so that a stand-in started again on the same port keeps
+its ids (the real registry keeps them in Kafka); --exit-after-posts N answers N registrations,
+then stops listening and exits (a registry that goes away mid-run); --reject answers every
+registration with 409 / 409, as the real registry does for a schema incompatible with the
+subject's earlier versions.
 """
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -54,6 +62,18 @@ class Store:
         self.by_norm = {}      # normalised text -> id
         self.subjects = {}     # subject -> [id of version 1, id of version 2, ...]
         self.stats = {}
+
+    def load(self, path):
+        with open(path) as f:
+            d = json.load(f)
+        self.schemas = d["schemas"]
+        self.subjects = d["subjects"]
+        self.by_norm = {normalise(t): i + 1 for i, t in enumerate(self.schemas)}
+
+    def save(self, path):  # with self.lock held
+        with open(path + ".tmp", "w") as f:
+            json.dump({"schemas": self.schemas, "subjects": self.subjects}, f)
+        os.replace(path + ".tmp", path)
 
     def count(self, what):
         with self.lock:
@@ -140,6 +160,9 @@ class Handler(BaseHTTPRequestHandler):
                               % self.path)
         st.count("POST /subjects/versions")
         subject = p[1]
+        if self.server.reject:
+            return self.error(409, 409, "Schema being registered is incompatible with an earlier schema "
+                              "for subject \"%s\"" % subject)
         try:
             req = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
@@ -164,7 +187,14 @@ class Handler(BaseHTTPRequestHandler):
             versions = st.subjects.setdefault(subject, [])
             if i not in versions:
                 versions.append(i)
+            if self.server.store_path:
+                st.save(self.server.store_path)
+            self.server.posts += 1
+            last = self.server.exit_after is not None and self.server.posts >= self.server.exit_after
         self.reply(200, {"id": i})
+        if last:  # gone: no more connections accepted once this answer is out
+            self.close_connection = True
+            threading.Thread(target=self.server.go_away, daemon=True).start()
 
 
 def main():
@@ -172,10 +202,25 @@ def main():
     ap.add_argument("--port", type=int, default=0, help="0: a free port chosen by the kernel")
     ap.add_argument("--verbose", action="store_true", help="log every request on stderr")
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
+    ap.add_argument("--store", help="keep the schemas in this file across runs")
+    ap.add_argument("--exit-after-posts", type=int, help="exit after answering this many registrations")
+    ap.add_argument("--reject", action="store_true", help="refuse every registration (409)")
     a = ap.parse_args()
+    ThreadingHTTPServer.allow_reuse_address = True  # started again on the same port after --exit-after-posts
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     srv.store = Store()
+    if a.store and os.path.exists(a.store):
+        srv.store.load(a.store)
+    srv.store_path = a.store
+    srv.exit_after = a.exit_after_posts
+    srv.reject = a.reject
+    srv.posts = 0
+
+    def go_away():
+        srv.shutdown()
+        srv.server_close()
+    srv.go_away = go_away
     srv.verbose = a.verbose
     print("http://127.0.0.1:%d" % srv.server_address[1], flush=True)
     if a.exit_on_stdin_eof:
@@ -188,6 +233,9 @@ def main():
         srv.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
+    if srv.exit_after is not None and srv.posts >= srv.exit_after:
+        sys.stdout.flush()
+        os._exit(0)  # gone at once, without waiting for the stdin watch thread
     return 0
 
 

@@ -32,6 +32,11 @@ replayed with the default format (Avro) into `rowcast broker`, and:
     endpoints the test uses). Messages start with 0x00 + a 4-byte schema id; the subjects
     <topic>-value and <topic>-key exist; the datums decode with the registry's schemas and
     equal decode's lines; `rowcast tail -o schema_registry.url=URL` prints the canonical lines.
+ e. the registry going away and refusing: the stand-in exits after answering two registrations
+    (mid-run); the serializer logs an error naming the registry's URL and waits for it (no exit,
+    no restart of the group); the stand-in started again on the same port (same ids) lets the
+    replay finish, and every change arrives exactly once, as without the outage. A stand-in that
+    refuses every schema (409) makes the replay exit 2 at once, saying the registry refused it.
 
 Prints PASS/FAIL per check and `N passed, M failed`; exit 0 iff M == 0; 77 (skip) when
 python3-avro, python3-confluent-kafka or MariaDB is missing.
@@ -939,9 +944,12 @@ def http_json(url):
 class Standin:
     """registry_standin.py in a subprocess (a stand-in for Confluent's schema registry)."""
 
+    def __init__(self, port=0, extra=()):
+        self.port, self.extra = port, list(extra)
+
     def __enter__(self):
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "registry_standin.py"),
-                                      "--port", "0", "--exit-on-stdin-eof"],
+                                      "--port", str(self.port), "--exit-on-stdin-eof"] + self.extra,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.url = self.proc.stdout.readline().decode().strip()
         if not self.url.startswith("http://"):
@@ -957,7 +965,7 @@ class Standin:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rowcast", required=True)
-    ap.add_argument("--only", default="a,b,c,d", help="parts to run (a,b,c,d)")
+    ap.add_argument("--only", default="a,b,c,d,e", help="parts to run (a,b,c,d,e)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     parts = set(a.only.split(","))
@@ -1083,6 +1091,93 @@ def run(ck, rc, tmp, parts):
             ck.check(conf and not schema_msgs, "d: with a registry, nothing is written to rowcast._schemas",
                      "%d messages there" % len(schema_msgs))
             check_tail(ck, "d tail", rc, [boot, url], type_lines, cols)
+
+    if "e" in parts:
+        check_registry_outage(ck, rc, tmp, type_files, type_lines, cols)
+        check_registry_refusal(ck, rc, tmp, type_files)
+
+
+def wait_for(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def check_registry_outage(ck, rc, tmp, type_files, type_lines, cols):
+    store = os.path.join(tmp, "registry-store.json")
+    errlog = os.path.join(tmp, "e-replay.stderr")
+    with Broker(rc, echo_stderr=False) as broker, Collector(broker.bootstrap, r"^rowcast\.") as col:
+        boot = "kafka.bootstrap.servers=%s" % broker.bootstrap
+        with Standin(extra=["--store", store, "--exit-after-posts", "2"]) as reg:
+            url = reg.url
+            port = int(url.rsplit(":", 1)[1])
+            args = [rc, "replay", "-o", "state.dir=%s" % os.path.join(tmp, "st-outage"), "-o", boot,
+                    "-o", "schema_registry.url=%s" % url] + type_files
+            with open(errlog, "wb") as ef:
+                proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
+            gone = wait_for(lambda: reg.proc.poll() is not None, 120)
+            ck.check(gone, "e: the stand-in went away after two registrations, mid-run")
+
+        def log():
+            with open(errlog, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        said = wait_for(lambda: "schema registry %s unreachable" % url in log(), 60)
+        ck.check(said and proc.poll() is None, "e: the serializer logs that the schema registry %s is unreachable, "
+                 "and the replay waits for it" % url, short(log(), 3000))
+        time.sleep(3)  # a few retries while it is away
+        outage_start = time.monotonic()
+        ck.check(proc.poll() is None and "restarting the group" not in log(),
+                 "e: while the registry is away nothing exits or restarts", short(log(), 3000))
+        with Standin(port=port, extra=["--store", store]) as reg2:
+            try:
+                code = proc.wait(240)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = None
+            text = log()
+            for line in text.splitlines():
+                if "unreachable while registering" in line or "answers again" in line:
+                    print("info  e: %s" % line.strip())
+            ck.check(code == 0, "e: with the stand-in back on the same port the replay exits 0 (%s)" % code,
+                     short(text, 3000))
+            ck.check("answers again" in text, "e: the serializer says when the registry answers again",
+                     short(text, 3000))
+            waits = text.count("unreachable while registering")
+            bound = 2 * (2 + int((time.monotonic() - outage_start + 3) / 10))  # 2 workers, every 10 s
+            ck.check(1 <= waits <= bound, "e: the outage is logged at a bounded rate (%d lines, at most %d)"
+                     % (waits, bound), short(text, 3000))
+            msgs = wait_changes(col, "rowcast", len(type_lines))
+            cache = {}
+
+            def by_id(i):
+                if i not in cache:
+                    try:
+                        cache[i] = Writer(http_json("%s/schemas/ids/%d" % (reg2.url, i))["schema"])
+                    except Exception:
+                        cache[i] = None
+                return cache[i]
+            d = decode_messages(msgs, "rowcast", "confluent", by_id)
+            check_values(ck, "e after the outage", d, type_lines, cols)
+
+
+def check_registry_refusal(ck, rc, tmp, type_files):
+    with Standin(extra=["--reject"]) as reg, Broker(rc, echo_stderr=False) as broker:
+        boot = "kafka.bootstrap.servers=%s" % broker.bootstrap
+        code, out, err, secs = replay(rc, type_files, os.path.join(tmp, "st-reject"),
+                                      [boot, "schema_registry.url=%s" % reg.url], timeout=120)
+        for line in err.splitlines():
+            if "refused subject" in line:
+                print("info  e: %s" % line.strip())
+                break
+        ck.check(code == 2, "e: a registry that refuses the schema (409) makes the replay exit 2 (%s, in %.1f s)"
+                 % (code, secs), short(err, 3000))
+        ck.check("schema registry %s refused subject" % reg.url in err and "HTTP 409" in err,
+                 "e: the error names the registry, the subject and its answer", short(err, 3000))
+        ck.check("restarting the group" not in err, "e: a refused schema is not retried by restarts",
+                 short(err, 3000))
 
 
 if __name__ == "__main__":
