@@ -178,10 +178,10 @@ static int query_status(info_ctx *x, const uint8_t *sv, size_t sv_len) {
     case 129: kv_u64(x, "xid", cur_le(&c, 8)); break;
     case 130: { /* flags_extra u8; with COMMIT/ROLLBACK ALTER (0x04/0x08) a u64 sa_seq_no */
       uint8_t fl = cur_u8(&c);
-      uint64_t sa = (fl & 0x0C) ? cur_le(&c, 8) : 0;
+      uint64_t sa = (fl & (RC_GTID_FLX_COMMIT_ALTER | RC_GTID_FLX_ROLLBACK_ALTER)) ? cur_le(&c, 8) : 0;
       if (c.bad) break;
       kv_u64(x, "gtid_flags3", fl);
-      if (fl & 0x0C) kv_u64(x, "sa_seq_no", sa);
+      if (fl & (RC_GTID_FLX_COMMIT_ALTER | RC_GTID_FLX_ROLLBACK_ALTER)) kv_u64(x, "sa_seq_no", sa);
       break;
     }
     case 131: { /* count u8, then count x {charset u16, collation u16} */

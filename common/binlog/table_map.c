@@ -114,9 +114,8 @@ static int parse_column_meta(rc_table *t, rc_cur *m, char *errstr, size_t es) {
       FAIL("column %u: fractional-second precision %u is over 6", i + 1, c->fsp);
     if (c->type == RC_T_BIT && c->length > 64)
       FAIL("column %u: BIT(%u) is over 64 bits", i + 1, c->length);
-    if ((c->type == RC_T_BLOB || c->type == RC_T_GEOMETRY || c->type == RC_T_JSON || c->type == RC_T_VECTOR) &&
-        (c->length < 1 || c->length > 4))
-      FAIL("column %u: BLOB length-prefix size %u, expected 1 to 4", i + 1, c->length);
+    if (rc_type_is_lenprefix(c->type) && (c->length < 1 || c->length > 4))
+      FAIL("column %u: %s length-prefix size %u, expected 1 to 4", i + 1, rc_type_desc_of(c->type)->code, c->length);
     if (rc_type_has_labels(c->type) && (c->length < 1 || c->length > 8 || (c->type == RC_T_ENUM && c->length > 2)))
       FAIL("column %u: %s pack length %u is not possible", i + 1, c->type == RC_T_ENUM ? "ENUM" : "SET", c->length);
   }

@@ -2,7 +2,7 @@
  * registry.h: a client for a Confluent-compatible schema registry (its documented REST API,
  * over HTTP with libcurl, JSON with jansson).
  *
- * Used by the publisher (register each table version's key and value schema under the subjects
+ * Used by the serializer (register each table version's key and value schema under the subjects
  * <topic>-key and <topic>-value when schema_registry.url is set) and by `rowcast tail` (fetch
  * the writer schema of a Confluent-framed message by its id).
  *
