@@ -81,20 +81,28 @@ int rc_cli_config_apply(rc_cli_config *cc, rc_config *cfg, const char *prefix) {
   return r;
 }
 
-int rc_cli_parse_config_only(int argc, char **argv, const char *cmd, void (*usage)(FILE *), rc_config *cfg) {
+int rc_cli_config_only(int argc, char **argv, const char *cmd, void (*usage)(FILE *), rc_config **cfg, int *first) {
   static const struct option longopts[] = {RC_CLI_OPTS_CONFIG, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  *cfg = NULL;
   rc_cli_config cc;
-  if (rc_cli_config_init(&cc, argc) < 0) return RC_CLI_BAD;
+  if (rc_cli_config_init(&cc, argc) < 0) return 1;
   int c;
   while ((c = rc_cli_getopt(argc, argv, cmd, "o:h", longopts)) != -1) {
     if (rc_cli_config_take(&cc, c, optarg)) continue;
     rc_cli_config_free(&cc);
-    if (c == 'h') {
-      usage(stdout);
-      return -1;
-    }
-    return RC_CLI_BAD;
+    if (c != 'h') return 2;
+    usage(stdout);
+    return 0;
   }
-  int first = optind;
-  return rc_cli_config_apply(&cc, cfg, "rowcast") < 0 ? RC_CLI_BAD : first;
+  *first = optind;
+  if (!(*cfg = rc_config_new())) {
+    rc_cli_config_free(&cc);
+    return 1;
+  }
+  if (rc_cli_config_apply(&cc, *cfg, "rowcast") < 0) {
+    rc_config_free(*cfg);
+    *cfg = NULL;
+    return 2;
+  }
+  return RC_CLI_GO;
 }

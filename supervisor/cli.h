@@ -56,11 +56,16 @@ void rc_cli_config_free(rc_cli_config *cc);
  */
 int rc_cli_config_apply(rc_cli_config *cc, rc_config *cfg, const char *prefix);
 
+/* rc_cli_config_only's answer when the command goes on. */
+#define RC_CLI_GO (-1)
+
 /*
  * The whole command line of a command that takes only the shared pair and --help (replay,
- * run, stats): fills cfg. Returns the index of the first operand, RC_CLI_BAD (reported:
- * exit 2), or -1 after printing `usage` on stdout for --help (exit 0).
+ * run, stats). Returns RC_CLI_GO with *cfg filled (the caller's: rc_config_free) and *first the
+ * index of the first operand; or the status the command exits with, *cfg NULL: 0 after
+ * printing `usage` on stdout for --help, 2 for a bad command line or configuration (reported),
+ * 1 out of memory.
  */
-int rc_cli_parse_config_only(int argc, char **argv, const char *cmd, void (*usage)(FILE *), rc_config *cfg);
+int rc_cli_config_only(int argc, char **argv, const char *cmd, void (*usage)(FILE *), rc_config **cfg, int *first);
 
 #endif

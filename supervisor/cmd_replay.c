@@ -37,14 +37,13 @@ static int check_files(char **files, int nfiles) {
 
 int rc_cmd_replay(int argc, char **argv) {
   rc_log_init("rowcast");
-  rc_config *cfg = rc_config_new();
-  if (!cfg) return 1;
-  int status = 2;
-  int first = rc_cli_parse_config_only(argc, argv, "replay", usage, cfg);
-  if (first == -1) status = 0; /* --help */
-  else if (first >= 0 && first >= argc) usage(stderr);
-  else if (first >= 0 && check_files(argv + first, argc - first) == 0)
-    status = rc_group_run(cfg, argv + first, argc - first);
+  rc_config *cfg;
+  int first;
+  int status = rc_cli_config_only(argc, argv, "replay", usage, &cfg, &first);
+  if (status != RC_CLI_GO) return status;
+  status = 2;
+  if (first >= argc) usage(stderr);
+  else if (check_files(argv + first, argc - first) == 0) status = rc_group_run(cfg, argv + first, argc - first);
   rc_config_free(cfg);
   return status;
 }

@@ -21,19 +21,18 @@ static void usage(FILE *out) {
 
 int rc_cmd_run(int argc, char **argv) {
   rc_log_init("rowcast");
-  rc_config *cfg = rc_config_new();
-  if (!cfg) return 1;
-  int status = 2;
-  int first = rc_cli_parse_config_only(argc, argv, "run", usage, cfg);
-  if (first == -1) {
-    status = 0; /* --help */
-  } else if (first >= 0 && first < argc) {
+  rc_config *cfg;
+  int first;
+  int status = rc_cli_config_only(argc, argv, "run", usage, &cfg, &first);
+  if (status != RC_CLI_GO) return status;
+  status = 2;
+  if (first < argc) {
     usage(stderr); /* no files: the source is the server */
-  } else if (first >= 0 && rc_config_int(cfg, "source.server_id") == 0) {
+  } else if (rc_config_int(cfg, "source.server_id") == 0) {
     fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
                     "(e.g. -o source.server_id=4242)\n",
             rc_config_str(cfg, "source.host"));
-  } else if (first >= 0) {
+  } else {
     status = rc_group_run(cfg, argv + first, 0);
   }
   rc_config_free(cfg);

@@ -35,15 +35,14 @@ static int print_stats(const char *path) {
 }
 
 int rc_cmd_stats(int argc, char **argv) {
-  rc_config *cfg = rc_config_new();
-  if (!cfg) return 1;
-  int status = 2;
-  int first = rc_cli_parse_config_only(argc, argv, "stats", usage, cfg);
-  if (first == -1) {
-    status = 0; /* --help */
-  } else if (first >= 0 && first < argc) {
+  rc_config *cfg;
+  int first;
+  int status = rc_cli_config_only(argc, argv, "stats", usage, &cfg, &first);
+  if (status != RC_CLI_GO) return status;
+  status = 2;
+  if (first < argc) {
     fprintf(stderr, "rowcast stats: unexpected argument '%s' (try rowcast stats --help)\n", argv[first]);
-  } else if (first >= 0) {
+  } else {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/stats.json", rc_config_str(cfg, "state.dir"));
     status = print_stats(path);

@@ -599,14 +599,8 @@ static int info_xa_prepare(info_ctx *x) {
   obj_open(x);
   kv_bool(x, "one_phase", one_phase);
   kv_u64(x, "format_id", format_id);
-  key(x, "gtrid");
-  rc_buf_putc(x->b, '"');
-  rc_buf_hex(x->b, gt, gl);
-  rc_buf_putc(x->b, '"');
-  key(x, "bqual");
-  rc_buf_putc(x->b, '"');
-  rc_buf_hex(x->b, bq, bl);
-  rc_buf_putc(x->b, '"');
+  kv_hex(x, "gtrid", gt, gl);
+  kv_hex(x, "bqual", bq, bl);
   obj_close(x, 0);
   return 0;
 }

@@ -280,14 +280,8 @@ int rc_info_maria_gtid(info_ctx *x) {
     int k = x->nkeys;
     obj_open(x);
     kv_u64(x, "format_id", format_id);
-    key(x, "gtrid");
-    rc_buf_putc(x->b, '"');
-    rc_buf_hex(x->b, gt, gl2);
-    rc_buf_putc(x->b, '"');
-    key(x, "bqual");
-    rc_buf_putc(x->b, '"');
-    rc_buf_hex(x->b, bq, bl2);
-    rc_buf_putc(x->b, '"');
+    kv_hex(x, "gtrid", gt, gl2);
+    kv_hex(x, "bqual", bq, bl2);
     obj_close(x, k);
   }
   if (cur_left(&c) > 0) {

@@ -55,6 +55,13 @@ static inline void kv_str(info_ctx *x, const char *k, const void *s, size_t n) {
   key(x, k);
   rc_buf_json_str(x->b, (const char *)s, n);
 }
+/* A byte string as a JSON string of hex digits. */
+static inline void kv_hex(info_ctx *x, const char *k, const void *p, size_t n) {
+  key(x, k);
+  rc_buf_putc(x->b, '"');
+  rc_buf_hex(x->b, p, n);
+  rc_buf_putc(x->b, '"');
+}
 static inline void kv_bool(info_ctx *x, const char *k, int v) {
   key(x, k);
   if (v) rc_buf_lit(x->b, "true");

@@ -108,19 +108,24 @@ static int jb_literal(jb_ctx *c, const uint8_t *p) {
   }
 }
 
-/* "[-]HH:MM:SS.ffffff" from a packed TIME. */
-static void put_time(rc_buf *b, int64_t v) {
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  uint64_t us = u & 0xFFFFFF, hms = u >> 24;
-  rc_buf_putc(b, '"');
-  if (v < 0) rc_buf_putc(b, '-');
-  rc_buf_uint_pad(b, (hms >> 12) % 1024, 2);
+/* "HH:MM:SS.ffffff": hours h, minutes and seconds from the low 12 bits of a packed hms, us. */
+static void put_hms_us(rc_buf *b, uint64_t h, uint64_t hms, uint64_t us) {
+  rc_buf_uint_pad(b, h, 2);
   rc_buf_putc(b, ':');
   rc_buf_uint_pad(b, (hms >> 6) & 63, 2);
   rc_buf_putc(b, ':');
   rc_buf_uint_pad(b, hms & 63, 2);
   rc_buf_putc(b, '.');
   rc_buf_uint_pad(b, us, 6);
+}
+
+/* "[-]HH:MM:SS.ffffff" from a packed TIME. */
+static void put_time(rc_buf *b, int64_t v) {
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  uint64_t us = u & 0xFFFFFF, hms = u >> 24;
+  rc_buf_putc(b, '"');
+  if (v < 0) rc_buf_putc(b, '-');
+  put_hms_us(b, (hms >> 12) % 1024, hms, us);
   rc_buf_putc(b, '"');
 }
 
@@ -137,13 +142,7 @@ static void put_datetime(rc_buf *b, int64_t v, int with_time) {
   rc_buf_uint_pad(b, ymd & 31, 2);
   if (with_time) {
     rc_buf_putc(b, ' ');
-    rc_buf_uint_pad(b, hms >> 12, 2);
-    rc_buf_putc(b, ':');
-    rc_buf_uint_pad(b, (hms >> 6) & 63, 2);
-    rc_buf_putc(b, ':');
-    rc_buf_uint_pad(b, hms & 63, 2);
-    rc_buf_putc(b, '.');
-    rc_buf_uint_pad(b, us, 6);
+    put_hms_us(b, hms >> 12, hms, us);
   }
   rc_buf_putc(b, '"');
 }

@@ -165,18 +165,13 @@ int rc_json_value(rc_buf *b, const rc_column *col, const rc_value *v, char *errs
         rc_charset_json_str(b, col->cs_kind, col->iconv_cd, v->v.s.p, v->v.s.len) < 0)
       put_bytes(b, v->v.s.p, v->v.s.len, v->v.s.pad_to);
     return 0;
-  case RC_V_JSON: {
-    char inner[256];
-    if (rc_json_binary_format(b, v->v.s.p, v->v.s.len, inner, sizeof inner) < 0)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "column %s: bad binary JSON: %s",
-                     col->name ? col->name : "(unnamed)", inner);
-    return 0;
-  }
+  case RC_V_JSON:
   case RC_V_JSON_DIFF: {
     char inner[256];
-    if (rc_json_diff_format(b, v->v.s.p, v->v.s.len, inner, sizeof inner) < 0)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "column %s: bad partial JSON update: %s",
-                     col->name ? col->name : "(unnamed)", inner);
+    int diff = v->kind == RC_V_JSON_DIFF;
+    if ((diff ? rc_json_diff_format : rc_json_binary_format)(b, v->v.s.p, v->v.s.len, inner, sizeof inner) < 0)
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "column %s: bad %s: %s", col->name ? col->name : "(unnamed)",
+                     diff ? "partial JSON update" : "binary JSON", inner);
     return 0;
   }
   case RC_V_GEOMETRY: {
