@@ -2,16 +2,23 @@
  * avro_encode.c: the datum encoder of rowcast's Avro codec: rc_avro_encode_value/key and
  * rc_avro_value_is_lossy (docs/avro.md).
  *
- * avro-c's binary writer (avro_value_write into a memory writer) writes each datum from a view
- * of rowcast's, an avro_value_iface_t whose nodes read the change where it is: the row images,
- * the source position. A column's value is checked against its Avro form and converted when
- * the writer asks for its union branch (prep_col), into that column's reused buffers (decimals
- * and BIT bytes in place, text converted once, strings and bytes pointed at in the row image),
- * so nothing is copied twice and nothing is allocated per value. The datum goes straight into
- * the caller's buffer, which grows and the write is retried on ENOSPC.
+ * Avro binary written straight from the decoded row into the caller's buffer (the serializer's
+ * frame), by a plan built once per table version (rc_avro_plan_new, from rc_avro_table_new):
+ * the field order of the envelope and the row records, each column's Avro form (acol.fk: its
+ * union branch, logical-type conversion, fixed width), the key's columns, the ENUM/SET labels
+ * already in UTF-8, and the source's db and table strings already encoded. Each value is
+ * checked against its Avro form, converted and written in one step: zigzag varints, IEEE
+ * floats little-endian, big-endian two's complement decimals written in place, strings and
+ * bytes copied once from the row image, JSON documents and converted text formatted straight
+ * into the datum behind a length prefix fixed up afterwards. Nothing is allocated per value or
+ * per change once the caller's buffer has grown.
  *
- * Hot path: the serializer calls it for every change. The view's nodes are allocated once per
- * table version (rc_avro_view_new, called by rc_avro_table_new) and owned by the table.
+ * avro-c stays the authority for the schemas (avro_schema.c parses every one it makes); the
+ * bytes are the ones its writer produces for the same schema, which tests/unit/test_avro_row.c
+ * checks value by value against avro_view.c (the same datum through avro_value_write) and by
+ * reading every datum back with avro-c's reader.
+ *
+ * Hot path: the serializer calls it for every change.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -64,7 +71,7 @@ static size_t twos_minimal(const uint8_t mag[BIG], uint8_t *out) {
 
 /* An unscaled decimal (32-bit limbs, least significant first, and a sign) as minimal
  * big-endian two's complement. */
-static size_t unscaled_to_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out) {
+size_t rc_avro_unscaled_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out) {
   uint8_t mag[BIG];
   for (int k = 0; k < BIG / 4; k++) {
     uint32_t l = limb[BIG / 4 - 1 - k];
@@ -75,76 +82,184 @@ static size_t unscaled_to_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *o
   return twos_minimal(mag, out);
 }
 
-static size_t u64_to_twos(uint64_t u, uint8_t *out) {
+size_t rc_avro_u64_twos(uint64_t u, uint8_t *out) {
   uint8_t mag[BIG] = {0};
   for (int k = 0; k < 8; k++) mag[BIG - 1 - k] = (uint8_t)(u >> (8 * k));
   return twos_minimal(mag, out);
 }
 
-/* ---- the view -------------------------------------------------------------------------------- */
 
-/*
- * avro-c writes each datum (avro_value_write, its binary encoder, a memory writer) from a view:
- * an avro_value_iface_t of rowcast's whose values read the change where it is (the row images,
- * the source) instead of being copied into avro-c's generic values first. Every node of the
- * tree (envelope, images, columns, source fields) is allocated once per table version; a column
- * value is checked and converted when the writer asks for its union branch, into that column's
- * reused buffers.
- */
-enum {
-  N_NULL, N_ENV, N_IMAGE, N_ROW, N_UNION, N_COL, N_COL_A, N_COL_B, N_ABSENT, N_ABSENT_ITEM, N_OP, N_SOURCE,
-  N_SRC, N_GTID, N_TS, N_KEY
-};
+/* ---- the writer's primitives ---------------------------------------------------------------- */
 
-/* positions of the nodes that are not per column */
-enum {
-  N_NULL_0, N_ENV_0, N_IMAGE_0, N_ROW_0 = N_IMAGE_0 + 2, N_ABSENT_0 = N_ROW_0 + 2, N_ABSENT_ITEM_0 = N_ABSENT_0 + 2,
-  N_OP_0 = N_ABSENT_ITEM_0 + 2, N_SOURCE_0, N_SRC_0, N_GTID_0 = N_SRC_0 + 8, N_TS_0, N_KEY_0, N_FIXED
-};
+/* The most a column value takes in the datum apart from its variable part: a union branch, a
+ * length or count prefix (10 bytes), a decimal's 32 bytes. */
+#define ROOM 48
 
-struct vnode {
-  rc_avro_table *at;
-  uint8_t kind, slot; /* slot: 0 the before image (or the key's image), 1 the after image */
-  uint32_t i;         /* column; source field; array item */
-};
-
-static avro_value_iface_t view_iface;
-
-static void view_at(avro_value_t *v, vnode *n) {
-  v->iface = &view_iface;
-  v->self = n;
+/* A zigzag varint (Avro int and long) at p; returns the end. */
+static inline uint8_t *put_long(uint8_t *p, int64_t l) {
+  uint64_t z = ((uint64_t)l << 1) ^ (uint64_t)(l >> 63);
+  while (z > 0x7F) {
+    *p++ = (uint8_t)(z | 0x80);
+    z >>= 7;
+  }
+  *p++ = (uint8_t)z;
+  return p;
 }
 
-/* The nodes of one image slot: per column a union, its value and two children (GEOMETRY's
- * fields, a VECTOR's item). */
-static vnode *col_node(rc_avro_table *at, int slot, uint32_t i, int which) {
-  return &at->nodes[N_FIXED + ((size_t)slot * at->t->ncols + i) * 4 + (size_t)which];
+static inline size_t long_len(int64_t l) {
+  uint64_t z = ((uint64_t)l << 1) ^ (uint64_t)(l >> 63);
+  size_t k = 1;
+  while (z > 0x7F) z >>= 7, k++;
+  return k;
 }
 
-static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
+static inline uint8_t *room(rc_buf *out, size_t n) { return (uint8_t *)rc_buf_reserve(out, n); }
+static inline void done(rc_buf *out, const uint8_t *p) { out->len = (size_t)((const char *)p - out->p); }
+
+/* An Avro string or bytes: length, then the bytes. */
+static inline void put_str(rc_buf *out, const void *s, size_t n) {
+  uint8_t *p = put_long(room(out, n + 10), (int64_t)n);
+  if (n) memcpy(p, s, n);
+  done(out, p + n);
+}
+
+/* The start of text that a formatter appends straight into the datum: room for a length prefix
+ * of `guess` bytes. fix_len writes the prefix once the text is there, moving the text only when
+ * the guess was wrong (it is taken from the input's size: rarely). */
+static inline size_t text_begin(rc_buf *out, size_t guess) {
+  size_t at = out->len;
+  room(out, guess);
+  out->len += guess;
+  return at;
+}
+
+static void fix_len(rc_buf *out, size_t at, size_t guess) {
+  size_t n = out->len - at - guess;
+  uint8_t pre[10];
+  size_t k = (size_t)(put_long(pre, (int64_t)n) - pre);
+  if (k != guess) {
+    room(out, k > guess ? k - guess : 0);
+    memmove(out->p + at + k, out->p + at + guess, n);
+    out->len = out->len - guess + k;
+  }
+  memcpy(out->p + at, pre, k);
+}
+
+static int col_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int col_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
   char what[400];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   snprintf(at->err, sizeof at->err, "%s.%s column %s: %s", at->t->db, at->t->name, at->cols[i].orig, what);
-  return EINVAL;
+  return -1;
 }
 
-/* Check and convert column i of the image in `slot` for the writer. */
-static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
-  acol *ac = &at->cols[i];
+/* ---- column values ---------------------------------------------------------------------------- */
+
+/* An ENUM or SET value's text from the labels converted once (ac->label_at), or from the JSON
+ * mapping when there are none or the value is beyond them. */
+static int put_label(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v) {
+  const acol *ac = &at->cols[i];
   const rc_column *c = &at->t->cols[i];
-  const rc_value *v = &at->img[slot][i];
-  prep *pp = &ac->prep[slot];
-  pp->disc = 1;
-  if (v->kind == RC_V_NULL || v->kind == RC_V_ABSENT || rc_avro_value_is_lossy(c, v)) {
-    pp->disc = 0;
-    pp->type = AVRO_NULL;
+  const uint64_t u = v->v.u;
+  const char *lp = ac->labels.p;
+  if (ac->label_at && v->kind == RC_V_ENUM && u <= c->n_labels) {
+    *room(out, 1) = 2, out->len++;
+    if (u) put_str(out, lp + ac->label_at[u - 1], ac->label_at[u] - ac->label_at[u - 1]);
+    else put_str(out, "", 0);
     return 0;
   }
-  int kind = v->kind;
+  if (ac->label_at && v->kind == RC_V_SET && (c->n_labels >= 64 || !(u >> c->n_labels))) {
+    uint32_t nl = c->n_labels < 64 ? c->n_labels : 64;
+    size_t n = 0;
+    for (uint32_t k = 0; k < nl; k++)
+      if ((u >> k) & 1) n += (n ? 1 : 0) + (ac->label_at[k + 1] - ac->label_at[k]);
+    uint8_t *p = room(out, n + 11);
+    *p++ = 2;
+    p = put_long(p, (int64_t)n);
+    uint8_t *q = p;
+    for (uint32_t k = 0; k < nl; k++) {
+      if (!((u >> k) & 1)) continue;
+      if (q != p) *q++ = ',';
+      memcpy(q, lp + ac->label_at[k], ac->label_at[k + 1] - ac->label_at[k]);
+      q += ac->label_at[k + 1] - ac->label_at[k];
+    }
+    done(out, q);
+    return 0;
+  }
+  at->tmp.len = 0; /* rare: no labels (or a value beyond them), as the JSON mapping says */
+  char inner[300];
+  if (rc_json_value(&at->tmp, c, v, inner, sizeof inner) < 0) {
+    snprintf(at->err, sizeof at->err, "%s", inner);
+    return -1;
+  }
+  *room(out, 1) = 2, out->len++;
+  size_t s = text_begin(out, long_len((int64_t)at->tmp.len));
+  if (at->tmp.p[0] == '"') rc_avro_json_literal_to_utf8(out, at->tmp.p, at->tmp.len);
+  else rc_buf_put(out, at->tmp.p, at->tmp.len);
+  fix_len(out, s, long_len((int64_t)at->tmp.len));
+  return 0;
+}
+
+/* Text of a charset other than valid UTF-8, converted straight into the datum. */
+static int put_converted(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v) {
+  const rc_column *c = &at->t->cols[i];
+  size_t start = out->len, guess = long_len((int64_t)v->v.s.len);
+  *room(out, 1) = 2, out->len++;
+  size_t s = text_begin(out, guess);
+  if (rc_charset_utf8(out, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) == 0) {
+    fix_len(out, s, guess);
+    return 0;
+  }
+  out->len = start;
+  if (at->cols[i].fk == FK_TEXT) return col_fail(at, i, "text not valid in its character set");
+  *room(out, 1) = 4, out->len++; /* the bytes branch */
+  put_str(out, v->v.s.p, v->v.s.len);
+  return 0;
+}
+
+/* A MySQL binary JSON document (or a partial update's diff) as JSON text, formatted straight
+ * into the datum. */
+static int put_json(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v) {
+  size_t start = out->len, guess = long_len((int64_t)v->v.s.len + v->v.s.len / 2);
+  *room(out, 1) = 2, out->len++;
+  size_t s = text_begin(out, guess);
+  char inner[256];
+  int r = v->kind == RC_V_JSON ? rc_json_binary_format(out, v->v.s.p, v->v.s.len, inner, sizeof inner)
+                               : rc_json_diff_format(out, v->v.s.p, v->v.s.len, inner, sizeof inner);
+  if (r < 0) {
+    out->len = start;
+    return col_fail(at, i, "bad %s: %s", v->kind == RC_V_JSON ? "binary JSON" : "partial JSON update", inner);
+  }
+  fix_len(out, s, guess);
+  return 0;
+}
+
+static uint8_t *put_float_le(uint8_t *p, float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  for (int k = 0; k < 4; k++) *p++ = (uint8_t)(u >> (8 * k));
+  return p;
+}
+
+static uint8_t *put_double_le(uint8_t *p, double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  for (int k = 0; k < 8; k++) *p++ = (uint8_t)(u >> (8 * k));
+  return p;
+}
+
+/* Column i's value v, with its union branch (0 null, 1 its type, 2 bytes for text that is not
+ * valid in its charset). On error out may hold part of the value (the caller truncates it) and
+ * at->err says why. */
+static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v) {
+  const acol *ac = &at->cols[i];
+  const rc_column *c = &at->t->cols[i];
+  const int kind = v->kind;
+  uint8_t *p = room(out, ROOM);
+  if (kind == RC_V_NULL || kind == RC_V_ABSENT) goto null;
 #define WANT(cond)                                                                             \
   do {                                                                                         \
     if (!(cond)) goto mismatch;                                                                \
@@ -153,470 +268,184 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   case FK_INT:
     if (kind == RC_V_INT) WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
     else WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
-    pp->type = AVRO_INT32;
-    pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
+    *p++ = 2;
+    done(out, put_long(p, kind == RC_V_INT ? v->v.i : (int64_t)v->v.u));
     return 0;
   case FK_LONG:
     if (kind != RC_V_INT) WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
-    pp->type = AVRO_INT64;
-    pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
+    *p++ = 2;
+    done(out, put_long(p, kind == RC_V_INT ? v->v.i : (int64_t)v->v.u));
     return 0;
-  case FK_U64:
+  case FK_U64: { /* at most 9 bytes: a one-byte length */
     WANT(kind == RC_V_UINT);
-    pp->type = AVRO_BYTES;
-    pp->n = u64_to_twos(v->v.u, ac->small[slot]);
-    pp->p = ac->small[slot];
+    size_t n = rc_avro_u64_twos(v->v.u, p + 2);
+    p[0] = 2, p[1] = (uint8_t)(2 * n);
+    done(out, p + 2 + n);
     return 0;
+  }
   case FK_FLOAT:
     WANT(kind == RC_V_FLOAT);
-    pp->type = AVRO_FLOAT;
-    pp->f = v->v.f;
+    *p++ = 2;
+    done(out, put_float_le(p, v->v.f));
     return 0;
   case FK_DOUBLE:
     WANT(kind == RC_V_DOUBLE);
-    pp->type = AVRO_DOUBLE;
-    pp->d = v->v.d;
+    *p++ = 2;
+    done(out, put_double_le(p, v->v.d));
     return 0;
-  case FK_DECIMAL:
+  case FK_DECIMAL: { /* at most 32 bytes: a one-byte length */
     WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
     uint32_t limb[BIG / 4];
     int neg;
     if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
-      return view_fail(at, i, "DECIMAL digit group out of range");
-    pp->n = unscaled_to_twos(limb, neg, ac->small[slot]);
-    pp->type = AVRO_BYTES;
-    pp->p = ac->small[slot];
+      return col_fail(at, i, "DECIMAL digit group out of range");
+    size_t n = rc_avro_unscaled_twos(limb, neg, p + 2);
+    p[0] = 2, p[1] = (uint8_t)(2 * n);
+    done(out, p + 2 + n);
     return 0;
+  }
   case FK_DATE:
     WANT(kind == RC_V_DATE);
-    pp->type = AVRO_INT32;
-    pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day);
+    if (!date_ok(v->v.dt.year, v->v.dt.month, v->v.dt.day)) goto null;
+    *p++ = 2;
+    done(out, put_long(p, rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day)));
     return 0;
   case FK_DATETIME:
     WANT(kind == RC_V_DATETIME);
-    pp->type = AVRO_INT64;
-    pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
-            ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
+    if (rc_avro_value_is_lossy(c, v)) goto null;
+    *p++ = 2;
+    done(out, put_long(p, rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
+                              ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 +
+                              v->v.dt.usec));
     return 0;
   case FK_TIMESTAMP:
     WANT(kind == RC_V_TIMESTAMP);
-    pp->type = AVRO_INT64;
-    pp->l = (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec;
+    if (v->v.ts.sec == 0 || v->v.ts.usec > 999999) goto null;
+    *p++ = 2;
+    done(out, put_long(p, (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec));
     return 0;
   case FK_TIME: {
     WANT(kind == RC_V_TIME);
+    if (rc_avro_value_is_lossy(c, v)) goto null;
     int64_t us = ((int64_t)v->v.tm.hour * 3600 + v->v.tm.minute * 60 + v->v.tm.second) * 1000000 + v->v.tm.usec;
-    pp->type = AVRO_INT64;
-    pp->l = v->v.tm.neg ? -us : us;
+    *p++ = 2;
+    done(out, put_long(p, v->v.tm.neg ? -us : us));
     return 0;
   }
   case FK_BOOL:
     WANT(kind == RC_V_BIT && v->v.u <= 1);
-    pp->type = AVRO_BOOLEAN;
-    pp->l = (int64_t)v->v.u;
+    p[0] = 2, p[1] = (uint8_t)v->v.u;
+    done(out, p + 2);
     return 0;
   case FK_BITS: {
     WANT(kind == RC_V_BIT);
     size_t n = (c->length + 7) / 8;
     if (n > 8) n = 8;
     WANT(n == 8 || v->v.u >> (8 * n) == 0);
-    for (size_t k = 0; k < n; k++) ac->small[slot][k] = (uint8_t)(v->v.u >> (8 * (n - 1 - k)));
-    pp->type = AVRO_BYTES;
-    pp->p = ac->small[slot];
-    pp->n = n;
+    p[0] = 2, p[1] = (uint8_t)(2 * n);
+    for (size_t k = 0; k < n; k++) p[2 + k] = (uint8_t)(v->v.u >> (8 * (n - 1 - k)));
+    done(out, p + 2 + n);
     return 0;
   }
-  case FK_LABEL: {
+  case FK_LABEL:
     WANT(kind == RC_V_ENUM || kind == RC_V_SET);
-    const uint64_t u = v->v.u;
-    rc_buf *s = &ac->scratch[slot];
-    s->len = 0;
-    if (ac->label_at && ((kind == RC_V_ENUM && u <= c->n_labels) ||
-                         (kind == RC_V_SET && (c->n_labels >= 64 || !(u >> c->n_labels))))) {
-      if (kind == RC_V_ENUM && u) {
-        rc_buf_put(s, ac->labels.p + ac->label_at[u - 1], ac->label_at[u] - ac->label_at[u - 1]);
-      } else if (kind == RC_V_SET) {
-        for (uint32_t k = 0; k < c->n_labels && k < 64; k++) {
-          if (!((u >> k) & 1)) continue;
-          if (s->len) rc_buf_putc(s, ',');
-          rc_buf_put(s, ac->labels.p + ac->label_at[k], ac->label_at[k + 1] - ac->label_at[k]);
-        }
-      }
-    } else { /* no labels, or a value beyond them: as the JSON mapping says (or refuses) */
-      at->tmp.len = 0;
-      char inner[300];
-      if (rc_json_value(&at->tmp, c, v, inner, sizeof inner) < 0) {
-        snprintf(at->err, sizeof at->err, "%s", inner);
-        return EINVAL;
-      }
-      if (at->tmp.p[0] == '"') rc_avro_json_literal_to_utf8(s, at->tmp.p, at->tmp.len);
-      else rc_buf_put(s, at->tmp.p, at->tmp.len);
-    }
-    pp->type = AVRO_STRING;
-    pp->p = s->p;
-    pp->n = s->len;
-    return 0;
-  }
+    return put_label(at, out, i, v);
   case FK_TEXT:
-  case FK_TEXT_OR_BYTES: {
+  case FK_TEXT_OR_BYTES:
     WANT(kind == RC_V_STRING);
     if (c->cs_kind == RC_CS_UTF8 && rc_utf8_valid((const char *)v->v.s.p, v->v.s.len)) {
-      pp->type = AVRO_STRING; /* as it is in the row image */
-      pp->p = v->v.s.p;
-      pp->n = v->v.s.len;
+      *p = 2, out->len++; /* as it is in the row image */
+      put_str(out, v->v.s.p, v->v.s.len);
       return 0;
     }
-    rc_buf *s = &ac->scratch[slot];
-    s->len = 0;
-    if (rc_charset_utf8(s, c->cs_kind, c->iconv_cd, v->v.s.p, v->v.s.len) < 0) {
-      if (ac->fk == FK_TEXT) return view_fail(at, i, "text not valid in its character set");
-      pp->disc = 2;
-      pp->type = AVRO_BYTES;
-      pp->p = v->v.s.p;
-      pp->n = v->v.s.len;
-      return 0;
-    }
-    pp->type = AVRO_STRING;
-    pp->p = s->p;
-    pp->n = s->len;
-    return 0;
-  }
+    return put_converted(at, out, i, v);
   case FK_BYTES: {
     WANT(kind == RC_V_STRING);
-    pp->type = AVRO_BYTES;
-    pp->p = v->v.s.p;
-    pp->n = v->v.s.len;
-    if (v->v.s.pad_to > pp->n) { /* BINARY(n): re-padded with 0x00 like the JSON mapping */
-      rc_buf *s = &ac->scratch[slot];
-      s->len = 0;
-      rc_buf_put(s, v->v.s.p, v->v.s.len);
-      memset(rc_buf_reserve(s, v->v.s.pad_to - v->v.s.len), 0, v->v.s.pad_to - v->v.s.len);
-      s->len = v->v.s.pad_to;
-      pp->p = s->p;
-      pp->n = s->len;
-    }
+    size_t n = v->v.s.len, pad = v->v.s.pad_to > n ? v->v.s.pad_to - n : 0; /* BINARY(n): re-padded */
+    p = room(out, 11 + n + pad);
+    *p++ = 2;
+    p = put_long(p, (int64_t)(n + pad));
+    if (n) memcpy(p, v->v.s.p, n);
+    memset(p + n, 0, pad);
+    done(out, p + n + pad);
     return 0;
   }
-  case FK_JSON: {
+  case FK_JSON:
     WANT(kind == RC_V_JSON || kind == RC_V_JSON_DIFF);
-    rc_buf *s = &ac->scratch[slot];
-    s->len = 0;
-    char inner[256];
-    int r = kind == RC_V_JSON ? rc_json_binary_format(s, v->v.s.p, v->v.s.len, inner, sizeof inner)
-                              : rc_json_diff_format(s, v->v.s.p, v->v.s.len, inner, sizeof inner);
-    if (r < 0)
-      return view_fail(at, i, "bad %s: %s", kind == RC_V_JSON ? "binary JSON" : "partial JSON update", inner);
-    pp->type = AVRO_STRING;
-    pp->p = s->p;
-    pp->n = s->len;
-    return 0;
-  }
+    return put_json(at, out, i, v);
   case FK_GEOMETRY: {
     WANT(kind == RC_V_GEOMETRY);
-    const uint8_t *p = v->v.s.p;
+    const uint8_t *g = v->v.s.p;
     uint32_t n = v->v.s.len, srid = 0;
     if (n >= 4) {
-      srid = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-      p += 4, n -= 4;
+      srid = (uint32_t)g[0] | (uint32_t)g[1] << 8 | (uint32_t)g[2] << 16 | (uint32_t)g[3] << 24;
+      g += 4, n -= 4;
     }
-    pp->type = AVRO_RECORD;
-    pp->l = srid;
-    pp->p = p;
-    pp->n = n;
+    *p++ = 2;
+    done(out, put_long(p, srid));
+    put_str(out, g, n);
     return 0;
   }
-  case FK_VECTOR:
+  case FK_VECTOR: { /* little-endian IEEE 754 singles in the row image, as Avro writes floats */
     WANT(kind == RC_V_VECTOR);
-    if (v->v.s.len % 4) return view_fail(at, i, "VECTOR byte length not a multiple of 4");
-    pp->type = AVRO_ARRAY;
-    pp->p = v->v.s.p;
-    pp->n = v->v.s.len / 4;
+    if (v->v.s.len % 4) return col_fail(at, i, "VECTOR byte length not a multiple of 4");
+    size_t n = v->v.s.len;
+    p = room(out, n + 12);
+    *p++ = 2;
+    if (n) {
+      p = put_long(p, (int64_t)(n / 4));
+      memcpy(p, v->v.s.p, n);
+      p += n;
+    }
+    *p++ = 0;
+    done(out, p);
     return 0;
+  }
   default: break;
   }
 mismatch:
-  return view_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, rc_column_sql_name(c));
+  if (rc_avro_value_is_lossy(c, v)) goto null; /* lossy values are null whatever the column */
+  return col_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, rc_column_sql_name(c));
+null:
+  *p = 0;
+  out->len++;
+  return 0;
 #undef WANT
 }
 
-static avro_type_t view_type(const avro_value_iface_t *iface, const void *self) {
-  (void)iface;
-  const vnode *n = self;
-  switch (n->kind) {
-  case N_NULL: return AVRO_NULL;
-  case N_ENV: case N_ROW: case N_SOURCE: case N_KEY: return AVRO_RECORD;
-  case N_IMAGE: case N_UNION: case N_GTID: return AVRO_UNION;
-  case N_COL: return (avro_type_t)n->at->cols[n->i].prep[n->slot].type;
-  case N_COL_A: return n->at->cols[n->i].fk == FK_GEOMETRY ? AVRO_INT64 : AVRO_FLOAT;
-  case N_COL_B: return AVRO_BYTES;
-  case N_ABSENT: return AVRO_ARRAY;
-  case N_ABSENT_ITEM: return AVRO_STRING;
-  case N_OP: return AVRO_ENUM;
-  case N_SRC: return n->i == 1 || n->i == 5 || n->i == 6 || n->i == 4 ? AVRO_STRING : AVRO_INT64;
-  case N_TS: return AVRO_INT64;
-  }
-  return (avro_type_t)-1;
-}
+/* ---- records ---------------------------------------------------------------------------------- */
 
-static int view_size(const avro_value_iface_t *iface, const void *self, size_t *size) {
-  (void)iface;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  switch (n->kind) {
-  case N_ENV: *size = 5; return 0;
-  case N_ROW: *size = at->t->ncols + 1; return 0;
-  case N_SOURCE: *size = 8; return 0;
-  case N_KEY: *size = at->npk; return 0;
-  case N_ABSENT: *size = at->nabsent[n->slot]; return 0;
-  case N_COL: *size = at->cols[n->i].fk == FK_GEOMETRY ? 2 : at->cols[n->i].prep[n->slot].n; return 0;
+/* A row record: every column in order, then the names of the columns absent from the image. */
+static int put_row(rc_avro_table *at, rc_buf *out, const rc_value *img) {
+  const uint32_t ncols = at->t->ncols;
+  uint32_t nabsent = 0;
+  for (uint32_t i = 0; i < ncols; i++) {
+    if (put_col(at, out, i, &img[i]) < 0) return -1;
+    nabsent += img[i].kind == RC_V_ABSENT;
   }
-  return EINVAL;
-}
-
-static int view_child(const avro_value_iface_t *iface, const void *self, size_t index, avro_value_t *child,
-                      const char **name) {
-  (void)iface;
-  if (name) *name = NULL;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  vnode *c;
-  switch (n->kind) {
-  case N_ENV:
-    c = index < 2 ? &at->nodes[N_IMAGE_0 + index] : index == 2 ? &at->nodes[N_OP_0] : index == 3 ? &at->nodes[N_SOURCE_0] : &at->nodes[N_TS_0];
-    break;
-  case N_ROW:
-    c = index < at->t->ncols ? col_node(at, n->slot, (uint32_t)index, 0) : &at->nodes[N_ABSENT_0 + n->slot];
-    break;
-  case N_SOURCE:
-    c = index == 4 ? &at->nodes[N_GTID_0] : &at->nodes[N_SRC_0 + index];
-    break;
-  case N_KEY:
-    c = col_node(at, 0, at->pk[index], 0);
-    break;
-  case N_ABSENT:
-    c = &at->nodes[N_ABSENT_ITEM_0 + n->slot];
-    c->i = at->absent[n->slot][index];
-    break;
-  case N_COL:
-    if (at->cols[n->i].fk == FK_GEOMETRY) {
-      c = col_node(at, n->slot, n->i, index ? 3 : 2);
-    } else {
-      c = col_node(at, n->slot, n->i, 2);
-      at->item = index;
-    }
-    break;
-  default: return EINVAL;
+  uint8_t *p = room(out, 11);
+  if (nabsent) {
+    done(out, put_long(p, nabsent));
+    for (uint32_t i = 0; i < ncols; i++)
+      if (img[i].kind == RC_V_ABSENT) put_str(out, at->cols[i].orig, at->cols[i].orig_len);
+    p = room(out, 1);
   }
-  view_at(child, c);
+  *p = 0;
+  out->len++;
   return 0;
 }
 
-static int view_disc(const avro_value_iface_t *iface, const void *self, int *out) {
-  (void)iface;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  switch (n->kind) {
-  case N_IMAGE: *out = at->img[n->slot] != NULL; return 0;
-  case N_GTID: *out = at->src->gtid && at->src->gtid[0]; return 0;
-  case N_UNION: {
-    int r = prep_col(at, n->slot, n->i);
-    if (r) return r;
-    *out = at->cols[n->i].prep[n->slot].disc;
-    return 0;
-  }
-  }
-  return EINVAL;
-}
-
-static int view_branch(const avro_value_iface_t *iface, const void *self, avro_value_t *branch) {
-  (void)iface;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  switch (n->kind) {
-  case N_IMAGE: view_at(branch, at->img[n->slot] ? &at->nodes[N_ROW_0 + n->slot] : &at->nodes[N_NULL_0]); return 0;
-  case N_GTID: view_at(branch, at->src->gtid && at->src->gtid[0] ? &at->nodes[N_SRC_0 + 4] : &at->nodes[N_NULL_0]); return 0;
-  case N_UNION: view_at(branch, col_node(at, n->slot, n->i, 1)); return 0;
-  }
-  return EINVAL;
-}
-
-static int view_null(const avro_value_iface_t *iface, const void *self) {
-  (void)iface;
-  const vnode *n = self;
-  return n->kind == N_NULL || (n->kind == N_COL && n->at->cols[n->i].prep[n->slot].disc == 0) ? 0 : EINVAL;
-}
-
-static int view_long(const avro_value_iface_t *iface, const void *self, int64_t *out) {
-  (void)iface;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  switch (n->kind) {
-  case N_COL: case N_COL_A: *out = at->cols[n->i].prep[n->slot].l; return 0;
-  case N_TS: *out = (int64_t)at->ts_ms; return 0;
-  case N_SRC:
-    switch (n->i) {
-    case 0: *out = at->src->server_id; return 0;
-    case 2: *out = (int64_t)at->src->offset; return 0;
-    case 3: *out = at->src->row; return 0;
-    case 7: *out = (int64_t)at->src->event_ms; return 0;
-    }
-  }
-  return EINVAL;
-}
-
-static int view_int(const avro_value_iface_t *iface, const void *self, int32_t *out) {
-  int64_t l = 0;
-  int r = view_long(iface, self, &l);
-  *out = (int32_t)l;
-  return r;
-}
-
-static int view_bool(const avro_value_iface_t *iface, const void *self, int *out) {
-  int64_t l = 0;
-  int r = view_long(iface, self, &l);
-  *out = (int)l;
-  return r;
-}
-
-static int view_float(const avro_value_iface_t *iface, const void *self, float *out) {
-  (void)iface;
-  const vnode *n = self;
-  const prep *pp = &n->at->cols[n->i].prep[n->slot];
-  if (n->kind == N_COL) {
-    *out = pp->f;
-    return 0;
-  }
-  /* a VECTOR item: little-endian IEEE 754 single */
-  const uint8_t *q = (const uint8_t *)pp->p + 4 * n->at->item;
-  uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-  memcpy(out, &u, 4);
-  return 0;
-}
-
-static int view_double(const avro_value_iface_t *iface, const void *self, double *out) {
-  (void)iface;
-  const vnode *n = self;
-  *out = n->at->cols[n->i].prep[n->slot].d;
-  return 0;
-}
-
-static int view_bytes(const avro_value_iface_t *iface, const void *self, const void **buf, size_t *size) {
-  (void)iface;
-  const vnode *n = self;
-  const prep *pp = &n->at->cols[n->i].prep[n->slot];
-  *buf = pp->n ? pp->p : "";
-  *size = pp->n;
-  return 0;
-}
-
-/* avro-c's strings count a terminating NUL that the writer does not write: size is n + 1. */
-static int view_string(const avro_value_iface_t *iface, const void *self, const char **str, size_t *size) {
-  (void)iface;
-  const vnode *n = self;
-  rc_avro_table *at = n->at;
-  switch (n->kind) {
-  case N_COL: {
-    const prep *pp = &at->cols[n->i].prep[n->slot];
-    *str = pp->n ? pp->p : "";
-    *size = pp->n + 1;
-    return 0;
-  }
-  case N_ABSENT_ITEM:
-    *str = at->cols[n->i].orig;
-    *size = at->cols[n->i].orig_len + 1;
-    return 0;
-  case N_SRC: /* the source's string fields (gtid: the branch of its union) */
-    switch (n->i) {
-    case 1: *str = at->src->file ? at->src->file : ""; *size = strlen(*str) + 1; return 0;
-    case 4: *str = at->src->gtid; *size = strlen(*str) + 1; return 0;
-    case 5: *str = at->db; *size = at->db_len + 1; return 0;
-    case 6: *str = at->table; *size = at->table_len + 1; return 0;
-    }
-  }
-  return EINVAL;
-}
-
-static int view_enum(const avro_value_iface_t *iface, const void *self, int *out) {
-  (void)iface;
-  const vnode *n = self;
-  *out = n->at->op;
-  return 0;
-}
-
-static avro_value_iface_t view_iface = {
-    .get_type = view_type,
-    .get_boolean = view_bool,
-    .get_bytes = view_bytes,
-    .get_double = view_double,
-    .get_float = view_float,
-    .get_int = view_int,
-    .get_long = view_long,
-    .get_null = view_null,
-    .get_string = view_string,
-    .get_enum = view_enum,
-    .get_size = view_size,
-    .get_by_index = view_child,
-    .get_discriminant = view_disc,
-    .get_current_branch = view_branch,
-};
-
-int rc_avro_view_new(rc_avro_table *at) {
+int rc_avro_plan_new(rc_avro_table *at) {
   const rc_table *t = at->t;
-  size_t n = N_FIXED + (size_t)2 * t->ncols * 4;
-  if (!(at->nodes = calloc(n, sizeof *at->nodes)) || !(at->absent[0] = calloc(t->ncols + 1, sizeof(uint32_t))) ||
+  if (!(at->absent[0] = calloc(t->ncols + 1, sizeof(uint32_t))) ||
       !(at->absent[1] = calloc(t->ncols + 1, sizeof(uint32_t))) || !(at->pk = calloc(t->ncols + 1, sizeof(uint32_t))))
     return RC_ERR_NOMEM;
-  for (size_t k = 0; k < n; k++) at->nodes[k].at = at;
-  static const uint8_t fixed[N_FIXED] = {
-      [N_NULL_0] = N_NULL,       [N_ENV_0] = N_ENV,         [N_IMAGE_0] = N_IMAGE,  [N_IMAGE_0 + 1] = N_IMAGE,
-      [N_ROW_0] = N_ROW,         [N_ROW_0 + 1] = N_ROW,     [N_ABSENT_0] = N_ABSENT, [N_ABSENT_0 + 1] = N_ABSENT,
-      [N_ABSENT_ITEM_0] = N_ABSENT_ITEM, [N_ABSENT_ITEM_0 + 1] = N_ABSENT_ITEM, [N_OP_0] = N_OP,
-      [N_SOURCE_0] = N_SOURCE,   [N_GTID_0] = N_GTID,       [N_TS_0] = N_TS,        [N_KEY_0] = N_KEY,
-      [N_SRC_0] = N_SRC,         [N_SRC_0 + 1] = N_SRC,     [N_SRC_0 + 2] = N_SRC,  [N_SRC_0 + 3] = N_SRC,
-      [N_SRC_0 + 4] = N_SRC,     [N_SRC_0 + 5] = N_SRC,     [N_SRC_0 + 6] = N_SRC,  [N_SRC_0 + 7] = N_SRC,
-  };
-  for (size_t k = 0; k < N_FIXED; k++) at->nodes[k].kind = fixed[k];
-  for (int s = 0; s < 2; s++) {
-    at->nodes[N_IMAGE_0 + s].slot = at->nodes[N_ROW_0 + s].slot = (uint8_t)s;
-    at->nodes[N_ABSENT_0 + s].slot = at->nodes[N_ABSENT_ITEM_0 + s].slot = (uint8_t)s;
-  }
-  for (uint32_t k = 0; k < 8; k++) at->nodes[N_SRC_0 + k].i = k;
-  for (int s = 0; s < 2; s++)
-    for (uint32_t i = 0; i < t->ncols; i++) {
-      static const uint8_t kinds[4] = {N_UNION, N_COL, N_COL_A, N_COL_B};
-      for (int w = 0; w < 4; w++) {
-        vnode *c = col_node(at, s, i, w);
-        c->kind = kinds[w];
-        c->slot = (uint8_t)s;
-        c->i = i;
-      }
-    }
   for (uint32_t i = 0; i < t->ncols; i++)
     if (t->cols[i].pk) at->pk[at->npk++] = i;
+  at->dbtab.len = 0;
+  put_str(&at->dbtab, at->db, at->db_len);
+  put_str(&at->dbtab, at->table, at->table_len);
   return 0;
-}
-
-/* avro_value_write of the view into the free space of out, growing it until the datum fits. On
- * error out is as it was. */
-static int write_view(rc_avro_table *at, vnode *root, rc_buf *out, char *errstr, size_t es) {
-  avro_value_t v;
-  view_at(&v, root);
-  size_t room = 256;
-  for (;;) {
-    char *dst = rc_buf_reserve(out, room);
-    size_t avail = out->cap - out->len;
-    avro_writer_memory_set_dest(at->writer, dst, (int64_t)avail);
-    at->err[0] = 0;
-    int rv = avro_value_write(at->writer, &v);
-    if (rv == 0) {
-      out->len += (size_t)avro_writer_tell(at->writer);
-      return 0;
-    }
-    if (rv != ENOSPC || at->err[0])
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s",
-                     at->err[0] ? at->err : avro_strerror());
-    room = avail * 2;
-  }
 }
 
 int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value *before, const rc_value *after,
@@ -624,18 +453,37 @@ int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value
   static const char ops[] = "cudr";
   const char *o = op ? strchr(ops, op) : NULL;
   if (!o) return rc_errf(RC_ERR_ARG, errstr, es, "%s.%s: op '%c' is not one of c, u, d, r", at->t->db, at->t->name, op);
-  at->op = (int)(o - ops);
-  at->img[0] = before;
-  at->img[1] = after;
-  at->src = src;
-  at->ts_ms = ts_ms;
-  for (int s = 0; s < 2; s++) {
-    at->nabsent[s] = 0;
-    if (at->img[s])
-      for (uint32_t i = 0; i < at->t->ncols; i++)
-        if (at->img[s][i].kind == RC_V_ABSENT) at->absent[s][at->nabsent[s]++] = i;
+  const size_t start = out->len;
+  const rc_value *img[2] = {before, after};
+  for (int s = 0; s < 2; s++) { /* before, after: each a union of null and the row record */
+    *room(out, 1) = img[s] ? 2 : 0;
+    out->len++;
+    if (img[s] && put_row(at, out, img[s]) < 0) {
+      out->len = start;
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s", at->err);
+    }
   }
-  return write_view(at, &at->nodes[N_ENV_0], out, errstr, es);
+  const char *file = src->file ? src->file : "";
+  const size_t flen = strlen(file);
+  const int has_gtid = src->gtid && src->gtid[0];
+  const size_t glen = has_gtid ? strlen(src->gtid) : 0;
+  uint8_t *p = room(out, 80 + flen + glen + at->dbtab.len);
+  p = put_long(p, o - ops); /* op */
+  p = put_long(p, src->server_id); /* source */
+  p = put_long(p, (int64_t)flen);
+  memcpy(p, file, flen);
+  p = put_long(p + flen, (int64_t)src->offset);
+  p = put_long(p, src->row);
+  *p++ = has_gtid ? 2 : 0;
+  if (has_gtid) {
+    p = put_long(p, (int64_t)glen);
+    memcpy(p, src->gtid, glen);
+    p += glen;
+  }
+  memcpy(p, at->dbtab.p, at->dbtab.len);
+  p = put_long(p + at->dbtab.len, (int64_t)src->event_ms);
+  done(out, put_long(p, (int64_t)ts_ms)); /* ts_ms */
+  return 0;
 }
 
 int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr, size_t es) {
@@ -645,6 +493,11 @@ int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, ch
     if (image[at->pk[k]].kind == RC_V_ABSENT)
       return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: primary-key column %s is absent from the row image",
                      at->t->db, at->t->name, at->cols[at->pk[k]].orig);
-  at->img[0] = image;
-  return write_view(at, &at->nodes[N_KEY_0], out, errstr, es);
+  const size_t start = out->len;
+  for (uint32_t k = 0; k < at->npk; k++)
+    if (put_col(at, out, at->pk[k], &image[at->pk[k]]) < 0) {
+      out->len = start;
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s", at->err);
+    }
+  return 0;
 }

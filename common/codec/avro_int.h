@@ -3,8 +3,10 @@
  *
  *   avro_schema.c  a table version (rc_avro_table): column mapping, Avro names, the value and
  *                  key schemas with their Parsing Canonical Forms and fingerprints
- *   avro_encode.c  the datum encoder: the avro_value_iface_t view over row images, the value
- *                  checks and conversions, rc_avro_encode_value/key
+ *   avro_encode.c  the datum encoder (the serializer's hot path): the plan of a table version,
+ *                  the value checks and conversions, rc_avro_encode_value/key
+ *   avro_view.c    the reference encoder the tests compare it with: avro-c's avro_value_write
+ *                  over an avro_value_iface_t view of the row images
  *   avro_decode.c  the decoder (rc_avro_value_to_json) `rowcast tail` and the tests use
  *
  * Private: only common/codec/avro_*.c include it. The layout of rc_avro_table is here because
@@ -70,11 +72,13 @@ struct rc_avro_table {
   uint64_t vfp, kfp;
   int has_key;
   avro_schema_t vsch, ksch; /* avro-c's parse of the schemas: they are valid Avro */
-  avro_writer_t writer;
   rc_buf tmp;
-  /* the view avro-c writes from (avro_encode.c) and the change it shows */
-  vnode *nodes;
-  uint32_t *pk, npk;           /* the key's columns */
+  /* the plan of the fast path (avro_encode.c), with cols[].fk and cols[].labels */
+  uint32_t *pk, npk; /* the key's columns */
+  rc_buf dbtab;      /* source.db and source.table, encoded (Avro strings) */
+  /* the view avro-c writes from in the reference encoder (avro_view.c) and the change it shows */
+  avro_writer_t writer;
+  vnode *nodes; /* allocated on first use */
   uint32_t *absent[2], nabsent[2]; /* columns absent from each image */
   const rc_value *img[2];      /* before (or the key's image), after */
   const rc_avro_source *src;
@@ -107,7 +111,22 @@ static inline void rc_avro_big_negate(uint8_t mag[BIG]) {
  * one (avro_schema.c). For the text rowcast's own JSON writers produce. */
 int rc_avro_json_literal_to_utf8(rc_buf *out, const char *s, size_t n);
 
-/* Allocate the nodes of a table version's view, once (avro_encode.c). RC_ERR_NOMEM. */
-int rc_avro_view_new(rc_avro_table *at);
+/* Build the fast path's plan of a table version, once (avro_encode.c): called by
+ * rc_avro_table_new once the columns are mapped. RC_ERR_NOMEM. */
+int rc_avro_plan_new(rc_avro_table *at);
+
+/* Minimal big-endian two's complement of an unscaled decimal (32-bit limbs, least significant
+ * first, and a sign) or of an unsigned 64-bit integer into out (up to BIG bytes); returns its
+ * length (avro_encode.c). */
+size_t rc_avro_unscaled_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out);
+size_t rc_avro_u64_twos(uint64_t u, uint8_t *out);
+
+/* The reference encoder (avro_view.c): the same contract and the same bytes as
+ * rc_avro_encode_value/key, written by avro-c's avro_value_write. For tests only. */
+int rc_avro_view_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value *before,
+                              const rc_value *after, const rc_avro_source *src, uint64_t ts_ms,
+                              char *errstr, size_t errstr_size);
+int rc_avro_view_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr,
+                            size_t errstr_size);
 
 #endif

@@ -5,8 +5,8 @@
  * charset), gives it a unique valid Avro name, and writes the value schema (the envelope) and
  * the key schema as JSON text, with rowcast's properties, together with their Parsing
  * Canonical Form (one walk writes both) and the CRC-64-AVRO fingerprints. avro-c then parses
- * both schemas once (avro_schema_from_json_length), so they are valid Avro; the encoder's view
- * (avro_encode.c) is allocated here too, so a table version is ready to encode when it exists.
+ * both schemas once (avro_schema_from_json_length), so they are valid Avro; the encoder's plan
+ * (avro_encode.c) is built here too, so a table version is ready to encode when it exists.
  *
  * Callers: the serializer (one rc_avro_table per table version, cached by signature), the
  * tests. An rc_avro_table owns a private copy of the table map and everything it points to.
@@ -465,6 +465,7 @@ void rc_avro_table_free(rc_avro_table *at) {
   rc_buf_free(&at->kschema);
   rc_buf_free(&at->kpcf);
   rc_buf_free(&at->tmp);
+  rc_buf_free(&at->dbtab);
   free(at);
 }
 
@@ -524,7 +525,7 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
   }
   if ((r = parse_schema(&at->vschema, &at->vsch, "value", t, errstr, es)) < 0) goto fail;
   if (at->has_key && (r = parse_schema(&at->kschema, &at->ksch, "key", t, errstr, es)) < 0) goto fail;
-  if (rc_avro_view_new(at) < 0) {
+  if (rc_avro_plan_new(at) < 0) {
     r = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
     goto fail;
   }
