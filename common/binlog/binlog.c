@@ -226,6 +226,9 @@ void rc_binlog_free(rc_binlog *bl) {
 }
 
 void rc_binlog_start_file(rc_binlog *bl, const char *name) {
+  /* the same file again (a serializer gets every batch with its file's name): the table maps
+   * stay, each is checked against the bytes of its next TABLE_MAP before it is used again */
+  int same = !strcmp(bl->file, name);
   snprintf(bl->file, sizeof bl->file, "%s", name);
   bl->have_fde = 0;
   bl->checksum_alg = -1;
@@ -233,7 +236,7 @@ void rc_binlog_start_file(rc_binlog *bl, const char *name) {
   bl->gtid[0] = 0;
   bl->commit_us = 0;
   bl->payload_len = bl->payload_pos = 0;
-  tables_clear(bl);
+  if (!same) tables_clear(bl);
 }
 
 const char *rc_binlog_file(const rc_binlog *bl) { return bl->file; }

@@ -263,7 +263,9 @@ typedef struct rc_binlog rc_binlog;
 rc_binlog *rc_binlog_new(void);
 void rc_binlog_free(rc_binlog *bl);
 /* Start a new file: forget the FORMAT_DESCRIPTION and table maps; `name` is used in errors and
- * positions. */
+ * positions. Starting the file that is already current (same name) keeps the parsed table maps:
+ * a TABLE_MAP with the same bytes then reuses its table instead of parsing it again (a
+ * serializer starts each batch that way), one with other bytes replaces it. */
 void rc_binlog_start_file(rc_binlog *bl, const char *name);
 const char *rc_binlog_file(const rc_binlog *bl);
 /* Checksums are verified by default. Off, they are not even computed: the serializer turns this
