@@ -37,6 +37,10 @@ typedef enum {
   KT_ENUM,   /* one of the '|'-separated words of `allowed` */
 } key_type;
 
+/* A KT_INT key whose `allowed` is AUTO also takes the word "auto" (stored as 0, below every
+ * such key's min): rc_config_int gives the value auto_value() picks for this machine. */
+#define AUTO "auto"
+
 typedef struct {
   const char *name;    /* "section.key" */
   key_type type;
@@ -92,10 +96,13 @@ static const key_def keys[] = {
      "nothing more to give: a quiet server sees its changes within milliseconds, a busy one "
      "fills whole batches."},
 
-    {"serializer.workers", KT_INT, "2", 1, 64, NULL,
-     "How many serializer processes decode rows and encode Kafka messages. This is the stage "
-     "that uses CPU: raise it when the serializers are the bottleneck, up to about one per "
-     "core."},
+    {"serializer.workers", KT_INT, "auto", 1, 64, AUTO,
+     "How many serializer processes decode rows and encode Kafka messages. auto: the CPUs "
+     "online less the two that the reader and the publisher each keep busy at full speed, at "
+     "least 2 and at most 4 (2 on a machine of up to 4 cores). A worker costs about 0.5 µs of "
+     "CPU per change, so 2 keep up with one reader on most tables; more help with wide rows, "
+     "JSON or text in other charsets (watch the serializers' CPU time in the replay summary or "
+     "rowcast stats). Give a number to fix it."},
     {"serializer.format", KT_ENUM, "avro", 0, 0, "avro|json",
      "How each change is encoded in its Kafka message. avro: Avro binary with one schema per "
      "table version, lossless for every MySQL type (docs/avro.md); each message starts with "
@@ -221,7 +228,8 @@ static void describe_allowed(const key_def *k, bool md, char *buf, size_t size) 
   char lo[32], hi[32];
   switch (k->type) {
   case KT_INT:
-    snprintf(buf, size, "an integer from %lld to %lld", (long long)k->min, (long long)k->max);
+    snprintf(buf, size, "%san integer from %lld to %lld", k->allowed ? "auto, or " : "", (long long)k->min,
+             (long long)k->max);
     break;
   case KT_BYTES:
     format_bytes(k->min, lo, sizeof lo);
@@ -348,6 +356,10 @@ static int parse_value(size_t i, const char *text, int64_t *num, char *msg, size
   case KT_INT:
   case KT_MS:
   case KT_BYTES:
+    if (k->type == KT_INT && k->allowed && !strcmp(text, AUTO)) {
+      *num = 0;
+      return 0;
+    }
     if (parse_digits(text, &v, &end) != 0) {
       if (errno == ERANGE) goto out_of_bounds;
       goto not_a_number;
@@ -629,8 +641,20 @@ static size_t key_or_abort(const char *key, bool want_str, const char *fn) {
   return (size_t)i;
 }
 
+/* What "auto" means for this machine (the keys whose `allowed` is AUTO). */
+static int64_t auto_value(const key_def *k) {
+  if (!strcmp(k->name, "serializer.workers")) { /* the CPUs the reader and publisher leave */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t w = ncpu > 2 ? (int64_t)ncpu - 2 : 2;
+    return w < 2 ? 2 : w > 4 ? 4 : w;
+  }
+  return k->min;
+}
+
 int64_t rc_config_int(const rc_config *c, const char *key) {
-  return c->num[key_or_abort(key, false, "rc_config_int")];
+  size_t i = key_or_abort(key, false, "rc_config_int");
+  if (keys[i].type == KT_INT && keys[i].allowed && c->num[i] == 0) return auto_value(&keys[i]);
+  return c->num[i];
 }
 
 const char *rc_config_str(const rc_config *c, const char *key) {

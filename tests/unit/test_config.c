@@ -112,6 +112,13 @@ static void test_override_wins(void) {
   RC_CHECK(rc_config_int(c, "batch.max_changes") == 7);
   RC_CHECK(rc_config_int(c, "batch.max_ms") == 20); /* from the file */
   RC_CHECK(rc_config_int(c, "serializer.workers") == 8);
+  /* auto (the default): the CPUs online less 2, from 2 to 4; 0 is still refused */
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  int64_t want = ncpu - 2 < 2 ? 2 : ncpu - 2 > 4 ? 4 : ncpu - 2;
+  RC_CHECK(rc_config_set_arg(c, "serializer.workers=auto", err, sizeof err) == 0);
+  RC_CHECK(rc_config_int(c, "serializer.workers") == want);
+  RC_CHECK(rc_config_set_arg(c, "serializer.workers=0", err, sizeof err) < 0);
+  RC_CHECK(rc_config_set_arg(c, "serializer.workers=8", err, sizeof err) == 0);
   RC_CHECK_STR(rc_config_kafka_value(c, 0), "a=b:c"); /* only the first '=' splits */
   RC_CHECK(rc_config_set(c, "state.dir", " /var/lib/rowcast ", err, sizeof err) == 0);
   RC_CHECK_STR(rc_config_str(c, "state.dir"), "/var/lib/rowcast");
