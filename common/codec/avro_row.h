@@ -3,6 +3,7 @@
  *
  *   avro_schema.c  rc_avro_table_new and the schema accessors, rc_avro_name
  *   avro_encode.c  rc_avro_encode_value, rc_avro_encode_key, rc_avro_value_is_lossy
+ *   avro_view.c    (private) the reference encoder the tests compare them with
  *   avro_decode.c  rc_avro_value_to_json, rc_avro_decoder_cache_free
  *
  * (what they share privately is avro_int.h).
@@ -10,9 +11,9 @@
  * One rc_avro_table per table version (a table map's shape, see rc_table_signature): it owns
  * the value schema (an envelope: before, after, op, source, ts_ms) and the key schema (the
  * primary-key columns), their Parsing Canonical Forms and CRC-64-AVRO fingerprints (both schemas
- * parsed by avro-c once, so they are valid Avro), an avro-c memory writer, and the view avro-c
- * writes each datum from (avro_value_write over rowcast's avro_value_iface_t, reading the row
- * images in place). The serializer caches them by signature and encodes every change of that
+ * parsed by avro-c once, so they are valid Avro) and the plan the encoder writes each datum by,
+ * straight from the row images into the caller's buffer, with the bytes avro-c's writer would
+ * produce. The serializer caches them by signature and encodes every change of that
  * table version with them: no allocation per value once the reused buffers have grown.
  *
  * rc_avro_value_to_json is the inverse, for `rowcast tail` and the tests: it reads a value
