@@ -54,6 +54,7 @@ typedef struct {
   uint64_t changes; /* changes produced before it in this run */
   char file[256];
   uint64_t pos;
+  char gtid[128]; /* GTID of the last change before it ("" none): folded into the checkpoint */
 } marker;
 
 typedef struct {
@@ -70,6 +71,7 @@ typedef struct {
   uint64_t ring_mask;
   uint64_t next_msg, acked_below;
   marker *markers;
+  char last_gtid[128]; /* GTID of the last change produced (for the next marker) */
   size_t m_head, m_tail, m_cap;
   rc_checkpoint cp;
   uint64_t base_changes; /* acknowledged before this run (from the checkpoint) */
@@ -162,6 +164,8 @@ static int advance(publisher *p, int force) {
     snprintf(p->cp.file, sizeof p->cp.file, "%s", m->file);
     p->cp.pos = m->pos;
     p->cp.changes = p->base_changes + m->changes;
+    if (m->gtid[0] && rc_gtid_state_add(p->cp.gtid, sizeof p->cp.gtid, m->gtid, strlen(m->gtid)) < 0)
+      rc_warn("the GTID state of the checkpoint is full (%zu bytes): %s not recorded", sizeof p->cp.gtid, m->gtid);
     p->cp_dirty = 1;
     p->m_head++;
   }
@@ -186,6 +190,7 @@ static int push_marker(publisher *p, const char *file, size_t flen, uint64_t pos
   m->changes = p->produced;
   snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), file);
   m->pos = pos;
+  snprintf(m->gtid, sizeof m->gtid, "%s", p->last_gtid);
   p->m_tail++;
   return 0;
 }
@@ -335,6 +340,10 @@ static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
   }
   p->ring[no & p->ring_mask] = m.recv_ns ? m.recv_ns : 1;
   p->ring_commit[no & p->ring_mask] = m.commit_us;
+  if (m.gtid_len && m.gtid_len < sizeof p->last_gtid) {
+    memcpy(p->last_gtid, m.gtid, m.gtid_len);
+    p->last_gtid[m.gtid_len] = 0;
+  }
   p->next_msg++;
   p->produced++;
   p->key_bytes += klen;

@@ -387,6 +387,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
       .start = rc_config_str(c, "source.start"),
       .heartbeat_ms = (unsigned)rc_config_int(c, "source.heartbeat_ms"),
       .connect_timeout_ms = (unsigned)rc_config_int(c, "source.connect_timeout_ms"),
+      .gtid_resume = (int)rc_config_int(c, "source.gtid_resume"),
   };
   int rc = rc_server_open(&r->srv, &o, cp, err, sizeof err);
   if (rc < 0) {

@@ -334,6 +334,26 @@ static int resolve_start(rc_server *s, const rc_checkpoint *cp, const char *star
     return rc_errf(RC_ERR_ARG, es, esz, "%s has no binary log files (SHOW BINARY LOGS is empty)", s->where);
   }
   const char *what;
+  if (cp && s->gtid_resume && cp->gtid[0]) {
+    free(f);
+    if (!s->is_mariadb)
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "source.gtid_resume=true, but %s is MySQL: MariaDB Connector/C's replication API cannot "
+                     "send COM_BINLOG_DUMP_GTID, so rowcast resumes a MySQL source by file:pos only (the "
+                     "checkpoint's %s:%llu); set source.gtid_resume=false", s->where, cp->file,
+                     (unsigned long long)cp->pos);
+    if (!is_maria_gtid(cp->gtid) || strlen(cp->gtid) >= gtid_size)
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "source.gtid_resume=true, but the checkpoint's GTID state \"%.200s\" is not a MariaDB GTID "
+                     "position (domain-server-seq, comma separated)", cp->gtid);
+    snprintf(gtid, gtid_size, "%s", cp->gtid);
+    file[0] = 0;
+    *pos = 4;
+    if (!quiet)
+      rc_info("resuming from the checkpoint by its GTID state %s (source.gtid_resume; the checkpoint's "
+              "file position %s:%llu is not used)", gtid, cp->file, (unsigned long long)cp->pos);
+    return 0;
+  }
   if (cp) {
     snprintf(file, file_size, "%s", cp->file);
     *pos = cp->pos;
@@ -552,6 +572,7 @@ int rc_server_open(rc_server **out, const rc_server_opts *o, const rc_checkpoint
   s->start = xstrdup(o->start && o->start[0] ? o->start : "earliest");
   s->port = o->port ? o->port : 3306;
   s->server_id = o->server_id;
+  s->gtid_resume = o->gtid_resume;
   s->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
   s->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   s->file_alg = -1;

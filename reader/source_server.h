@@ -45,6 +45,7 @@ typedef struct rc_server_opts {
   const char *start;      /* "earliest" | "latest" | "FILE:POS" | MariaDB GTID list "d-s-n[,d-s-n]" */
   unsigned heartbeat_ms;  /* 0: 500 */
   unsigned connect_timeout_ms; /* 0: 5000 */
+  int gtid_resume;        /* resume a checkpoint by its GTID state (MariaDB), not by file:pos */
 } rc_server_opts;
 
 /* Connect, run the pre-flight checks, and start the dump at the checkpoint (cp != NULL: it wins

@@ -16,6 +16,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 
 struct rc_server {
+  int gtid_resume;        /* rc_server_opts.gtid_resume */
   /* options (copies) */
   char *host, *socket, *user, *password, *start;
   unsigned port;

@@ -11,7 +11,8 @@
  *     current end when a fingerprint is unknown;
  *   00 + 4-byte big-endian id + datum: Confluent; the schema comes from schema_registry.url
  *     (GET /schemas/ids/{id}), cached;
- *   '{': serializer.format=json, the value is the line already.
+ *   '{': serializer.format=json, the value is the line already (checked: a JSON object of a
+ *     change line's shape, rc_json_change_check; anything else is not rowcast's).
  * A value that is none of these, or does not decode, is an error on stderr naming the topic,
  * partition and offset; tail goes on with the next message and exits 2 at the end.
  *
@@ -20,7 +21,8 @@
  * listed again every second to pick up new tables. Partitions present at start begin at their
  * end (only new messages), or at their beginning with --from-beginning; partitions that appear
  * later begin at their beginning (all their messages are new). --exit-at-end stops once every
- * assigned partition has reached its end and a listing found nothing new.
+ * assigned partition has reached its end and a listing found nothing new, and gives up with an
+ * error (exit 1) when Kafka answers no topic listing for 15 s.
  *
  * One event loop: poll() on librdkafka's queue (rd_kafka_queue_io_event_enable) and a signal
  * self-pipe; SIGINT/SIGTERM only set a flag and write a byte. Output is flushed per poll batch.
@@ -49,11 +51,14 @@
 #include "log.h"
 #include "rc_err.h"
 #include "registry.h"
+#include "row_json.h"
 #include "signals.h"
 
 #define LIST_INTERVAL_NS 1000000000ull
 #define SCHEMA_SYNC_TIMEOUT_NS 10000000000ull
 #define BATCH 1000
+/* --exit-at-end gives up when no topic listing succeeded for this long (Kafka unreachable) */
+#define UNREACHABLE_NS 15000000000ull
 
 typedef struct {
   uint64_t fp;
@@ -91,6 +96,7 @@ typedef struct {
   int have_re; /* re is compiled */
   int from_beginning, exit_at_end;
   const char *registry_url;
+  const char *bootstrap; /* kafka.bootstrap.servers, for messages */
   fp_slot *fps;
   size_t fp_cap, fp_n;
   id_slot *ids;
@@ -100,6 +106,7 @@ typedef struct {
   int listings;        /* topic listings done */
   int last_listing_new; /* the last listing added partitions */
   uint64_t next_list_ns;
+  uint64_t started_ns, last_listing_ns; /* start; the last listing Kafka answered (0: none) */
   uint64_t printed, bad;
   rc_buf out;
   char last_kafka_err[512];
@@ -264,6 +271,7 @@ static int list_topics(tail *t) {
     rc_warn("cannot list the topics: %s", rd_kafka_err2str(e));
     return 0;
   }
+  t->last_listing_ns = rc_now_ns();
   int64_t start = t->listings == 0 && !t->from_beginning ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(8), *sadd = rd_kafka_topic_partition_list_new(4);
   int err = 0;
@@ -384,6 +392,10 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
     datum = v + 5;
     dlen = n - 5;
   } else if (n > 0 && v[0] == '{') {
+    if (rc_json_change_check((const char *)v, n, err, sizeof err) < 0) {
+      bad_msg(t, m, "%s", err);
+      return;
+    }
     rc_buf_put(&t->out, v, n);
     if (v[n - 1] != '\n') rc_buf_putc(&t->out, '\n');
     t->printed++;
@@ -521,7 +533,10 @@ static int tail_open(tail *t, const char *pattern) {
   t->have_re = 1;
   int have_bootstrap = 0;
   for (size_t i = 0; i < rc_config_kafka_count(t->cfg); i++)
-    have_bootstrap |= !strcmp(rc_config_kafka_key(t->cfg, i), "bootstrap.servers");
+    if (!strcmp(rc_config_kafka_key(t->cfg, i), "bootstrap.servers")) {
+      have_bootstrap = 1;
+      t->bootstrap = rc_config_kafka_value(t->cfg, i);
+    }
   if (!have_bootstrap) {
     fprintf(stderr, "rowcast tail: set kafka.bootstrap.servers (-o kafka.bootstrap.servers=host:port, or in the "
                     "[kafka] section of --config)\n");
@@ -564,6 +579,12 @@ static int tail_loop(tail *t) {
       break;
     }
     if (t->exit_at_end && all_at_end(t)) break;
+    if (t->exit_at_end && rc_now_ns() - (t->last_listing_ns ? t->last_listing_ns : t->started_ns) > UNREACHABLE_NS) {
+      rc_error("Kafka (%s) did not answer for %llu s: cannot read the topics to their end (--exit-at-end)",
+               t->bootstrap, (unsigned long long)(UNREACHABLE_NS / 1000000000ull));
+      status = 1;
+      break;
+    }
     now = rc_now_ns();
     int wait_ms = t->next_list_ns > now ? (int)((t->next_list_ns - now) / 1000000) + 1 : 0;
     struct pollfd pf[2] = {{t->kafka_fd[0], POLLIN, 0}, {sig_fd, POLLIN, 0}};
@@ -617,6 +638,7 @@ int rc_tail_run(const rc_tail_opts *opts) {
   t.cfg = opts->cfg;
   t.from_beginning = opts->from_beginning;
   t.exit_at_end = opts->exit_at_end;
+  t.started_ns = rc_now_ns();
   int status = tail_open(&t, opts->topic_pattern);
   if (status == 0) status = tail_loop(&t);
   tail_close(&t);

@@ -186,6 +186,14 @@ int rc_binfile_next(rc_binfile *f, const uint8_t **raw, size_t *len, uint64_t *o
     return rc_errf(RC_ERR_TRUNCATED, errstr, errstr_size,
                    "%s: truncated event at offset %zu: the header says %u bytes, the file has %zu left",
                    f->path, f->pos, size, left);
+  if (f->pos == RC_BINLOG_MAGIC_LEN && p[4] != RC_EV_FORMAT_DESCRIPTION && p[4] != RC_EV_START_V3) {
+    const char *tn = rc_event_type_name(p[4]);
+    return rc_errf(RC_ERR_CORRUPT, errstr, errstr_size,
+                   "%s: the first event, at offset %zu, is %s (type %u), not a FORMAT_DESCRIPTION_EVENT (type 15): "
+                   "every binlog file starts with one and nothing in the file can be decoded or checked without it "
+                   "(its type byte may be corrupt)",
+                   f->path, f->pos, tn ? tn : "of no known type", p[4]);
+  }
   *raw = p;
   *len = size;
   *offset = f->pos;
@@ -295,12 +303,61 @@ static int table_put(rc_binlog *bl, rc_table *t) {
 }
 
 /* Does a server of this version write the checksum-algorithm byte in its FORMAT_DESCRIPTION?
- * MySQL from 5.6.1, MariaDB from 5.3. */
+ * MySQL from 5.6.1, MariaDB from 5.3. -1: the text is not a server version at all. */
 static int version_has_checksum(const char *v) {
   unsigned maj = 0, min = 0, pat = 0;
-  if (sscanf(v, "%u.%u.%u", &maj, &min, &pat) < 2) return 0;
+  if (sscanf(v, "%u.%u.%u", &maj, &min, &pat) < 2) return -1;
   if (strstr(v, "MariaDB")) return maj > 5 || (maj == 5 && min >= 3);
   return maj > 5 || (maj == 5 && (min > 6 || (min == 6 && pat >= 1)));
+}
+
+/* The CRC32 a FORMAT_DESCRIPTION carries: over the event but its last 4 bytes, computed with the
+ * in-use flag cleared (byte 17 holds the low byte of the header flags) and, when alg >= 0, with
+ * the checksum-algorithm byte taken as alg. */
+static uint32_t fde_crc(const rc_event *ev, int alg) {
+  uint8_t flags_lo = (uint8_t)(ev->raw[17] & ~RC_EVF_BINLOG_IN_USE);
+  uint8_t a = alg >= 0 ? (uint8_t)alg : ev->raw[ev->raw_len - 5];
+  uLong crc = crc32(0L, ev->raw, 17);
+  crc = crc32(crc, &flags_lo, 1);
+  crc = crc32(crc, ev->raw + 18, (uInt)(ev->raw_len - 5 - 18));
+  return (uint32_t)crc32(crc, &a, 1);
+}
+
+/* The checksum fields of a FORMAT_DESCRIPTION (the algorithm byte and the CRC32 after it, which
+ * every server that writes the byte writes, even with checksums off): verified whenever the
+ * version says they are there or the bytes look like them, so that no single corrupted byte
+ * (the algorithm, the version text) can switch verification off for the file. Returns the
+ * algorithm (0 off, 1 CRC32), 2 when the event has no checksum fields, or an error. */
+static int fde_checksum(rc_binlog *bl, const rc_event *ev, int has_fields, char *errstr, size_t es) {
+  unsigned long long off = (unsigned long long)ev->offset;
+  uint32_t want = rd_le32(ev->raw + ev->raw_len - 4);
+  int alg = ev->raw[ev->raw_len - 5];
+  if (!has_fields) {
+    /* an older server's version, but the bytes end like a checksummed FORMAT_DESCRIPTION: the
+     * event's own post-header length (entry 15 of the array) leaves exactly the 5 bytes of the
+     * checksum fields, or they hold a CRC32 of the event */
+    size_t n = ev->raw_len - RC_EVENT_HEADER_LEN;
+    const uint8_t *ph = ev->raw + RC_EVENT_HEADER_LEN + 57;
+    if (n >= 57 + RC_EV_FORMAT_DESCRIPTION && (size_t)ph[RC_EV_FORMAT_DESCRIPTION - 1] + 5 == n) has_fields = 1;
+    else if ((alg == 0 || alg == 1) && fde_crc(ev, -1) == want) has_fields = 1;
+    else if (alg == 0 && fde_crc(ev, 1) == want) has_fields = 1;
+    if (!has_fields) return 2;
+  }
+  if (alg != 0 && alg != 1)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es,
+                   "%s: FORMAT_DESCRIPTION at offset %llu names checksum algorithm %d; known are 0 (none) and 1 (CRC32)",
+                   bl->file, off, alg);
+  if (bl->no_verify) return alg;
+  uint32_t got = fde_crc(ev, -1);
+  if (got == want) return alg;
+  if (alg == 0 && fde_crc(ev, 1) == want)
+    return rc_errf(RC_ERR_CHECKSUM, errstr, es,
+                   "%s: FORMAT_DESCRIPTION at offset %llu says checksums are off, but its CRC32 was computed with "
+                   "them on (algorithm 1): the algorithm byte is corrupt",
+                   bl->file, off);
+  return rc_errf(RC_ERR_CHECKSUM, errstr, es,
+                 "%s: checksum mismatch in FORMAT_DESCRIPTION event at offset %llu: stored %08x, computed %08x",
+                 bl->file, off, want, got);
 }
 
 static int parse_fde(rc_binlog *bl, const rc_event *ev, char *errstr, size_t es) {
@@ -323,33 +380,33 @@ static int parse_fde(rc_binlog *bl, const rc_event *ev, char *errstr, size_t es)
     return rc_errf(RC_ERR_UNSUPPORTED, errstr, es,
                    "%s: FORMAT_DESCRIPTION at offset %llu has common header length %u, expected 19",
                    bl->file, (unsigned long long)ev->offset, header_len);
+  int vc = version_has_checksum(bl->server_version);
   size_t npost = n - 57;
-  int alg = -1;
-  if (version_has_checksum(bl->server_version)) {
-    if (npost < 5)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es,
-                     "%s: FORMAT_DESCRIPTION at offset %llu is too short for its checksum fields",
-                     bl->file, (unsigned long long)ev->offset);
+  int alg = npost >= 5 ? fde_checksum(bl, ev, vc > 0, errstr, es) : 2;
+  if (alg < 0) return alg;
+  if (alg == 2 && vc > 0)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es,
+                   "%s: FORMAT_DESCRIPTION at offset %llu is too short for its checksum fields",
+                   bl->file, (unsigned long long)ev->offset);
+  if (vc < 0 && alg == 2) {
+    char shown[51];
+    size_t k = 0;
+    for (; bl->server_version[k]; k++) {
+      unsigned char ch = (unsigned char)bl->server_version[k];
+      shown[k] = ch >= 0x20 && ch < 0x7f && ch != '"' ? (char)ch : '?';
+    }
+    shown[k] = 0;
+    return rc_errf(RC_ERR_CORRUPT, errstr, es,
+                   "%s: corrupt FORMAT_DESCRIPTION at offset %llu: server version \"%s\" does not start with a version "
+                   "number, and no checksum confirms the event",
+                   bl->file, (unsigned long long)ev->offset, shown);
+  }
+  if (alg != 2) {
     npost -= 5;
-    alg = b[57 + npost];
-    if (alg != 0 && alg != 1 && alg != 255)
-      return rc_errf(RC_ERR_UNSUPPORTED, errstr, es,
-                     "%s: FORMAT_DESCRIPTION at offset %llu names checksum algorithm %d; known are 0 (none) and 1 (CRC32)",
-                     bl->file, (unsigned long long)ev->offset, alg);
-    /* The FDE always carries a CRC32, computed with the in-use flag cleared (byte 17 holds the
-     * low byte of the header flags). */
-    uint8_t flags_lo = (uint8_t)(ev->raw[17] & ~RC_EVF_BINLOG_IN_USE);
-    uLong crc = crc32(0L, ev->raw, 17);
-    crc = crc32(crc, &flags_lo, 1);
-    crc = crc32(crc, ev->raw + 18, (uInt)(ev->raw_len - 4 - 18));
-    uint32_t want = rd_le32(ev->raw + ev->raw_len - 4);
-    if ((uint32_t)crc != want && !bl->no_verify)
-      return rc_errf(RC_ERR_CHECKSUM, errstr, es,
-                     "%s: checksum mismatch in FORMAT_DESCRIPTION event at offset %llu: stored %08x, computed %08x",
-                     bl->file, (unsigned long long)ev->offset, want, (unsigned)crc);
-    if (alg == 255) alg = 0;
+    bl->fde_crc_fields = 1;
   } else {
     alg = 0;
+    bl->fde_crc_fields = 0;
   }
   if (npost > 255) npost = 255;
   memcpy(bl->post_header_len, b + 57, npost);
@@ -378,10 +435,71 @@ uint64_t rc_binlog_commit_us(const rc_binlog *bl, const rc_event *ev) {
   return bl->commit_us ? bl->commit_us : (uint64_t)ev->ts * 1000000u;
 }
 
+/* "uuid" in MySQL's text form (lowercase, 8-4-4-4-12) at o; returns the end. */
+static char *put_uuid_text(char *o, const uint8_t *u) {
+  static const char hx[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+    *o++ = hx[u[i] >> 4];
+    *o++ = hx[u[i] & 15];
+  }
+  *o = 0;
+  return o;
+}
+
+/* GTID_TAGGED (MySQL 8.4+): the uuid, tag, gno and immediate commit time out of the
+ * serialization library's message (the field layout: binlog_info_gtid.c). The GTID text is what
+ * the server prints, "uuid:tag:gno". An event that does not parse leaves the GTID empty; `decode
+ * --events` names what is wrong with it. */
+static void track_gtid_tagged(rc_binlog *bl, const rc_event *ev) {
+  rc_cur c = {ev->body, ev->body + ev->body_len, 0};
+  (void)cur_u8(&c); /* serialization version */
+  uint64_t size = cur_varlen(&c);
+  (void)cur_varlen(&c); /* last non-ignorable field */
+  size_t consumed = (size_t)(c.p - ev->body);
+  if (c.bad || size < consumed || size - consumed > cur_left(&c)) return;
+  rc_cur m = {c.p, c.p + (size - consumed), 0};
+  uint8_t sid[16];
+  const uint8_t *tag = NULL;
+  uint64_t tag_len = 0, imm_ts = 0;
+  int64_t gno = 0;
+  int have_sid = 0, have_gno = 0, done = 0;
+  while (cur_left(&m) > 0 && !done && !m.bad) {
+    switch (cur_varlen(&m)) {
+    case 1:
+      for (int i = 0; i < 16; i++) {
+        uint64_t v = cur_varlen(&m);
+        if (v > 255) return;
+        sid[i] = (uint8_t)v;
+      }
+      have_sid = 1;
+      break;
+    case 2: gno = cur_varlen_signed(&m), have_gno = 1; break;
+    case 3:
+      tag_len = cur_varlen(&m);
+      if (m.bad || tag_len > cur_left(&m) || tag_len > 32) return; /* MySQL's tags: 32 characters at most */
+      tag = cur_take(&m, (size_t)tag_len);
+      break;
+    case 6: imm_ts = cur_varlen(&m); break;
+    case 0: case 4: case 5: case 7: case 8: case 9: case 10: case 11: (void)cur_varlen(&m); break;
+    default: done = 1; break; /* a later field: what rowcast needs comes before it */
+    }
+  }
+  if (m.bad || !have_sid || !have_gno) return;
+  char *o = put_uuid_text(bl->gtid, sid);
+  size_t room = sizeof bl->gtid - (size_t)(o - bl->gtid);
+  if (tag_len)
+    snprintf(o, room, ":%.*s:%lld", (int)tag_len, (const char *)tag, (long long)gno);
+  else
+    snprintf(o, room, ":%lld", (long long)gno);
+  bl->commit_us = imm_ts;
+}
+
 static void track_gtid(rc_binlog *bl, const rc_event *ev) {
   const uint8_t *b = ev->body;
   size_t n = ev->body_len;
   bl->commit_us = 0;
+  bl->gtid[0] = 0;
   /* MySQL 8: flags, sid, gno, ts_type, last_committed, sequence_number, then the 7-byte
    * immediate_commit_timestamp (bit 55: an original timestamp follows) */
   if ((ev->type == RC_EV_GTID || ev->type == RC_EV_ANONYMOUS_GTID) && n >= 42 + 7 && b[25] == 2)
@@ -390,18 +508,11 @@ static void track_gtid(rc_binlog *bl, const rc_event *ev) {
     snprintf(bl->gtid, sizeof bl->gtid, "%u-%u-%llu", rd_le32(b + 8), ev->server_id,
              (unsigned long long)rd_le64(b));
   } else if (ev->type == RC_EV_GTID && n >= 25) {
-    static const char hx[] = "0123456789abcdef";
-    char *o = bl->gtid;
-    for (int i = 0; i < 16; i++) {
-      if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-      *o++ = hx[b[1 + i] >> 4];
-      *o++ = hx[b[1 + i] & 15];
-    }
+    char *o = put_uuid_text(bl->gtid, b + 1);
     snprintf(o, sizeof bl->gtid - (size_t)(o - bl->gtid), ":%lld", (long long)rd_le64(b + 17));
-  } else if (ev->type == RC_EV_ANONYMOUS_GTID || ev->type == RC_EV_GTID_TAGGED) {
-    /* anonymous: no GTID; tagged (8.4+): a different serialization, not decoded yet */
-    bl->gtid[0] = 0;
-  }
+  } else if (ev->type == RC_EV_GTID_TAGGED) {
+    track_gtid_tagged(bl, ev);
+  } /* anonymous: no GTID */
 }
 
 static int unpack_payload(rc_binlog *bl, const rc_event *ev, char *errstr, size_t es) {
@@ -515,7 +626,7 @@ int rc_binlog_feed(rc_binlog *bl, const uint8_t *raw, size_t len, uint64_t offse
   if (ev->type == RC_EV_FORMAT_DESCRIPTION) {
     int r = parse_fde(bl, ev, errstr, es);
     if (r < 0) return r;
-    if (bl->checksum_alg == 1 || version_has_checksum(bl->server_version)) ev->body_len -= 4;
+    if (bl->fde_crc_fields) ev->body_len -= 4;
     return 0;
   }
   if (ev->type == RC_EV_START_V3 && !bl->have_fde) {

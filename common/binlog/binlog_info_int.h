@@ -87,25 +87,6 @@ static inline int post_header(const info_ctx *x, int dflt) {
   return phl < 0 ? dflt : phl;
 }
 
-/* MySQL serialization library varlen integer: the count of trailing 1 bits of the first byte,
- * plus one, is the byte count; the value follows the marker bits; 0xFF means 8 raw bytes. */
-static inline uint64_t cur_varlen(rc_cur *c) {
-  if (!cur_need(c, 1)) return 0;
-  uint8_t f = c->p[0];
-  int ones = 0;
-  while (ones < 8 && (f >> ones) & 1) ones++;
-  if (ones == 8) {
-    c->p++;
-    return cur_le(c, 8);
-  }
-  const uint8_t *p = cur_take(c, (size_t)ones + 1);
-  return p ? rd_le_n(p, ones + 1) >> (ones + 1) : 0;
-}
-static inline int64_t cur_varlen_signed(rc_cur *c) {
-  uint64_t u = cur_varlen(c);
-  return (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
-}
-
 /* The GTID events (binlog_info_gtid.c). */
 int rc_info_previous_gtids(info_ctx *x);
 int rc_info_gtid(info_ctx *x);

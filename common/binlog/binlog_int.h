@@ -72,6 +72,25 @@ static inline uint64_t cur_lenenc(rc_cur *c) {
   return 0;
 }
 
+/* MySQL serialization library varlen integer: the count of trailing 1 bits of the first byte,
+ * plus one, is the byte count; the value follows the marker bits; 0xFF means 8 raw bytes. */
+static inline uint64_t cur_varlen(rc_cur *c) {
+  if (!cur_need(c, 1)) return 0;
+  uint8_t f = c->p[0];
+  int ones = 0;
+  while (ones < 8 && (f >> ones) & 1) ones++;
+  if (ones == 8) {
+    c->p++;
+    return cur_le(c, 8);
+  }
+  const uint8_t *p = cur_take(c, (size_t)ones + 1);
+  return p ? rd_le_n(p, ones + 1) >> (ones + 1) : 0;
+}
+static inline int64_t cur_varlen_signed(rc_cur *c) {
+  uint64_t u = cur_varlen(c);
+  return (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
+}
+
 struct rc_binlog {
   char file[256];
   /* FORMAT_DESCRIPTION */
@@ -79,6 +98,7 @@ struct rc_binlog {
   char server_version[51];
   int is_mariadb;
   int checksum_alg;      /* 0 off, 1 CRC32, -1 not known yet */
+  int fde_crc_fields;    /* the FORMAT_DESCRIPTION ends with the algorithm byte and a CRC32 */
   int no_verify;         /* do not compute CRCs: the fuzzer, and the serializer (the reader checked them) */
   uint8_t post_header_len[256];
   int n_post_header;

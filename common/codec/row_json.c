@@ -4,6 +4,7 @@
  */
 #include "row_json.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "charset.h"
 #include "decimal.h"
 #include "json_binary.h"
+#include "rc_err.h"
 
 static void put_date(rc_buf *b, unsigned y, unsigned m, unsigned d) {
   char *o = rc_buf_reserve(b, 10);
@@ -258,5 +260,33 @@ int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before
   rc_buf_lit(b, ",\"ts\":");
   rc_buf_u64(b, pos->ts);
   rc_buf_lit(b, "}\n");
+  return 0;
+}
+
+int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es) {
+  json_error_t je;
+  json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) return rc_errf(RC_ERR_CORRUPT, errstr, es, "not valid JSON: %s (at byte %d)", je.text, je.position);
+  const char *bad = NULL;
+  json_t *op = json_object_get(j, "op"), *pos = json_object_get(j, "pos");
+  json_t *before = json_object_get(j, "before"), *after = json_object_get(j, "after");
+  json_t *gtid = json_object_get(j, "gtid");
+  if (!json_is_object(j)) bad = "not a JSON object";
+  else if (!json_is_string(json_object_get(j, "db")) || !json_is_string(json_object_get(j, "table")))
+    bad = "no \"db\" and \"table\" strings";
+  else if (!json_is_string(op) || json_string_length(op) != 1 || !strchr("curd", json_string_value(op)[0]))
+    bad = "no \"op\" of c, u, d or r";
+  else if (!before || !after || !(json_is_object(before) || json_is_null(before)) ||
+           !(json_is_object(after) || json_is_null(after)))
+    bad = "no \"before\" and \"after\" objects (or null)";
+  else if (!json_is_object(pos) || !json_is_string(json_object_get(pos, "file")) ||
+           !json_is_integer(json_object_get(pos, "offset")) || !json_is_integer(json_object_get(pos, "row")))
+    bad = "no \"pos\" object with file, offset and row";
+  else if (!gtid || !(json_is_string(gtid) || json_is_null(gtid)))
+    bad = "no \"gtid\" string (or null)";
+  else if (!json_is_integer(json_object_get(j, "ts")))
+    bad = "no \"ts\" integer";
+  json_decref(j);
+  if (bad) return rc_errf(RC_ERR_CORRUPT, errstr, es, "JSON, but not a rowcast change: %s", bad);
   return 0;
 }

@@ -27,4 +27,11 @@ typedef struct rc_change_pos {
 int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before,
                    const rc_value *after, const rc_change_pos *pos, char *errstr, size_t es);
 
+/* Is `text` (len bytes, a trailing newline allowed) a change line of rc_json_change's shape:
+ * one JSON object with db and table strings, op one of "c" "u" "d" "r", before and after
+ * objects or null, pos {file string, offset and row integers}, gtid string or null, ts integer?
+ * 0, or RC_ERR_CORRUPT with what is wrong in errstr. For readers of JSON messages (`tail`), so
+ * that a value that merely starts with '{' is never taken for a change. Parsed with jansson. */
+int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es);
+
 #endif

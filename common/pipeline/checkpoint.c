@@ -35,7 +35,7 @@ int rc_checkpoint_read(const char *dir, rc_checkpoint *cp, char *errstr, size_t 
     return rc_errf(RC_ERR_IO, errstr, es, "cannot read checkpoint %s: %s", path, strerror(errno));
   }
   memset(cp, 0, sizeof *cp);
-  char line[512];
+  char line[RC_GTID_STATE_MAX + 64];
   int have_file = 0, have_pos = 0, lineno = 0;
   while (fgets(line, sizeof line, f)) {
     lineno++;
@@ -47,6 +47,8 @@ int rc_checkpoint_read(const char *dir, rc_checkpoint *cp, char *errstr, size_t 
     } else if (!strncmp(line, "pos=", 4)) {
       cp->pos = strtoull(line + 4, &end, 10);
       have_pos = *end == 0 && line[4];
+    } else if (!strncmp(line, "gtid=", 5) && strlen(line + 5) < sizeof cp->gtid) {
+      snprintf(cp->gtid, sizeof cp->gtid, "%s", line + 5);
     } else if (!strncmp(line, "changes=", 8)) {
       cp->changes = strtoull(line + 8, &end, 10);
     } else if (line[0]) {
@@ -66,9 +68,10 @@ int rc_checkpoint_write(const char *dir, const rc_checkpoint *cp, char *errstr, 
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return rc_errf(RC_ERR_IO, errstr, es, "cannot write %s: %s", tmp, strerror(errno));
-  char text[400];
-  int n = snprintf(text, sizeof text, "file=%s\npos=%llu\nchanges=%llu\n", cp->file,
-                   (unsigned long long)cp->pos, (unsigned long long)cp->changes);
+  char text[400 + RC_GTID_STATE_MAX];
+  int n = snprintf(text, sizeof text, "file=%s\npos=%llu\nchanges=%llu\n%s%s%s", cp->file,
+                   (unsigned long long)cp->pos, (unsigned long long)cp->changes, cp->gtid[0] ? "gtid=" : "",
+                   cp->gtid, cp->gtid[0] ? "\n" : "");
   if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
     int e = errno;
     close(fd);
@@ -81,5 +84,39 @@ int rc_checkpoint_write(const char *dir, const rc_checkpoint *cp, char *errstr, 
     fsync(dfd);
     close(dfd);
   }
+  return 0;
+}
+
+/* The part of a GTID that names its stream: a MariaDB domain ("0-" of "0-1-42") or a MySQL
+ * uuid and tag ("uuid:" or "uuid:tag:" of "uuid:tag:7"); its length, 0 when the text is
+ * neither form. */
+static size_t gtid_stream_len(const char *g, size_t len) {
+  const char *colon = NULL;
+  for (size_t i = len; i > 0 && !colon; i--)
+    if (g[i - 1] == ':') colon = g + i - 1;
+  if (colon) return (size_t)(colon - g) + 1 >= len ? 0 : (size_t)(colon - g) + 1;
+  const char *dash = memchr(g, '-', len);
+  return dash && dash > g && dash + 1 < g + len ? (size_t)(dash - g) + 1 : 0;
+}
+
+int rc_gtid_state_add(char *state, size_t size, const char *gtid, size_t len) {
+  size_t k = gtid_stream_len(gtid, len);
+  if (!k || memchr(gtid, ',', len)) return RC_ERR_ARG;
+  size_t have = strlen(state);
+  for (size_t at = 0; at < have;) {
+    size_t end = at;
+    while (end < have && state[end] != ',') end++;
+    if (end - at > k && !memcmp(state + at, gtid, k) && gtid_stream_len(state + at, end - at) == k) {
+      if (have - (end - at) + len + 1 > size) return RC_ERR_ARG;
+      memmove(state + at + len, state + end, have - end + 1);
+      memcpy(state + at, gtid, len);
+      return 0;
+    }
+    at = end + 1;
+  }
+  if (have + (have ? 1 : 0) + len + 1 > size) return RC_ERR_ARG;
+  if (have) state[have++] = ',';
+  memcpy(state + have, gtid, len);
+  state[have + len] = 0;
   return 0;
 }

@@ -7,6 +7,14 @@
  *   file=mariadb-bin.000042
  *   pos=1234
  *   changes=5000
+ *   gtid=0-1-4711,1-2-99
+ *
+ * gtid= (absent when the stream had no GTID) is the GTID state at the checkpoint, as far as the
+ * acknowledged changes give it: the last GTID per MariaDB domain ("domain-server-seq", comma
+ * separated: the form of @@gtid_binlog_pos, which @slave_connect_state takes), or the last GTID
+ * per MySQL source uuid and tag ("uuid:gno", "uuid:tag:gno"). Only transactions that produced
+ * changes are in it; a transaction without changes after them is read again on a GTID resume,
+ * which sends nothing.
  */
 #ifndef RC_CHECKPOINT_H
 #define RC_CHECKPOINT_H
@@ -14,11 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define RC_GTID_STATE_MAX 2048
+
 typedef struct rc_checkpoint {
   char file[256];
   uint64_t pos;
   uint64_t changes; /* changes acknowledged in total, for reports */
+  char gtid[RC_GTID_STATE_MAX]; /* the GTID state ("" none): see above */
 } rc_checkpoint;
+
+/* Fold one GTID (text, len bytes) into a GTID state: it replaces the entry of its MariaDB
+ * domain, or of its MySQL uuid (and tag), else it is appended. 0, or RC_ERR_ARG when the state
+ * would not fit (it is left as it was) or the GTID is neither form. */
+int rc_gtid_state_add(char *state, size_t size, const char *gtid, size_t len);
 
 /* 1 and *cp filled, 0 when there is no checkpoint yet, or an error (unreadable, malformed). */
 int rc_checkpoint_read(const char *state_dir, rc_checkpoint *cp, char *errstr, size_t errstr_size);

@@ -77,7 +77,16 @@ static const key_def keys[] = {
      "Where to start when there is no checkpoint: earliest (the oldest binlog the server has), "
      "latest (only changes from now on), FILE:POS (a binlog file and the position of a "
      "transaction's first event), or a MariaDB GTID position (domain-server-seq, comma "
-     "separated). A checkpoint, when present, wins; the log says which was used."},
+     "separated). A checkpoint, when present, wins; the log says which was used. A MySQL GTID "
+     "set (uuid:1-100,uuid:tag:1-5) is refused: MariaDB Connector/C's replication API has no "
+     "COM_BINLOG_DUMP_GTID; give the FILE:POS of the transaction instead."},
+    {"source.gtid_resume", KT_BOOL, "false", 0, 1, NULL,
+     "Resume a checkpoint by its GTID state (the gtid= line: the last GTID per domain of the "
+     "acknowledged changes) instead of its file and position, the way a MariaDB replica "
+     "connects (@slave_connect_state): for a resume against another server of the "
+     "replication topology after a failover (it must have log_slave_updates and the GTIDs in "
+     "its binlogs). MariaDB only; with a MySQL source it is refused. A reconnection to the "
+     "same server still resumes by file and position."},
     {"source.heartbeat_ms", KT_MS, "500", 10, 60000, NULL,
      "How often the server sends a heartbeat when it has nothing to send: how soon rowcast "
      "notices a dead connection, and the lag it can report on an idle server."},

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Avro on the wire, checked by consumers that are not rowcast.
 
-Usage: test_avro.py --rowcast PATH [--only a,b,c,d] [--keep]
+Usage: test_avro.py --rowcast PATH [--only a,b,c,d,e,f] [--keep]
 
 A real MariaDB (started by the test, binlog_row_metadata=FULL) writes the binlogs; they are
 replayed with the default format (Avro) into `rowcast broker`, and:
@@ -40,6 +40,10 @@ replayed with the default format (Avro) into `rowcast broker`, and:
 
 Prints PASS/FAIL per check and `N passed, M failed`; exit 0 iff M == 0; 77 (skip) when
 python3-avro, python3-confluent-kafka or MariaDB is missing.
+ f. messages that are not rowcast's (JSON-looking garbage, JSON of another shape, an unknown
+    Avro fingerprint or header), produced with python3-confluent-kafka: `rowcast tail` reports
+    each on stderr with topic, partition and offset and prints only the real change; and
+    `tail --exit-at-end` against a broker nobody listens on exits non-zero with an error.
 """
 import argparse
 import base64
@@ -965,7 +969,7 @@ class Standin:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rowcast", required=True)
-    ap.add_argument("--only", default="a,b,c,d,e", help="parts to run (a,b,c,d,e)")
+    ap.add_argument("--only", default="a,b,c,d,e,f", help="parts to run (a,b,c,d,e,f)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     parts = set(a.only.split(","))
@@ -1095,6 +1099,43 @@ def run(ck, rc, tmp, parts):
     if "e" in parts:
         check_registry_outage(ck, rc, tmp, type_files, type_lines, cols)
         check_registry_refusal(ck, rc, tmp, type_files)
+    if "f" in parts:
+        check_tail_not_rowcast(ck, rc, type_lines)
+
+
+def check_tail_not_rowcast(ck, rc, type_lines):
+    """f: messages that are not rowcast's, produced with python3-confluent-kafka beside one real
+    change line, are each reported by tail on stderr with topic, partition and offset, and never
+    printed; tail --exit-at-end against a broker nobody listens on exits with an error."""
+    from confluent_kafka import Producer
+    good = type_lines[0]
+    garbage = [b"{garbage that starts like JSON", b'{"a": 1}', b'{"db":"d","table":"t","op":"x"}',
+               b"\xc3\x01" + b"\x00" * 8 + b"datum", b"\x07unknown header", good.encode() + b"\n"]
+    topic = "rowcast.probe.garbage"
+    with Broker(rc, echo_stderr=False) as broker:
+        pr = Producer({"bootstrap.servers": broker.bootstrap})
+        for v in garbage:
+            pr.produce(topic, value=v, partition=0)
+        ck.check(pr.flush(30) == 0, "f: the probe messages are acknowledged by the broker")
+        code, out, err = tail(rc, ["kafka.bootstrap.servers=%s" % broker.bootstrap], timeout=120)
+        printed = out.splitlines()
+        ck.check(printed == [good], "f: tail prints the one rowcast change and none of the %d foreign messages"
+                 % (len(garbage) - 1), "stdout: %s" % short(out, 2000))
+        named = [off for off in range(len(garbage) - 1) if "%s [0] offset %d:" % (topic, off) in err]
+        ck.check(named == list(range(len(garbage) - 1)) and code == 2,
+                 "f: each foreign message is reported on stderr naming topic, partition and offset; exit 2",
+                 "status %s, reported offsets %s, stderr: %s" % (code, named, short(err, 3000)))
+        del pr
+    # a port nobody listens on (the broker above is gone): --exit-at-end must end, with an error
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    code, out, err = tail(rc, ["kafka.bootstrap.servers=127.0.0.1:%d" % port], timeout=120)
+    ck.check(code not in (None, 0) and out == "" and "127.0.0.1:%d" % port in err and "did not answer" in err,
+             "f: tail --exit-at-end against an unreachable broker exits non-zero with a clear error",
+             "status %s, stderr: %s" % (code, short(err, 2000)))
 
 
 def wait_for(pred, timeout):

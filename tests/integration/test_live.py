@@ -665,6 +665,40 @@ def test_minimal(ck, rc, tmp, db):
 
 # ---------------------------------------------------------------------------- 4. pre-flight
 
+def test_gtid_resume(ck, rc, tmp, db):
+    """The checkpoint's gtid= line equals the server's own @@gtid_binlog_pos after a drain, and a
+    second run with source.gtid_resume=true starts by that GTID state (@slave_connect_state) and
+    delivers the rows written in between, none of the earlier ones again. One server: the
+    failover to a replica is not covered here."""
+    label = "gtid"
+    db.sql("CREATE DATABASE gt; CREATE TABLE gt.g (id INT PRIMARY KEY, v INT)")
+    for t in range(5):
+        db.sql("".join(f"INSERT INTO gt.g VALUES ({t * 10 + i}, {i});" for i in range(1, 11)), database="gt")
+    state = os.path.join(tmp, "gtid-state")
+    ids = []
+    with Broker(rc, echo_stderr=False) as broker, Collector(broker.bootstrap, r"^rowcast\.gt\.", config=QUIET) as col:
+        live = Live(rc, db, state, broker.bootstrap)
+        col.wait(count=50, idle=3.0, timeout=60)
+        code = live.stop()
+        ck.check(code == 0, f"{label}: the first run drains on SIGTERM (exit {code})", tail(live.stderr()))
+        cp = dict(l.split("=", 1) for l in open(os.path.join(state, "checkpoint")).read().splitlines() if "=" in l)
+        server = db.query_value("SELECT @@gtid_binlog_pos")
+        ck.check(cp.get("gtid") == server, f"{label}: the checkpoint's GTID state is the server's gtid_binlog_pos "
+                 f"({cp.get('gtid')!r} == {server!r})", str(cp))
+        for t in range(5, 8):
+            db.sql("".join(f"INSERT INTO gt.g VALUES ({t * 10 + i}, {i});" for i in range(1, 11)), database="gt")
+        live = Live(rc, db, state, broker.bootstrap, extra=["source.gtid_resume=true"])
+        col.wait(count=80, idle=3.0, timeout=60)
+        code = live.stop()
+        err = live.stderr()
+        ck.check(code == 0 and f"by its GTID state {server}" in err,
+                 f"{label}: the second run resumes by the GTID state (exit {code})", tail(err))
+        ids = [json.loads(m.value)["after"]["id"] for m in col.messages]
+    want = [t * 10 + i for t in range(8) for i in range(1, 11)]
+    ck.check(sorted(ids) == want, f"{label}: every row written exactly once across the GTID resume "
+             f"({len(ids)} messages, {len(set(ids))} distinct, {len(want)} written)")
+
+
 def preflight_check(ck, what, res, pattern, secret=None):
     code, out, err, secs = res
     ok = code == 2 and secs < 15 and re.search(pattern, err, re.I | re.S) and "restarting the group" not in err
@@ -718,7 +752,7 @@ def test_preflight(ck, rc, tmp, db):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rowcast", required=True)
-    ap.add_argument("--only", default="", help="comma-separated: stream, restart, kill, minimal, preflight")
+    ap.add_argument("--only", default="", help="comma-separated: stream, restart, kill, minimal, gtid, preflight")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
     ck = Checks()
@@ -737,12 +771,15 @@ def main():
                 if not only or name in only:
                     print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
                     stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed)
-            if not only or only & {"minimal", "preflight"}:
+            if not only or only & {"minimal", "gtid", "preflight"}:
                 with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
                     grant_rowcast(db)
                     if not only or "minimal" in only:
                         print(f"---- minimal (at {time.monotonic() - t0:.1f} s)")
                         test_minimal(ck, rc, tmp, db)
+                    if not only or "gtid" in only:
+                        print(f"---- gtid (at {time.monotonic() - t0:.1f} s)")
+                        test_gtid_resume(ck, rc, tmp, db)
                     if not only or "preflight" in only:
                         print(f"---- preflight (at {time.monotonic() - t0:.1f} s)")
                         test_preflight(ck, rc, tmp, db)

@@ -13,7 +13,10 @@ import collections
 import json
 import os
 import subprocess
+import struct
 import sys
+import tempfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "public-binlogs"))
@@ -50,6 +53,68 @@ def changes(rowcast, path):
             check(False, f"{path}: malformed change line {ch}")
             break
     return lines
+
+
+def binlog_events(data):
+    """(offset, raw event) of every event of a binlog file, framed by its size field alone."""
+    off, out = 4, []
+    while off + 19 <= len(data):
+        size = struct.unpack_from("<I", data, off + 9)[0]
+        out.append((off, data[off:off + size]))
+        off += size
+    return out
+
+
+def uuid_text(b):
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def varlen(v):
+    """MySQL's serialization library integer (libs/mysql/serialization): n bytes hold the value
+    shifted left by n with n-1 low one bits; 0xFF and 8 bytes past 56 bits."""
+    for n in range(1, 9):
+        if v < 1 << (7 * n):
+            return ((v << n) | ((1 << (n - 1)) - 1)).to_bytes(n, "little")
+    return b"\xff" + v.to_bytes(8, "little")
+
+
+def tagged_gtid_body(sid, gno, tag, last_committed, seq, imm_ts):
+    """A GTID_TAGGED_LOG_EVENT body (MySQL 8.4): version 1, message size, last non-ignorable
+    field, then fields 0 flags, 1 uuid, 2 gno, 3 tag, 4 last_committed, 5 sequence_number,
+    6 immediate_commit_timestamp (signed values zigzag-encoded)."""
+    zz = lambda v: v << 1 if v >= 0 else ((-(v + 1)) << 1) | 1
+    f = varlen(0) + varlen(1) + varlen(1) + b"".join(varlen(x) for x in sid)
+    f += varlen(2) + varlen(zz(gno)) + varlen(3) + varlen(len(tag)) + tag.encode()
+    f += varlen(4) + varlen(zz(last_committed)) + varlen(5) + varlen(zz(seq)) + varlen(6) + varlen(imm_ts)
+    for k in range(1, 10):
+        size = 1 + k + 1 + len(f)
+        if len(varlen(size)) == k:
+            break
+    return b"\x01" + varlen(size) + varlen(5) + f
+
+
+def retag(data, tag):
+    """The file with every GTID_LOG_EVENT rewritten as a GTID_TAGGED_LOG_EVENT carrying `tag`
+    (sizes, log positions and CRC32s recomputed), and the GTID text MySQL prints for each."""
+    out, gtids = bytearray(data[:4]), []
+    for off, ev in binlog_events(data):
+        typ, body = ev[4], ev[19:-4]
+        if typ == 33:
+            sid, gno = body[1:17], struct.unpack_from("<q", body, 17)[0]
+            lc, seq = struct.unpack_from("<qq", body, 26)
+            imm = int.from_bytes(body[42:49], "little") & ~(1 << 55)
+            body = tagged_gtid_body(sid, gno, tag, lc, seq, imm)
+            typ = 42
+            gtids.append(f"{uuid_text(sid)}:{tag}:{gno}")
+        if ev[4] == 15:
+            out += ev
+            continue
+        size = 19 + len(body) + 4
+        head = ev[:4] + bytes([typ]) + ev[5:9] + struct.pack("<II", size, len(out) + size) + ev[17:19]
+        e = head + body
+        out += e + struct.pack("<I", zlib.crc32(e))
+    return bytes(out), gtids
 
 
 def main():
@@ -149,6 +214,66 @@ def main():
         check(len(ch) == 1 and all(k.startswith("@") for k in ch[0]["after"]), "minimal metadata: columns keyed @N")
         rc, out, err = run(a.rowcast, [p])
         check("binlog_row_metadata=FULL" in err, "minimal metadata: a warning says how to get names")
+
+    # GTIDs in change lines: each change carries the GTID of the GTID_LOG_EVENT that opened its
+    # transaction (uuid:gno, parsed here from the event bytes); rewritten as MySQL 8.4 tagged
+    # GTIDs, the same changes carry "uuid:tag:gno" exactly as the server prints it.
+    p = fx("rust_mysql_common/mysql-enum-string-set.000001")
+    if p:
+        data = open(p, "rb").read()
+        opened, cur = {}, None
+        for off, ev in binlog_events(data):
+            if ev[4] == 33:
+                cur = f"{uuid_text(ev[20:36])}:{struct.unpack_from('<q', ev, 36)[0]}"
+            opened[off] = cur
+        ch = changes(a.rowcast, p)
+        want = [opened[c["pos"]["offset"]] for c in ch]
+        check(ch and all(want) and [c["gtid"] for c in ch] == want,
+              f"enum-string-set: GTIDs {[c['gtid'] for c in ch]} != {want}")
+        tagged, tags = retag(data, "blue_2")
+        with tempfile.TemporaryDirectory() as tmp:
+            tp = os.path.join(tmp, "mysql-bin.000001")
+            open(tp, "wb").write(tagged)
+            rc, out, err = run(a.rowcast, ["--events", tp])
+            evs = [json.loads(l) for l in out.splitlines()]
+            got_ev = [e["info"]["gtid"] for e in evs if e["type_code"] == 42]
+            check(rc == 0 and got_ev == tags, f"tagged: --events shows {got_ev}, expected {tags} ({err.strip()[-200:]})")
+            cht = changes(a.rowcast, tp)
+            gt = [c["gtid"] for c in cht]
+            want_t = [w.rsplit(":", 1)[0] + ":blue_2:" + w.rsplit(":", 1)[1] for w in want]
+            check(len(cht) == len(ch) and gt == want_t and all(g in tags for g in gt),
+                  f"tagged: change lines carry {gt}, expected {want_t}")
+
+    # A file whose first event is not a FORMAT_DESCRIPTION (here: removed) is refused the same
+    # way by decode and by replay: exit 2, naming the file and offset 4; nothing printed or sent.
+    p = fx("rust_mysql_common/mysql_type_bit.000001")
+    if p:
+        data = open(p, "rb").read()
+        fde_len = struct.unpack_from("<I", data, 13)[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            nofde = os.path.join(tmp, "mysql-bin.000009")
+            open(nofde, "wb").write(data[:4] + data[4 + fde_len:])
+            for args in ([nofde], ["--events", nofde]):
+                rc, out, err = run(a.rowcast, args)
+                check(rc == 2 and out == "" and "mysql-bin.000009" in err and "offset 4" in err
+                      and "not a FORMAT_DESCRIPTION" in err, f"no FDE: decode {args[:-1]} refuses it ({rc}, {err.strip()!r})")
+            pr = subprocess.run([a.rowcast, "replay", "-o", "state.dir=" + os.path.join(tmp, "state"), nofde],
+                                capture_output=True, timeout=120)
+            err = pr.stderr.decode("utf-8", "replace")
+            check(pr.returncode == 2 and "mysql-bin.000009" in err and "offset 4" in err
+                  and "not a FORMAT_DESCRIPTION" in err and "replayed" not in pr.stdout.decode(),
+                  f"no FDE: replay refuses it the same way ({pr.returncode}, {err.strip()[-400:]!r})")
+            # one corrupted byte of the FORMAT_DESCRIPTION never switches CRC32 checks off: the
+            # checksum-algorithm byte, the type code, the first character of the server version
+            for name, at, val in (("algorithm byte", 4 + fde_len - 5, 0), ("type code", 4 + 4, 0x10),
+                                  ("server version", 4 + 19 + 2, ord("x"))):
+                bad = bytearray(data)
+                bad[at] = val
+                bp = os.path.join(tmp, "mysql-bin.000010")
+                open(bp, "wb").write(bytes(bad))
+                rc, out, err = run(a.rowcast, [bp])
+                check(rc == 2 and out == "" and "mysql-bin.000010" in err and "offset 4" in err,
+                      f"FDE {name} corrupted: refused at offset 4 ({rc}, {err.strip()!r})")
 
     # Several files in one call continue across files.
     p1, p2 = fx("canal/mysql-bin.000002"), fx("canal/mysql-bin.000003")
