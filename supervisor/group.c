@@ -19,6 +19,12 @@
  * start-up, and the supervisor gives up after supervisor.max_restarts restarts without
  * progress. A stage that exits with status 2 (configuration or data error) is not restarted.
  * Children watch a pipe whose write end only the supervisor holds, and exit when it closes.
+ * The supervisor locks <state.dir>/lock (state_lock.c) and its stages inherit the lock, so no
+ * second rowcast starts on the state dir until all of them are gone; a run directory a killed
+ * supervisor left behind is removed at the next start. A drain sends SIGUSR1 to the reader
+ * (it reads on to the end of the open transaction, then sends END); stopping the group is
+ * SIGTERM (and SIGCONT, for a stopped stage). The watchdog restarts a group that makes no
+ * progress for supervisor.stall_timeout_ms while work is queued, naming the stage it blames.
  */
 #include "group.h"
 
