@@ -99,6 +99,8 @@ typedef struct {
   rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
   uint64_t start_ns;
   uint64_t poll_ns, poll_wall_us; /* while serve_kafka polls: when it started (else 0) */
+  /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
+  uint64_t watch_acked, watch_since_ns, watch_logged_ns;
 } publisher;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -116,6 +118,40 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "commit_latency_p99_us", rc_hist_quantile(&p->commit_lat, 0.99));
   rc_metric_put(b, "commit_latency_max_us", p->commit_lat.max);
   rc_metric_put(b, "checkpoint_changes", p->cp.changes);
+  uint64_t now = rc_now_ns();
+  rc_metric_put(b, "kafka_waiting_ms", p->watch_since_ns && now > p->watch_since_ns ? (now - p->watch_since_ns) / 1000000 : 0);
+}
+
+/* kafka.bootstrap.servers, as configured (or set by the supervisor for its local broker). */
+static const char *bootstrap_of(rc_config *cfg) {
+  for (size_t i = 0; i < rc_config_kafka_count(cfg); i++)
+    if (!strcmp(rc_config_kafka_key(cfg, i), "bootstrap.servers")) return rc_config_kafka_value(cfg, i);
+  return "(no kafka.bootstrap.servers)";
+}
+
+#define KAFKA_REPORT_NS (10ull * 1000000000ull)
+
+/* Kafka unreachable (or not acknowledging): messages in flight and no acknowledgement for 10 s
+ * is said every 10 s, and in the metrics (kafka_waiting_ms, which the supervisor's watchdog
+ * reads: this is not a stalled stage). */
+static void watch_kafka(publisher *p) {
+  uint64_t now = rc_now_ns(), waiting = p->next_msg - p->acked_below;
+  if (!waiting || p->acked != p->watch_acked) {
+    if (p->watch_logged_ns && waiting)
+      rc_info("Kafka acknowledges again after %.0f s", (double)(now - p->watch_since_ns) / 1e9);
+    p->watch_acked = p->acked;
+    p->watch_since_ns = waiting ? now : 0;
+    p->watch_logged_ns = 0;
+    return;
+  }
+  if (!p->watch_since_ns) p->watch_since_ns = now;
+  uint64_t last = p->watch_logged_ns ? p->watch_logged_ns : p->watch_since_ns;
+  if (now - last < KAFKA_REPORT_NS) return;
+  p->watch_logged_ns = now;
+  rc_warn("Kafka at %s unreachable for %.0f s (no acknowledgement); %llu changes waiting; the pipeline waits "
+          "for it (SIGTERM stops rowcast, keeping the checkpoint at what Kafka acknowledged)",
+          bootstrap_of(p->st.cfg), (double)(now - p->watch_since_ns) / 1e9,
+          (unsigned long long)waiting);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -585,6 +621,22 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
   return STEP_WAIT;
 }
 
+/* Stopping without the reader's END (SIGTERM, the supervisor gone, a failure): give what was
+ * produced up to timeout_ms to be acknowledged (bounded: Kafka may be down), checkpoint what
+ * was, and say what is left for the next start. */
+static void stop_flush(publisher *p, int timeout_ms, const char *why) {
+  if (!p->rk) return;
+  rd_kafka_flush(p->rk, timeout_ms);
+  serve_kafka(p);
+  advance(p, 1);
+  uint64_t left = p->next_msg - p->acked_below;
+  char rest[128] = "";
+  if (left) snprintf(rest, sizeof rest, "; %llu produced but not acknowledged are sent again on the next start",
+                     (unsigned long long)left);
+  rc_info("%s: checkpoint at %s:%llu (%llu changes acknowledged by Kafka in all)%s", why,
+          p->cp.file[0] ? p->cp.file : "(start)", (unsigned long long)p->cp.pos, (unsigned long long)p->cp.changes, rest);
+}
+
 /* The event loop: Kafka's deliveries, the checkpoint, the frames in order. Returns an exit
  * status. */
 static int run(publisher *p) {
@@ -597,11 +649,9 @@ static int run(publisher *p) {
       return p->fatal;
     }
     if (advance(p, 0) < 0) return RC_EXIT_FAILURE;
-    if (p->st.stop) {
-      /* asked to stop without the reader's end: flush what was produced, keep the checkpoint */
-      rd_kafka_flush(p->rk, 10000);
-      serve_kafka(p);
-      advance(p, 1);
+    watch_kafka(p);
+    if (rc_stage_stopping(&p->st)) {
+      stop_flush(p, 1000, "asked to stop");
       return RC_EXIT_FAILURE;
     }
     int nf = 0, wait_ms = -1;
@@ -621,13 +671,11 @@ int main(int argc, char **argv) {
   p->st.metrics_fn = metrics;
   if ((status = setup(p)) != RC_EXIT_OK) return status;
   status = run(p);
-  if (status != RC_EXIT_OK && p->rk && !p->st.stop) {
+  if (status != RC_EXIT_OK && !rc_stage_stopping(&p->st))
     /* what was produced before the failure may still be acknowledged: let the checkpoint
-     * follow it, so a restart repeats less (it never passes the failed message) */
-    rd_kafka_flush(p->rk, 5000);
-    serve_kafka(p);
-    advance(p, 1);
-  }
+     * follow it, so a restart repeats less (it never passes the failed message); with the
+     * supervisor gone, briefly: a new rowcast may be waiting for this one to exit */
+    stop_flush(p, p->st.parent_gone ? 500 : 5000, p->st.parent_gone ? "the supervisor is gone" : "stopping after an error");
   rc_stage_close(&p->st);
   for (int i = 0; i < p->nworkers; i++) {
     rc_pipe_msg_free(p->w[i].msg);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "binlog.h"
 #include "checkpoint.h"
@@ -341,6 +342,13 @@ static int status_of(reader *r, int rc, const char *err) {
   return RC_EXIT_CONFIG; /* bad input: restarting would meet it again */
 }
 
+/* Stop before the next event? Yes at once on SIGTERM; on a drain (SIGUSR1) once the open
+ * transaction has ended, so that everything sent is covered by the checkpoint the publisher
+ * writes at the END: a resume then repeats nothing. */
+static int should_stop(const reader *r) {
+  return rc_stage_stopping(&r->st) || (rc_stage_draining(&r->st) && !rc_txn_open(&r->txn));
+}
+
 static void set_file(reader *r, const char *name) {
   snprintf(r->file, sizeof r->file, "%s", name);
   snprintf(r->cur_file, sizeof r->cur_file, "%s", name);
@@ -362,15 +370,42 @@ static int read_file(reader *r, const char *path, uint64_t start) {
   const uint8_t *raw;
   size_t len;
   uint64_t off;
-  int rc;
-  while ((rc = rc_binfile_next(f, &raw, &len, &off, err, sizeof err)) > 0 && !r->st.stop) {
+  int rc = 1;
+  while (!should_stop(r) && (rc = rc_binfile_next(f, &raw, &len, &off, err, sizeof err)) > 0) {
     if (off < start && raw[4] != RC_EV_FORMAT_DESCRIPTION) continue; /* before the checkpoint */
     if ((rc = process_event(r, raw, len, off, err, sizeof err)) < 0) break;
+    /* the supervisor watch and the metrics, also while every send goes through at once */
+    if (rc_now_ns() >= r->st.next_metrics_ns && rc_stage_wait(&r->st, NULL, 0, 0) == RC_STAGE_STOP) {
+      rc = RC_STAGE_STOP;
+      break;
+    }
   }
+  if (rc_stage_stopping(&r->st)) rc = RC_STAGE_STOP;
   int status = status_of(r, rc, err);
   if (status == 0 && batch_close(r) < 0) status = RC_EXIT_FAILURE;
   rc_binfile_close(f);
   return status;
+}
+
+/* Without a checkpoint, source.start (latest, earliest, FILE:POS) was just resolved to a file:pos:
+ * record it at once as the checkpoint (0 changes), so that a group restarted before the
+ * publisher's first checkpoint resumes there instead of resolving `latest` again, which would
+ * skip what was committed in between. A GTID start is a position already: nothing to record.
+ * Returns 0, or an exit status. */
+static int record_start(reader *r, const char *state) {
+  uint64_t pos;
+  const char *file = rc_server_started_at(r->srv, &pos);
+  if (!file[0]) return 0;
+  rc_checkpoint cp = {.pos = pos};
+  snprintf(cp.file, sizeof cp.file, "%s", file);
+  char err[1024];
+  if (rc_checkpoint_write(state, &cp, err, sizeof err) < 0) {
+    rc_error("cannot record the start position %s:%llu: %s", file, (unsigned long long)pos, err);
+    return RC_EXIT_FAILURE;
+  }
+  rc_info("start position %s:%llu recorded in %s/checkpoint: a restart resumes there", file, (unsigned long long)pos,
+          state);
+  return 0;
 }
 
 /* Stream from a live server until stopped. Returns an exit status. */
@@ -394,9 +429,10 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     rc_error("%s", err);
     return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
   }
+  if (!cp && (rc = record_start(r, rc_config_str(c, "state.dir"))) != 0) return rc;
   unsigned max_backoff = (unsigned)rc_config_int(c, "source.reconnect_max_ms");
   int status = 0;
-  while (!r->st.stop) {
+  while (!should_stop(r)) {
     const uint8_t *raw;
     size_t len;
     const char *file;
@@ -420,8 +456,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
         rc_error("the connection was lost before the first transaction ended; restarting");
         return RC_EXIT_FAILURE;
       }
-      volatile int stop = 0;
-      rc = rc_server_reconnect(r->srv, r->boundary_file, r->boundary_pos, max_backoff, &stop, err, sizeof err);
+      rc = rc_server_reconnect(r->srv, r->boundary_file, r->boundary_pos, max_backoff, &r->st.stop, err, sizeof err);
       if (rc < 0) {
         rc_error("%s", err);
         return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
@@ -488,6 +523,13 @@ int main(int argc, char **argv) {
                state, cp.file, (unsigned long long)cp.pos, cp.file);
       return RC_EXIT_CONFIG;
     }
+    struct stat sb;
+    if (stat(r.st.args[first], &sb) == 0 && cp.pos > (uint64_t)sb.st_size) {
+      rc_error("the checkpoint in %s/checkpoint is at %s:%llu, past the end of %s (%lld bytes): the files "
+               "given are not the ones it was written for; give the right files, or remove the checkpoint "
+               "to start over", state, cp.file, (unsigned long long)cp.pos, r.st.args[first], (long long)sb.st_size);
+      return RC_EXIT_CONFIG;
+    }
     start = cp.pos;
     rc_info("resuming from the checkpoint at %s:%llu", cp.file, (unsigned long long)cp.pos);
   }
@@ -495,9 +537,10 @@ int main(int argc, char **argv) {
   if (live) {
     status = read_server(&r, have ? &cp : NULL);
   } else {
-    for (int i = first; i < r.st.nargs && status == 0 && !r.st.stop; i++)
+    for (int i = first; i < r.st.nargs && status == 0 && !should_stop(&r); i++)
       status = read_file(&r, r.st.args[i], i == first ? start : 0);
   }
+  if (status == 0 && rc_stage_stopping(&r.st)) status = RC_EXIT_FAILURE; /* stopped: no END */
   if (status == 0) {
     /* the end: tell the publisher which batch is the last, then wait to be stopped (exiting
      * now could drop what nanomsg still holds) */
@@ -506,8 +549,8 @@ int main(int argc, char **argv) {
     if (send_frame(&r) < 0) status = RC_EXIT_FAILURE;
     rc_info("read %llu events, %llu changes in %llu batches", (unsigned long long)r.events,
             (unsigned long long)r.changes, (unsigned long long)r.batches);
-    r.st.stop = 0; /* a drain request was served by the END; the next SIGTERM ends us */
-    while (status == 0 && !r.st.stop && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
+    /* a drain request was served by the END; SIGTERM ends us */
+    while (status == 0 && !rc_stage_stopping(&r.st) && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
     }
   }
   rc_stage_close(&r.st);

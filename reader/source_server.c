@@ -536,6 +536,10 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
   mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, (unsigned int)MARIADB_RPL_BINLOG_SEND_ANNOTATE_ROWS);
   snprintf(s->file, sizeof s->file, "%s", file);
   s->pos = pos;
+  if (!s->started_file[0]) {
+    snprintf(s->started_file, sizeof s->started_file, "%s", file);
+    s->started_pos = pos;
+  }
   s->file_alg = -1;
   if (mariadb_rpl_open(s->rpl)) {
     rc = rc_server_fail(s, s->my, "starting the binlog dump", es, esz);
@@ -748,6 +752,11 @@ int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned m
     sleep_ms(backoff, stop);
     backoff = backoff * 2 > max_backoff_ms ? max_backoff_ms : backoff * 2;
   }
+}
+
+const char *rc_server_started_at(const rc_server *s, uint64_t *pos) {
+  *pos = s->started_pos;
+  return s->started_file;
 }
 
 void rc_server_get_status(const rc_server *s, rc_server_status *st) {

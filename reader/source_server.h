@@ -106,6 +106,9 @@ typedef struct rc_server_status {
 } rc_server_status;
 
 void rc_server_get_status(const rc_server *s, rc_server_status *st);
+/* The concrete file and *pos the first dump started at (source.start or the checkpoint,
+ * resolved: `latest` and `earliest` become a file:pos once); "" for a GTID start. */
+const char *rc_server_started_at(const rc_server *s, uint64_t *pos);
 void rc_server_close(rc_server *s);
 
 #endif

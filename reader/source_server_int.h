@@ -35,6 +35,8 @@ struct rc_server {
   int file_alg;             /* checksum alg of the current file's FDE: -1 unknown */
   int warned;               /* row image / metadata warnings given once */
   char who[300];            /* CURRENT_USER(), quoted, for messages */
+  char started_file[256];    /* where the first dump of this run started (resolved source.start) */
+  uint64_t started_pos;
   char oldest[256];         /* the oldest binlog the server had at the last pre-flight */
 
   /* the lookup connection */

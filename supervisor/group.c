@@ -19,11 +19,18 @@
  * start-up, and the supervisor gives up after supervisor.max_restarts restarts without
  * progress. A stage that exits with status 2 (configuration or data error) is not restarted.
  * Children watch a pipe whose write end only the supervisor holds, and exit when it closes.
+ * The supervisor locks <state.dir>/lock (state_lock.c) and its stages inherit the lock, so no
+ * second rowcast starts on the state dir until all of them are gone; a run directory a killed
+ * supervisor left behind is removed at the next start. A drain sends SIGUSR1 to the reader
+ * (it reads on to the end of the open transaction, then sends END); stopping the group is
+ * SIGTERM (and SIGCONT, for a stopped stage). The watchdog restarts a group that makes no
+ * progress for supervisor.stall_timeout_ms while work is queued, naming the stage it blames.
  */
 #include "group.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,6 +50,7 @@
 #include "metrics.h"
 #include "pipe.h"
 #include "signals.h"
+#include "state_lock.h"
 
 #define MAX_CHILDREN 66
 #define MAX_METRICS 24
@@ -63,6 +71,8 @@ typedef struct {
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
+  /* the watchdog: when its last snapshot came, and when its progress counter last moved */
+  uint64_t snap_ns, progress, moved_ns;
 } child;
 
 typedef struct {
@@ -85,6 +95,12 @@ typedef struct {
   /* progress line */
   uint64_t last_line_ns, last_line_read, last_line_acked;
   int tty;
+  int lock_fd;       /* <state.dir>/lock, flocked; inherited by the stages */
+  uint64_t drain_ns; /* when the drain began */
+  /* the watchdog: the group's counters (read, serialized, acknowledged) and when they last moved
+   * while work was queued; what it found (stalled: the stage blamed, shown in stats.json) */
+  uint64_t flow[3], flow_moved_ns, stall_timeout_ns;
+  char stalled[160];
 } group;
 
 static volatile sig_atomic_t got_signal;
@@ -121,6 +137,7 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
   child *c = find_child(g, stage, worker);
   if (!c) return;
   c->nm = 0;
+  c->snap_ns = rc_now_ns();
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
     char name[32];
     unsigned long long v;
@@ -133,6 +150,9 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
       c->m[c->nm++].value = v;
     }
   }
+  uint64_t progress = metric_of(c, "events") + metric_of(c, "changes") + metric_of(c, "batches") + metric_of(c, "acked");
+  if (progress != c->progress || !c->moved_ns) c->moved_ns = c->snap_ns;
+  c->progress = progress;
 }
 
 /* Write the live figures to <state.dir>/stats.json for `rowcast stats` (atomic replace). */
@@ -143,10 +163,15 @@ static void write_stats(group *g) {
   FILE *f = fopen(tmp, "w");
   if (!f) return;
   double secs = (double)(rc_now_ns() - g->start_ns) / 1e9;
-  fprintf(f, "{\"pid\":%d,\"uptime_s\":%.1f,\"restarts\":%d,\"stages\":[", (int)getpid(), secs, g->restarts);
+  uint64_t now = rc_now_ns();
+  fprintf(f, "{\"pid\":%d,\"uptime_s\":%.1f,\"restarts\":%d,\"no_progress_ms\":%llu", (int)getpid(), secs,
+          g->restarts, (unsigned long long)(g->flow_moved_ns && now > g->flow_moved_ns ? (now - g->flow_moved_ns) / 1000000 : 0));
+  if (g->stalled[0]) fprintf(f, ",\"stalled\":\"%s\"", g->stalled);
+  fprintf(f, ",\"stages\":[");
   for (int i = 0; i < g->nc; i++) {
     const child *c = &g->c[i];
     fprintf(f, "%s{\"stage\":\"%s\",\"worker\":%d,\"pid\":%d", i ? "," : "", c->stage, c->worker, (int)c->pid);
+    if (c->snap_ns) fprintf(f, ",\"last_report_ms\":%llu", (unsigned long long)(now > c->snap_ns ? (now - c->snap_ns) / 1000000 : 0));
     for (int k = 0; k < c->nm; k++)
       if (strcmp(c->m[k].name, "worker") && strcmp(c->m[k].name, "pid"))
         fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
@@ -209,6 +234,7 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
     rc_signals_close();
+    if (g->lock_fd >= 0) fcntl(g->lock_fd, F_SETFD, 0); /* the stage holds the state.dir lock too */
     sigprocmask(SIG_SETMASK, &old, NULL);
     char *argv[16 + 4096];
     int n = 0;
@@ -279,7 +305,10 @@ static int stop_broker(group *g, struct rusage *ru) {
 /* Stop every live child: SIGTERM, then SIGKILL after a grace period. */
 static void stop_group(group *g, int grace_ms) {
   for (int i = 0; i < g->nc; i++)
-    if (g->c[i].pid > 0) kill(g->c[i].pid, SIGTERM);
+    if (g->c[i].pid > 0) {
+      kill(g->c[i].pid, SIGTERM);
+      kill(g->c[i].pid, SIGCONT); /* a stopped stage (SIGSTOP) handles it at once */
+    }
   uint64_t deadline = rc_now_ns() + (uint64_t)grace_ms * 1000000ull;
   for (;;) {
     int alive = 0;
@@ -326,6 +355,26 @@ static uint64_t done_value(const char *summary, const char *key) {
 
 #define KEEP_GOING (-1) /* a step's answer when the group runs on */
 
+/* The checkpoint as the stages left it (read after they stopped: the publisher writes one last
+ * time when it stops), into *cp; logged when it cannot be read. */
+static void read_checkpoint(group *g, rc_checkpoint *cp) {
+  char err[1024];
+  memset(cp, 0, sizeof *cp);
+  if (rc_checkpoint_read(g->state_dir, cp, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    memset(cp, 0, sizeof *cp);
+  }
+}
+
+/* The last line of a stop before the end: where the next start resumes. */
+static void say_checkpoint(group *g, const char *what) {
+  rc_checkpoint cp;
+  read_checkpoint(g, &cp);
+  rc_info("%s with the checkpoint at %s:%llu (%llu changes acknowledged by Kafka); the next start resumes there "
+          "and sends the rest", what, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
+          (unsigned long long)cp.changes);
+}
+
 /* SIGTERM or SIGINT: the first drains (the reader stops, the rest is published), the second
  * stops at once. Returns KEEP_GOING, or the exit status. */
 static int on_stop_signal(group *g) {
@@ -333,12 +382,14 @@ static int on_stop_signal(group *g) {
     g->draining = 1;
     rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
             "(signal again to stop at once)");
+    g->drain_ns = rc_now_ns();
     child *r = find_child(g, "reader", 0);
-    if (r && r->pid > 0) kill(r->pid, SIGTERM);
+    if (r && r->pid > 0) kill(r->pid, SIGUSR1); /* drain: on to the end of the open transaction, then END */
     return KEEP_GOING;
   }
   rc_warn("stopping at once; the checkpoint stays where Kafka acknowledged");
   stop_group(g, 2000);
+  say_checkpoint(g, "stopped");
   return 1;
 }
 
@@ -349,37 +400,108 @@ static int on_stop_signal(group *g) {
  * Returns KEEP_GOING once the group runs again, or the exit status.
  */
 static int restart_after_crash(group *g, const child *c, const char *how) {
-  char err[1024];
   uint64_t delay_ms = (uint64_t)rc_config_int(g->cfg, "supervisor.restart_delay_ms");
   int max_restarts = (int)rc_config_int(g->cfg, "supervisor.max_restarts");
-  /* what was in flight is gone; the checkpoint is where the group (or a next run) resumes */
-  rc_checkpoint cp = {0};
-  rc_checkpoint_read(g->state_dir, &cp, err, sizeof err);
+  /* what was in flight is gone; the checkpoint is where the group (or a next run) resumes, as
+   * the stopped stages leave it */
+  char stage[32];
+  snprintf(stage, sizeof stage, "%s", c->stage);
+  int worker = c->worker, early = rc_now_ns() - c->started_ns < 1000000000ull;
+  stop_group(g, 2000);
+  rc_checkpoint cp;
+  read_checkpoint(g, &cp);
   if (g->draining) { /* asked to stop anyway */
-    rc_warn("rowcast-%s %s while stopping; stopped with the checkpoint at %s:%llu", c->stage, how,
+    rc_warn("rowcast-%s %s while stopping; stopped with the checkpoint at %s:%llu", stage, how,
             cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos);
-    stop_group(g, 2000);
     return 1;
   }
   if (cp.changes > g->last_progress_changes) {
     g->last_progress_changes = cp.changes;
     g->restarts = 0;
   }
-  int early = rc_now_ns() - c->started_ns < 1000000000ull;
   if (++g->restarts > max_restarts) {
-    rc_error("rowcast-%s %s; %d restarts without progress: giving up", c->stage, how, g->restarts - 1);
-    stop_group(g, 2000);
+    rc_error("rowcast-%s %s; %d restarts without progress: giving up", stage, how, g->restarts - 1);
     return 1;
   }
   uint64_t wait_ms = delay_ms;
   if (early) /* dying at start-up: throttle */
     for (int i = 1; i < g->restarts && wait_ms < 60000; i++) wait_ms *= 2;
   rc_warn("rowcast-%s (worker %d) %s; restarting the group from the checkpoint %s:%llu in %llu ms",
-          c->stage, c->worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
+          stage, worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
           (unsigned long long)wait_ms);
-  stop_group(g, 2000);
   usleep((useconds_t)(wait_ms * 1000));
+  g->stalled[0] = 0;
+  g->flow_moved_ns = 0;
   return start_group(g) < 0 ? 1 : KEEP_GOING;
+}
+
+/* The stage to blame for a stall: one whose snapshots stopped coming (stopped, hung), else the
+ * first stage downstream whose input is ahead of what it did. */
+static child *stall_culprit(group *g, uint64_t now) {
+  child *oldest = NULL;
+  for (int i = 0; i < g->nc; i++)
+    if (g->c[i].pid > 0 && (!oldest || g->c[i].snap_ns < oldest->snap_ns)) oldest = &g->c[i];
+  uint64_t interval = (uint64_t)rc_config_int(g->cfg, "metrics.interval_ms") * 1000000ull;
+  if (oldest && now - oldest->snap_ns > 3 * interval + 1000000000ull) return oldest;
+  const char *stage = g->flow[0] > g->flow[1] ? "serializer" : "publisher";
+  child *least = NULL;
+  for (int i = 0; i < g->nc; i++)
+    if (g->c[i].pid > 0 && !strcmp(g->c[i].stage, stage) && (!least || g->c[i].moved_ns < least->moved_ns))
+      least = &g->c[i];
+  return least;
+}
+
+/* The watchdog, once per wake-up: while work is queued (read but not yet acknowledged), the
+ * group's counters must move within supervisor.stall_timeout_ms. If they do not, and the
+ * publisher does not say it is waiting for Kafka (which it logs itself, and a restart would not
+ * cure), the stalled stage is named (log, stats.json) and the group restarted. Returns
+ * KEEP_GOING, or the exit status. */
+static int watchdog(group *g) {
+  uint64_t now = rc_now_ns();
+  uint64_t flow[3] = {stage_sum(g, "reader", "changes"), stage_sum(g, "serializer", "changes"),
+                      stage_sum(g, "publisher", "acked")};
+  child *pub = find_child(g, "publisher", 0);
+  int kafka_waits = pub && metric_of(pub, "kafka_waiting_ms") >= 5000; /* no ack for 5 s with messages out */
+  if (!g->flow_moved_ns || memcmp(flow, g->flow, sizeof flow) || flow[0] <= flow[2] || kafka_waits || g->draining) {
+    memcpy(g->flow, flow, sizeof flow);
+    g->flow_moved_ns = now;
+    return KEEP_GOING;
+  }
+  if (now - g->flow_moved_ns < g->stall_timeout_ns) return KEEP_GOING;
+  child *c = stall_culprit(g, now);
+  if (!c) return KEEP_GOING;
+  char how[160];
+  snprintf(how, sizeof how, "made no progress for %.1f s while work is queued (read %llu, serialized %llu, "
+           "acknowledged %llu; its last report %.1f s ago)", (double)(now - g->flow_moved_ns) / 1e9,
+           (unsigned long long)flow[0], (unsigned long long)flow[1], (unsigned long long)flow[2],
+           (double)(now - c->snap_ns) / 1e9);
+  snprintf(g->stalled, sizeof g->stalled, "rowcast-%s worker %d pid %d", c->stage, c->worker, (int)c->pid);
+  rc_error("watchdog: rowcast-%s (worker %d, pid %d) %s: supervisor.stall_timeout_ms=%llu", c->stage, c->worker,
+           (int)c->pid, how, (unsigned long long)(g->stall_timeout_ns / 1000000));
+  write_stats(g);
+  return restart_after_crash(g, c, "stalled");
+}
+
+/* kafka.bootstrap.servers, as configured (or set by the supervisor for its local broker). */
+static const char *bootstrap_of(rc_config *cfg) {
+  for (size_t i = 0; i < rc_config_kafka_count(cfg); i++)
+    if (!strcmp(rc_config_kafka_key(cfg, i), "bootstrap.servers")) return rc_config_kafka_value(cfg, i);
+  return "(no kafka.bootstrap.servers)";
+}
+
+/* Draining with Kafka unreachable: what is left cannot be acknowledged, so the drain would never
+ * end. After 2 s of it, stop the group (the publisher checkpoints what Kafka acknowledged).
+ * Returns KEEP_GOING, or the exit status. */
+static int drain_bound(group *g) {
+  child *pub = find_child(g, "publisher", 0);
+  if (!g->draining || !pub || pub->pid <= 0 || rc_now_ns() - g->drain_ns < 2000000000ull) return KEEP_GOING;
+  uint64_t waiting_ms = metric_of(pub, "kafka_waiting_ms");
+  if (waiting_ms < 2000) return KEEP_GOING;
+  rc_warn("stopping: Kafka at %s has acknowledged nothing for %.0f s, so what is left cannot be published now",
+          bootstrap_of(g->cfg), (double)waiting_ms / 1e3);
+  stop_group(g, 3000);
+  say_checkpoint(g, "stopped before the end");
+  return 1;
 }
 
 /* Process pid was reaped with this status. Returns KEEP_GOING, or the exit status. */
@@ -433,6 +555,7 @@ static int supervise(group *g) {
     struct rusage ru;
     while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
       if ((r = on_child_exit(g, pid, status, &ru)) != KEEP_GOING) return r;
+    if ((r = watchdog(g)) != KEEP_GOING || (r = drain_bound(g)) != KEEP_GOING) return r;
   }
 }
 
@@ -447,6 +570,23 @@ static int exe_dir(char *out, size_t n) {
   return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The temporary run directory a killed rowcast left behind (recorded in the lock file: its
+ * holder and all its stages are gone, since we hold the lock now). Only rowcast's own
+ * /tmp/rowcast-run-* directories, never a configured run.dir. */
+static void remove_stale_run_dir(const char *dir) {
+  struct stat sb;
+  if (!dir[0] || strncmp(dir, "/tmp/rowcast-run-", 17) || strstr(dir, "/..") || stat(dir, &sb) != 0) return;
+  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0)
+    rc_info("removed the run directory %s, left behind by a rowcast that was killed", dir);
+  else
+    rc_warn("cannot remove the run directory %s, left behind by a rowcast that was killed: %s", dir, strerror(errno));
+}
+
 /* The state directory, the stages' directory, and the run directory (run.dir, or a fresh one
  * under /tmp that *own_run_dir says to remove at the end). Returns 0 or the exit status. */
 static int open_dirs(group *g, int *own_run_dir) {
@@ -457,6 +597,19 @@ static int open_dirs(group *g, int *own_run_dir) {
     return 2;
   }
   if (exe_dir(g->exe_dir, sizeof g->exe_dir) < 0) return 1;
+  char prev_run[PATH_MAX];
+  g->lock_fd = rc_state_lock(g->state_dir, 5000, prev_run, sizeof prev_run, err, sizeof err);
+  if (g->lock_fd < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return 2;
+  }
+  remove_stale_run_dir(prev_run);
+  /* a checkpoint that cannot be read is an error now, never a silent start from the beginning */
+  rc_checkpoint cp;
+  if (rc_checkpoint_read(g->state_dir, &cp, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return 2;
+  }
   const char *rd = rc_config_str(g->cfg, "run.dir");
   if (!rd[0]) {
     snprintf(g->run_dir, sizeof g->run_dir, "/tmp/rowcast-run-XXXXXX");
@@ -472,6 +625,8 @@ static int open_dirs(group *g, int *own_run_dir) {
       return 2;
     }
   }
+  if (rc_state_lock_record(g->lock_fd, g->run_dir, *own_run_dir) < 0)
+    rc_warn("cannot record pid and run directory in %s/lock: %s", g->state_dir, strerror(errno));
   if (rc_config_set(g->cfg, "run.dir", g->run_dir, err, sizeof err) < 0) {
     fprintf(stderr, "rowcast: run directory %s: %s\n", g->run_dir, err);
     return 1;
@@ -572,7 +727,9 @@ static void print_resources(group *g) {
 int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   group g;
   memset(&g, 0, sizeof g);
+  g.lock_fd = -1;
   g.cfg = cfg;
+  g.stall_timeout_ns = (uint64_t)rc_config_int(cfg, "supervisor.stall_timeout_ms") * 1000000ull;
   g.files = files;
   g.nfiles = nfiles;
   int own_run_dir = 0;
@@ -592,11 +749,8 @@ int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   }
   stop_broker(&g, NULL);
   if (g.metrics_sock > 0) rc_pipe_close(g.metrics_sock);
-  if (own_run_dir) {
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.run_dir);
-    int r = system(cmd);
-    (void)r;
-  }
+  if (own_run_dir && nftw(g.run_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    rc_warn("cannot remove the run directory %s: %s", g.run_dir, strerror(errno));
+  if (g.lock_fd >= 0) close(g.lock_fd);
   return status;
 }

@@ -1,4 +1,5 @@
-/* checkpoint.c: reading and atomically writing the checkpoint file of checkpoint.h. */
+/* checkpoint.c: reading (strictly: a torn or garbled file is an error naming its line, never "no
+ * checkpoint") and atomically, durably writing the checkpoint file of checkpoint.h. */
 #include "checkpoint.h"
 
 #include <errno.h>
@@ -26,6 +27,47 @@ int rc_mkdirs(const char *path, char *errstr, size_t es) {
   return 0;
 }
 
+/* A decimal number and nothing else: 0 and *v, or -1. */
+static int parse_u64(const char *s, uint64_t *v) {
+  if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19) return -1;
+  *v = strtoull(s, NULL, 10);
+  return 0;
+}
+
+/* One "key=value" line of the checkpoint into cp (*have gets the key's bit). Returns 0, or -1
+ * with what is wrong in why. */
+static int parse_line(char *line, rc_checkpoint *cp, int *have, char *why, size_t wn) {
+  if (!strncmp(line, "file=", 5)) {
+    if (!line[5] || strlen(line + 5) >= sizeof cp->file) {
+      snprintf(why, wn, "file= needs a binlog file name of 1 to %zu characters", sizeof cp->file - 1);
+      return -1;
+    }
+    snprintf(cp->file, sizeof cp->file, "%s", line + 5);
+    *have |= 1;
+  } else if (!strncmp(line, "pos=", 4)) {
+    if (parse_u64(line + 4, &cp->pos) < 0) {
+      snprintf(why, wn, "pos= needs a decimal offset, not '%.40s'", line + 4);
+      return -1;
+    }
+    *have |= 2;
+  } else if (!strncmp(line, "gtid=", 5)) {
+    if (strlen(line + 5) >= sizeof cp->gtid) {
+      snprintf(why, wn, "gtid= holds a GTID state of at most %zu characters", sizeof cp->gtid - 1);
+      return -1;
+    }
+    snprintf(cp->gtid, sizeof cp->gtid, "%s", line + 5);
+  } else if (!strncmp(line, "changes=", 8)) {
+    if (parse_u64(line + 8, &cp->changes) < 0) {
+      snprintf(why, wn, "changes= needs a decimal count, not '%.40s'", line + 8);
+      return -1;
+    }
+  } else {
+    snprintf(why, wn, "unexpected '%.60s' (expected file=, pos=, changes= or gtid=)", line);
+    return -1;
+  }
+  return 0;
+}
+
 int rc_checkpoint_read(const char *dir, rc_checkpoint *cp, char *errstr, size_t es) {
   char path[4200];
   snprintf(path, sizeof path, "%s/checkpoint", dir);
@@ -35,30 +77,27 @@ int rc_checkpoint_read(const char *dir, rc_checkpoint *cp, char *errstr, size_t 
     return rc_errf(RC_ERR_IO, errstr, es, "cannot read checkpoint %s: %s", path, strerror(errno));
   }
   memset(cp, 0, sizeof *cp);
-  char line[RC_GTID_STATE_MAX + 64];
-  int have_file = 0, have_pos = 0, lineno = 0;
-  while (fgets(line, sizeof line, f)) {
+  char line[RC_GTID_STATE_MAX + 64], why[160];
+  int have = 0, lineno = 0, rc = 0;
+  while (rc == 0 && fgets(line, sizeof line, f)) {
     lineno++;
-    line[strcspn(line, "\n")] = 0;
-    char *end;
-    if (!strncmp(line, "file=", 5) && line[5] && strlen(line + 5) < sizeof cp->file) {
-      snprintf(cp->file, sizeof cp->file, "%s", line + 5);
-      have_file = 1;
-    } else if (!strncmp(line, "pos=", 4)) {
-      cp->pos = strtoull(line + 4, &end, 10);
-      have_pos = *end == 0 && line[4];
-    } else if (!strncmp(line, "gtid=", 5) && strlen(line + 5) < sizeof cp->gtid) {
-      snprintf(cp->gtid, sizeof cp->gtid, "%s", line + 5);
-    } else if (!strncmp(line, "changes=", 8)) {
-      cp->changes = strtoull(line + 8, &end, 10);
-    } else if (line[0]) {
-      fclose(f);
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "checkpoint %s line %d: unexpected '%s'", path, lineno, line);
+    size_t n = strlen(line);
+    if (!n || line[n - 1] != '\n') { /* every line the publisher writes ends with a newline */
+      rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "checkpoint %s line %d: cut short (no end of line, or over %zu "
+                   "bytes): the file is truncated or garbled", path, lineno, sizeof line - 2);
+      break;
     }
+    line[n - 1] = 0;
+    if (parse_line(line, cp, &have, why, sizeof why) < 0)
+      rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "checkpoint %s line %d: %s", path, lineno, why);
   }
+  if (rc == 0 && ferror(f)) rc = rc_errf(RC_ERR_IO, errstr, es, "cannot read checkpoint %s: %s", path, strerror(errno));
   fclose(f);
-  if (!have_file || !have_pos)
-    return rc_errf(RC_ERR_CORRUPT, errstr, es, "checkpoint %s: needs file= and pos= lines", path);
+  if (rc < 0) return rc;
+  if (have != 3)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "checkpoint %s line %d: %s; it needs file= and pos= lines "
+                   "(truncated or garbled: restore it, or remove it to start over from the beginning)",
+                   path, lineno + 1, lineno ? "the file ends early" : "the file is empty");
   return 1;
 }
 
@@ -72,18 +111,24 @@ int rc_checkpoint_write(const char *dir, const rc_checkpoint *cp, char *errstr, 
   int n = snprintf(text, sizeof text, "file=%s\npos=%llu\nchanges=%llu\n%s%s%s", cp->file,
                    (unsigned long long)cp->pos, (unsigned long long)cp->changes, cp->gtid[0] ? "gtid=" : "",
                    cp->gtid, cp->gtid[0] ? "\n" : "");
+  errno = 0; /* a short write sets none */
   if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
-    int e = errno;
+    int e = errno ? errno : EIO;
     close(fd);
+    unlink(tmp);
     return rc_errf(RC_ERR_IO, errstr, es, "cannot write %s: %s", tmp, strerror(e));
   }
-  close(fd);
+  if (close(fd) != 0) return rc_errf(RC_ERR_IO, errstr, es, "cannot write %s: %s", tmp, strerror(errno));
   if (rename(tmp, path) != 0) return rc_errf(RC_ERR_IO, errstr, es, "cannot replace %s: %s", path, strerror(errno));
+  /* the rename is durable only once the directory is */
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
+  if (dfd < 0) return rc_errf(RC_ERR_IO, errstr, es, "cannot open %s to make %s durable: %s", dir, path, strerror(errno));
+  if (fsync(dfd) != 0) {
+    int e = errno;
     close(dfd);
+    return rc_errf(RC_ERR_IO, errstr, es, "cannot fsync directory %s after replacing %s: %s", dir, path, strerror(e));
   }
+  close(dfd);
   return 0;
 }
 

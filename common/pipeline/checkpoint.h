@@ -36,8 +36,12 @@ typedef struct rc_checkpoint {
  * would not fit (it is left as it was) or the GTID is neither form. */
 int rc_gtid_state_add(char *state, size_t size, const char *gtid, size_t len);
 
-/* 1 and *cp filled, 0 when there is no checkpoint yet, or an error (unreadable, malformed). */
+/* 1 and *cp filled, 0 when there is no checkpoint yet, or an error: RC_ERR_IO (unreadable) or
+ * RC_ERR_CORRUPT (truncated or garbled: errstr names the file and the line). Every line must
+ * end with a newline, so a file cut anywhere is an error, never a shorter checkpoint. */
 int rc_checkpoint_read(const char *state_dir, rc_checkpoint *cp, char *errstr, size_t errstr_size);
+/* Write file, fsync, rename over the old one, fsync the directory: 0, or RC_ERR_IO naming the
+ * step that failed (the old checkpoint then still stands). */
 int rc_checkpoint_write(const char *state_dir, const rc_checkpoint *cp, char *errstr,
                         size_t errstr_size);
 /* mkdir -p */

@@ -156,11 +156,14 @@ static const key_def keys[] = {
 
     {"state.dir", KT_STRING, "rowcast-state", 1, 4000, NULL,
      "Where rowcast keeps what must survive a restart: the checkpoint it resumes from. Keep it "
-     "on a durable disk, one per rowcast instance. A relative path is relative to the "
-     "directory rowcast starts in."},
+     "on a durable disk. One rowcast per state.dir: `rowcast replay` and `rowcast run` lock "
+     "<state.dir>/lock (the supervisor and its stages hold it) and a second one refuses to "
+     "start, naming the pid that holds it. A relative path is relative to the directory "
+     "rowcast starts in."},
     {"run.dir", KT_STRING, "", 0, 80, NULL,
      "Where the running processes meet: their ipc sockets and live statistics. Empty: a fresh "
-     "temporary directory. Nothing in it needs to survive a restart. At most 80 characters, "
+     "temporary directory, removed at the end (and at the next start when a killed rowcast "
+     "left it behind). Nothing in it needs to survive a restart. At most 80 characters, "
      "because a socket path must fit in 107 bytes."},
 
     {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
@@ -173,6 +176,12 @@ static const key_def keys[] = {
     {"supervisor.max_restarts", KT_INT, "10", 0, 1000000, NULL,
      "rowcast gives up, and exits with an error, after this many restarts in a row without "
      "progress in between. 0: give up at the first crash."},
+    {"supervisor.stall_timeout_ms", KT_MS, "30000", 1000, 86400000, NULL,
+     "The watchdog: when changes are read but not yet acknowledged and no stage makes progress "
+     "for this long, rowcast logs the stage it blames (one that stopped reporting, or the first "
+     "whose input is ahead of its output), shows it in `rowcast stats` (\"stalled\"), and "
+     "restarts the group from the checkpoint. Kafka being unreachable is not a stall: the "
+     "publisher says so every 10 s and the group waits for it."},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

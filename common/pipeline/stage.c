@@ -65,7 +65,7 @@ int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv) {
   /* under a supervisor SIGINT is ignored (a Ctrl-C reaches the whole process group, and the
    * supervisor decides how the group drains): keep it so */
   st->sig_fd = rc_signals_catch(&st->stop, 1);
-  if (st->sig_fd < 0) return RC_EXIT_FAILURE;
+  if (st->sig_fd < 0 || rc_signals_also(SIGUSR1) < 0) return RC_EXIT_FAILURE;
 
   char path[4200];
   rc_stage_path(st, path, sizeof path, "metrics");
@@ -121,7 +121,8 @@ int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms) {
     rc_signals_drain();
   }
   if (parent_i >= 0 && r > 0 && all[parent_i].revents) {
-    rc_warn("the supervisor is gone; stopping");
+    if (!st->parent_gone) rc_warn("the supervisor is gone; stopping");
+    st->parent_gone = 1;
     return RC_STAGE_STOP;
   }
   if (rc_now_ns() >= st->next_metrics_ns) {
@@ -140,6 +141,7 @@ int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const cha
   uint64_t t0 = rc_now_ns();
   for (;;) {
     if (rc_pipe_send(sock, buf, len, 1) == 0) break;
+    if (rc_stage_stopping(st)) return RC_STAGE_STOP;
     if (errno != EAGAIN && errno != EINTR) {
       rc_error("cannot send to the %s: %s", to, strerror(errno));
       return RC_STAGE_STOP;

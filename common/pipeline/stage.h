@@ -5,6 +5,12 @@
  * and the periodic metrics snapshot. A stage's main() calls rc_stage_init, then loops on
  * rc_stage_wait, which polls the stage's own descriptors together with the skeleton's.
  *
+ * Signals: SIGTERM (and SIGINT when not ignored) mean "stop now", in every state: a stage blocked
+ * sending into a full pipe, waiting for Kafka or for the registry returns within one poll
+ * (rc_stage_stopping). SIGUSR1 means "drain" (rc_stage_draining): only the reader acts on it, by
+ * reading on to the end of the open transaction and sending the END of the stream; the supervisor
+ * drains the group that way and stops a group it restarts with SIGTERM.
+ *
  * Exit status of a stage: 0 done, 2 configuration or data error (the supervisor does not
  * restart it), anything else a failure worth a restart.
  */
@@ -45,7 +51,8 @@ struct rc_stage {
   int metrics_sock;
   int parent_fd;        /* -1 when not started by a supervisor */
   int sig_fd;           /* read end of the self-pipe */
-  volatile sig_atomic_t stop; /* SIGTERM/SIGINT: drain and stop */
+  volatile sig_atomic_t stop; /* the last signal caught: SIGTERM/SIGINT stop, SIGUSR1 drain */
+  int parent_gone;      /* rc_stage_wait saw the supervisor's pipe close */
   uint64_t next_metrics_ns;
   uint64_t metrics_interval_ns;
   rc_stage_metrics_fn metrics_fn;
@@ -54,6 +61,11 @@ struct rc_stage {
   char **args;          /* arguments after the options (files for the reader) */
   int nargs;
 };
+
+/* Asked to stop now (SIGTERM, SIGINT)? */
+static inline int rc_stage_stopping(const rc_stage *st) { return st->stop && st->stop != SIGUSR1; }
+/* Asked to drain (SIGUSR1, and no stop since)? */
+static inline int rc_stage_draining(const rc_stage *st) { return st->stop == SIGUSR1; }
 
 /* Parse argv, load the config, install signal handlers, connect the metrics pipe. On error,
  * logs and returns RC_EXIT_CONFIG (the caller exits with it). */
@@ -68,8 +80,8 @@ int rc_stage_wait(rc_stage *st, struct pollfd *fds, int nfds, int timeout_ms);
 void rc_stage_send_metrics(rc_stage *st);
 /* Send one message down a pipe, blocking while it is full (backpressure) but still serving
  * signals, the supervisor watch and metrics. Adds the time spent waiting to *wait_ns. Returns 0,
- * or RC_STAGE_STOP when the stage must stop (supervisor gone, or the pipe failed: logged here,
- * naming `to`). */
+ * or RC_STAGE_STOP when the stage must stop (SIGTERM, supervisor gone, or the pipe failed:
+ * logged here, naming `to`). */
 int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const char *to, uint64_t *wait_ns);
 void rc_stage_close(rc_stage *st);
 

@@ -43,6 +43,15 @@ int rc_signals_catch(volatile sig_atomic_t *flag, int keep_ignored_sigint) {
   return self_pipe[0];
 }
 
+int rc_signals_also(int sig) {
+  if (self_pipe[1] < 0) return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(sig, &sa, NULL);
+}
+
 int rc_signals_drain(void) {
   char c[64];
   ssize_t n;

@@ -12,6 +12,8 @@
  * ignored stays ignored (stages under a supervisor). Returns the self-pipe's non-blocking read
  * end, or -1. Once per process. */
 int rc_signals_catch(volatile sig_atomic_t *flag, int keep_ignored_sigint);
+/* Catch sig (e.g. SIGUSR1) the same way, into the flag of rc_signals_catch. 0 or -1. */
+int rc_signals_also(int sig);
 /* Also write to the self-pipe when a child exits (SIGCHLD), without touching the flag: the
  * supervisor's poll wakes at once instead of at its next timeout. */
 int rc_signals_wake_on_child(void);

@@ -15,6 +15,9 @@ the live source.
             transaction boundary, skipping what it already sent of the cut transaction).
   kill      the same while the replication connection is killed on the server (KILL of the
             'Binlog Dump' thread), three times, twice inside a 30 MB transaction.
+  latest    source.start=latest, and the replication connection killed before the first
+            transaction: the restarted group resumes at the position recorded at the first
+            connection, skipping nothing
   minimal   binlog_row_metadata=MINIMAL with the information_schema lookup gives the output of
             FULL: the same values keyed by column names, ENUM/SET labels, unsigned values and the
             same Kafka keys. NO_LOG is compared too, and a difference only noted: it also leaves
@@ -23,7 +26,7 @@ the live source.
             password, binary log disabled, binlog_format STATEMENT (and MIXED), a user without
             the replication privileges, a start position already purged, source.server_id unset.
 
-Usage: test_live.py --rowcast PATH [--only stream,restart,kill,minimal,preflight]
+Usage: test_live.py --rowcast PATH [--only stream,restart,kill,latest,minimal,preflight]
 """
 import argparse
 import json
@@ -435,7 +438,7 @@ def measure_latency(ck, db, probe, n=5):
     return ok
 
 
-def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1):
+def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1, extra=()):
     """A writer and `rowcast run` at the same time, `disrupt(db, writer, live)` in the middle,
     then everything compared with `rowcast decode` of the server's binlog files."""
     label = name
@@ -449,7 +452,7 @@ def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1):
         # small pipes: the reader waits for the serializers, so it takes a while through a big
         # transaction and a disconnection can land inside one
         live = Live(rc, db, os.path.join(work, "state"), broker.bootstrap,
-                    ["publisher.checkpoint_interval_ms=200", "pipe.buffer_bytes=64k"])
+                    ["publisher.checkpoint_interval_ms=200", "pipe.buffer_bytes=64k"] + list(extra))
         secs = wait_dump_thread(db, live=live)
         if not ck.check(secs is not None and live.running(),
                         f"{label}: rowcast run connects as a replica ({secs if secs is None else round(secs, 2)} s)",
@@ -457,7 +460,8 @@ def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1):
             live.stop(10)
             return
         writer = Writer(db, seed)
-        writer.start()
+        if name != "latest":
+            writer.start()
         try:
             disrupt(ck, label, db, writer, live)
         finally:
@@ -483,9 +487,14 @@ def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1):
         m = re.search(r"stopped on request after publishing (\d+) changes", out)
         ck.check(m and int(m.group(1)) == len(expected),
                  f"{label}: the summary counts every change ({m.group(1) if m else '?'} of {len(expected)})", out + tail(err, 800))
-        ck.check("restarting the group" not in err, f"{label}: no group restart (the reader reconnects by itself)",
-                 tail(err))
-        if name != "stream":
+        if name == "latest":
+            ck.check("restarting the group" in err and "resuming from the checkpoint" not in err
+                     and re.search(r"starting at the checkpoint \S+:\d+ \(source.start=latest applies only", err),
+                     f"{label}: the restarted group resumed at the position `latest` was resolved to", tail(err))
+        else:
+            ck.check("restarting the group" not in err, f"{label}: no group restart (the reader reconnects by itself)",
+                     tail(err))
+        if name not in ("stream", "latest"):
             mid = mid_txn_resumes(err)
             ck.check(mid, f"{label}: {len(mid)} disconnection(s) inside a transaction, resumed at its start "
                           f"({'; '.join(f'after {f}:{p}, resumed at {g}:{q}' for f, p, g, q in mid[:3])})", tail(err))
@@ -534,6 +543,26 @@ def disrupt_restart(ck, label, db, writer, live):
                  f"{label} {i + 1}: server back after {back:.1f} s, rowcast reconnected {secs if secs is None else round(secs, 2)} s "
                  f"later (writer at {before} transactions)", tail(live.stderr()))
     time.sleep(2.0)
+
+
+def disrupt_latest(ck, label, db, writer, live):
+    """source.start=latest, and the replication connection KILLed before any transaction, so
+    before any checkpoint: the reader cannot resume by itself and the group restarts, while the
+    writer commits. The restarted reader must resume at the position `latest` was resolved to at
+    the first connection, not resolve `latest` again (which would skip what was committed in
+    between)."""
+    ck.check("recorded in" in live.stderr(), f"{label}: the resolved start position is recorded at once",
+             tail(live.stderr()))
+    for t in dump_threads(db):
+        try:
+            db.sql(f"KILL {t}")
+        except SandboxError:
+            pass
+    writer.start()
+    # the group restarts (restart_delay_ms) and reconnects while the writer goes on
+    secs = wait_dump_thread(db, timeout=20, live=live)
+    ck.check(secs is not None and live.running(), f"{label}: reconnected after the group restart", tail(live.stderr()))
+    time.sleep(3.0)
 
 
 def disrupt_kill(ck, label, db, writer, live):
@@ -765,12 +794,13 @@ def main():
             for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
                 shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
             rc = os.path.join(tmp, "bin", "rowcast")
-            for name, disrupt, latency, seed in (("stream", disrupt_stream, True, 1),
-                                                 ("restart", disrupt_restart, False, 2),
-                                                 ("kill", disrupt_kill, False, 3)):
+            for name, disrupt, latency, seed, extra in (("stream", disrupt_stream, True, 1, ()),
+                                                        ("restart", disrupt_restart, False, 2, ()),
+                                                        ("kill", disrupt_kill, False, 3, ()),
+                                                        ("latest", disrupt_latest, False, 4, ["source.start=latest"])):
                 if not only or name in only:
                     print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
-                    stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed)
+                    stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed, extra=extra)
             if not only or only & {"minimal", "gtid", "preflight"}:
                 with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
                     grant_rowcast(db)
