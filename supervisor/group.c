@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipe.h"
+#include "recovery_prepare.h"
 #include "signals.h"
 
 #define MAX_CHILDREN 66
@@ -230,7 +231,13 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   }
 }
 
+/* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns 0
+ * or the exit status. */
 static int start_group(group *g) {
+  /* the local broker is empty at the first start of a run (g->nc is 0 only then) */
+  int r = rc_recovery_prepare(g->cfg, g->state_dir, g->run_dir, g->broker_pid > 0 && g->nc == 0, &got_signal);
+  if (r == RC_RECOVERY_STOPPED) rc_info("stopped by a signal before the stages started; nothing was sent");
+  if (r) return r == RC_RECOVERY_STOPPED ? 0 : r;
   int workers = (int)rc_config_int(g->cfg, "serializer.workers");
   g->nc = 0;
   const char *order[3] = {"publisher", "serializer", "reader"};
@@ -245,7 +252,7 @@ static int start_group(group *g) {
       c->pid = spawn_stage(g, order[s], w);
       if (c->pid < 0) {
         rc_error("cannot start rowcast-%s: %s", order[s], strerror(errno));
-        return -1;
+        return 1;
       }
       g->nc++;
     }
@@ -379,7 +386,8 @@ static int restart_after_crash(group *g, const child *c, const char *how) {
           (unsigned long long)wait_ms);
   stop_group(g, 2000);
   usleep((useconds_t)(wait_ms * 1000));
-  return start_group(g) < 0 ? 1 : KEEP_GOING;
+  int r = start_group(g);
+  return r ? r : KEEP_GOING;
 }
 
 /* Process pid was reaped with this status. Returns KEEP_GOING, or the exit status. */
@@ -417,7 +425,8 @@ static int on_child_exit(group *g, pid_t pid, int status, const struct rusage *r
 
 /* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
 static int supervise(group *g) {
-  if (start_group(g) < 0) return 1;
+  int r0 = start_group(g);
+  if (r0) return r0;
   struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
                           {.fd = sig_fd, .events = POLLIN}};
   for (;;) {
