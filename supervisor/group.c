@@ -231,8 +231,10 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   }
 }
 
-/* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns 0
- * or the exit status. */
+#define KEEP_GOING (-1) /* a step's answer when the group runs on */
+
+/* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns
+ * KEEP_GOING, or the exit status (0 when a stop signal came during the recovery). */
 static int start_group(group *g) {
   /* the local broker is empty at the first start of a run (g->nc is 0 only then) */
   int r = rc_recovery_prepare(g->cfg, g->state_dir, g->run_dir, g->broker_pid > 0 && g->nc == 0, &got_signal);
@@ -257,7 +259,7 @@ static int start_group(group *g) {
       g->nc++;
     }
   }
-  return 0;
+  return KEEP_GOING;
 }
 
 static uint64_t cpu_us_of(const struct rusage *ru) {
@@ -331,8 +333,6 @@ static uint64_t done_value(const char *summary, const char *key) {
   return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
-#define KEEP_GOING (-1) /* a step's answer when the group runs on */
-
 /* SIGTERM or SIGINT: the first drains (the reader stops, the rest is published), the second
  * stops at once. Returns KEEP_GOING, or the exit status. */
 static int on_stop_signal(group *g) {
@@ -386,8 +386,7 @@ static int restart_after_crash(group *g, const child *c, const char *how) {
           (unsigned long long)wait_ms);
   stop_group(g, 2000);
   usleep((useconds_t)(wait_ms * 1000));
-  int r = start_group(g);
-  return r ? r : KEEP_GOING;
+  return start_group(g);
 }
 
 /* Process pid was reaped with this status. Returns KEEP_GOING, or the exit status. */
@@ -426,7 +425,7 @@ static int on_child_exit(group *g, pid_t pid, int status, const struct rusage *r
 /* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
 static int supervise(group *g) {
   int r0 = start_group(g);
-  if (r0) return r0;
+  if (r0 != KEEP_GOING) return r0;
   struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
                           {.fd = sig_fd, .events = POLLIN}};
   for (;;) {

@@ -36,7 +36,7 @@
 #include "registry.h"
 #include "row_json.h"
 
-#define ATTEMPT_MS 15000
+#define ATTEMPT_MS 10000
 #define POLL_MS 100
 #define BACKOFF_MAX_MS 30000
 #define BATCH 1000
@@ -45,7 +45,7 @@
 typedef struct {
   const char *topic; /* the topic list's */
   int32_t partition;
-  rc_skip_topic *st;
+  size_t st;   /* its topic's index in the skip table (whose array moves as topics are added) */
   int done;    /* its last message, or its end, came */
   int64_t offset;
   void *value; /* a copy of the last message's value, NULL when the partition is empty */
@@ -101,7 +101,9 @@ static rd_kafka_t *new_consumer(recov *r, char *err, size_t es) {
                                        {"enable.partition.eof", "true"},
                                        {"enable.auto.commit", "false"},
                                        {"enable.auto.offset.store", "false"},
-                                       {"log.connection.close", "false"}};
+                                       {"log.connection.close", "false"},
+                                       /* an empty partition answers at once, not after 500 ms */
+                                       {"fetch.wait.max.ms", "10"}};
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
     if (rd_kafka_conf_set(conf, own[i][0], own[i][1] ? own[i][1] : group, err, es) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
@@ -153,23 +155,24 @@ static int plan_partitions(recov *r, const struct rd_kafka_metadata *md) {
       return RETRY;
     }
     if (!mt || mt->err || mt->partition_cnt < te->partitions) {
+      char now[64];
+      snprintf(now, sizeof now, !mt || mt->err ? "no longer exists" : "now has only %d partitions",
+               mt && !mt->err ? mt->partition_cnt : 0);
       rc_error("recovery: topic %s, which rowcast wrote to with %d partitions (%s/topics), %s in Kafka at %s: "
                "what it holds since the checkpoint cannot be checked, so rowcast cannot resume exactly once. If the "
                "topic was deleted or recreated on purpose, start again with an empty state.dir (everything is "
                "sent again); if kafka.bootstrap.servers points at another cluster, correct it",
-               te->name, (int)te->partitions, r->state_dir,
-               !mt || mt->err ? "no longer exists" : "now has fewer partitions", r->brokers);
-      if (mt && !mt->err) rc_error("recovery: topic %s has %d partitions now", te->name, mt->partition_cnt);
+               te->name, (int)te->partitions, r->state_dir, now, r->brokers);
       return 2;
     }
     if (mt->partition_cnt != te->partitions)
       rc_warn("recovery: THE PARTITION COUNT OF TOPIC %s CHANGED while rowcast was down: %d recorded, %d now. "
               "Changes since the checkpoint are checked against the %d partitions they were written to; new changes "
-              "are mapped to %d partitions, so a key's later changes may land in another partition than its earlier "
-              "ones (per-key order across the change holds only per partition)",
+              "are mapped to %d partitions, so a key's later changes may go to another partition than its earlier "
+              "ones (a consumer sees each key's changes in order only within a partition)",
               te->name, (int)te->partitions, mt->partition_cnt, (int)te->partitions, mt->partition_cnt);
-    rc_skip_topic *st = rc_skip_add_topic(&r->skip, te->name, strlen(te->name), te->partitions);
-    rpart *np = st ? realloc(r->p, (r->np + (size_t)te->partitions) * sizeof *np) : NULL;
+    size_t st = r->skip.n;
+    rpart *np = rc_skip_add_topic(&r->skip, te->name, strlen(te->name), te->partitions) ? realloc(r->p, (r->np + (size_t)te->partitions) * sizeof *np) : NULL;
     if (!np) {
       rc_error("recovery: out of memory");
       return 1;
@@ -277,7 +280,10 @@ static int consume_lasts(recov *r, rd_kafka_t *rk) {
     else if (rc_now_ms() > deadline) status = RETRY;
     if (status) break;
     rd_kafka_message_t *ms[BATCH];
-    ssize_t n = rd_kafka_consume_batch_queue(q, POLL_MS, ms, BATCH);
+    /* the first as soon as it comes (a batch call waits its whole timeout), then what is queued */
+    ssize_t n = (ms[0] = rd_kafka_consume_queue(q, POLL_MS)) != NULL;
+    ssize_t more = n ? rd_kafka_consume_batch_queue(q, 0, ms + 1, BATCH - 1) : 0;
+    if (more > 0) n += more;
     for (ssize_t k = 0; k < n; k++) {
       rd_kafka_message_t *m = ms[k];
       const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
@@ -369,7 +375,7 @@ static int decode_last(recov *r, const rpart *p, char *file, size_t fsz) {
     return 2;
   }
   rc_pos pos = {(uint64_t)seq, offset, row};
-  rc_skip_set(&r->skip, p->st, p->partition, &pos);
+  rc_skip_set(&r->skip, &r->skip.t[p->st], p->partition, &pos);
   return 0;
 }
 
@@ -397,7 +403,7 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
     if (!r->p[i].value && r->p[i].offset < 0) continue; /* empty */
     char file[256];
     status = decode_last(r, &r->p[i], file, sizeof file);
-    const rc_pos *pos = &r->p[i].st->last[r->p[i].partition];
+    const rc_pos *pos = &r->skip.t[r->p[i].st].last[r->p[i].partition];
     if (status == 0 && (!held || rc_pos_cmp(pos, &max) > 0)) {
       max = *pos;
       snprintf(latest, sizeof latest, "%s:%llu row %u", file, (unsigned long long)pos->offset, pos->row);
