@@ -49,6 +49,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipe.h"
+#include "recovery_prepare.h"
 #include "signals.h"
 #include "state_lock.h"
 
@@ -256,7 +257,15 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   }
 }
 
+#define KEEP_GOING (-1) /* a step's answer when the group runs on */
+
+/* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns
+ * KEEP_GOING, or the exit status (0 when a stop signal came during the recovery). */
 static int start_group(group *g) {
+  /* the local broker is empty at the first start of a run (g->nc is 0 only then) */
+  int r = rc_recovery_prepare(g->cfg, g->state_dir, g->run_dir, g->broker_pid > 0 && g->nc == 0, &got_signal);
+  if (r == RC_RECOVERY_STOPPED) rc_info("stopped by a signal before the stages started; nothing was sent");
+  if (r) return r == RC_RECOVERY_STOPPED ? 0 : r;
   int workers = (int)rc_config_int(g->cfg, "serializer.workers");
   g->nc = 0;
   const char *order[3] = {"publisher", "serializer", "reader"};
@@ -271,12 +280,12 @@ static int start_group(group *g) {
       c->pid = spawn_stage(g, order[s], w);
       if (c->pid < 0) {
         rc_error("cannot start rowcast-%s: %s", order[s], strerror(errno));
-        return -1;
+        return 1;
       }
       g->nc++;
     }
   }
-  return 0;
+  return KEEP_GOING;
 }
 
 static uint64_t cpu_us_of(const struct rusage *ru) {
@@ -352,8 +361,6 @@ static uint64_t done_value(const char *summary, const char *key) {
   const char *p = strstr(summary, key);
   return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
-
-#define KEEP_GOING (-1) /* a step's answer when the group runs on */
 
 /* The checkpoint as the stages left it (read after they stopped: the publisher writes one last
  * time when it stops), into *cp; logged when it cannot be read. */
@@ -432,7 +439,7 @@ static int restart_after_crash(group *g, const child *c, const char *how) {
   usleep((useconds_t)(wait_ms * 1000));
   g->stalled[0] = 0;
   g->flow_moved_ns = 0;
-  return start_group(g) < 0 ? 1 : KEEP_GOING;
+  return start_group(g);
 }
 
 /* The stage to blame for a stall: one whose snapshots stopped coming (stopped, hung), else the
@@ -539,7 +546,8 @@ static int on_child_exit(group *g, pid_t pid, int status, const struct rusage *r
 
 /* Run the group until the end of the input (replay) or a stop. Returns the exit status. */
 static int supervise(group *g) {
-  if (start_group(g) < 0) return 1;
+  int r0 = start_group(g);
+  if (r0 != KEEP_GOING) return r0;
   struct pollfd fds[2] = {{.fd = rc_pipe_fd(g->metrics_sock, 1), .events = POLLIN},
                           {.fd = sig_fd, .events = POLLIN}};
   for (;;) {

@@ -546,9 +546,9 @@ static int print_change(rc_buf *b, dplan *p, char *errstr, size_t es) {
   return 0;
 }
 
-int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out, char *errstr,
-                          size_t es) {
-  dplan *p;
+/* Read a value datum into its plan's value (the plan of schema_json, cached). */
+static int read_value(const char *schema_json, const void *datum, size_t len, dplan **out, char *errstr, size_t es) {
+  dplan *p = NULL;
   int r = plan_get(schema_json, strlen(schema_json), &p, errstr, es);
   if (r < 0) return r;
   /* A first pass that only skips: avro-c's reader leaks the buffer of a string or bytes value
@@ -564,8 +564,46 @@ int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len
   if (avro_value_read(p->reader, &p->value))
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "the datum (%zu bytes) does not match its writer schema: %s", len,
                    avro_strerror());
+  *out = p;
+  return 0;
+}
+
+int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out, char *errstr,
+                          size_t es) {
+  dplan *p = NULL;
+  int r = read_value(schema_json, datum, len, &p, errstr, es);
+  if (r < 0) return r;
   size_t mark = out->len;
   r = print_change(out, p, errstr, es);
   if (r < 0) out->len = mark;
   return r;
+}
+
+int rc_avro_value_position(const char *schema_json, const void *datum, size_t len, char *file, size_t file_size,
+                           uint64_t *offset, uint32_t *row, char *errstr, size_t es) {
+  dplan *p = NULL;
+  int r = read_value(schema_json, datum, len, &p, errstr, es);
+  if (r < 0) return r;
+  avro_value_t s, f;
+  const char *str;
+  size_t n;
+  int64_t off = 0, rw = 0;
+  DCHECK(avro_value_get_by_name(&p->value, "source", &s, NULL));
+  DCHECK(avro_value_get_by_name(&s, "file", &f, NULL));
+  DCHECK(avro_value_get_string(&f, &str, &n));
+  DCHECK(avro_value_get_by_name(&s, "offset", &f, NULL));
+  DCHECK(avro_value_get_long(&f, &off));
+  DCHECK(avro_value_get_by_name(&s, "row", &f, NULL));
+  DCHECK(avro_value_get_long(&f, &rw));
+  n = n ? n - 1 : 0; /* avro-c counts the NUL */
+  if (n == 0 || n >= file_size || memchr(str, 0, n))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "source.file is empty, too long or not text (%zu bytes)", n);
+  if (off < 0 || rw < 0 || rw > UINT32_MAX)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "source.offset %lld or source.row %lld is out of range",
+                   (long long)off, (long long)rw);
+  memcpy(file, str, n);
+  file[n] = 0;
+  *offset = (uint64_t)off;
+  *row = (uint32_t)rw;
+  return 0;
 }

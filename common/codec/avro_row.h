@@ -4,7 +4,7 @@
  *   avro_schema.c  rc_avro_table_new and the schema accessors, rc_avro_name
  *   avro_encode.c  rc_avro_encode_value, rc_avro_encode_key, rc_avro_value_is_lossy
  *   avro_view.c    (private) the reference encoder the tests compare them with
- *   avro_decode.c  rc_avro_value_to_json, rc_avro_decoder_cache_free
+ *   avro_decode.c  rc_avro_value_to_json, rc_avro_value_position, rc_avro_decoder_cache_free
  *
  * (what they share privately is avro_int.h).
  *
@@ -88,6 +88,15 @@ int rc_avro_value_is_lossy(const rc_column *col, const rc_value *v);
  * are cached by their text (a few per process). On error out is left as it was. */
 int rc_avro_value_to_json(const char *schema_json, const void *datum, size_t len, rc_buf *out,
                           char *errstr, size_t errstr_size);
+/* Decode a value datum written with writer schema `schema_json` (a rowcast value schema) and
+ * give the position of its change, from the envelope's `source` record: the binlog file's name
+ * (NUL-terminated in file[file_size]), the ROWS event's offset and the row's index. The
+ * exactly-once recovery reads it from the last message of each partition. Returns 0, or
+ * RC_ERR_CORRUPT / RC_ERR_UNSUPPORTED when the datum does not match the schema or the schema is
+ * not rowcast's (errstr says what). */
+int rc_avro_value_position(const char *schema_json, const void *datum, size_t len, char *file,
+                           size_t file_size, uint64_t *offset, uint32_t *row, char *errstr,
+                           size_t errstr_size);
 /* Free the decoder's schema cache (at exit, for leak checkers). */
 void rc_avro_decoder_cache_free(void);
 

@@ -1,6 +1,8 @@
 /*
  * row_json.c: formatting decoded values as rowcast's canonical JSON (docs/json-mapping.md).
- * Hot path: no allocation per value; integers and dates are formatted by hand.
+ * Hot path: no allocation per value; integers and dates are formatted by hand. Also the way
+ * back for one field: rc_json_change_position reads a line's "pos" (jansson), for the
+ * exactly-once recovery (supervisor/recovery.c).
  */
 #include "row_json.h"
 
@@ -289,4 +291,31 @@ int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es) 
   json_decref(j);
   if (bad) return rc_errf(RC_ERR_CORRUPT, errstr, es, "JSON, but not a rowcast change: %s", bad);
   return 0;
+}
+
+int rc_json_change_position(const void *text, size_t n, char *file, size_t file_size, uint64_t *offset,
+                            uint32_t *row, char *errstr, size_t es) {
+  json_error_t jerr;
+  json_t *root = json_loadb(text, n, 0, &jerr);
+  if (!root)
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "not a JSON change line (near byte %d: %s)", jerr.position, jerr.text);
+  const json_t *pos = json_object_get(root, "pos");
+  const json_t *f = json_object_get(pos, "file"), *o = json_object_get(pos, "offset"), *r = json_object_get(pos, "row");
+  int rc = 0;
+  if (!json_is_object(root) || !json_is_object(pos) || !json_is_string(f) || !json_is_integer(o) || !json_is_integer(r))
+    rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "not a rowcast change line: no \"pos\" with a string file and integer "
+                 "offset and row");
+  else if (json_string_length(f) == 0 || json_string_length(f) >= file_size ||
+           strlen(json_string_value(f)) != json_string_length(f))
+    rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "pos.file is empty, too long or not text");
+  else if (json_integer_value(o) < 0 || json_integer_value(r) < 0 || json_integer_value(r) > (json_int_t)UINT32_MAX)
+    rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "pos.offset %lld or pos.row %lld is out of range",
+                 (long long)json_integer_value(o), (long long)json_integer_value(r));
+  if (rc == 0) {
+    memcpy(file, json_string_value(f), json_string_length(f) + 1);
+    *offset = (uint64_t)json_integer_value(o);
+    *row = (uint32_t)json_integer_value(r);
+  }
+  json_decref(root);
+  return rc;
 }

@@ -34,4 +34,11 @@ int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before
  * that a value that merely starts with '{' is never taken for a change. Parsed with jansson. */
 int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es);
 
+/* The position of the change a JSON line (rc_json_change's text, n bytes, a trailing newline
+ * allowed) holds: its "pos" object's file (NUL-terminated in file[file_size]), offset and row.
+ * Returns 0, or RC_ERR_CORRUPT naming what is missing when the text is not a JSON object with
+ * such a "pos" (not one of rowcast's change lines). */
+int rc_json_change_position(const void *text, size_t n, char *file, size_t file_size, uint64_t *offset,
+                            uint32_t *row, char *errstr, size_t es);
+
 #endif

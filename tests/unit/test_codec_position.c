@@ -1,0 +1,136 @@
+/*
+ * test_codec_position.c: reading a change's position back from a message value, as the
+ * exactly-once recovery does (supervisor/recovery.c): rc_avro_value_position on datums written
+ * by rc_avro_encode_value, rc_json_change_position on lines written by rc_json_change; and the
+ * refusals of what is not a rowcast change (a foreign schema, a cut or padded datum, JSON
+ * without a "pos", a position out of range).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avro_row.h"
+#include "binlog.h"
+#include "rc_err.h"
+#include "rc_test.h"
+#include "row_json.h"
+
+static char err[512];
+
+/* shop.t (id INT primary key, n BIGINT) with the JSON keys the table-map parser makes */
+static rc_table *table_new(void) {
+  rc_table *t = calloc(1, sizeof *t);
+  t->db = strdup("shop");
+  t->name = strdup("t");
+  t->ncols = 2;
+  t->cols = calloc(2, sizeof *t->cols);
+  t->has_names = t->is_numeric_known = t->has_charsets = 1;
+  static const char *const names[2] = {"id", "n"};
+  static const uint8_t types[2] = {RC_T_LONG, RC_T_LONGLONG};
+  for (uint32_t i = 0; i < 2; i++) {
+    rc_column *c = &t->cols[i];
+    c->name = strdup(names[i]);
+    c->type = types[i];
+    c->is_signed = 1;
+    c->nullable = i != 0;
+    c->pk = i == 0;
+    rc_buf k = {0};
+    rc_buf_json_str(&k, c->name, strlen(c->name));
+    rc_buf_putc(&k, ':');
+    c->key = k.p;
+    c->key_len = (uint32_t)k.len;
+  }
+  return t;
+}
+
+static rc_value vi(int64_t i) {
+  rc_value v;
+  memset(&v, 0, sizeof v);
+  v.kind = RC_V_INT;
+  v.v.i = i;
+  return v;
+}
+
+static void test_avro_position(void) {
+  rc_table *t = table_new();
+  rc_avro_table *at = NULL;
+  RC_CHECK(rc_avro_table_new(t, &at, err, sizeof err) == 0);
+  if (!at) {
+    fprintf(stderr, "%s\n", err);
+    rc_table_free(t);
+    return;
+  }
+  const char *schema = rc_avro_value_schema(at);
+  rc_value row[2] = {vi(7), vi(-3)};
+  static const struct {
+    const char *file;
+    uint64_t offset;
+    uint32_t row;
+    char op;
+  } cases[] = {{"mariadb-bin.000042", 123456789012ULL, 3, 'c'},
+               {"binlog.1000000", 4, 0, 'd'},
+               {"b.000001", UINT64_C(0x7fffffffffffffff), UINT32_MAX, 'u'}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rc_buf d = {0};
+    rc_avro_source src = {1, cases[i].file, cases[i].offset, cases[i].row, i ? NULL : "0-1-42", 1700000000999ULL};
+    RC_CHECK(rc_avro_encode_value(at, &d, cases[i].op, cases[i].op == 'c' ? NULL : row, cases[i].op == 'd' ? NULL : row,
+                                  &src, 1, err, sizeof err) == 0);
+    char file[256] = "";
+    uint64_t off = 0;
+    uint32_t r = 0;
+    RC_CHECK(rc_avro_value_position(schema, d.p, d.len, file, sizeof file, &off, &r, err, sizeof err) == 0);
+    RC_CHECK_STR(file, cases[i].file);
+    RC_CHECK(off == cases[i].offset && r == cases[i].row);
+    /* a cut datum, a trailing byte, a file buffer too small, a schema that is not rowcast's */
+    RC_CHECK(rc_avro_value_position(schema, d.p, d.len - 1, file, sizeof file, &off, &r, err, sizeof err) ==
+             RC_ERR_CORRUPT);
+    rc_buf_putc(&d, 0);
+    RC_CHECK(rc_avro_value_position(schema, d.p, d.len, file, sizeof file, &off, &r, err, sizeof err) ==
+             RC_ERR_CORRUPT);
+    d.len--;
+    RC_CHECK(rc_avro_value_position(schema, d.p, d.len, file, 4, &off, &r, err, sizeof err) == RC_ERR_CORRUPT);
+    RC_CHECK(rc_avro_value_position("{\"type\":\"record\",\"name\":\"x\",\"fields\":[]}", d.p, d.len, file, sizeof file,
+                                    &off, &r, err, sizeof err) < 0);
+    rc_buf_free(&d);
+  }
+  rc_avro_table_free(at);
+  rc_table_free(t);
+  rc_avro_decoder_cache_free();
+}
+
+static void test_json_position(void) {
+  rc_table *t = table_new();
+  rc_value row[2] = {vi(7), vi(-3)};
+  rc_buf b = {0};
+  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000};
+  RC_CHECK(rc_json_change(&b, t, 'c', NULL, row, &pos, err, sizeof err) == 0);
+  char file[256] = "";
+  uint64_t off = 0;
+  uint32_t r = 0;
+  RC_CHECK(rc_json_change_position(b.p, b.len, file, sizeof file, &off, &r, err, sizeof err) == 0);
+  RC_CHECK_STR(file, "mariadb-bin.000042");
+  RC_CHECK(off == 123456789012ULL && r == 3);
+  static const char *const bad[] = {
+      "{garbage",
+      "[1,2]",
+      "{\"db\":\"shop\",\"table\":\"t\"}",
+      "{\"pos\":{\"file\":\"b.000001\",\"offset\":\"4\",\"row\":0}}",
+      "{\"pos\":{\"file\":\"b.000001\",\"offset\":-4,\"row\":0}}",
+      "{\"pos\":{\"file\":\"b.000001\",\"offset\":4,\"row\":4294967296}}",
+      "{\"pos\":{\"file\":\"\",\"offset\":4,\"row\":0}}",
+      "{\"pos\":{\"file\":\"b.0\\u00001\",\"offset\":4,\"row\":0}}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int e = rc_json_change_position(bad[i], strlen(bad[i]), file, sizeof file, &off, &r, err, sizeof err);
+    if (e != RC_ERR_CORRUPT) fprintf(stderr, "accepted: %s\n", bad[i]);
+    RC_CHECK(e == RC_ERR_CORRUPT);
+  }
+  RC_CHECK(rc_json_change_position(b.p, b.len, file, 8, &off, &r, err, sizeof err) == RC_ERR_CORRUPT);
+  rc_buf_free(&b);
+  rc_table_free(t);
+}
+
+void rc_tests(void) {
+  RC_RUN(test_avro_position);
+  RC_RUN(test_json_position);
+}
