@@ -37,21 +37,21 @@ static void walk_events(rc_frame_rd *rd) {
     out.len = 0;
     switch (rc_frame_peek_tag(rd)) {
     case RC_REC_FILE: {
-      rc_rec_file f;
+      rc_rec_file f = {0};
       if (rc_frame_get_file(rd, &f) < 0) return;
       check_inside(rd, f.name, f.len);
       rc_frame_put_file(&out, &f);
       break;
     }
     case RC_REC_FDE: {
-      rc_rec_fde f;
+      rc_rec_fde f = {0};
       if (rc_frame_get_fde(rd, &f) < 0) return;
       check_inside(rd, f.raw, f.len);
       rc_frame_put_fde(&out, &f);
       break;
     }
     case RC_REC_TMAP: {
-      rc_rec_tmap t;
+      rc_rec_tmap t = {0};
       if (rc_frame_get_tmap(rd, &t) < 0) return;
       check_inside(rd, t.raw, t.len);
       rc_frame_put_tmap(&out, &t);
@@ -59,7 +59,7 @@ static void walk_events(rc_frame_rd *rd) {
       break;
     }
     case RC_REC_ROWS: {
-      rc_rec_rows w;
+      rc_rec_rows w = {0};
       if (rc_frame_get_rows(rd, &w) < 0) return;
       check_inside(rd, w.gtid, w.gtid_len);
       check_inside(rd, w.raw, w.raw_len);
@@ -68,7 +68,7 @@ static void walk_events(rc_frame_rd *rd) {
       break;
     }
     case RC_REC_TXN_END: {
-      rc_rec_txn_end c;
+      rc_rec_txn_end c = {0};
       if (rc_frame_get_txn_end(rd, &c) < 0) return;
       rc_frame_put_txn_end(&out, &c);
       break;
@@ -85,7 +85,7 @@ static void walk_messages(rc_frame_rd *rd) {
     out.len = 0;
     switch (rc_frame_peek_tag(rd)) {
     case RC_REC_MESSAGE: {
-      rc_rec_message m;
+      rc_rec_message m = {0};
       if (rc_frame_get_message(rd, &m) < 0) return;
       check_inside(rd, m.topic, m.topic_len);
       check_inside(rd, m.key, m.key_len);
@@ -97,14 +97,14 @@ static void walk_messages(rc_frame_rd *rd) {
       break;
     }
     case RC_REC_BOUNDARY: {
-      rc_rec_boundary c;
+      rc_rec_boundary c = {0};
       if (rc_frame_get_boundary(rd, &c) < 0) return;
       check_inside(rd, c.file, c.file_len);
       rc_frame_put_boundary(&out, &c);
       break;
     }
     case RC_REC_SCHEMA: {
-      rc_rec_schema sc;
+      rc_rec_schema sc = {0};
       if (rc_frame_get_schema(rd, &sc) < 0) return;
       check_inside(rd, sc.fingerprint, RC_REC_FINGERPRINT_LEN);
       check_inside(rd, sc.json, sc.json_len);

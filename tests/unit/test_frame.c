@@ -36,11 +36,11 @@ static void test_events_round_trip(void) {
   rc_frame_put_txn_end(&b, &(rc_rec_txn_end){12345});
   rc_frame_rd rd;
   parsed(RC_FRAME_EVENTS, 7, 3, &rd);
-  rc_rec_file f;
-  rc_rec_fde d;
-  rc_rec_tmap t;
-  rc_rec_rows g;
-  rc_rec_txn_end c;
+  rc_rec_file f = {0};
+  rc_rec_fde d = {0};
+  rc_rec_tmap t = {0};
+  rc_rec_rows g = {0};
+  rc_rec_txn_end c = {0};
   RC_CHECK(rc_frame_peek_tag(&rd) == RC_REC_FILE);
   RC_CHECK(rc_frame_get_file(&rd, &f) == 0 && same(f.name, f.len, "binlog.000002"));
   RC_CHECK(rc_frame_get_fde(&rd, &d) == 0 && same(d.raw, d.len, "FDE-bytes"));
@@ -67,9 +67,9 @@ static void test_messages_round_trip(void) {
   rc_frame_put_boundary(&b, &(rc_rec_boundary){"binlog.000001", 13, 777});
   rc_frame_rd rd;
   parsed(RC_FRAME_MESSAGES, 9, 2, &rd);
-  rc_rec_schema sc;
-  rc_rec_message g;
-  rc_rec_boundary c;
+  rc_rec_schema sc = {0};
+  rc_rec_message g = {0};
+  rc_rec_boundary c = {0};
   RC_CHECK(rc_frame_get_schema(&rd, &sc) == 0 && !memcmp(sc.fingerprint, "0123456789abcdef", 16) &&
            same(sc.json, sc.json_len, "{\"type\":\"long\"}"));
   RC_CHECK(rc_frame_get_message(&rd, &g) == 0);
@@ -127,7 +127,7 @@ static void test_short_records(void) {
   for (size_t n = 0; n < o.len; n++) {
     rc_frame_rd rd;
     rc_frame_rd_init(&rd, (const uint8_t *)o.p, n);
-    rc_rec_rows g;
+    rc_rec_rows g = {0};
     RC_CHECK(rc_frame_get_rows(&rd, &g) == RC_ERR_CORRUPT && rd.bad && rd.why);
     RC_CHECK(rd.p <= rd.end);
   }
@@ -137,7 +137,7 @@ static void test_short_records(void) {
   for (size_t n = 0; n < o.len; n++) {
     rc_frame_rd rd;
     rc_frame_rd_init(&rd, (const uint8_t *)o.p, n);
-    rc_rec_message g;
+    rc_rec_message g = {0};
     RC_CHECK(rc_frame_get_message(&rd, &g) == RC_ERR_CORRUPT && rd.bad);
   }
   /* a whole record, then one cut short: the first reads, the second is refused, and so is
@@ -147,7 +147,7 @@ static void test_short_records(void) {
   rc_frame_put_txn_end(&o, &(rc_rec_txn_end){6});
   rc_frame_rd rd;
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len - 1);
-  rc_rec_txn_end c;
+  rc_rec_txn_end c = {0};
   RC_CHECK(rc_frame_get_txn_end(&rd, &c) == 0 && c.pos == 5);
   RC_CHECK(rc_frame_get_txn_end(&rd, &c) == RC_ERR_CORRUPT && rd.bad);
   RC_CHECK(rd.rec == (const uint8_t *)o.p + 9);
@@ -165,7 +165,7 @@ static void test_bad_tags_and_fields(void) {
   rc_buf o = {0};
   rc_frame_put_tmap(&o, &(rc_rec_tmap){0, (const uint8_t *)"tm", 2});
   rc_frame_rd rd;
-  rc_rec_rows g;
+  rc_rec_rows g = {0};
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
   RC_CHECK(rc_frame_get_rows(&rd, &g) == RC_ERR_CORRUPT && rd.bad && strstr(rd.why, "tag"));
   RC_CHECK(rd.p == (const uint8_t *)o.p); /* nothing taken */
@@ -175,7 +175,7 @@ static void test_bad_tags_and_fields(void) {
   /* a tag byte that is no record at all */
   o.p[0] = 0x07;
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
-  rc_rec_tmap t;
+  rc_rec_tmap t = {0};
   RC_CHECK(rc_frame_get_tmap(&rd, &t) == RC_ERR_CORRUPT);
   rc_frame_rd_describe(&rd, (const uint8_t *)o.p, why, sizeof why);
   RC_CHECK(strstr(why, "tag 0x07"));
@@ -202,7 +202,7 @@ static void test_bad_tags_and_fields(void) {
   rc_frame_put_null32(&o);
   rc_frame_put_message_tail(&o, &m);
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
-  rc_rec_message gm;
+  rc_rec_message gm = {0};
   RC_CHECK(rc_frame_get_message(&rd, &gm) == RC_ERR_CORRUPT);
   /* a schema fingerprint that is not 16 hex digits */
   o.len = 0;
@@ -210,7 +210,7 @@ static void test_bad_tags_and_fields(void) {
   rc_frame_put_str16(&o, "abc", 3);
   rc_frame_put_bytes32(&o, "{}", 2);
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
-  rc_rec_schema sc;
+  rc_rec_schema sc = {0};
   RC_CHECK(rc_frame_get_schema(&rd, &sc) == RC_ERR_CORRUPT);
   rc_buf_free(&o);
 }
@@ -223,13 +223,13 @@ static void test_lengths(void) {
   o.p[1] = 5; /* says 5 bytes, 4 follow */
   rc_frame_rd rd;
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
-  rc_rec_fde d;
+  rc_rec_fde d = {0};
   RC_CHECK(rc_frame_get_fde(&rd, &d) == RC_ERR_CORRUPT && strstr(rd.why, "ends early"));
   o.len = 0;
   rc_frame_put_file(&o, &(rc_rec_file){"name", 4});
   o.p[2] = 0x80; /* a u16 length of 32772 */
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
-  rc_rec_file f;
+  rc_rec_file f = {0};
   RC_CHECK(rc_frame_get_file(&rd, &f) == RC_ERR_CORRUPT);
   rc_buf_free(&o);
 
