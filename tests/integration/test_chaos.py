@@ -288,8 +288,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="the seed of every random choice (printed)")
     ap.add_argument("--kills", type=int, default=8)
     ap.add_argument("--live-kills", type=int, default=None, help="kills of the live scenario (default --kills)")
-    ap.add_argument("--changes", type=int, default=40000, help="changes of the replayed binlog")
-    ap.add_argument("--rate", type=int, default=15000, help="messages a second the publisher is held near")
+    ap.add_argument("--changes", type=int, default=60000, help="changes of the replayed binlog")
+    ap.add_argument("--rate", type=int, default=10000, help="messages a second the publisher is held near")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     a = ap.parse_args()
     try:
