@@ -13,8 +13,12 @@
  *
  * Checkpoint: messages get increasing numbers; a transaction boundary from the stream is a
  * checkpoint candidate once every message numbered before it is acknowledged. Written at most
- * every publisher.checkpoint_interval_ms and at the end. After a crash the group resumes there:
- * at-least-once (what was acknowledged after the checkpoint is sent again).
+ * every publisher.checkpoint_interval_ms and at the end. After a crash the group resumes there.
+ *
+ * Partitions and recovery (topics.c): rowcast chooses every change's partition itself (Kafka's
+ * murmur2 of the key, the topic name for a keyless change), so a change re-read after a crash
+ * maps where it went before; changes Kafka already holds (the supervisor's skip table) are
+ * dropped and still count as acknowledged for the checkpoint.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "stage.h"
+#include "topics.h"
 
 #define MAX_WORKERS 64
 /* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
@@ -42,12 +47,6 @@ typedef struct {
   const uint8_t *payload;
   rc_frame_rd rd;       /* where we are in its payload */
 } worker_in;
-
-typedef struct {
-  char *name;
-  size_t len;
-  rd_kafka_topic_t *rkt;
-} kafka_topic;
 
 typedef struct {
   uint64_t msg_no;  /* messages numbered below this must be acknowledged */
@@ -81,10 +80,9 @@ typedef struct {
   int ended;
   int fatal; /* set by a delivery report: exit status */
   char fatal_msg[1024];
-  /* one librdkafka topic handle per table topic (the count goes in the summary); last one cached */
-  kafka_topic *topics;
-  size_t ntopics;
-  size_t last_topic;
+  /* the table topics, their partition counts, the recovery skip (topics.h) */
+  pub_topics tp;
+  int topics_open;
   rd_kafka_topic_t *schema_rkt;
   int headers; /* publisher.headers: the position in message headers too */
   /* schemas published to the schema topic (fingerprints, hex), each once per run */
@@ -111,6 +109,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "schemas", p->schema_msgs);
   rc_metric_put(b, "in_flight", p->next_msg - p->acked_below);
   rc_metric_put(b, "queue_full_waits", p->queue_full_waits);
+  rc_metric_put(b, "skipped", p->tp.skipped);
   rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
   rc_metric_put(b, "latency_p99_us", rc_hist_quantile(&p->lat, 0.99));
   rc_metric_put(b, "latency_max_us", p->lat.max);
@@ -223,7 +222,7 @@ static int push_marker(publisher *p, const char *file, size_t flen, uint64_t pos
   }
   marker *m = &p->markers[p->m_tail % p->m_cap];
   m->msg_no = p->next_msg;
-  m->changes = p->produced;
+  m->changes = p->produced + p->tp.skipped; /* a skipped change is one Kafka holds */
   snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), file);
   m->pos = pos;
   snprintf(m->gtid, sizeof m->gtid, "%s", p->last_gtid);
@@ -246,28 +245,6 @@ static rd_kafka_topic_t *new_topic(publisher *p, const char *name) {
   if (e == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
   else rc_debug("metadata of topic %s not fetched ahead (%s): librdkafka fetches it itself", name, rd_kafka_err2str(e));
   return rkt;
-}
-
-static rd_kafka_topic_t *table_topic(publisher *p, const char *name, size_t len) {
-  kafka_topic *t = p->ntopics ? &p->topics[p->last_topic] : NULL;
-  if (t && t->len == len && !memcmp(t->name, name, len)) return t->rkt;
-  for (size_t i = 0; i < p->ntopics; i++)
-    if (p->topics[i].len == len && !memcmp(p->topics[i].name, name, len)) {
-      p->last_topic = i;
-      return p->topics[i].rkt;
-    }
-  kafka_topic *n = realloc(p->topics, (p->ntopics + 1) * sizeof *n);
-  if (!n) return NULL;
-  p->topics = n;
-  t = &p->topics[p->ntopics];
-  if (!(t->name = strndup(name, len))) return NULL;
-  t->len = len;
-  if (!(t->rkt = new_topic(p, t->name))) {
-    free(t->name);
-    return NULL;
-  }
-  p->last_topic = p->ntopics++;
-  return t->rkt;
 }
 
 static void serve_kafka(publisher *p) {
@@ -334,15 +311,48 @@ static rd_kafka_headers_t *position_headers(const publisher *p, const rc_rec_mes
   return hdrs;
 }
 
-/* One change to Kafka: 1 done, 0 librdkafka full (rd rewound to rec), -1 error. */
-static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
-  rc_rec_message m;
-  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
-  rd_kafka_topic_t *rkt = table_topic(p, m.topic, m.topic_len);
-  if (!rkt) {
+/* The topic of a change, its partition count known: 1 ready, 0 not yet (rd rewound to rec: the
+ * caller waits and asks again), -1 error (p->fatal set). */
+static int change_topic(publisher *p, const rc_rec_message *m, rc_frame_rd *rd, const uint8_t *rec,
+                        pub_topic **out) {
+  char err[1024];
+  pub_topic *t = pub_topic_get(&p->tp, m->topic, m->topic_len);
+  if (!t) {
     p->fatal = RC_EXIT_FAILURE;
     return -1;
   }
+  int r = pub_topic_ready(&p->tp, t, err, sizeof err);
+  if (r < 0) {
+    rc_error("%s", err);
+    p->fatal = RC_EXIT_CONFIG;
+    return -1;
+  }
+  if (r == 0) {
+    rd->p = rec;
+    return 0;
+  }
+  *out = t;
+  return 1;
+}
+
+/* One change to Kafka, to the partition rowcast computes (or dropped: Kafka holds it): 1 done,
+ * 0 librdkafka full or the topic not known yet (rd rewound to rec), -1 error. */
+static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
+  rc_rec_message m;
+  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
+  pub_topic *t;
+  int r = change_topic(p, &m, rd, rec, &t);
+  if (r <= 0) return r;
+  char err[1024];
+  int32_t part;
+  r = pub_route(&p->tp, t, m.key, m.key_len, m.file, m.file_len, m.offset, m.row, &part, err, sizeof err);
+  if (r < 0) {
+    rc_error("%s", err);
+    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+    return -1;
+  }
+  if (r == 0) return 1; /* Kafka already holds it */
+  rd_kafka_topic_t *rkt = t->rkt;
   /* the position is in the value (Avro source, JSON pos); headers repeat it on request, at
    * about twice librdkafka's cost per message */
   rd_kafka_headers_t *hdrs = position_headers(p, &m);
@@ -350,11 +360,12 @@ static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
   size_t klen = m.key ? m.key_len : 0;
   rd_kafka_resp_err_t e;
   if (hdrs)
-    e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(m.key, klen), RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
-                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
-  else if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)m.value, m.value_len,
-                            m.key, klen, (void *)(uintptr_t)no) == 0)
+    e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m.key, klen),
+                          RD_KAFKA_V_VALUE((void *)m.value, m.value_len), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+  else if (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, (void *)m.value, m.value_len, m.key, klen,
+                            (void *)(uintptr_t)no) == 0)
     e = RD_KAFKA_RESP_ERR_NO_ERROR;
   else
     e = rd_kafka_last_error();
@@ -512,6 +523,7 @@ static int kafka_setup(publisher *p) {
 }
 
 static int finish(publisher *p) {
+  pub_recovery_end(&p->tp); /* the stream ended inside the recovery window */
   if (advance(p, 1) < 0) return RC_EXIT_FAILURE;
   double secs = (double)(rc_now_ns() - p->start_ns) / 1e9;
   char path[4200];
@@ -520,14 +532,14 @@ static int finish(publisher *p) {
   if (f) {
     fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nkey_bytes=%llu\nvalue_bytes=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
                "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
-               "checkpoint=%s:%llu\n",
-            (unsigned long long)p->acked, p->ntopics, secs, (unsigned long long)rc_now_ns(),
+               "checkpoint=%s:%llu\nskipped=%llu\n",
+            (unsigned long long)p->acked, p->tp.n, secs, (unsigned long long)rc_now_ns(),
             (unsigned long long)p->key_bytes, (unsigned long long)p->value_bytes,
             (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.99), (unsigned long long)p->commit_lat.max, p->cp.file,
-            (unsigned long long)p->cp.pos);
+            (unsigned long long)p->cp.pos, (unsigned long long)p->tp.skipped);
     fclose(f);
   }
   rc_info("all %llu changes acknowledged by Kafka; checkpoint %s:%llu", (unsigned long long)p->acked,
@@ -555,6 +567,14 @@ static int setup(publisher *p) {
   if (rc_checkpoint_read(p->state_dir, &p->cp, err, sizeof err) > 0) p->base_changes = p->cp.changes;
   int status = kafka_setup(p);
   if (status != RC_EXIT_OK) return status;
+  char from[300];
+  snprintf(from, sizeof from, "%s:%llu", p->cp.file[0] ? p->cp.file : "the start", (unsigned long long)p->cp.pos);
+  int r = pub_topics_open(&p->tp, p->rk, p->state_dir, p->st.run_dir, from, err, sizeof err);
+  if (r < 0) {
+    rc_error("%s", err); /* a garbled topic list or skip table is a data error */
+    return r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+  }
+  p->topics_open = 1;
   for (int i = 0; i < p->nworkers; i++) {
     char name[32], path[4200];
     snprintf(name, sizeof name, "publisher-%d", i);
@@ -681,16 +701,12 @@ int main(int argc, char **argv) {
     rc_pipe_msg_free(p->w[i].msg);
     rc_pipe_close(p->w[i].sock);
   }
-  for (size_t i = 0; i < p->ntopics; i++) {
-    rd_kafka_topic_destroy(p->topics[i].rkt);
-    free(p->topics[i].name);
-  }
+  if (p->topics_open) pub_topics_close(&p->tp);
   if (p->schema_rkt) rd_kafka_topic_destroy(p->schema_rkt);
   if (p->rk) rd_kafka_destroy(p->rk);
   free(p->ring);
   free(p->ring_commit);
   free(p->markers);
-  free(p->topics);
   free(p->schemas);
   return status;
 }
