@@ -155,6 +155,12 @@ def kill_stage(run, stage):
     return pids
 
 
+def no_progress(cp):
+    """Before the first checkpoint of acknowledged changes: no checkpoint at all, or only the start
+    position the reader records before it reads anything (changes=0)."""
+    return cp is None or cp[2] == 0
+
+
 def scenario(ck, rc, tmp, files, want, order, fmt, name):
     label = f"{fmt}, {name}"
     with Broker(rc, topics=TOPICS, partitions=PARTITIONS, echo_stderr=False) as broker, \
@@ -164,12 +170,12 @@ def scenario(ck, rc, tmp, files, want, order, fmt, name):
         extra = [f"kafka.bootstrap.servers={broker.bootstrap}", f"serializer.format={fmt}",
                  "publisher.checkpoint_interval_ms=" + ("60000" if early else "100")] + SLOW
         run = Replay(rc, files, state, extra)
-        # some changes in Kafka (the consumer saw them), and, for the early kills, no checkpoint yet
+        # some changes in Kafka (the consumer saw them), and, for the early kills, no checkpoint of them yet
         seen = wait_for(lambda: len(col.messages) > 2000 or not run.running(), 60)
         cp = read_checkpoint(state)
-        ok = seen and run.running() and (cp is None if early else True)
+        ok = seen and run.running() and (no_progress(cp) if early else True)
         if not early:
-            ok = ok and wait_for(lambda: read_checkpoint(state) is not None or not run.running(), 30) and run.running()
+            ok = ok and wait_for(lambda: not no_progress(read_checkpoint(state)) or not run.running(), 30) and run.running()
         ck.check(ok, f"{label}: killed mid-run ({len(col.messages)} messages in Kafka, checkpoint "
                  f"{read_checkpoint(state)})", tail(run.stderr()))
         if name == "supervisor-early":
@@ -178,7 +184,8 @@ def scenario(ck, rc, tmp, files, want, order, fmt, name):
             run.proc.wait()
             gone = wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in kids), 10)
             ck.check(gone, f"{label}: the stages exit when the supervisor is killed")
-            ck.check(read_checkpoint(state) is None, f"{label}: no checkpoint was written before the kill")
+            # (the stages, told by the closed pipe, may checkpoint what Kafka acknowledged as they exit:
+            # the kill itself came before any checkpoint, as checked above)
             run = Replay(rc, files, state, extra)  # the same command again
         elif name == "recovery":
             old = set(run.stages())
