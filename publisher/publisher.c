@@ -37,12 +37,34 @@
 #include "topics.h"
 
 #define MAX_WORKERS 64
+/* Frames held until every message in them has its delivery report (payloads are not copied):
+ * at most this many, which with librdkafka's queue limits bounds the memory. */
+#define MAX_FRAMES 1024
+/* Changes routed but not yet handed to librdkafka: handed over per topic-partition, in batches. */
+#define PEND_MAX 4096
+#define MAX_GROUPS 256
 /* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
 #define SCHEMA_MSG (1ull << 62)
+
+/* A serializer frame (nanomsg message) whose payload librdkafka still points into. */
+typedef struct {
+  void *msg;
+  uint32_t refs; /* its messages not yet reported, plus one while it is being read */
+  uint32_t next_free;
+} held_frame;
+
+/* Changes of one topic-partition waiting for rd_kafka_produce_batch, in stream order. */
+typedef struct {
+  rd_kafka_topic_t *rkt;
+  int32_t part;
+  rd_kafka_message_t *m; /* [cap] */
+  int n, sent, cap;
+} pend_group;
 
 typedef struct {
   int sock, fd;
   void *msg;            /* the frame being held or consumed (nanomsg message) */
+  uint32_t frame;       /* its held_frame, while msg is a MESSAGES frame */
   rc_frame_hdr h;
   const uint8_t *payload;
   rc_frame_rd rd;       /* where we are in its payload */
@@ -67,6 +89,13 @@ typedef struct {
   /* in-flight messages: ring indexed by message number, holding recv_ns (0 = acknowledged) */
   uint64_t *ring;
   uint64_t *ring_commit; /* commit time of each in-flight message, microseconds since 1970 */
+  uint32_t *ring_frame;  /* the held frame of each in-flight change (UINT32_MAX: none) */
+  held_frame frames[MAX_FRAMES];
+  uint32_t free_frame, frames_held; /* free list head (MAX_FRAMES: empty) */
+  pend_group groups[MAX_GROUPS];
+  int ngroups, last_group;
+  size_t npend;
+  rd_kafka_queue_t *mainq;
   uint64_t ring_mask;
   uint64_t next_msg, acked_below;
   marker *markers;
@@ -96,7 +125,6 @@ typedef struct {
   rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
   rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
   uint64_t start_ns;
-  uint64_t poll_ns, poll_wall_us; /* while serve_kafka polls: when it started (else 0) */
   /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
   uint64_t watch_acked, watch_since_ns, watch_logged_ns;
 } publisher;
@@ -110,6 +138,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "in_flight", p->next_msg - p->acked_below);
   rc_metric_put(b, "queue_full_waits", p->queue_full_waits);
   rc_metric_put(b, "skipped", p->tp.skipped);
+  rc_metric_put(b, "frames_held", p->frames_held);
   rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
   rc_metric_put(b, "latency_p99_us", rc_hist_quantile(&p->lat, 0.99));
   rc_metric_put(b, "latency_max_us", p->lat.max);
@@ -153,9 +182,37 @@ static void watch_kafka(publisher *p) {
           (unsigned long long)waiting);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-  (void)rk;
-  publisher *p = opaque;
+/* ---- held frames --------------------------------------------------------------------------- */
+
+static void frames_init(publisher *p) {
+  for (uint32_t i = 0; i < MAX_FRAMES; i++) p->frames[i].next_free = i + 1;
+  p->free_frame = 0;
+}
+
+/* Hold a frame (one reference: the reader's); MAX_FRAMES when every slot is taken. */
+static uint32_t frame_hold(publisher *p, void *msg) {
+  uint32_t i = p->free_frame;
+  if (i == MAX_FRAMES) return i;
+  p->free_frame = p->frames[i].next_free;
+  p->frames[i].msg = msg;
+  p->frames[i].refs = 1;
+  p->frames_held++;
+  return i;
+}
+
+static void frame_unref(publisher *p, uint32_t i) {
+  held_frame *f = &p->frames[i];
+  if (--f->refs) return;
+  rc_pipe_msg_free(f->msg);
+  f->msg = NULL;
+  f->next_free = p->free_frame;
+  p->free_frame = i;
+  p->frames_held--;
+}
+
+/* ---- delivery reports, in bulk -------------------------------------------------------------- */
+
+static void delivered(publisher *p, const rd_kafka_message_t *m, uint64_t now, uint64_t wall) {
   uint64_t no = (uint64_t)(uintptr_t)m->_private;
   if (m->err) {
     if (!p->fatal) {
@@ -164,20 +221,53 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
       snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka did not take a message for %s (%zu bytes): %s",
                rd_kafka_topic_name(m->rkt), m->len, rd_kafka_err2str(m->err));
     }
-    return;
+    return; /* its frame stays held: the publisher exits */
   }
   uint64_t *slot = &p->ring[no & p->ring_mask];
   if (!(no & SCHEMA_MSG)) {
-    /* reports come in batches from serve_kafka: one clock reading per batch (elsewhere, from
-     * rd_kafka_flush, one each) */
-    uint64_t now = p->poll_ns ? p->poll_ns : rc_now_ns();
     rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
     uint64_t commit = p->ring_commit[no & p->ring_mask];
-    uint64_t wall = p->poll_ns ? p->poll_wall_us : rc_wall_ns() / 1000;
     if (commit) rc_hist_add(&p->commit_lat, wall > commit ? wall - commit : 0);
+    uint32_t *fr = &p->ring_frame[no & p->ring_mask];
+    if (*fr != UINT32_MAX) frame_unref(p, *fr);
+    *fr = UINT32_MAX;
     p->acked++;
   }
   *slot = 0;
+}
+
+/* Every event waiting on librdkafka's main queue (up to timeout_ms for the first): delivery
+ * reports an array at a time, one clock reading per event; errors logged, a fatal one fatal. */
+static void serve_events(publisher *p, int timeout_ms) {
+  rd_kafka_event_t *ev;
+  while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
+    timeout_ms = 0;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
+      const rd_kafka_message_t *ms[512];
+      uint64_t now = rc_now_ns(), wall = rc_wall_ns() / 1000;
+      size_t n;
+      while ((n = rd_kafka_event_message_array(ev, ms, sizeof ms / sizeof ms[0])) > 0)
+        for (size_t i = 0; i < n; i++) delivered(p, ms[i], now, wall);
+    } else if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR) {
+      rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+      if (rd_kafka_event_error_is_fatal(ev) && !p->fatal) {
+        p->fatal = RC_EXIT_FAILURE;
+        snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka: fatal error (%s): %s", rd_kafka_err2name(e),
+                 rd_kafka_event_error_string(ev));
+      } else {
+        rc_error("Kafka: ERROR: %s", rd_kafka_event_error_string(ev));
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+}
+
+/* Wait up to timeout_ms for librdkafka to report every message handed to it (rd_kafka_flush
+ * cannot: with delivery reports as events it would wait for us to serve them). */
+static void drain_kafka(publisher *p, int timeout_ms) {
+  uint64_t until = rc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  while (rd_kafka_outq_len(p->rk) > 0 && rc_now_ns() < until) serve_events(p, 100);
+  serve_events(p, 0);
 }
 
 static int write_checkpoint(publisher *p) {
@@ -251,10 +341,7 @@ static void serve_kafka(publisher *p) {
   char c[64];
   while (read(p->kafka_fd[0], c, sizeof c) > 0) {
   }
-  p->poll_ns = rc_now_ns();
-  p->poll_wall_us = rc_wall_ns() / 1000;
-  rd_kafka_poll(p->rk, 0);
-  p->poll_ns = 0;
+  serve_events(p, 0);
 }
 
 /* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
@@ -335,9 +422,140 @@ static int change_topic(publisher *p, const rc_rec_message *m, rc_frame_rd *rd, 
   return 1;
 }
 
-/* One change to Kafka, to the partition rowcast computes (or dropped: Kafka holds it): 1 done,
- * 0 librdkafka full or the topic not known yet (rd rewound to rec), -1 error. */
-static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
+/* A produce error of a change: logged, p->fatal set; -1. */
+static int produce_failed(publisher *p, const char *topic, const rc_rec_message *m, rd_kafka_resp_err_t e) {
+  rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", topic, (int)m->file_len, m->file,
+           (unsigned long long)m->offset, m->row, m->value_len, rd_kafka_err2str(e));
+  p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
+  if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
+             "message.max.bytes) to publish it; rowcast does not drop changes");
+  return -1;
+}
+
+/* A change numbered no is in flight from now on, its payload in frame fr. */
+/* The GTID of the last change passed on, for the next transaction marker (the checkpoint's
+ * GTID state). */
+static inline void note_gtid(publisher *p, const rc_rec_message *m) {
+  if (m->gtid_len && m->gtid_len < sizeof p->last_gtid) {
+    memcpy(p->last_gtid, m->gtid, m->gtid_len);
+    p->last_gtid[m->gtid_len] = 0;
+  }
+}
+
+static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
+  note_gtid(p, m);
+  p->ring[no & p->ring_mask] = m->recv_ns ? m->recv_ns : 1;
+  p->ring_commit[no & p->ring_mask] = m->commit_us;
+  p->ring_frame[no & p->ring_mask] = fr;
+  p->frames[fr].refs++;
+  p->next_msg++;
+  p->produced++;
+  p->key_bytes += m->key ? m->key_len : 0;
+  p->value_bytes += m->value_len;
+}
+
+/* The group of a topic-partition (created empty); NULL when MAX_GROUPS are in use. */
+static pend_group *group_of(publisher *p, rd_kafka_topic_t *rkt, int32_t part) {
+  pend_group *g = p->ngroups ? &p->groups[p->last_group] : NULL;
+  if (g && g->rkt == rkt && g->part == part) return g;
+  for (int i = 0; i < p->ngroups; i++)
+    if (p->groups[i].rkt == rkt && p->groups[i].part == part) {
+      p->last_group = i;
+      return &p->groups[i];
+    }
+  if (p->ngroups == MAX_GROUPS) return NULL;
+  g = &p->groups[p->ngroups];
+  g->rkt = rkt;
+  g->part = part;
+  g->n = g->sent = 0;
+  p->last_group = p->ngroups++;
+  return g;
+}
+
+/* Hand every pending change to librdkafka, a batch per topic-partition, payloads not copied.
+ * 1 all handed over, 0 librdkafka full (the rest stays pending, in order), -1 error. */
+static int flush_pending(publisher *p) {
+  int full = 0;
+  for (int i = 0; i < p->ngroups; i++) {
+    pend_group *g = &p->groups[i];
+    if (full || g->sent == g->n) continue;
+    int cnt = g->n - g->sent;
+    int good = rd_kafka_produce_batch(g->rkt, g->part, RD_KAFKA_MSG_F_PARTITION, g->m + g->sent, cnt);
+    if (good < cnt) {
+      for (int k = g->sent; k < g->n; k++) {
+        rd_kafka_resp_err_t e = g->m[k].err;
+        if (!e) continue;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          /* the record is gone with the frame's reader position: name what is known */
+          rc_error("cannot produce to %s partition %d (%zu bytes): %s", rd_kafka_topic_name(g->rkt), g->part,
+                   g->m[k].len, rd_kafka_err2str(e));
+          p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
+          if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+            rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
+                     "message.max.bytes) to publish it; rowcast does not drop changes");
+          return -1;
+        }
+        /* a full queue refuses this message and every one after it (librdkafka's produce_batch) */
+        g->sent = k;
+        break;
+      }
+      p->queue_full_waits++;
+      full = 1;
+      continue;
+    }
+    g->sent = g->n;
+  }
+  if (full) return 0;
+  p->ngroups = 0;
+  p->npend = 0;
+  return 1;
+}
+
+/* A change for produce_batch: 1 queued (or dropped: Kafka holds it), 0 wait (rd rewound), 2 hand
+ * the pending changes over first (rd rewound), -1 error. */
+static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint32_t fr) {
+  rc_rec_message m;
+  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
+  pub_topic *t;
+  int r = change_topic(p, &m, rd, rec, &t);
+  if (r <= 0) return r;
+  char err[1024];
+  int32_t part;
+  r = pub_route(&p->tp, t, m.key, m.key_len, m.file, m.file_len, m.offset, m.row, &part, err, sizeof err);
+  if (r < 0) {
+    rc_error("%s", err);
+    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+    return -1;
+  }
+  if (r == 0) { /* Kafka already holds it: its GTID still goes into the checkpoint's state */
+    note_gtid(p, &m);
+    return 1;
+  }
+  pend_group *g = group_of(p, t->rkt, part);
+  if (!g) {
+    rd->p = rec; /* every group in use: hand them over first */
+    return 2;
+  }
+  if (g->n == g->cap) {
+    int ncap = g->cap ? g->cap * 2 : 256;
+    rd_kafka_message_t *nm = realloc(g->m, (size_t)ncap * sizeof *nm); /* grows once, kept */
+    if (!nm) return -1;
+    g->m = nm;
+    g->cap = ncap;
+  }
+  uint64_t no = p->next_msg;
+  g->m[g->n++] = (rd_kafka_message_t){.partition = part, .payload = (void *)m.value, .len = m.value_len,
+                                      .key = (void *)m.key, .key_len = m.key ? m.key_len : 0,
+                                      ._private = (void *)(uintptr_t)no};
+  in_flight(p, no, &m, fr);
+  p->npend++;
+  return 1;
+}
+
+/* A change with its position in headers (publisher.headers; produce_batch cannot carry
+ * headers): one producev, payload not copied. 1 done, 0 librdkafka full (rd rewound), -1 error. */
+static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint32_t fr) {
   rc_rec_message m;
   if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
   pub_topic *t;
@@ -352,49 +570,20 @@ static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
     return -1;
   }
   if (r == 0) return 1; /* Kafka already holds it */
-  rd_kafka_topic_t *rkt = t->rkt;
-  /* the position is in the value (Avro source, JSON pos); headers repeat it on request, at
-   * about twice librdkafka's cost per message */
   rd_kafka_headers_t *hdrs = position_headers(p, &m);
   uint64_t no = p->next_msg;
-  size_t klen = m.key ? m.key_len : 0;
-  rd_kafka_resp_err_t e;
-  if (hdrs)
-    e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m.key, klen),
-                          RD_KAFKA_V_VALUE((void *)m.value, m.value_len), RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
-  else if (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, (void *)m.value, m.value_len, m.key, klen,
-                            (void *)(uintptr_t)no) == 0)
-    e = RD_KAFKA_RESP_ERR_NO_ERROR;
-  else
-    e = rd_kafka_last_error();
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_MSGFLAGS(0),
+      RD_KAFKA_V_KEY(m.key, m.key ? m.key_len : 0), RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+  if (e) rd_kafka_headers_destroy(hdrs); /* on success librdkafka owns them */
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-    if (hdrs) rd_kafka_headers_destroy(hdrs);
     rd->p = rec;
     p->queue_full_waits++;
     return 0;
   }
-  if (e) {
-    if (hdrs) rd_kafka_headers_destroy(hdrs);
-    rc_error("cannot produce to %s (change at %.*s:%llu row %u, %zu bytes): %s", rd_kafka_topic_name(rkt),
-             (int)m.file_len, m.file, (unsigned long long)m.offset, m.row, m.value_len, rd_kafka_err2str(e));
-    p->fatal = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
-    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-      rc_error("the change is larger than kafka.message.max.bytes: raise it (and the broker's "
-               "message.max.bytes) to publish it; rowcast does not drop changes");
-    return -1;
-  }
-  p->ring[no & p->ring_mask] = m.recv_ns ? m.recv_ns : 1;
-  p->ring_commit[no & p->ring_mask] = m.commit_us;
-  if (m.gtid_len && m.gtid_len < sizeof p->last_gtid) {
-    memcpy(p->last_gtid, m.gtid, m.gtid_len);
-    p->last_gtid[m.gtid_len] = 0;
-  }
-  p->next_msg++;
-  p->produced++;
-  p->key_bytes += klen;
-  p->value_bytes += m.value_len;
+  if (e) return produce_failed(p, t->name, &m, e);
+  in_flight(p, no, &m, fr);
   return 1;
 }
 
@@ -402,6 +591,10 @@ static int produce_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
  * error (-1). */
 static int produce_frame(publisher *p, worker_in *w) {
   rc_frame_rd *rd = &w->rd;
+  if (p->npend) { /* what librdkafka refused when it was full goes first */
+    int f = flush_pending(p);
+    if (f <= 0) return f;
+  }
   while (rc_frame_rd_more(rd)) {
     const uint8_t *rec = rd->p;
     int tag = rc_frame_peek_tag(rd);
@@ -416,10 +609,23 @@ static int produce_frame(publisher *p, worker_in *w) {
       rc_frame_rec_bad(rd, "unknown tag in a messages frame");
       break;
     }
+    int r = 0;
     if (p->next_msg - p->acked_below > p->ring_mask) /* every slot in flight */
-      return 0;
-    int r = tag == RC_REC_SCHEMA ? produce_schema(p, rd, rec) : produce_message(p, rd, rec);
-    if (r <= 0) return r;
+      r = 0;
+    else if (tag == RC_REC_SCHEMA)
+      r = produce_schema(p, rd, rec);
+    else
+      r = p->headers ? produce_with_headers(p, rd, rec, w->frame) : queue_message(p, rd, rec, w->frame);
+    if (r < 0) return r;
+    if (r == 2 || (r == 1 && p->npend >= PEND_MAX)) {
+      int f = flush_pending(p);
+      if (f <= 0) return f;
+      continue;
+    }
+    if (r == 0) {
+      int f = flush_pending(p); /* hand over what is queued, then wait if need be */
+      return f < 0 ? f : 0;
+    }
   }
   if (rd->bad) {
     char why[256];
@@ -427,7 +633,7 @@ static int produce_frame(publisher *p, worker_in *w) {
     rc_error("batch %llu from a serializer is malformed: %s", (unsigned long long)w->h.seq, why);
     return -1;
   }
-  return 1;
+  return flush_pending(p);
 }
 
 /* Take the next messages off the workers' pipes: returns the worker holding the frame numbered
@@ -436,7 +642,7 @@ static int find_next(publisher *p, int *status) {
   char err[512];
   for (int i = 0; i < p->nworkers; i++) {
     worker_in *w = &p->w[i];
-    if (!w->msg) {
+    if (!w->msg && p->free_frame != MAX_FRAMES) { /* else: every frame slot held, wait for reports */
       void *m;
       size_t len;
       int got = rc_pipe_recv(w->sock, &m, &len, err, sizeof err);
@@ -462,6 +668,7 @@ static int find_next(publisher *p, int *status) {
         return -1;
       }
       w->msg = m;
+      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = frame_hold(p, m);
       w->payload = payload;
       rc_frame_rd_init(&w->rd, payload, w->h.payload_len);
     }
@@ -505,9 +712,12 @@ static int kafka_setup(publisher *p) {
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
   p->ring = calloc(ring, sizeof *p->ring);
   p->ring_commit = calloc(ring, sizeof *p->ring_commit);
-  if (!p->ring || !p->ring_commit) return RC_EXIT_FAILURE;
+  p->ring_frame = malloc(ring * sizeof *p->ring_frame);
+  if (!p->ring || !p->ring_commit || !p->ring_frame) return RC_EXIT_FAILURE;
+  memset(p->ring_frame, 0xff, ring * sizeof *p->ring_frame);
+  frames_init(p);
   p->ring_mask = ring - 1;
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR); /* served by serve_events */
   rd_kafka_conf_set_log_cb(conf, on_kafka_log);
   rd_kafka_conf_set_opaque(conf, p);
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -516,9 +726,8 @@ static int kafka_setup(publisher *p) {
     return RC_EXIT_CONFIG;
   }
   if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
-  rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
-  rd_kafka_queue_io_event_enable(q, p->kafka_fd[1], "1", 1);
-  rd_kafka_queue_destroy(q);
+  p->mainq = rd_kafka_queue_get_main(p->rk);
+  rd_kafka_queue_io_event_enable(p->mainq, p->kafka_fd[1], "1", 1);
   return RC_EXIT_OK;
 }
 
@@ -611,7 +820,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
       p->expect_seq++;
       p->batches++;
     }
-    rc_pipe_msg_free(w->msg);
+    frame_unref(p, w->frame); /* freed when its last message is reported */
     w->msg = NULL;
     p->current = -1;
     return STEP_AGAIN;
@@ -636,6 +845,10 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
     }
     return STEP_AGAIN;
   }
+  if (p->free_frame == MAX_FRAMES) { /* every frame held: only a delivery report frees one */
+    *wait_ms = 100;
+    return STEP_WAIT;
+  }
   for (int k = 0; k < p->nworkers; k++)
     if (!p->w[k].msg) fds[(*nf)++] = (struct pollfd){.fd = p->w[k].fd, .events = POLLIN};
   return STEP_WAIT;
@@ -646,8 +859,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
  * was, and say what is left for the next start. */
 static void stop_flush(publisher *p, int timeout_ms, const char *why) {
   if (!p->rk) return;
-  rd_kafka_flush(p->rk, timeout_ms);
-  serve_kafka(p);
+  drain_kafka(p, timeout_ms); /* event-mode delivery reports: rd_kafka_flush would not serve them */
   advance(p, 1);
   uint64_t left = p->next_msg - p->acked_below;
   char rest[128] = "";
@@ -697,15 +909,20 @@ int main(int argc, char **argv) {
      * supervisor gone, briefly: a new rowcast may be waiting for this one to exit */
     stop_flush(p, p->st.parent_gone ? 500 : 5000, p->st.parent_gone ? "the supervisor is gone" : "stopping after an error");
   rc_stage_close(&p->st);
-  for (int i = 0; i < p->nworkers; i++) {
-    rc_pipe_msg_free(p->w[i].msg);
-    rc_pipe_close(p->w[i].sock);
-  }
   if (p->topics_open) pub_topics_close(&p->tp);
   if (p->schema_rkt) rd_kafka_topic_destroy(p->schema_rkt);
-  if (p->rk) rd_kafka_destroy(p->rk);
+  if (p->mainq) rd_kafka_queue_destroy(p->mainq);
+  if (p->rk) rd_kafka_destroy(p->rk); /* before the frames: librdkafka points into them */
+  for (int i = 0; i < p->nworkers; i++) {
+    if (p->w[i].msg && p->w[i].h.kind != RC_FRAME_MESSAGES) rc_pipe_msg_free(p->w[i].msg);
+    rc_pipe_close(p->w[i].sock);
+  }
+  for (int i = 0; i < MAX_FRAMES; i++)
+    if (p->frames[i].msg) rc_pipe_msg_free(p->frames[i].msg);
+  for (int i = 0; i < MAX_GROUPS; i++) free(p->groups[i].m);
   free(p->ring);
   free(p->ring_commit);
+  free(p->ring_frame);
   free(p->markers);
   free(p->schemas);
   return status;
