@@ -587,6 +587,20 @@ static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *re
   return 1;
 }
 
+/* At the transaction boundary c, every change before it acknowledged: write the checkpoint
+ * there, then switch the topics whose partition count changed (topics.h). 0 or -1. */
+static int switch_counts(publisher *p, const rc_rec_boundary *c) {
+  if (advance(p, 1) < 0) return -1;
+  char at[300], err[1024];
+  snprintf(at, sizeof at, "%.*s:%llu", (int)c->file_len, c->file, (unsigned long long)c->pos);
+  if (pub_switch_counts(&p->tp, at, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    p->fatal = RC_EXIT_FAILURE;
+    return -1;
+  }
+  return 0;
+}
+
 /* Produce the records of the current frame until it is done (1), librdkafka is full (0), or an
  * error (-1). */
 static int produce_frame(publisher *p, worker_in *w) {
@@ -599,9 +613,15 @@ static int produce_frame(publisher *p, worker_in *w) {
     const uint8_t *rec = rd->p;
     int tag = rc_frame_peek_tag(rd);
     if (tag == RC_REC_BOUNDARY) {
+      if (p->tp.switch_pending) { /* a partition count to switch: everything before acknowledged first */
+        int f = flush_pending(p);
+        if (f <= 0) return f;
+        if (p->acked_below != p->next_msg) return 0; /* wait for the deliveries (rd still at the boundary) */
+      }
       rc_rec_boundary c;
       if (rc_frame_get_boundary(rd, &c) < 0) break;
       if (push_marker(p, c.file, c.file_len, c.pos) < 0) return -1;
+      if (p->tp.switch_pending && switch_counts(p, &c) < 0) return -1;
       continue;
     }
     if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA) {

@@ -82,8 +82,9 @@ int pub_topic_set_parts(pub_topics *ts, pub_topic *t, int32_t parts, char *errst
   t->window_parts = recorded ? recorded : parts;
   if (recorded && recorded != parts) {
     rc_warn("Kafka topic %s now has %d partitions; rowcast mapped its changes to %d: keys move partitions: "
-            "per-key order across the change is not kept. Changes re-read for recovery keep the %d-partition "
-            "mapping, new ones use %d (recorded in %s/topics)",
+            "per-key order across the change is not kept. The changes since the checkpoint keep the %d-partition "
+            "mapping; the %d-partition one starts at the first transaction boundary after them with everything "
+            "before it acknowledged (then recorded in %s/topics)",
             t->name, parts, recorded, recorded, parts, ts->state_dir);
     if (ts->in_window && recorded > parts)
       return rc_errf(RC_ERR_CORRUPT, errstr, es,
@@ -171,10 +172,37 @@ int pub_route(pub_topics *ts, pub_topic *t, const void *key, size_t klen, const 
       return 1;
     }
   }
-  if (t->listed != t->parts) {
+  if (!t->listed) { /* the topic's first change: its count goes in the list first */
     int r = ensure_listed(ts, t, t->parts, errstr, es);
     if (r < 0) return r;
+  } else if (t->listed != t->parts) {
+    /* the count changed while rowcast was down: the changes since the checkpoint were mapped with
+     * the listed count, and a recovery maps with it. Keep it until pub_switch_counts, at a
+     * transaction boundary with every change before it acknowledged and checkpointed */
+    if (t->listed > t->parts)
+      return rc_errf(RC_ERR_CORRUPT, errstr, es,
+                     "Kafka topic %s has %d partitions, fewer than the %d rowcast maps its changes to (was it "
+                     "deleted and created again?): remove it from %s/topics (and the checkpoint) to start it over",
+                     t->name, t->parts, t->listed, ts->state_dir);
+    ts->switch_pending = 1;
+    *partition = rc_partition_of(key, klen, t->name, t->len, t->listed);
+    return 1;
   }
   *partition = rc_partition_of(key, klen, t->name, t->len, t->parts);
   return 1;
+}
+
+int pub_switch_counts(pub_topics *ts, const char *at, char *errstr, size_t es) {
+  for (size_t i = 0; i < ts->n; i++) {
+    pub_topic *t = &ts->v[i];
+    if (!t->listed || !t->parts || t->listed == t->parts) continue;
+    int32_t was = t->listed;
+    int r = ensure_listed(ts, t, t->parts, errstr, es);
+    if (r < 0) return r;
+    rc_warn("Kafka topic %s: the changes after %s go to its %d partitions (they went to %d before): keys move "
+            "partitions here",
+            t->name, at, t->parts, was);
+  }
+  ts->switch_pending = 0;
+  return 0;
 }

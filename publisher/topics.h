@@ -12,7 +12,10 @@
  * window), it is mapped with the partition count the table records for its topic, and dropped when
  * Kafka already holds it there. Before the first change produced to a topic with a count, that
  * count is in the topic list (appended, fsynced). A count that changed while rowcast was down is
- * warned about once; the recorded count still maps the recovery window, the new one what follows.
+ * warned about once; the recorded count still maps the recovery window and what follows up to the
+ * next transaction boundary at which everything before is acknowledged and checkpointed; the new
+ * count maps what comes after it (pub_switch_counts), so a change is always mapped, on every
+ * recovery, with the count it was written with.
  *
  * Owns: the handles, the topic list and the skip table; freed with pub_topics_close.
  */
@@ -45,6 +48,7 @@ typedef struct pub_topics {
   rc_skip skip;
   int have_skip;     /* a skip table was read: recovery, its line is logged at the end */
   int in_window;     /* changes may still be ones Kafka holds */
+  int switch_pending; /* a listed topic's count changed: pub_switch_counts at the next boundary */
   char from[300];    /* the checkpoint recovery starts from, for the log line */
   uint64_t skipped;  /* changes dropped because Kafka held them */
   char seq_file[256]; /* the last file name whose sequence number was computed */
@@ -75,6 +79,12 @@ int pub_topic_set_parts(pub_topics *ts, pub_topic *t, int32_t parts, char *errst
  * that cannot be compared). The topic must be ready. */
 int pub_route(pub_topics *ts, pub_topic *t, const void *key, size_t klen, const char *file, size_t flen,
               uint64_t offset, uint32_t row, int32_t *partition, char *errstr, size_t errstr_size);
+/* Switch every topic whose partition count changed while rowcast was down to its new count, and
+ * record it in the topic list. The publisher calls it at a transaction boundary `at`, once every
+ * change before it is acknowledged and the checkpoint is written there: every change a later
+ * recovery re-reads is then mapped with the new count, as it was written. 0, or RC_ERR_IO. */
+int pub_switch_counts(pub_topics *ts, const char *at, char *errstr, size_t errstr_size);
+
 /* The recovery is over (first change past the window, or the end of the stream): logs the
  * skipped line once. */
 void pub_recovery_end(pub_topics *ts);
