@@ -455,6 +455,31 @@ static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32
   p->value_bytes += m->value_len;
 }
 
+#define ROUTED 3 /* next_change's answer when the change is to be produced */
+
+/* Read the change at rd and decide where it goes: ROUTED with *m, *t and *part filled; 1 when
+ * there is nothing to produce (a malformed record, reported by the caller, or a change Kafka
+ * already holds: its GTID still goes into the checkpoint's state); 0 wait (rd rewound: the
+ * topic's partition count is not known yet); -1 error (p->fatal set). */
+static int next_change(publisher *p, rc_frame_rd *rd, const uint8_t *rec, rc_rec_message *m, pub_topic **t,
+                       int32_t *part) {
+  if (rc_frame_get_message(rd, m) < 0) return 1; /* rd->bad: reported by the caller */
+  int r = change_topic(p, m, rd, rec, t);
+  if (r <= 0) return r;
+  char err[1024];
+  r = pub_route(&p->tp, *t, m->key, m->key_len, m->file, m->file_len, m->offset, m->row, part, err, sizeof err);
+  if (r < 0) {
+    rc_error("%s", err);
+    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+    return -1;
+  }
+  if (r == 0) {
+    note_gtid(p, m);
+    return 1;
+  }
+  return ROUTED;
+}
+
 /* The group of a topic-partition (created empty); NULL when MAX_GROUPS are in use. */
 static pend_group *group_of(publisher *p, rd_kafka_topic_t *rkt, int32_t part) {
   pend_group *g = p->ngroups ? &p->groups[p->last_group] : NULL;
@@ -516,22 +541,10 @@ static int flush_pending(publisher *p) {
  * the pending changes over first (rd rewound), -1 error. */
 static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint32_t fr) {
   rc_rec_message m;
-  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
   pub_topic *t;
-  int r = change_topic(p, &m, rd, rec, &t);
-  if (r <= 0) return r;
-  char err[1024];
   int32_t part;
-  r = pub_route(&p->tp, t, m.key, m.key_len, m.file, m.file_len, m.offset, m.row, &part, err, sizeof err);
-  if (r < 0) {
-    rc_error("%s", err);
-    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
-    return -1;
-  }
-  if (r == 0) { /* Kafka already holds it: its GTID still goes into the checkpoint's state */
-    note_gtid(p, &m);
-    return 1;
-  }
+  int r = next_change(p, rd, rec, &m, &t, &part);
+  if (r != ROUTED) return r;
   pend_group *g = group_of(p, t->rkt, part);
   if (!g) {
     rd->p = rec; /* every group in use: hand them over first */
@@ -557,19 +570,10 @@ static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint
  * headers): one producev, payload not copied. 1 done, 0 librdkafka full (rd rewound), -1 error. */
 static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint32_t fr) {
   rc_rec_message m;
-  if (rc_frame_get_message(rd, &m) < 0) return 1; /* rd->bad: reported by the caller */
   pub_topic *t;
-  int r = change_topic(p, &m, rd, rec, &t);
-  if (r <= 0) return r;
-  char err[1024];
   int32_t part;
-  r = pub_route(&p->tp, t, m.key, m.key_len, m.file, m.file_len, m.offset, m.row, &part, err, sizeof err);
-  if (r < 0) {
-    rc_error("%s", err);
-    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
-    return -1;
-  }
-  if (r == 0) return 1; /* Kafka already holds it */
+  int r = next_change(p, rd, rec, &m, &t, &part);
+  if (r != ROUTED) return r;
   rd_kafka_headers_t *hdrs = position_headers(p, &m);
   uint64_t no = p->next_msg;
   rd_kafka_resp_err_t e = rd_kafka_producev(

@@ -17,7 +17,12 @@
  * b to d take delivery reports as events, an array at a time (rd_kafka_event_message_array).
  * scripts/bench runs it with the mean sizes of the replay's messages.
  *
- * Usage: kafka_floor [--mode a|b|c|d|all] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]
+ * Every message has its own payload bytes (COUNT x VALUE_BYTES of memory, written before the
+ * clock starts), as every change has in the publisher's frames: librdkafka copies each into its
+ * request buffers, and one cached buffer for all would make that look cheaper than it is. --hot
+ * uses one buffer for every payload instead (the figure the first floor was measured with).
+ *
+ * Usage: kafka_floor [--mode a|b|c|d|all] [--hot] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]
  *   KEY=VALUE  librdkafka settings over the publisher's (to try them out before setting kafka.*)
  */
 #include <librdkafka/rdkafka.h>
@@ -42,8 +47,13 @@ typedef struct {
   int ntopics;
   char **extra; /* KEY=VALUE settings */
   int nextra;
-  char *val;
+  char *val;   /* the payloads: COUNT of them one after another, or one for all with --hot */
+  int hot;
 } floor_opts;
+
+/* The payload of message no: its own bytes, as each change's value is in the publisher's frames
+ * (so librdkafka reads COUNT x VALUE_BYTES of memory, not one cached buffer). */
+static inline char *payload_of(const floor_opts *o, uint64_t no) { return o->hot ? o->val : o->val + no * o->vlen; }
 
 static uint64_t acked, failed;
 
@@ -137,7 +147,7 @@ static int run_mode(const floor_opts *o, char mode, rd_kafka_t *rk, rd_kafka_top
   for (uint64_t i = 0; i < o->count && !rc;) {
     if (mode == 'a') {
       if (o->klen >= 8) memcpy(keys[0], &i, 8); /* keys spread over partitions */
-      if (rd_kafka_produce(rkt[i % (uint64_t)o->ntopics], RD_KAFKA_PARTITION_UA, copy, o->val, o->vlen,
+      if (rd_kafka_produce(rkt[i % (uint64_t)o->ntopics], RD_KAFKA_PARTITION_UA, copy, payload_of(o, i), o->vlen,
                            o->klen ? keys[0] : NULL, o->klen, NULL) != 0) {
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           fprintf(stderr, "kafka_floor: produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
@@ -161,7 +171,7 @@ static int run_mode(const floor_opts *o, char mode, rd_kafka_t *rk, rd_kafka_top
       int32_t part = RD_KAFKA_PARTITION_UA, g = 0;
       if (mode == 'd') g = part = rc_partition_of(key, o->klen, rd_kafka_topic_name(rkt[t]),
                                                   strlen(rd_kafka_topic_name(rkt[t])), nparts[t]);
-      msgs[g][nm[g]++] = (rd_kafka_message_t){.partition = part, .payload = o->val, .len = o->vlen,
+      msgs[g][nm[g]++] = (rd_kafka_message_t){.partition = part, .payload = payload_of(o, no), .len = o->vlen,
                                               .key = (void *)key, .key_len = o->klen};
     }
     for (int g = 0; g < (mode == 'd' ? nparts[t] : 1) && !rc; g++)
@@ -230,25 +240,38 @@ static int measure(const floor_opts *o, char mode) {
 
 int main(int argc, char **argv) {
   const char *modes = "abcd";
-  if (argc > 2 && !strcmp(argv[1], "--mode")) {
-    modes = strcmp(argv[2], "all") ? argv[2] : "abcd";
-    argc -= 2, argv += 2;
+  int hot = 0;
+  for (;;) {
+    if (argc > 2 && !strcmp(argv[1], "--mode")) {
+      modes = strcmp(argv[2], "all") ? argv[2] : "abcd";
+      argc -= 2, argv += 2;
+    } else if (argc > 1 && !strcmp(argv[1], "--hot")) {
+      hot = 1;
+      argc--, argv++;
+    } else {
+      break;
+    }
   }
   if (argc < 5 || strspn(modes, "abcd") != strlen(modes) || !*modes) {
-    fprintf(stderr, "usage: kafka_floor [--mode a|b|c|d|all] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES "
+    fprintf(stderr, "usage: kafka_floor [--mode a|b|c|d|all] [--hot] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES "
                     "[TOPICS [KEY=VALUE...]]\n");
     return 64;
   }
   floor_opts o = {.bootstrap = argv[1], .count = strtoull(argv[2], NULL, 10), .klen = strtoul(argv[3], NULL, 10),
                   .vlen = strtoul(argv[4], NULL, 10), .ntopics = argc > 5 ? atoi(argv[5]) : 2,
-                  .extra = argv + 6, .nextra = argc > 6 ? argc - 6 : 0};
+                  .extra = argv + 6, .nextra = argc > 6 ? argc - 6 : 0, .hot = hot};
   if (!o.count || !o.vlen || o.klen > 64 || o.ntopics < 1 || o.ntopics > MAX_TOPICS) {
     fprintf(stderr, "kafka_floor: COUNT and VALUE_BYTES must be > 0, KEY_BYTES at most 64, TOPICS 1..%d\n",
             MAX_TOPICS);
     return 64;
   }
-  if (!(o.val = malloc(o.vlen))) return 1;
-  memset(o.val, 'v', o.vlen); /* one buffer for every payload: it outlives every report */
+  size_t pool = o.hot ? o.vlen : o.vlen * o.count;
+  if (!o.hot && pool / o.count != o.vlen) return 64;
+  if (!(o.val = malloc(pool))) {
+    fprintf(stderr, "kafka_floor: cannot allocate %zu bytes of payloads (try --hot)\n", pool);
+    return 1;
+  }
+  for (size_t i = 0; i < pool; i++) o.val[i] = (char)('a' + i % 23); /* touched before the clock starts */
   int rc = 0;
   for (const char *m = modes; *m && !rc; m++) rc = measure(&o, *m);
   free(o.val);
