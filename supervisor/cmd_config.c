@@ -1,7 +1,7 @@
 /*
  * cmd_config.c: `rowcast config [--help | --markdown]`: every configuration key, its default,
- * bounds and help, from the key table of common/pipeline/config.c: as text (the default, and
- * --help), or as the Markdown of docs/CONFIGURATION.md (--markdown).
+ * bounds and help, from the key table of common/pipeline/config_keys.c: as text (the default,
+ * and --help), or as the Markdown of docs/CONFIGURATION.md (--markdown).
  */
 #include <stdio.h>
 

@@ -145,16 +145,16 @@ static void fix_len(rc_buf *out, size_t at, size_t guess) {
   memcpy(out->p + at, pre, k);
 }
 
-static int col_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int col_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
+void rc_avro_col_err(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
   char what[400];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   snprintf(at->err, sizeof at->err, "%s.%s column %s: %s", at->t->db, at->t->name, at->cols[i].orig, what);
-  return -1;
 }
+
+#define col_fail(at, i, ...) (rc_avro_col_err((at), (i), __VA_ARGS__), -1)
 
 /* ---- column values ---------------------------------------------------------------------------- */
 
@@ -314,9 +314,7 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
     WANT(kind == RC_V_DATETIME);
     if (rc_avro_value_is_lossy(c, v)) goto null;
     *p++ = 2;
-    done(out, put_long(p, rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
-                              ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 +
-                              v->v.dt.usec));
+    done(out, put_long(p, rc_avro_datetime_us(v)));
     return 0;
   case FK_TIMESTAMP:
     WANT(kind == RC_V_TIMESTAMP);
@@ -327,9 +325,8 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
   case FK_TIME: {
     WANT(kind == RC_V_TIME);
     if (rc_avro_value_is_lossy(c, v)) goto null;
-    int64_t us = ((int64_t)v->v.tm.hour * 3600 + v->v.tm.minute * 60 + v->v.tm.second) * 1000000 + v->v.tm.usec;
     *p++ = 2;
-    done(out, put_long(p, v->v.tm.neg ? -us : us));
+    done(out, put_long(p, rc_avro_time_us(v)));
     return 0;
   }
   case FK_BOOL:
@@ -486,13 +483,19 @@ int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value
   return 0;
 }
 
-int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr, size_t es) {
+int rc_avro_key_check(const rc_avro_table *at, const rc_value *image, char *errstr, size_t es) {
   if (!at->has_key)
     return rc_errf(RC_ERR_ARG, errstr, es, "%s.%s has no known primary key: no key schema", at->t->db, at->t->name);
   for (uint32_t k = 0; k < at->npk; k++)
     if (image[at->pk[k]].kind == RC_V_ABSENT)
       return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: primary-key column %s is absent from the row image",
                      at->t->db, at->t->name, at->cols[at->pk[k]].orig);
+  return 0;
+}
+
+int rc_avro_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr, size_t es) {
+  int err = rc_avro_key_check(at, image, errstr, es);
+  if (err) return err;
   const size_t start = out->len;
   for (uint32_t k = 0; k < at->npk; k++)
     if (put_col(at, out, at->pk[k], &image[at->pk[k]]) < 0) {

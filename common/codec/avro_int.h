@@ -23,6 +23,7 @@
 #include "avro_row.h"
 #include "binlog.h"
 #include "buf.h"
+#include "calendar.h"
 
 #define BIG 32 /* bytes of the big integers of decimals: DECIMAL(65) needs 28 */
 _Static_assert(BIG / 4 == 8, "rc_decimal_unscaled gives 8 limbs");
@@ -120,6 +121,23 @@ int rc_avro_plan_new(rc_avro_table *at);
  * length (avro_encode.c). */
 size_t rc_avro_unscaled_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out);
 size_t rc_avro_u64_twos(uint64_t u, uint8_t *out);
+
+/* What both encoders share (avro_encode.c): the message of a column that cannot be written
+ * (into at->err, "db.table column name: what"), and the key's preconditions (a known primary
+ * key, none of its columns absent from the image): 0, or a negative rc_err_t and errstr. */
+void rc_avro_col_err(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int rc_avro_key_check(const rc_avro_table *at, const rc_value *image, char *errstr, size_t es);
+
+/* A DATETIME as Avro's timestamp-micros (days from the civil date, then the time of day), and
+ * a TIME as time-micros (negative when the TIME is). The value is of that kind and not lossy. */
+static inline int64_t rc_avro_datetime_us(const rc_value *v) {
+  return rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
+         ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
+}
+static inline int64_t rc_avro_time_us(const rc_value *v) {
+  int64_t us = ((int64_t)v->v.tm.hour * 3600 + v->v.tm.minute * 60 + v->v.tm.second) * 1000000 + v->v.tm.usec;
+  return v->v.tm.neg ? -us : us;
+}
 
 /* The reference encoder (avro_view.c): the same contract and the same bytes as
  * rc_avro_encode_value/key, written by avro-c's avro_value_write. For tests only. */

@@ -67,16 +67,7 @@ static vnode *col_node(rc_avro_table *at, int slot, uint32_t i, int which) {
   return &at->nodes[N_FIXED + ((size_t)slot * at->t->ncols + i) * 4 + (size_t)which];
 }
 
-static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int view_fail(rc_avro_table *at, uint32_t i, const char *fmt, ...) {
-  char what[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  snprintf(at->err, sizeof at->err, "%s.%s column %s: %s", at->t->db, at->t->name, at->cols[i].orig, what);
-  return EINVAL;
-}
+#define view_fail(at, i, ...) (rc_avro_col_err((at), (i), __VA_ARGS__), EINVAL)
 
 /* Check and convert column i of the image in `slot` for the writer. */
 static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
@@ -141,8 +132,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   case FK_DATETIME:
     WANT(kind == RC_V_DATETIME);
     pp->type = AVRO_INT64;
-    pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day) * US_PER_DAY +
-            ((int64_t)v->v.dt.hour * 3600 + v->v.dt.minute * 60 + v->v.dt.second) * 1000000 + v->v.dt.usec;
+    pp->l = rc_avro_datetime_us(v);
     return 0;
   case FK_TIMESTAMP:
     WANT(kind == RC_V_TIMESTAMP);
@@ -151,9 +141,8 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   case FK_TIME: {
     WANT(kind == RC_V_TIME);
-    int64_t us = ((int64_t)v->v.tm.hour * 3600 + v->v.tm.minute * 60 + v->v.tm.second) * 1000000 + v->v.tm.usec;
     pp->type = AVRO_INT64;
-    pp->l = v->v.tm.neg ? -us : us;
+    pp->l = rc_avro_time_us(v);
     return 0;
   }
   case FK_BOOL:
@@ -583,12 +572,8 @@ int rc_avro_view_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_
 }
 
 int rc_avro_view_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr, size_t es) {
-  if (!at->has_key)
-    return rc_errf(RC_ERR_ARG, errstr, es, "%s.%s has no known primary key: no key schema", at->t->db, at->t->name);
-  for (uint32_t k = 0; k < at->npk; k++)
-    if (image[at->pk[k]].kind == RC_V_ABSENT)
-      return rc_errf(RC_ERR_CORRUPT, errstr, es, "%s.%s: primary-key column %s is absent from the row image",
-                     at->t->db, at->t->name, at->cols[at->pk[k]].orig);
+  int err = rc_avro_key_check(at, image, errstr, es);
+  if (err) return err;
   if (!at->nodes && view_new(at) < 0) return rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
   at->img[0] = image;
   return write_view(at, &at->nodes[N_KEY_0], out, errstr, es);

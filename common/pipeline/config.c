@@ -1,11 +1,7 @@
 /*
- * config.c: the key table, checking and storage of rowcast's configuration (see config.h).
- *
- * To add a key: one line in `keys[]` below (keep keys of a section together). Its default is
- * written as a user would write it and goes through the same checks as user input when
- * rc_config_new() runs (a default that fails them aborts: the table is broken). Help, docs,
- * rc_config_write() and the unit tests follow from the table; regenerate docs/CONFIGURATION.md
- * with gen_config_doc (test_config fails until you do).
+ * config.c: checking, storage, lookup and printing of rowcast's configuration (see config.h),
+ * driven by the key table in config_keys.c (config_int.h). Help, docs, rc_config_write() and
+ * the unit tests follow from the table.
  *
  * The INI syntax is libinih's. We read lines ourselves (ini_parse_stream) to know the line of
  * every error and to refuse over-long lines instead of letting inih split them, and we set
@@ -14,6 +10,7 @@
  */
 #include "config.h"
 
+#include "config_int.h"
 #include "rc_err.h"
 
 #include <ctype.h>
@@ -26,175 +23,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* ---- the key table ------------------------------------------------------------------------ */
-
-typedef enum {
-  KT_INT,    /* a plain integer */
-  KT_BYTES,  /* a size: integer with an optional suffix k/K, m/M, g/G (KiB, MiB, GiB) */
-  KT_MS,     /* a duration in milliseconds: integer, optionally followed by "ms" */
-  KT_BOOL,   /* true/false, yes/no, on/off, 1/0 (stored as 1/0) */
-  KT_STRING, /* text; min/max bound its length, `allowed` (if set) its characters */
-  KT_ENUM,   /* one of the '|'-separated words of `allowed` */
-} key_type;
-
-/* A KT_INT key whose `allowed` is AUTO also takes the word "auto" (stored as 0, below every
- * such key's min): rc_config_int gives the value auto_value() picks for this machine. */
-#define AUTO "auto"
-
-typedef struct {
-  const char *name;    /* "section.key" */
-  key_type type;
-  const char *def;     /* default, as a user would write it */
-  int64_t min, max;    /* numbers: bounds (inclusive); strings: length bounds */
-  const char *allowed; /* enum: "a|b|c"; string: a character class "a-zA-Z0-9._-", or NULL */
-  const char *help;    /* one paragraph, rowcast speaking to its users */
-} key_def;
-
-#define KIB (INT64_C(1) << 10)
-#define MIB (INT64_C(1) << 20)
-#define GIB (INT64_C(1) << 30)
-#define KAFKA_PREFIX "kafka."
-/* Characters of Kafka topic names, and of librdkafka property names. */
-#define NAME_CHARS "a-zA-Z0-9._-"
-
-static const key_def keys[] = {
-    {"source.host", KT_STRING, "127.0.0.1", 0, 255, NULL,
-     "The MySQL or MariaDB server rowcast run streams from (rowcast replay reads files and "
-     "ignores the source.* keys)."},
-    {"source.port", KT_INT, "3306", 1, 65535, NULL, "Its TCP port."},
-    {"source.socket", KT_STRING, "", 0, 107, NULL,
-     "A Unix socket to connect through instead of host and port (same machine)."},
-    {"source.user", KT_STRING, "rowcast", 1, 128, NULL,
-     "The user rowcast connects as. It needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB "
-     "10.5+: REPLICATION SLAVE and BINLOG MONITOR), and SELECT on the tables it streams for the "
-     "information_schema lookup (README: Running on a live server)."},
-    {"source.password", KT_STRING, "", 0, 1024, NULL, "Its password."},
-    {"source.server_id", KT_INT, "0", 0, 4294967295LL, NULL,
-     "The replica server id rowcast uses: unique among the server's replicas (a clash makes "
-     "the server drop the other replica's connection). 0: not set; rowcast run refuses to "
-     "start until it is."},
-    {"source.start", KT_STRING, "earliest", 1, 4096, NULL,
-     "Where to start when there is no checkpoint: earliest (the oldest binlog the server has), "
-     "latest (only changes from now on), FILE:POS (a binlog file and the position of a "
-     "transaction's first event), or a MariaDB GTID position (domain-server-seq, comma "
-     "separated). A checkpoint, when present, wins; the log says which was used. A MySQL GTID "
-     "set (uuid:1-100,uuid:tag:1-5) is refused: MariaDB Connector/C's replication API has no "
-     "COM_BINLOG_DUMP_GTID; give the FILE:POS of the transaction instead."},
-    {"source.gtid_resume", KT_BOOL, "false", 0, 1, NULL,
-     "Resume a checkpoint by its GTID state (the gtid= line: the last GTID per domain of the "
-     "acknowledged changes) instead of its file and position, the way a MariaDB replica "
-     "connects (@slave_connect_state): for a resume against another server of the "
-     "replication topology after a failover (it must have log_slave_updates and the GTIDs in "
-     "its binlogs). MariaDB only; with a MySQL source it is refused. A reconnection to the "
-     "same server still resumes by file and position."},
-    {"source.heartbeat_ms", KT_MS, "500", 10, 60000, NULL,
-     "How often the server sends a heartbeat when it has nothing to send: how soon rowcast "
-     "notices a dead connection, and the lag it can report on an idle server."},
-    {"source.reconnect_max_ms", KT_MS, "30000", 100, 3600000, NULL,
-     "The longest wait between two reconnection attempts; the wait doubles from 100 ms up to "
-     "this while the server stays away."},
-    {"source.connect_timeout_ms", KT_MS, "5000", 100, 600000, NULL,
-     "How long one connection attempt may take."},
-
-    {"batch.max_changes", KT_INT, "1000", 1, 1000000, NULL,
-     "A batch closes when it holds this many changes (inserted, updated or deleted rows). "
-     "Bigger batches mean fewer messages between stages, and more memory and latency per "
-     "batch."},
-    {"batch.max_ms", KT_MS, "1000", 1, 60000, NULL,
-     "A batch also closes this long after its first change, and at once when the source has "
-     "nothing more to give: a quiet server sees its changes within milliseconds, a busy one "
-     "fills whole batches."},
-
-    {"serializer.workers", KT_INT, "auto", 1, 64, AUTO,
-     "How many serializer processes decode rows and encode Kafka messages. auto: the CPUs "
-     "online less the two that the reader and the publisher each keep busy at full speed, at "
-     "least 2 and at most 4 (2 on a machine of up to 4 cores). A worker costs about 0.5 µs of "
-     "CPU per change, so 2 keep up with one reader on most tables; more help with wide rows, "
-     "JSON or text in other charsets (watch the serializers' CPU time in the replay summary or "
-     "rowcast stats). Give a number to fix it."},
-    {"serializer.format", KT_ENUM, "avro", 0, 0, "avro|json",
-     "How each change is encoded in its Kafka message. avro: Avro binary with one schema per "
-     "table version, lossless for every MySQL type (docs/avro.md); each message starts with "
-     "the Avro single-object header (C3 01 and the schema's fingerprint) and every schema is "
-     "published to the topic <publisher.topic_prefix>._schemas before its first use, or, with "
-     "schema_registry.url, with the Confluent header (0 and the registry's schema id). json: "
-     "rowcast's canonical JSON (docs/json-mapping.md), the line rowcast decode prints."},
-    {"schema_registry.url", KT_STRING, "", 0, 2000, NULL,
-     "A Confluent-compatible schema registry (http://host:port). When set, Avro schemas are "
-     "registered there under the subjects <topic>-key and <topic>-value, and messages carry "
-     "the registry's schema id (Confluent wire format) instead of the fingerprint. A registry "
-     "that cannot be reached (refused, timeout, 5xx) is waited for: the pipeline pauses, retries "
-     "with a backoff up to 5 s and logs it, then goes on with nothing lost or repeated. A "
-     "registry that refuses a schema (4xx) stops rowcast with exit status 2. Empty: "
-     "schemas go to the <publisher.topic_prefix>._schemas topic."},
-
-    {"publisher.topic_prefix", KT_STRING, "rowcast", 1, 119, NAME_CHARS,
-     "The start of the name of every topic rowcast writes to, followed by the database and "
-     "table names (prefix.database.table). Only the characters Kafka allows in topic names, "
-     "and at most 119 of them, so that a topic name stays within Kafka's 249 characters even "
-     "for 64-character database and table names."},
-    {"publisher.headers", KT_BOOL, "false", 0, 1, NULL,
-     "Also put each change's position in Kafka message headers: rowcast.file, rowcast.offset, "
-     "rowcast.row and rowcast.gtid (when the transaction has one). The message value always "
-     "carries the same position (source in Avro, pos in JSON); headers let a consumer route or "
-     "filter without decoding the value, and cost about as much producer CPU again per "
-     "message."},
-    {"publisher.checkpoint_interval_ms", KT_MS, "1000", 10, 60000, NULL,
-     "At most how often the publisher writes its checkpoint, the binlog position up to which "
-     "Kafka has acknowledged every change. Shorter: less to skip after a restart; longer: "
-     "fewer disk syncs. Nothing is lost either way: after a restart rowcast resumes from the "
-     "checkpoint and skips what Kafka already holds."},
-
-    {"pipe.buffer_bytes", KT_BYTES, "4m", 64 * KIB, GIB, NULL,
-     "The send and receive buffer of every pipe between stages (nanomsg NN_SNDBUF and "
-     "NN_RCVBUF). A full pipe makes the sender wait, and so on back to the binlog read: with "
-     "pipe.max_message_bytes, this bounds the memory a backlog can take."},
-    {"pipe.max_message_bytes", KT_BYTES, "64m", MIB, GIB, NULL,
-     "The largest message a stage accepts from a pipe (nanomsg NN_RCVMAXSIZE). A batch is "
-     "closed before it would grow past this size; a single change bigger than this on its own "
-     "is refused with an error that names it, never dropped silently."},
-
-    {"state.dir", KT_STRING, "rowcast-state", 1, 4000, NULL,
-     "Where rowcast keeps what must survive a restart: the checkpoint it resumes from. Keep it "
-     "on a durable disk. One rowcast per state.dir: `rowcast replay` and `rowcast run` lock "
-     "<state.dir>/lock (the supervisor and its stages hold it) and a second one refuses to "
-     "start, naming the pid that holds it. A relative path is relative to the directory "
-     "rowcast starts in."},
-    {"run.dir", KT_STRING, "", 0, 80, NULL,
-     "Where the running processes meet: their ipc sockets and live statistics. Empty: a fresh "
-     "temporary directory, removed at the end (and at the next start when a killed rowcast "
-     "left it behind). Nothing in it needs to survive a restart. At most 80 characters, "
-     "because a socket path must fit in 107 bytes."},
-
-    {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
-     "How often each process sends a snapshot of its metrics (throughput, latency) to the "
-     "supervisor, which serves them and prints the live summary."},
-
-    {"supervisor.restart_delay_ms", KT_MS, "1000", 1000, 600000, NULL,
-     "The least time between two starts of a stage that died. Never under a second, so that a "
-     "stage failing at start-up cannot cause a restart storm."},
-    {"supervisor.max_restarts", KT_INT, "10", 0, 1000000, NULL,
-     "rowcast gives up, and exits with an error, after this many restarts in a row without "
-     "progress in between. 0: give up at the first crash."},
-    {"supervisor.stall_timeout_ms", KT_MS, "30000", 1000, 86400000, NULL,
-     "The watchdog: when changes are read but not yet acknowledged and no stage makes progress "
-     "for this long, rowcast logs the stage it blames (one that stopped reporting, or the first "
-     "whose input is ahead of its output), shows it in `rowcast stats` (\"stalled\"), and "
-     "restarts the group from the checkpoint. Kafka being unreachable is not a stall: the "
-     "publisher says so every 10 s and the group waits for it."},
-};
-
-#define NKEYS (sizeof keys / sizeof keys[0])
-
-static const char kafka_help[] =
-    "Any librdkafka producer property, passed unchanged to librdkafka in the order given "
-    "(kafka.bootstrap.servers, kafka.security.protocol, kafka.sasl.username, "
-    "kafka.compression.type, ...). rowcast does not check them: librdkafka does when rowcast "
-    "starts, and rowcast stops with its message. Without kafka.bootstrap.servers, rowcast "
-    "starts its local embedded broker, which keeps data in memory only: for development and "
-    "tests, not production. A value must fit on one line: use ssl.certificate.location rather "
-    "than ssl.certificate.pem.";
-
 /* ---- the config --------------------------------------------------------------------------- */
 
 typedef struct {
@@ -203,8 +31,8 @@ typedef struct {
 } kafka_prop;
 
 struct rc_config {
-  int64_t num[NKEYS]; /* KT_INT, KT_BYTES, KT_MS, KT_BOOL */
-  char *str[NKEYS];   /* KT_STRING, KT_ENUM (NULL for the others) */
+  int64_t num[RC_CONFIG_NKEYS]; /* KT_INT, KT_BYTES, KT_MS, KT_BOOL */
+  char *str[RC_CONFIG_NKEYS];   /* KT_STRING, KT_ENUM (NULL for the others) */
   kafka_prop *kafka;
   size_t nkafka, kafka_cap;
 };
@@ -212,8 +40,8 @@ struct rc_config {
 static bool is_str_type(key_type t) { return t == KT_STRING || t == KT_ENUM; }
 
 static int find_key(const char *name) {
-  for (size_t i = 0; i < NKEYS; i++)
-    if (strcmp(keys[i].name, name) == 0) return (int)i;
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++)
+    if (strcmp(rc_config_keys[i].name, name) == 0) return (int)i;
   return -1;
 }
 
@@ -287,7 +115,7 @@ static void describe_allowed(const key_def *k, bool md, char *buf, size_t size) 
 
 /* The value of key i as rc_config_write writes it. */
 static void format_value(const rc_config *c, size_t i, char *buf, size_t size) {
-  switch (keys[i].type) {
+  switch (rc_config_keys[i].type) {
   case KT_BYTES: format_bytes(c->num[i], buf, size); break;
   case KT_BOOL: snprintf(buf, size, "%s", c->num[i] ? "true" : "false"); break;
   case KT_STRING:
@@ -326,7 +154,7 @@ static int parse_digits(const char *s, int64_t *v, const char **end) {
 
 /* Parse `text` as the value of key i. Numbers into *num; 0 or RC_ERR_ARG with msg. */
 static int parse_value(size_t i, const char *text, int64_t *num, char *msg, size_t msgsz) {
-  const key_def *k = &keys[i];
+  const key_def *k = &rc_config_keys[i];
   char allowed[256];
   describe_allowed(k, false, allowed, sizeof allowed);
   const char *end = NULL;
@@ -461,13 +289,13 @@ static size_t edit_distance(const char *a, const char *b) {
 static int unknown_key(const char *key, char *msg, size_t msgsz) {
   const char *best = NULL;
   size_t best_d = 4; /* suggest only close names */
-  for (size_t i = 0; i < NKEYS; i++) {
-    size_t d = edit_distance(key, keys[i].name);
-    const char *dot = strchr(keys[i].name, '.');
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
+    size_t d = edit_distance(key, rc_config_keys[i].name);
+    const char *dot = strchr(rc_config_keys[i].name, '.');
     if (dot && strcmp(key, dot + 1) == 0) d = 0; /* "max_changes" written without its section */
     if (d < best_d) {
       best_d = d;
-      best = keys[i].name;
+      best = rc_config_keys[i].name;
     }
   }
   if (best)
@@ -540,7 +368,7 @@ static int set_trimmed(rc_config *c, const char *key, const char *value, char *m
   int64_t num = 0;
   int err = parse_value((size_t)i, value, &num, msg, msgsz);
   if (err) return err;
-  if (!is_str_type(keys[i].type)) {
+  if (!is_str_type(rc_config_keys[i].type)) {
     c->num[i] = num;
     return 0;
   }
@@ -585,7 +413,7 @@ int rc_config_set_arg(rc_config *c, const char *assignment, char *errstr, size_t
 }
 
 static void config_free_values(rc_config *c) {
-  for (size_t i = 0; i < NKEYS; i++) free(c->str[i]);
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) free(c->str[i]);
   for (size_t i = 0; i < c->nkafka; i++) {
     free(c->kafka[i].key);
     free(c->kafka[i].value);
@@ -602,9 +430,9 @@ void rc_config_free(rc_config *c) {
 rc_config *rc_config_new(void) {
   rc_config *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  for (size_t i = 0; i < NKEYS; i++) {
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
     char msg[512];
-    int err = set_trimmed(c, keys[i].name, keys[i].def, msg, sizeof msg);
+    int err = set_trimmed(c, rc_config_keys[i].name, rc_config_keys[i].def, msg, sizeof msg);
     if (err == RC_ERR_NOMEM) {
       rc_config_free(c);
       return NULL;
@@ -622,7 +450,7 @@ static rc_config *config_clone(const rc_config *c) {
   rc_config *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   memcpy(d->num, c->num, sizeof d->num);
-  for (size_t i = 0; i < NKEYS; i++)
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++)
     if (c->str[i] && !(d->str[i] = strdup(c->str[i]))) goto nomem;
   if (c->nkafka) {
     if (!(d->kafka = calloc(c->nkafka, sizeof *d->kafka))) goto nomem;
@@ -651,9 +479,9 @@ static size_t key_or_abort(const char *key, bool want_str, const char *fn) {
             fn, key);
     abort();
   }
-  if (is_str_type(keys[i].type) != want_str) {
+  if (is_str_type(rc_config_keys[i].type) != want_str) {
     fprintf(stderr, "rowcast: internal error: %s(\"%s\"): the key is of type %s\n", fn, key,
-            type_name(keys[i].type));
+            type_name(rc_config_keys[i].type));
     abort();
   }
   return (size_t)i;
@@ -671,7 +499,7 @@ static int64_t auto_value(const key_def *k) {
 
 int64_t rc_config_int(const rc_config *c, const char *key) {
   size_t i = key_or_abort(key, false, "rc_config_int");
-  if (keys[i].type == KT_INT && keys[i].allowed && c->num[i] == 0) return auto_value(&keys[i]);
+  if (rc_config_keys[i].type == KT_INT && rc_config_keys[i].allowed && c->num[i] == 0) return auto_value(&rc_config_keys[i]);
   return c->num[i];
 }
 
@@ -679,9 +507,9 @@ const char *rc_config_str(const rc_config *c, const char *key) {
   return c->str[key_or_abort(key, true, "rc_config_str")];
 }
 
-size_t rc_config_key_count(void) { return NKEYS; }
+size_t rc_config_key_count(void) { return RC_CONFIG_NKEYS; }
 
-const char *rc_config_key_name(size_t i) { return i < NKEYS ? keys[i].name : NULL; }
+const char *rc_config_key_name(size_t i) { return i < RC_CONFIG_NKEYS ? rc_config_keys[i].name : NULL; }
 
 size_t rc_config_kafka_count(const rc_config *c) { return c->nkafka; }
 
@@ -823,8 +651,8 @@ int rc_config_load_file(rc_config *c, const char *path, char *errstr, size_t err
 static bool is_default(const rc_config *c, size_t i) {
   int64_t def = 0;
   char msg[8];
-  if (is_str_type(keys[i].type)) return strcmp(c->str[i], keys[i].def) == 0;
-  parse_value(i, keys[i].def, &def, msg, sizeof msg); /* checked by rc_config_new */
+  if (is_str_type(rc_config_keys[i].type)) return strcmp(c->str[i], rc_config_keys[i].def) == 0;
+  parse_value(i, rc_config_keys[i].def, &def, msg, sizeof msg); /* checked by rc_config_new */
   return c->num[i] == def;
 }
 
@@ -840,9 +668,9 @@ static int write_ini(const rc_config *c, FILE *f, char *msg, size_t msgsz) {
   size_t section_len = 0;
   const char *section = NULL;
   fputs("; rowcast configuration: every value that differs from its default.\n", f);
-  for (size_t i = 0; i < NKEYS; i++) {
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
     if (is_default(c, i)) continue;
-    const char *name = keys[i].name, *dot = strchr(name, '.');
+    const char *name = rc_config_keys[i].name, *dot = strchr(name, '.');
     size_t len = (size_t)(dot - name);
     if (!section || len != section_len || memcmp(section, name, len) != 0) {
       fprintf(f, "\n[%.*s]\n", (int)len, name);
@@ -944,15 +772,15 @@ static void wrap(FILE *out, const char *text, const char *indent, size_t width) 
 /* The default as help and docs show it: `4m` (4194304 bytes), `1000`, empty. */
 static void default_text(size_t i, bool md, char *buf, size_t size) {
   const char *q = md ? "`" : "";
-  if (!*keys[i].def) {
+  if (!*rc_config_keys[i].def) {
     snprintf(buf, size, "empty");
-  } else if (keys[i].type == KT_BYTES) {
+  } else if (rc_config_keys[i].type == KT_BYTES) {
     int64_t v = 0;
     char msg[8];
-    parse_value(i, keys[i].def, &v, msg, sizeof msg);
-    snprintf(buf, size, "%s%s%s (%lld bytes)", q, keys[i].def, q, (long long)v);
+    parse_value(i, rc_config_keys[i].def, &v, msg, sizeof msg);
+    snprintf(buf, size, "%s%s%s (%lld bytes)", q, rc_config_keys[i].def, q, (long long)v);
   } else {
-    snprintf(buf, size, "%s%s%s", q, keys[i].def, q);
+    snprintf(buf, size, "%s%s%s", q, rc_config_keys[i].def, q);
   }
 }
 
@@ -961,25 +789,25 @@ void rc_config_help(FILE *out) {
         "'#' starts a comment) and from -o section.key=value options, which win over the file.\n"
         "Sizes take the suffixes k, m, g (KiB, MiB, GiB).\n",
         out);
-  for (size_t i = 0; i < NKEYS; i++) {
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
     char allowed[256], def[64];
-    describe_allowed(&keys[i], false, allowed, sizeof allowed);
+    describe_allowed(&rc_config_keys[i], false, allowed, sizeof allowed);
     default_text(i, false, def, sizeof def);
     char line[320];
-    fprintf(out, "\n%s\n", keys[i].name);
-    fprintf(out, "    %s, default %s\n", type_name(keys[i].type), def);
+    fprintf(out, "\n%s\n", rc_config_keys[i].name);
+    fprintf(out, "    %s, default %s\n", type_name(rc_config_keys[i].type), def);
     snprintf(line, sizeof line, "allowed: %s", allowed);
     wrap(out, line, "    ", 78);
-    wrap(out, keys[i].help, "    ", 78);
+    wrap(out, rc_config_keys[i].help, "    ", 78);
   }
   fputs("\nkafka.* (for example kafka.bootstrap.servers)\n", out);
-  wrap(out, kafka_help, "    ", 78);
+  wrap(out, rc_config_kafka_help, "    ", 78);
 }
 
 void rc_config_markdown(FILE *out) {
   fputs("# rowcast configuration\n"
         "\n"
-        "<!-- Generated from the key table of common/pipeline/config.c by tests/unit/gen_config_doc.c;\n"
+        "<!-- Generated from the key table of common/pipeline/config_keys.c by tests/unit/gen_config_doc.c;\n"
         "     edit the table, then regenerate this file. -->\n"
         "\n"
         "rowcast reads an INI file, then applies `-o section.key=value` options, which win over\n"
@@ -1006,8 +834,8 @@ void rc_config_markdown(FILE *out) {
         out);
   size_t section_len = 0;
   const char *section = NULL;
-  for (size_t i = 0; i < NKEYS; i++) {
-    const char *name = keys[i].name;
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
+    const char *name = rc_config_keys[i].name;
     size_t len = strcspn(name, ".");
     if (!section || len != section_len || memcmp(section, name, len) != 0) {
       fprintf(out, "\n## %.*s\n", (int)len, name);
@@ -1015,14 +843,14 @@ void rc_config_markdown(FILE *out) {
       section_len = len;
     }
     char allowed[256], def[64];
-    describe_allowed(&keys[i], true, allowed, sizeof allowed);
+    describe_allowed(&rc_config_keys[i], true, allowed, sizeof allowed);
     default_text(i, true, def, sizeof def);
     fprintf(out, "\n### `%s`\n\n", name);
-    fprintf(out, "- Type: %s\n", type_name(keys[i].type));
+    fprintf(out, "- Type: %s\n", type_name(rc_config_keys[i].type));
     fprintf(out, "- Default: %s\n", def);
     fprintf(out, "- Allowed: %s\n\n", allowed);
-    wrap(out, keys[i].help, "", 96);
+    wrap(out, rc_config_keys[i].help, "", 96);
   }
   fputs("\n## kafka\n\n### `kafka.*`\n\n", out);
-  wrap(out, kafka_help, "", 96);
+  wrap(out, rc_config_kafka_help, "", 96);
 }

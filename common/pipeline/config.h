@@ -1,7 +1,7 @@
 /*
  * config.h: rowcast's configuration, shared by every process (supervisor and stages).
  *
- * Every key is declared once, in the key table of config.c: name, type, default, bounds and
+ * Every key is declared once, in the key table of config_keys.c: name, type, default, bounds and
  * help. Loading, checking, the help of `rowcast config --help` and docs/CONFIGURATION.md all
  * come from that table. The file format is INI, parsed by libinih:
  *

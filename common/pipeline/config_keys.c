@@ -1,0 +1,151 @@
+/*
+ * config_keys.c: the key table of rowcast's configuration: every key's name, type, default,
+ * bounds and help (config_int.h says what a field means). config.c checks, stores and prints
+ * values from it; `rowcast config --help` and docs/CONFIGURATION.md are generated from it.
+ *
+ * To add a key: one line in rc_config_keys[] below (keep keys of a section together), and bump
+ * RC_CONFIG_NKEYS in config_int.h. Its default is written as a user would write it and goes
+ * through the same checks as user input when rc_config_new() runs (a default that fails them
+ * aborts: the table is broken). Regenerate docs/CONFIGURATION.md with gen_config_doc
+ * (test_config fails until you do).
+ */
+#include "config_int.h"
+
+const key_def rc_config_keys[] = {
+    {"source.host", KT_STRING, "127.0.0.1", 0, 255, NULL,
+     "The MySQL or MariaDB server rowcast run streams from (rowcast replay reads files and "
+     "ignores the source.* keys)."},
+    {"source.port", KT_INT, "3306", 1, 65535, NULL, "Its TCP port."},
+    {"source.socket", KT_STRING, "", 0, 107, NULL,
+     "A Unix socket to connect through instead of host and port (same machine)."},
+    {"source.user", KT_STRING, "rowcast", 1, 128, NULL,
+     "The user rowcast connects as. It needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB "
+     "10.5+: REPLICATION SLAVE and BINLOG MONITOR), and SELECT on the tables it streams for the "
+     "information_schema lookup (README: Running on a live server)."},
+    {"source.password", KT_STRING, "", 0, 1024, NULL, "Its password."},
+    {"source.server_id", KT_INT, "0", 0, 4294967295LL, NULL,
+     "The replica server id rowcast uses: unique among the server's replicas (a clash makes "
+     "the server drop the other replica's connection). 0: not set; rowcast run refuses to "
+     "start until it is."},
+    {"source.start", KT_STRING, "earliest", 1, 4096, NULL,
+     "Where to start when there is no checkpoint: earliest (the oldest binlog the server has), "
+     "latest (only changes from now on), FILE:POS (a binlog file and the position of a "
+     "transaction's first event), or a MariaDB GTID position (domain-server-seq, comma "
+     "separated). A checkpoint, when present, wins; the log says which was used. A MySQL GTID "
+     "set (uuid:1-100,uuid:tag:1-5) is refused: MariaDB Connector/C's replication API has no "
+     "COM_BINLOG_DUMP_GTID; give the FILE:POS of the transaction instead."},
+    {"source.gtid_resume", KT_BOOL, "false", 0, 1, NULL,
+     "Resume a checkpoint by its GTID state (the gtid= line: the last GTID per domain of the "
+     "acknowledged changes) instead of its file and position, the way a MariaDB replica "
+     "connects (@slave_connect_state): for a resume against another server of the "
+     "replication topology after a failover (it must have log_slave_updates and the GTIDs in "
+     "its binlogs). MariaDB only; with a MySQL source it is refused. A reconnection to the "
+     "same server still resumes by file and position."},
+    {"source.heartbeat_ms", KT_MS, "500", 10, 60000, NULL,
+     "How often the server sends a heartbeat when it has nothing to send: how soon rowcast "
+     "notices a dead connection, and the lag it can report on an idle server."},
+    {"source.reconnect_max_ms", KT_MS, "30000", 100, 3600000, NULL,
+     "The longest wait between two reconnection attempts; the wait doubles from 100 ms up to "
+     "this while the server stays away."},
+    {"source.connect_timeout_ms", KT_MS, "5000", 100, 600000, NULL,
+     "How long one connection attempt may take."},
+
+    {"batch.max_changes", KT_INT, "1000", 1, 1000000, NULL,
+     "A batch closes when it holds this many changes (inserted, updated or deleted rows). "
+     "Bigger batches mean fewer messages between stages, and more memory and latency per "
+     "batch."},
+    {"batch.max_ms", KT_MS, "1000", 1, 60000, NULL,
+     "A batch also closes this long after its first change, and at once when the source has "
+     "nothing more to give: a quiet server sees its changes within milliseconds, a busy one "
+     "fills whole batches."},
+
+    {"serializer.workers", KT_INT, "auto", 1, 64, AUTO,
+     "How many serializer processes decode rows and encode Kafka messages. auto: the CPUs "
+     "online less the two that the reader and the publisher each keep busy at full speed, at "
+     "least 2 and at most 4 (2 on a machine of up to 4 cores). A worker costs about 0.5 µs of "
+     "CPU per change, so 2 keep up with one reader on most tables; more help with wide rows, "
+     "JSON or text in other charsets (watch the serializers' CPU time in the replay summary or "
+     "rowcast stats). Give a number to fix it."},
+    {"serializer.format", KT_ENUM, "avro", 0, 0, "avro|json",
+     "How each change is encoded in its Kafka message. avro: Avro binary with one schema per "
+     "table version, lossless for every MySQL type (docs/avro.md); each message starts with "
+     "the Avro single-object header (C3 01 and the schema's fingerprint) and every schema is "
+     "published to the topic <publisher.topic_prefix>._schemas before its first use, or, with "
+     "schema_registry.url, with the Confluent header (0 and the registry's schema id). json: "
+     "rowcast's canonical JSON (docs/json-mapping.md), the line rowcast decode prints."},
+    {"schema_registry.url", KT_STRING, "", 0, 2000, NULL,
+     "A Confluent-compatible schema registry (http://host:port). When set, Avro schemas are "
+     "registered there under the subjects <topic>-key and <topic>-value, and messages carry "
+     "the registry's schema id (Confluent wire format) instead of the fingerprint. A registry "
+     "that cannot be reached (refused, timeout, 5xx) is waited for: the pipeline pauses, retries "
+     "with a backoff up to 5 s and logs it, then goes on with nothing lost or repeated. A "
+     "registry that refuses a schema (4xx) stops rowcast with exit status 2. Empty: "
+     "schemas go to the <publisher.topic_prefix>._schemas topic."},
+
+    {"publisher.topic_prefix", KT_STRING, "rowcast", 1, 119, NAME_CHARS,
+     "The start of the name of every topic rowcast writes to, followed by the database and "
+     "table names (prefix.database.table). Only the characters Kafka allows in topic names, "
+     "and at most 119 of them, so that a topic name stays within Kafka's 249 characters even "
+     "for 64-character database and table names."},
+    {"publisher.headers", KT_BOOL, "false", 0, 1, NULL,
+     "Also put each change's position in Kafka message headers: rowcast.file, rowcast.offset, "
+     "rowcast.row and rowcast.gtid (when the transaction has one). The message value always "
+     "carries the same position (source in Avro, pos in JSON); headers let a consumer route or "
+     "filter without decoding the value, and cost about as much producer CPU again per "
+     "message."},
+    {"publisher.checkpoint_interval_ms", KT_MS, "1000", 10, 60000, NULL,
+     "At most how often the publisher writes its checkpoint, the binlog position up to which "
+     "Kafka has acknowledged every change. Shorter: less to skip after a restart; longer: "
+     "fewer disk syncs. Nothing is lost either way: after a restart rowcast resumes from the "
+     "checkpoint and skips what Kafka already holds."},
+
+    {"pipe.buffer_bytes", KT_BYTES, "4m", 64 * KIB, GIB, NULL,
+     "The send and receive buffer of every pipe between stages (nanomsg NN_SNDBUF and "
+     "NN_RCVBUF). A full pipe makes the sender wait, and so on back to the binlog read: with "
+     "pipe.max_message_bytes, this bounds the memory a backlog can take."},
+    {"pipe.max_message_bytes", KT_BYTES, "64m", MIB, GIB, NULL,
+     "The largest message a stage accepts from a pipe (nanomsg NN_RCVMAXSIZE). A batch is "
+     "closed before it would grow past this size; a single change bigger than this on its own "
+     "is refused with an error that names it, never dropped silently."},
+
+    {"state.dir", KT_STRING, "rowcast-state", 1, 4000, NULL,
+     "Where rowcast keeps what must survive a restart: the checkpoint it resumes from. Keep it "
+     "on a durable disk. One rowcast per state.dir: `rowcast replay` and `rowcast run` lock "
+     "<state.dir>/lock (the supervisor and its stages hold it) and a second one refuses to "
+     "start, naming the pid that holds it. A relative path is relative to the directory "
+     "rowcast starts in."},
+    {"run.dir", KT_STRING, "", 0, 80, NULL,
+     "Where the running processes meet: their ipc sockets and live statistics. Empty: a fresh "
+     "temporary directory, removed at the end (and at the next start when a killed rowcast "
+     "left it behind). Nothing in it needs to survive a restart. At most 80 characters, "
+     "because a socket path must fit in 107 bytes."},
+
+    {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
+     "How often each process sends a snapshot of its metrics (throughput, latency) to the "
+     "supervisor, which serves them and prints the live summary."},
+
+    {"supervisor.restart_delay_ms", KT_MS, "1000", 1000, 600000, NULL,
+     "The least time between two starts of a stage that died. Never under a second, so that a "
+     "stage failing at start-up cannot cause a restart storm."},
+    {"supervisor.max_restarts", KT_INT, "10", 0, 1000000, NULL,
+     "rowcast gives up, and exits with an error, after this many restarts in a row without "
+     "progress in between. 0: give up at the first crash."},
+    {"supervisor.stall_timeout_ms", KT_MS, "30000", 1000, 86400000, NULL,
+     "The watchdog: when changes are read but not yet acknowledged and no stage makes progress "
+     "for this long, rowcast logs the stage it blames (one that stopped reporting, or the first "
+     "whose input is ahead of its output), shows it in `rowcast stats` (\"stalled\"), and "
+     "restarts the group from the checkpoint. Kafka being unreachable is not a stall: the "
+     "publisher says so every 10 s and the group waits for it."},
+};
+
+_Static_assert(sizeof rc_config_keys / sizeof rc_config_keys[0] == RC_CONFIG_NKEYS,
+               "RC_CONFIG_NKEYS (config_int.h) must count the keys of rc_config_keys[]");
+
+const char rc_config_kafka_help[] =
+    "Any librdkafka producer property, passed unchanged to librdkafka in the order given "
+    "(kafka.bootstrap.servers, kafka.security.protocol, kafka.sasl.username, "
+    "kafka.compression.type, ...). rowcast does not check them: librdkafka does when rowcast "
+    "starts, and rowcast stops with its message. Without kafka.bootstrap.servers, rowcast "
+    "starts its local embedded broker, which keeps data in memory only: for development and "
+    "tests, not production. A value must fit on one line: use ssl.certificate.location rather "
+    "than ssl.certificate.pem.";
