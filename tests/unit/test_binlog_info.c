@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "rc_err.h"
 #include "rc_test.h"
+#include "test_bytes.h"
 #include "test_fixtures.h"
 
 
@@ -111,36 +112,6 @@ static void check_err(int line, const char *got, const char *a, const char *b) {
 }
 #define CHECK_ERR(got, a, b) check_err(__LINE__, (got), (a), (b))
 
-/* ---- a tiny byte builder ---- */
-typedef struct {
-  uint8_t p[1024];
-  size_t n;
-} bytes;
-static void u8(bytes *b, unsigned v) { b->p[b->n++] = (uint8_t)v; }
-static void le(bytes *b, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) u8(b, (unsigned)(v >> (8 * i)) & 0xFF);
-}
-static void raw(bytes *b, const void *s, size_t n) {
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-}
-static void str(bytes *b, const char *s) { raw(b, s, strlen(s)); }
-/* MySQL serialization library varlen unsigned integer */
-static void varlen(bytes *b, uint64_t v) {
-  int bits = 0;
-  for (uint64_t t = v; t; t >>= 1) bits++;
-  int n = bits <= 7 ? 1 : bits <= 14 ? 2 : bits <= 21 ? 3 : bits <= 28 ? 4 : bits <= 35 ? 5
-        : bits <= 42 ? 6 : bits <= 49 ? 7 : bits <= 56 ? 8 : 9;
-  if (n == 9) {
-    u8(b, 0xFF);
-    le(b, v, 8);
-    return;
-  }
-  le(b, (v << n) | ((1ull << (n - 1)) - 1), n);
-}
-static void varlen_signed(bytes *b, int64_t v) {
-  varlen(b, v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1);
-}
 #define INFOB(bl, type, bb) info_ev((bl), (type), (bb).p, (bb).n, 0)
 
 static const uint8_t UUID1[16] = {0x93, 0xe9, 0x50, 0x66, 0xa2, 0xf4, 0x11, 0xec,
