@@ -110,32 +110,7 @@ static const uint8_t UUID1[16] = {0x93, 0xe9, 0x50, 0x66, 0xa2, 0xf4, 0x11, 0xec
                                   0x9b, 0x69, 0x96, 0x57, 0xf0, 0xae, 0x95, 0xe2};
 
 /* A GTID_TAGGED body as MySQL 8.4 writes it (fields 0..11), with or without a tag. */
-static void tagged_body(bytes *b, const char *tag, int64_t gno) {
-  bytes f = {{0}, 0};
-  varlen(&f, 0), varlen(&f, 1);
-  varlen(&f, 1);
-  for (int i = 0; i < 16; i++) varlen(&f, UUID1[i]);
-  varlen(&f, 2), varlen_signed(&f, gno);
-  if (tag) varlen(&f, 3), varlen(&f, strlen(tag)), raw(&f, tag, strlen(tag));
-  varlen(&f, 4), varlen_signed(&f, 10);
-  varlen(&f, 5), varlen_signed(&f, 11);
-  varlen(&f, 6), varlen(&f, 1700000000123456ull);
-  varlen(&f, 8), varlen(&f, 999);
-  varlen(&f, 9), varlen(&f, 80400);
-  varlen(&f, 11), varlen(&f, 0);
-  b->n = 0;
-  u8(b, 2);
-  size_t size = 0;
-  for (size_t k = 1; k <= 9; k++) {
-    size = 1 + k + 1 + f.n;
-    bytes t = {{0}, 0};
-    varlen(&t, size);
-    if (t.n == k) break;
-  }
-  varlen(b, size);
-  varlen(b, 5);
-  raw(b, f.p, f.n);
-}
+static void tagged_body(bytes *b, const char *tag, int64_t gno) { tagged_gtid_body(b, UUID1, gno, tag, 0); }
 
 static const char *gtid_after(rc_binlog *bl, int type, const bytes *body) {
   bytes e;

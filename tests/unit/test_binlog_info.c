@@ -480,31 +480,7 @@ static void test_gtid(void) {
 }
 
 static void tagged_body(bytes *b, int with_tag, int size_delta) {
-  bytes f = {{0}, 0};
-  varlen(&f, 0), varlen(&f, 1);
-  varlen(&f, 1);
-  for (int i = 0; i < 16; i++) varlen(&f, UUID1[i]);
-  varlen(&f, 2), varlen_signed(&f, 12345);
-  if (with_tag) varlen(&f, 3), varlen(&f, 4), str(&f, "blue");
-  varlen(&f, 4), varlen_signed(&f, 10);
-  varlen(&f, 5), varlen_signed(&f, 11);
-  varlen(&f, 6), varlen(&f, 1700000000123456ull);
-  varlen(&f, 8), varlen(&f, 999);
-  varlen(&f, 9), varlen(&f, 80400);
-  varlen(&f, 11), varlen(&f, 0);
-  b->n = 0;
-  u8(b, 2); /* serialization version */
-  /* the size counts the version byte, its own encoding, the last non-ignorable id, the fields */
-  size_t size = 0;
-  for (size_t k = 1; k <= 9; k++) {
-    size = 1 + k + 1 + f.n;
-    bytes t = {{0}, 0};
-    varlen(&t, size);
-    if (t.n == k) break;
-  }
-  varlen(b, size + (size_t)size_delta);
-  varlen(b, 5);                                /* last non-ignorable field */
-  raw(b, f.p, f.n);
+  tagged_gtid_body(b, UUID1, 12345, with_tag ? "blue" : NULL, size_delta);
 }
 
 static void test_gtid_tagged(void) {

@@ -39,4 +39,34 @@ static inline void varlen_signed(bytes *b, int64_t v) {
   varlen(b, v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1);
 }
 
+/* A GTID_TAGGED body as MySQL 8.4 writes it (fields 0..11: uuid, gno, the tag when not NULL,
+ * commit times, sizes, versions), with its size field off by size_delta (0: right). */
+static inline void tagged_gtid_body(bytes *b, const uint8_t uuid[16], int64_t gno, const char *tag, int size_delta) {
+  bytes f = {{0}, 0};
+  varlen(&f, 0), varlen(&f, 1);
+  varlen(&f, 1);
+  for (int i = 0; i < 16; i++) varlen(&f, uuid[i]);
+  varlen(&f, 2), varlen_signed(&f, gno);
+  if (tag) varlen(&f, 3), varlen(&f, strlen(tag)), str(&f, tag);
+  varlen(&f, 4), varlen_signed(&f, 10);
+  varlen(&f, 5), varlen_signed(&f, 11);
+  varlen(&f, 6), varlen(&f, 1700000000123456ull);
+  varlen(&f, 8), varlen(&f, 999);
+  varlen(&f, 9), varlen(&f, 80400);
+  varlen(&f, 11), varlen(&f, 0);
+  b->n = 0;
+  u8(b, 2); /* serialization version */
+  /* the size counts the version byte, its own encoding, the last non-ignorable id, the fields */
+  size_t size = 0;
+  for (size_t k = 1; k <= 9; k++) {
+    size = 1 + k + 1 + f.n;
+    bytes t = {{0}, 0};
+    varlen(&t, size);
+    if (t.n == k) break;
+  }
+  varlen(b, size + (size_t)size_delta);
+  varlen(b, 5); /* last non-ignorable field */
+  raw(b, f.p, f.n);
+}
+
 #endif
