@@ -459,6 +459,14 @@ static int fetch_fail(rc_server *s, char *es, size_t esz) {
                      "the server cannot send the event at %s:%llu: %s (error 1236): raise "
                      "max_allowed_packet (and slave_max_allowed_packet) on the server",
                      at, (unsigned long long)s->pos, msg);
+    if ((strstr(msg, "GTID") || strstr(msg, "gtid")) && s->dump_gtid_cp)
+      return rc_errf(RC_ERR_ARG, es, esz,
+                     "the server cannot stream from the checkpoint's GTID state %.2000s (source.gtid_resume): %s "
+                     "(error 1236): %s does not have those transactions in its binlogs (not a server of the "
+                     "topology rowcast streamed from, not caught up with it, or purged). Point source.host at a "
+                     "server that has them, or remove the checkpoint (in state.dir) to start over from "
+                     "source.start (the changes in between are lost to rowcast)",
+                     s->dump_gtid, msg, s->where);
     if (strstr(msg, "GTID") || strstr(msg, "gtid"))
       return rc_errf(RC_ERR_ARG, es, esz,
                      "the server cannot stream from the GTID position %s: %s (error 1236): give a "
@@ -534,6 +542,8 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
   mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long)pos);
   /* blocking dump; ANNOTATE_ROWS events wanted (the SQL of row events, for those who log it) */
   mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, (unsigned int)MARIADB_RPL_BINLOG_SEND_ANNOTATE_ROWS);
+  snprintf(s->dump_gtid, sizeof s->dump_gtid, "%s", gtid);
+  s->dump_gtid_cp = gtid[0] && cp && s->gtid_resume && cp->gtid[0];
   snprintf(s->file, sizeof s->file, "%s", file);
   s->pos = pos;
   if (!s->started_file[0]) {

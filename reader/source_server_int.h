@@ -38,6 +38,8 @@ struct rc_server {
   char started_file[256];    /* where the first dump of this run started (resolved source.start) */
   uint64_t started_pos;
   char oldest[256];         /* the oldest binlog the server had at the last pre-flight */
+  char dump_gtid[4096];     /* the GTID position the last dump started at ("" by file:pos) */
+  int dump_gtid_cp;         /* ... taken from the checkpoint (source.gtid_resume), not source.start */
 
   /* the lookup connection */
   MYSQL *meta;

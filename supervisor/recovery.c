@@ -13,7 +13,17 @@
  *
  * An attempt that Kafka does not answer within ATTEMPT_MS is logged (which partitions, which
  * brokers) and tried again with a delay doubling to BACKOFF_MAX_MS; the stop flag (SIGTERM,
- * SIGINT) is looked at every POLL_MS. What a retry cannot mend stops rowcast with exit 2: a listed
+ * SIGINT) is looked at every POLL_MS.
+ *
+ * A partition whose last change is before the checkpoint (the first event of the first
+ * transaction not fully acknowledged) holds nothing the resumed stream can repeat: it is left out
+ * of the skip table. Only changes past the checkpoint are compared, position against position,
+ * and only those need the positions of the server that wrote them. So after a clean stop (every
+ * change checkpointed) the skip table is empty, and a resume by GTID on another server of the
+ * topology (source.gtid_resume, a failover), whose binlog files and offsets are its own, skips
+ * nothing; without this, its changes were compared with the old server's positions and dropped
+ * wherever those compared lower. A crash before such a resume still compares positions of two
+ * servers: that is warned about. What a retry cannot mend stops rowcast with exit 2: a listed
  * topic gone or with fewer partitions than recorded, a last message that is not rowcast's.
  */
 #include "recovery_prepare.h"
@@ -48,6 +58,7 @@ typedef struct {
   size_t st;   /* its topic's index in the skip table (whose array moves as topics are added) */
   int done;    /* its last message, or its end, came */
   int64_t offset;
+  int before_cp; /* its last change is before the checkpoint: not in the skip table */
   void *value; /* a copy of the last message's value, NULL when the partition is empty */
   size_t len;
 } rpart;
@@ -79,6 +90,8 @@ typedef struct {
   id_schema *ids;
   size_t nids;
   char last_kafka_err[512];
+  int have_cp_pos; /* cp_pos is the checkpoint's position (its file name ends in .NUMBER) */
+  rc_pos cp_pos;
 } recov;
 
 /* ---------------------------------------------------------------------------- Kafka */
@@ -330,7 +343,7 @@ static int consume_lasts(recov *r, rd_kafka_t *rk) {
 
 /* The position of a partition's last message into the skip table. Returns 0, RETRY (the
  * registry did not answer) or 2 (not a rowcast change). */
-static int decode_last(recov *r, const rpart *p, char *file, size_t fsz) {
+static int decode_last(recov *r, rpart *p, char *file, size_t fsz) {
   char err[1024];
   const uint8_t *v = p->value;
   size_t n = p->len;
@@ -375,6 +388,10 @@ static int decode_last(recov *r, const rpart *p, char *file, size_t fsz) {
     return 2;
   }
   rc_pos pos = {(uint64_t)seq, offset, row};
+  if (r->have_cp_pos && rc_pos_cmp(&pos, &r->cp_pos) < 0) { /* acknowledged and checkpointed: not re-read */
+    p->before_cp = 1;
+    return 0;
+  }
   rc_skip_set(&r->skip, &r->skip.t[p->st], p->partition, &pos);
   return 0;
 }
@@ -397,12 +414,16 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
   if (status == 0) status = consume_lasts(r, rk);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
-  size_t held = 0;
+  size_t held = 0, before_cp = 0;
   rc_pos max = {0, 0, 0};
   for (size_t i = 0; i < r->np && status == 0; i++) {
     if (!r->p[i].value && r->p[i].offset < 0) continue; /* empty */
     char file[256];
     status = decode_last(r, &r->p[i], file, sizeof file);
+    if (status == 0 && r->p[i].before_cp) {
+      before_cp++;
+      continue;
+    }
     const rc_pos *pos = &r->skip.t[r->p[i].st].last[r->p[i].partition];
     if (status == 0 && (!held || rc_pos_cmp(pos, &max) > 0)) {
       max = *pos;
@@ -415,9 +436,16 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
     status = 1;
   }
   if (status == 0)
-    rc_info("recovery: read the last message of %zu partitions of %zu topics in %llu ms: %zu hold changes%s%s; "
-            "what they hold is not sent again",
-            r->np, r->skip.n, (unsigned long long)(rc_now_ms() - t0), held, held ? ", the latest at " : "", latest);
+    rc_info("recovery: read the last message of %zu partitions of %zu topics in %llu ms: %zu hold changes past the "
+            "checkpoint%s%s (what they hold is not sent again), %zu only changes before it",
+            r->np, r->skip.n, (unsigned long long)(rc_now_ms() - t0), held, held ? ", the latest at " : "", latest,
+            before_cp);
+  if (status == 0 && held && rc_config_int(r->cfg, "source.gtid_resume"))
+    rc_warn("recovery: Kafka holds changes past the checkpoint (the last run did not stop cleanly) and "
+            "source.gtid_resume=true: they are recognised by their binlog positions, which are only comparable "
+            "on the server that wrote them; if %s is another server than that one (a failover), changes past "
+            "the checkpoint may be lost or sent twice",
+            rc_config_str(r->cfg, "source.host"));
   return status;
 }
 
@@ -449,6 +477,11 @@ int rc_recovery_prepare(rc_config *cfg, const char *state_dir, const char *run_d
   if (status) {
     rc_error("recovery: %s", err);
     return status;
+  }
+  if (have_cp > 0) {
+    int64_t seq = rc_pos_file_seq(cp.file, strlen(cp.file));
+    r.have_cp_pos = seq >= 0;
+    r.cp_pos = (rc_pos){(uint64_t)(seq >= 0 ? seq : 0), cp.pos, 0};
   }
   /* No checkpoint but a topic list: a crash before the first checkpoint; the reader starts at the
    * beginning again, and what Kafka holds of it must not be sent twice. */
