@@ -6,10 +6,53 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
+
+
+STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher")
+
+
+def private_rowcast(rowcast, tmp):
+    """Copy the four executables next to `rowcast` into tmp/bin and return tmp/bin/rowcast.
+
+    The supervisor runs the stages from its own directory, so with a private copy a rebuild
+    during the test cannot swap them under a running group."""
+    src = os.path.dirname(os.path.abspath(rowcast))
+    os.makedirs(os.path.join(tmp, "bin"))
+    for exe in STAGE_EXECUTABLES:
+        shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
+    return os.path.join(tmp, "bin", "rowcast")
+
+
+def kill_running(runs):
+    """Kill (SIGKILL) and reap every run in `runs` (objects with .running() and .proc) still
+    going: a test that failed half way stops its group (the stages follow the supervisor)."""
+    for run in runs:
+        if run.running():
+            run.proc.kill()
+            run.proc.wait()
+
+
+def run_driver(rowcast, prefix, runs, body):
+    """The frame of a test driver's main(): a Checks and a temporary directory (named with
+    `prefix`) holding a private copy of rowcast (private_rowcast); body(ck, rc, tmp, t0) runs
+    the tests (t0: time.monotonic() at the start). Whatever happens, every run of `runs` still
+    going is killed (kill_running); then the total time is printed. Returns ck.summary(), the
+    exit status."""
+    ck = Checks()
+    t0 = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            body(ck, private_rowcast(rowcast, tmp), tmp, t0)
+    finally:
+        kill_running(runs)
+    print(f"total {time.monotonic() - t0:.1f} s")
+    return ck.summary()
 
 
 class Checks:

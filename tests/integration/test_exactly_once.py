@@ -24,15 +24,13 @@ import argparse
 import io
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import make_binlogs, run_driver  # noqa: E402
 
 try:
     from kafka_tool import Broker, Collector  # noqa: E402
@@ -223,29 +221,15 @@ def main():
     ap.add_argument("--formats", default="avro,json")
     a = ap.parse_args()
     only = [s for s in SCENARIOS if not a.only or s in a.only.split(",")]
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-eo-") as tmp:
-            # a private copy of the executables: a rebuild cannot swap them under a running group
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
-            want, order = decode_lines(rc, files)
-            ck.check(len(want) > 50000, f"workload: {len(want)} changes in {len(files)} files")
-            for fmt in a.formats.split(","):
-                for name in only:
-                    scenario(ck, rc, tmp, files, set(want), order, fmt, name)
-    finally:
-        for run in RUNNING:
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
+        want, order = decode_lines(rc, files)
+        ck.check(len(want) > 50000, f"workload: {len(want)} changes in {len(files)} files")
+        for fmt in a.formats.split(","):
+            for name in only:
+                scenario(ck, rc, tmp, files, set(want), order, fmt, name)
+    return run_driver(a.rowcast, "rowcast-eo-", RUNNING, body)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,14 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import make_binlogs, run_driver  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 try:
@@ -554,45 +552,28 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: backpressure, kill, oversized")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        run_all(a, only, ck, t0)
-    finally:
-        for run in RUNNING:  # a test that failed half way: stop its group (the stages follow)
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+    return run_driver(a.rowcast, "rowcast-faults-", RUNNING,
+                      lambda ck, rc, tmp, t0: run_all(a, only, ck, rc, tmp, t0))
 
 
-def run_all(a, only, ck, t0):
-    with tempfile.TemporaryDirectory(prefix="rowcast-faults-") as tmp:
-        # a private copy of the four executables (the supervisor runs the stages from its own
-        # directory): a rebuild during the test cannot swap them under a running group
-        src = os.path.dirname(os.path.abspath(a.rowcast))
-        os.makedirs(os.path.join(tmp, "bin"))
-        for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-            shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-        rc = os.path.join(tmp, "bin", "rowcast")
-        if not only or only & {"backpressure", "kill"}:
-            files = make_binlogs(os.path.join(tmp, "large"), a.rounds, blob_bytes=a.blob_bytes)
-            want, order = decode_lines(rc, files)
-            size = sum(len(v) for v in want.values())
-            ck.check(len(want) >= 200000 or size >= 100 * MiB,
-                     f"large workload: {len(want)} changes, {size / MiB:.0f} MiB of JSON in {len(files)} files "
-                     f"({time.monotonic() - t0:.1f} s)")
-            if not only or "backpressure" in only:
-                test_backpressure(ck, rc, tmp, files, want, order)
-            if not only or "kill" in only:
-                for victim in ("serializer", "publisher"):
-                    test_kill(ck, rc, tmp, files, want, order, victim)
-            del want
-        if not only or "oversized" in only:
-            big = big_rows_binlogs(os.path.join(tmp, "big"))
-            test_oversized(ck, rc, tmp, big)
-            test_boundaries_only(ck, rc, tmp, big)
+def run_all(a, only, ck, rc, tmp, t0):
+    if not only or only & {"backpressure", "kill"}:
+        files = make_binlogs(os.path.join(tmp, "large"), a.rounds, blob_bytes=a.blob_bytes)
+        want, order = decode_lines(rc, files)
+        size = sum(len(v) for v in want.values())
+        ck.check(len(want) >= 200000 or size >= 100 * MiB,
+                 f"large workload: {len(want)} changes, {size / MiB:.0f} MiB of JSON in {len(files)} files "
+                 f"({time.monotonic() - t0:.1f} s)")
+        if not only or "backpressure" in only:
+            test_backpressure(ck, rc, tmp, files, want, order)
+        if not only or "kill" in only:
+            for victim in ("serializer", "publisher"):
+                test_kill(ck, rc, tmp, files, want, order, victim)
+        del want
+    if not only or "oversized" in only:
+        big = big_rows_binlogs(os.path.join(tmp, "big"))
+        test_oversized(ck, rc, tmp, big)
+        test_boundaries_only(ck, rc, tmp, big)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,14 @@ Usage: test_lifecycle.py --rowcast PATH [--rounds N] [--only NAME,...]
 import argparse
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import make_binlogs, run_driver  # noqa: E402
 
 try:
     from kafka_tool import Broker, Collector  # noqa: E402
@@ -240,34 +238,21 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: supervisor, checkpoint, drain, stall, kafka, restart")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-lifecycle-") as tmp:
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
-            want, order = decode_lines(rc, files)
-            print(f"workload: {len(want)} changes in {len(files)} files ({time.monotonic() - t0:.1f} s)")
-            tests = [("checkpoint", lambda: test_checkpoint_errors(ck, rc, tmp, files)),
-                     ("supervisor", lambda: test_supervisor_killed(ck, rc, tmp, files, want, order)),
-                     ("drain", lambda: test_drain(ck, rc, tmp, files, want, order)),
-                     ("stall", lambda: test_stall(ck, rc, tmp, files, want, order)),
-                     ("kafka", lambda: test_kafka_down_sigterm(ck, rc, tmp, files, want, order)),
-                     ("restart", lambda: test_restart_time(ck, rc, tmp, files, want, order))]
-            for name, fn in tests:
-                if not only or name in only:
-                    fn()
-    finally:
-        for run in RUNNING:
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
+        want, order = decode_lines(rc, files)
+        print(f"workload: {len(want)} changes in {len(files)} files ({time.monotonic() - t0:.1f} s)")
+        tests = [("checkpoint", lambda: test_checkpoint_errors(ck, rc, tmp, files)),
+                 ("supervisor", lambda: test_supervisor_killed(ck, rc, tmp, files, want, order)),
+                 ("drain", lambda: test_drain(ck, rc, tmp, files, want, order)),
+                 ("stall", lambda: test_stall(ck, rc, tmp, files, want, order)),
+                 ("kafka", lambda: test_kafka_down_sigterm(ck, rc, tmp, files, want, order)),
+                 ("restart", lambda: test_restart_time(ck, rc, tmp, files, want, order))]
+        for name, fn in tests:
+            if not only or name in only:
+                fn()
+    return run_driver(a.rowcast, "rowcast-lifecycle-", RUNNING, body)
 
 
 if __name__ == "__main__":

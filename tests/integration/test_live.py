@@ -37,13 +37,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, compare  # noqa: E402
+from pipeline_common import compare, run_driver  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
 try:
@@ -784,42 +783,28 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: stream, restart, kill, minimal, gtid, preflight")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-live-") as tmp:
-            # a private copy of the executables: a rebuild during the test cannot swap them
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            for name, disrupt, latency, seed, extra in (("stream", disrupt_stream, True, 1, ()),
-                                                        ("restart", disrupt_restart, False, 2, ()),
-                                                        ("kill", disrupt_kill, False, 3, ()),
-                                                        ("latest", disrupt_latest, False, 4, ["source.start=latest"])):
-                if not only or name in only:
-                    print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
-                    stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed, extra=extra)
-            if not only or only & {"minimal", "gtid", "preflight"}:
-                with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
-                    grant_rowcast(db)
-                    if not only or "minimal" in only:
-                        print(f"---- minimal (at {time.monotonic() - t0:.1f} s)")
-                        test_minimal(ck, rc, tmp, db)
-                    if not only or "gtid" in only:
-                        print(f"---- gtid (at {time.monotonic() - t0:.1f} s)")
-                        test_gtid_resume(ck, rc, tmp, db)
-                    if not only or "preflight" in only:
-                        print(f"---- preflight (at {time.monotonic() - t0:.1f} s)")
-                        test_preflight(ck, rc, tmp, db)
-    finally:
-        for run in RUNNING:  # a scenario that failed half way: stop its group (the stages follow)
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        for name, disrupt, latency, seed, extra in (("stream", disrupt_stream, True, 1, ()),
+                                                    ("restart", disrupt_restart, False, 2, ()),
+                                                    ("kill", disrupt_kill, False, 3, ()),
+                                                    ("latest", disrupt_latest, False, 4, ["source.start=latest"])):
+            if not only or name in only:
+                print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
+                stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed, extra=extra)
+        if not only or only & {"minimal", "gtid", "preflight"}:
+            with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
+                grant_rowcast(db)
+                if not only or "minimal" in only:
+                    print(f"---- minimal (at {time.monotonic() - t0:.1f} s)")
+                    test_minimal(ck, rc, tmp, db)
+                if not only or "gtid" in only:
+                    print(f"---- gtid (at {time.monotonic() - t0:.1f} s)")
+                    test_gtid_resume(ck, rc, tmp, db)
+                if not only or "preflight" in only:
+                    print(f"---- preflight (at {time.monotonic() - t0:.1f} s)")
+                    test_preflight(ck, rc, tmp, db)
+    return run_driver(a.rowcast, "rowcast-live-", RUNNING, body)
 
 
 if __name__ == "__main__":
