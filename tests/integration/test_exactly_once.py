@@ -30,15 +30,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import make_binlogs, run_driver  # noqa: E402
+from pipeline_common import make_binlogs, out_of_order, run_driver, skip_if_missing, wait_for  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
     import avro.io  # noqa: E402
     import avro.schema  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka or python3-avro missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 from test_faults import RUNNING, Replay, decode_lines, read_checkpoint, tail  # noqa: E402
 
 TOPICS = ["rowcast.shop.users", "rowcast.shop.orders", "rowcast.shop.events_log"]
@@ -123,28 +120,12 @@ def check_exactly_once(ck, label, want, got):
     ck.check(not missing and not extra, f"{label}: every change reached Kafka ({len(want) - len(missing)} of {len(want)})",
              f"missing {len(missing)} e.g. {sorted(missing)[:3]}; unexpected {len(extra)} e.g. {extra[:3]}")
     ck.check(dups == 0, f"{label}: no change twice", f"{dups} duplicates")
-    by_part = {}
-    for m, k in got:
-        by_part.setdefault((m.topic, m.partition), []).append((m.offset, k))
-    unordered = 0
-    for part in by_part.values():
-        part.sort()
-        keys = [k for _, k in part]
-        unordered += sum(1 for a, b in zip(keys, keys[1:]) if a is None or b is None or a >= b)
-    ck.check(unordered == 0, f"{label}: each partition in binlog order ({len(by_part)} partitions)",
+    unordered, parts = out_of_order(got)
+    ck.check(unordered == 0, f"{label}: each partition in binlog order ({parts} partitions)",
              f"{unordered} out of order")
 
 
 # ---------------------------------------------------------------------------- scenarios
-
-def wait_for(cond, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
 
 def kill_stage(run, stage):
     pids = [pid for pid, st in sorted(run.stages().items()) if st == stage]

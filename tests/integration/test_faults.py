@@ -20,14 +20,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import make_binlogs, run_driver  # noqa: E402
+from pipeline_common import child_processes, make_binlogs, out_of_order, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 MiB = 1 << 20
 # The mock broker keeps ~5 MiB per partition: topics of the large workload get enough
@@ -180,23 +177,8 @@ class Replay:
     def stages(self):
         """{pid: stage name} of the supervisor's live children (rowcast-reader/serializer/
         publisher), from the process tree."""
-        kids = {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read()
-                ppid = int(st[st.rindex(")") + 2:].split()[1])
-                if ppid != self.proc.pid:
-                    continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    argv0 = os.path.basename(f.read().split(b"\0")[0].decode())
-            except (OSError, ValueError):
-                continue
-            if argv0.startswith("rowcast-"):
-                kids[int(d)] = argv0[len("rowcast-"):]
-        return kids
+        return {pid: argv0[len("rowcast-"):] for pid, argv0, _ in child_processes(self.proc.pid)
+                if argv0.startswith("rowcast-")}
 
     def wait_until(self, cond, timeout, step=0.05):
         deadline = time.monotonic() + timeout
@@ -312,18 +294,8 @@ def check_delivery(ck, label, want, msgs, order, exactly_once=True, broker_retri
     ck.check(diff == 0, f"{label}: every message value equals rowcast decode's line", f"{diff} differ: {first_diff}")
     ck.check(bad_headers == 0, f"{label}: position headers agree with the value", f"{bad_headers} disagree")
     if exactly_once:
-        by_part = {}
-        for m in msgs:
-            by_part.setdefault((m.topic, m.partition), []).append(m)
-        unordered = 0
-        for part in by_part.values():
-            part.sort(key=lambda m: m.offset)
-            keys = [msg_key(m, order) for m in part]
-            if broker_retries:
-                seen = set()
-                keys = [k for k in keys if not (k in seen or seen.add(k))]
-            unordered += sum(1 for a, b in zip(keys, keys[1:]) if a >= b)
-        ck.check(unordered == 0, f"{label}: each partition in binlog order ({len(by_part)} partitions)",
+        unordered, parts = out_of_order(((m, msg_key(m, order)) for m in msgs), first_only=broker_retries)
+        ck.check(unordered == 0, f"{label}: each partition in binlog order ({parts} partitions)",
                  f"{unordered} out of order")
 
 

@@ -42,15 +42,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import compare, run_driver  # noqa: E402
+from pipeline_common import compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
-try:
+with skip_if_missing():
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition  # noqa: E402
     from kafka_tool import Broker, Collector  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 USER, PASSWORD = "rowcast", "rc-Secret-42"
 SERVER_ID = 4242
@@ -213,12 +210,9 @@ class Writer(threading.Thread):
         kind = r.random()
         s = []
         if kind < 0.40:  # new accounts, some updated, an audit line
-            vals = []
-            for _ in range(r.randint(1, 20)):
-                i = self.next_account
-                self.next_account += 1
-                vals.append(f"({i}, 'owner {i} é😀', {i * 13 % 100000}.{i % 100:02d}, '{r.choice(['', 'vip', 'new,audit'])}', "
-                            f"'open', {r.randrange(0, 4294967296)}, '2026-03-{i % 28 + 1:02d} 12:00:00.{i % 1000000:06d}')")
+            vals = new_accounts(self, r.randint(1, 20), lambda i, bal, upd: (
+                f"({i}, 'owner {i} é😀', {bal}, '{r.choice(['', 'vip', 'new,audit'])}', "
+                f"'open', {r.randrange(0, 4294967296)}, '{upd}')"))
             s.append("INSERT INTO live.accounts (id, owner, balance, flags, state, counter, updated) VALUES " + ",".join(vals))
             for _ in range(r.randint(1, 5)):
                 s.append(f"UPDATE live.accounts SET balance = balance - 1.25, state = '{r.choice(['open', 'frozen'])}', "
