@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 
 import avro.io  # noqa: E402  (the importer catches ImportError and skips with 77)
 from kafka_tool import Collector  # noqa: E402
+from pipeline_common import child_processes  # noqa: E402
 import test_avro as ta  # noqa: E402  (Writer, value_to_canonical, compare_change)
 
 STAGES = ("reader", "serializer", "publisher")
@@ -156,22 +157,9 @@ class Group:
         out = {}
         if not self.running():
             return out
-        sup = self.proc.pid
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read()
-                fields = st[st.rindex(")") + 2:].split()
-                if int(fields[1]) != sup or fields[0] == "Z":
-                    continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    argv0 = os.path.basename(f.read().split(b"\0")[0].decode())
-            except (OSError, ValueError, IndexError):
-                continue
-            if argv0.startswith("rowcast-"):
-                out.setdefault(argv0[len("rowcast-"):], []).append(int(d))
+        for pid, argv0, state in child_processes(self.proc.pid):
+            if state != "Z" and argv0.startswith("rowcast-"):
+                out.setdefault(argv0[len("rowcast-"):], []).append(pid)
         for pids in out.values():
             self.seen_stage_pids.update(pids)
         return out

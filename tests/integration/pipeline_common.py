@@ -1,15 +1,135 @@
 """Shared pieces of the pipeline tests: a workload written by a real MariaDB, the expected
 changes from `rowcast decode`, and the comparison of what a Kafka consumer received.
 """
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
+
+
+STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher")
+
+
+@contextlib.contextmanager
+def skip_if_missing(hint=""):
+    """Around the imports of optional Debian modules (python3-confluent-kafka, python3-avro): an
+    ImportError in the block ends the test as skipped, "SKIP: <error><hint>" and exit 77
+    (ctest's SKIP_RETURN_CODE)."""
+    try:
+        yield
+    except ImportError as e:
+        print(f"SKIP: {e}{hint}")
+        sys.exit(77)
+
+
+def new_accounts(writer, n, row):
+    """The SQL tuples of `n` new accounts for a workload writer: ids taken in turn from
+    writer.next_account (which grows by n), each tuple row(id, balance, updated) with the
+    balance and update time both live workloads derive from the id."""
+    vals = []
+    for _ in range(n):
+        i = writer.next_account
+        writer.next_account += 1
+        vals.append(row(i, f"{i * 13 % 100000}.{i % 100:02d}", f"2026-03-{i % 28 + 1:02d} 12:00:00.{i % 1000000:06d}"))
+    return vals
+
+
+def private_rowcast(rowcast, tmp):
+    """Copy the four executables next to `rowcast` into tmp/bin and return tmp/bin/rowcast.
+
+    The supervisor runs the stages from its own directory, so with a private copy a rebuild
+    during the test cannot swap them under a running group."""
+    src = os.path.dirname(os.path.abspath(rowcast))
+    os.makedirs(os.path.join(tmp, "bin"))
+    for exe in STAGE_EXECUTABLES:
+        shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
+    return os.path.join(tmp, "bin", "rowcast")
+
+
+def kill_running(runs):
+    """Kill (SIGKILL) and reap every run in `runs` (objects with .running() and .proc) still
+    going: a test that failed half way stops its group (the stages follow the supervisor)."""
+    for run in runs:
+        if run.running():
+            run.proc.kill()
+            run.proc.wait()
+
+
+def run_driver(rowcast, prefix, runs, body):
+    """The frame of a test driver's main(): a Checks and a temporary directory (named with
+    `prefix`) holding a private copy of rowcast (private_rowcast); body(ck, rc, tmp, t0) runs
+    the tests (t0: time.monotonic() at the start). Whatever happens, every run of `runs` still
+    going is killed (kill_running); then the total time is printed. Returns ck.summary(), the
+    exit status."""
+    ck = Checks()
+    t0 = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            body(ck, private_rowcast(rowcast, tmp), tmp, t0)
+    finally:
+        kill_running(runs)
+    print(f"total {time.monotonic() - t0:.1f} s")
+    return ck.summary()
+
+
+def wait_for(cond, timeout, step=0.02):
+    """Poll cond() every `step` seconds until it is true (True) or `timeout` seconds passed
+    (then cond() once more decides)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def child_processes(ppid):
+    """[(pid, executable name, state)] of the processes whose parent is `ppid`, from /proc: the
+    basename of argv[0] and the state letter ('Z': a zombie not reaped yet, whose argv is
+    empty). A process that goes away while it is read is left out."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            fields = st[st.rindex(")") + 2:].split()
+            if int(fields[1]) != ppid:
+                continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv0 = os.path.basename(f.read().split(b"\0")[0].decode())
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.append((int(d), argv0, fields[0]))
+    return kids
+
+
+def out_of_order(items, first_only=False):
+    """Binlog order per partition. `items`: (message, position) pairs; per (topic, partition),
+    in offset order, counts the neighbours whose positions do not increase (a missing position,
+    None, counts too). first_only: only the first occurrence of each position takes part (the
+    repeats of a retried batch). Returns (count, number of partitions)."""
+    by_part = {}
+    for m, k in items:
+        by_part.setdefault((m.topic, m.partition), []).append((m.offset, k))
+    unordered = 0
+    for part in by_part.values():
+        part.sort(key=lambda e: e[0])
+        keys = [k for _, k in part]
+        if first_only:
+            seen = set()
+            keys = [k for k in keys if not (k in seen or seen.add(k))]
+        unordered += sum(1 for a, b in zip(keys, keys[1:]) if a is None or b is None or a >= b)
+    return unordered, len(by_part)
 
 
 class Checks:
@@ -125,15 +245,8 @@ def compare(ck, label, expected, msgs, order, headers=True):
              "" if not diff else f"{len(diff)} differ, e.g. decode {want[diff[0]]}\n      kafka  {got[diff[0]][0]}")
     ck.check(bad_headers == 0, f"{label}: position headers agree with the value" if headers else
              f"{label}: no message headers (publisher.headers is off)", f"{bad_headers} messages wrong")
-    by_part = {}
-    for m in msgs:
-        by_part.setdefault((m.topic, m.partition), []).append(m)
-    unordered = 0
-    for part in by_part.values():
-        part.sort(key=lambda m: m.offset)
-        keys = [pos_key(json.loads(m.value), order) for m in part]
-        unordered += sum(1 for a, b in zip(keys, keys[1:]) if a >= b)
-    ck.check(unordered == 0, f"{label}: each partition in binlog order ({len(by_part)} partitions)",
+    unordered, parts = out_of_order((m, pos_key(json.loads(m.value), order)) for m in msgs)
+    ck.check(unordered == 0, f"{label}: each partition in binlog order ({parts} partitions)",
              f"{unordered} out of order")
     key_parts = {}
     for m in msgs:

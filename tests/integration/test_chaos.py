@@ -38,16 +38,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from mariadb_sandbox import MariaDBSandbox, SandboxError, find_tool  # noqa: E402
+from pipeline_common import Checks, make_binlogs, new_accounts, skip_if_missing  # noqa: E402
 
-try:
+with skip_if_missing(" (install python3-avro and python3-confluent-kafka)"):
     import chaos_lib as cl
     from kafka_tool import Broker
     from test_live import SqlClient, dump_threads, grant_rowcast, copy_binlogs, USER, PASSWORD
-except ImportError as e:
-    print(f"SKIP: {e} (install python3-avro and python3-confluent-kafka)")
-    sys.exit(77)
-from mariadb_sandbox import MariaDBSandbox, SandboxError, find_tool  # noqa: E402
-from pipeline_common import Checks, make_binlogs  # noqa: E402
 
 ROUND = 203  # changes per round of pipeline_common.write_workload (100 rows a transaction)
 
@@ -150,12 +147,7 @@ class LiveWriter(threading.Thread):
     def sql(self):
         r, s = self.rnd, []
         self.txn += 1
-        vals = []
-        for _ in range(r.randint(1, 15)):
-            i = self.next_account
-            self.next_account += 1
-            vals.append(f"({i}, 'owner {i} é', {i * 13 % 100000}.{i % 100:02d}, 'open', "
-                        f"'2026-03-{i % 28 + 1:02d} 12:00:00.{i % 1000000:06d}')")
+        vals = new_accounts(self, r.randint(1, 15), lambda i, bal, upd: f"({i}, 'owner {i} é', {bal}, 'open', '{upd}')")
         s.append("INSERT INTO chaos.accounts VALUES " + ",".join(vals))
         lo = r.randrange(1, self.next_account)
         s.append(f"UPDATE chaos.accounts SET balance = balance + 1, state = 'frozen' WHERE id BETWEEN {lo} AND {lo + 5}")

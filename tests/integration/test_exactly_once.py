@@ -24,23 +24,18 @@ import argparse
 import io
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import make_binlogs, out_of_order, run_driver, skip_if_missing, wait_for  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
     import avro.io  # noqa: E402
     import avro.schema  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka or python3-avro missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 from test_faults import RUNNING, Replay, decode_lines, read_checkpoint, tail  # noqa: E402
 
 TOPICS = ["rowcast.shop.users", "rowcast.shop.orders", "rowcast.shop.events_log"]
@@ -125,28 +120,12 @@ def check_exactly_once(ck, label, want, got):
     ck.check(not missing and not extra, f"{label}: every change reached Kafka ({len(want) - len(missing)} of {len(want)})",
              f"missing {len(missing)} e.g. {sorted(missing)[:3]}; unexpected {len(extra)} e.g. {extra[:3]}")
     ck.check(dups == 0, f"{label}: no change twice", f"{dups} duplicates")
-    by_part = {}
-    for m, k in got:
-        by_part.setdefault((m.topic, m.partition), []).append((m.offset, k))
-    unordered = 0
-    for part in by_part.values():
-        part.sort()
-        keys = [k for _, k in part]
-        unordered += sum(1 for a, b in zip(keys, keys[1:]) if a is None or b is None or a >= b)
-    ck.check(unordered == 0, f"{label}: each partition in binlog order ({len(by_part)} partitions)",
+    unordered, parts = out_of_order(got)
+    ck.check(unordered == 0, f"{label}: each partition in binlog order ({parts} partitions)",
              f"{unordered} out of order")
 
 
 # ---------------------------------------------------------------------------- scenarios
-
-def wait_for(cond, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
 
 def kill_stage(run, stage):
     pids = [pid for pid, st in sorted(run.stages().items()) if st == stage]
@@ -223,29 +202,15 @@ def main():
     ap.add_argument("--formats", default="avro,json")
     a = ap.parse_args()
     only = [s for s in SCENARIOS if not a.only or s in a.only.split(",")]
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-eo-") as tmp:
-            # a private copy of the executables: a rebuild cannot swap them under a running group
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
-            want, order = decode_lines(rc, files)
-            ck.check(len(want) > 50000, f"workload: {len(want)} changes in {len(files)} files")
-            for fmt in a.formats.split(","):
-                for name in only:
-                    scenario(ck, rc, tmp, files, set(want), order, fmt, name)
-    finally:
-        for run in RUNNING:
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
+        want, order = decode_lines(rc, files)
+        ck.check(len(want) > 50000, f"workload: {len(want)} changes in {len(files)} files")
+        for fmt in a.formats.split(","):
+            for name in only:
+                scenario(ck, rc, tmp, files, set(want), order, fmt, name)
+    return run_driver(a.rowcast, "rowcast-eo-", RUNNING, body)
 
 
 if __name__ == "__main__":

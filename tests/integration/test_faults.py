@@ -13,23 +13,18 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import child_processes, make_binlogs, out_of_order, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 MiB = 1 << 20
 # The mock broker keeps ~5 MiB per partition: topics of the large workload get enough
@@ -182,23 +177,8 @@ class Replay:
     def stages(self):
         """{pid: stage name} of the supervisor's live children (rowcast-reader/serializer/
         publisher), from the process tree."""
-        kids = {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read()
-                ppid = int(st[st.rindex(")") + 2:].split()[1])
-                if ppid != self.proc.pid:
-                    continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    argv0 = os.path.basename(f.read().split(b"\0")[0].decode())
-            except (OSError, ValueError):
-                continue
-            if argv0.startswith("rowcast-"):
-                kids[int(d)] = argv0[len("rowcast-"):]
-        return kids
+        return {pid: argv0[len("rowcast-"):] for pid, argv0, _ in child_processes(self.proc.pid)
+                if argv0.startswith("rowcast-")}
 
     def wait_until(self, cond, timeout, step=0.05):
         deadline = time.monotonic() + timeout
@@ -314,18 +294,8 @@ def check_delivery(ck, label, want, msgs, order, exactly_once=True, broker_retri
     ck.check(diff == 0, f"{label}: every message value equals rowcast decode's line", f"{diff} differ: {first_diff}")
     ck.check(bad_headers == 0, f"{label}: position headers agree with the value", f"{bad_headers} disagree")
     if exactly_once:
-        by_part = {}
-        for m in msgs:
-            by_part.setdefault((m.topic, m.partition), []).append(m)
-        unordered = 0
-        for part in by_part.values():
-            part.sort(key=lambda m: m.offset)
-            keys = [msg_key(m, order) for m in part]
-            if broker_retries:
-                seen = set()
-                keys = [k for k in keys if not (k in seen or seen.add(k))]
-            unordered += sum(1 for a, b in zip(keys, keys[1:]) if a >= b)
-        ck.check(unordered == 0, f"{label}: each partition in binlog order ({len(by_part)} partitions)",
+        unordered, parts = out_of_order(((m, msg_key(m, order)) for m in msgs), first_only=broker_retries)
+        ck.check(unordered == 0, f"{label}: each partition in binlog order ({parts} partitions)",
                  f"{unordered} out of order")
 
 
@@ -554,45 +524,28 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: backpressure, kill, oversized")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        run_all(a, only, ck, t0)
-    finally:
-        for run in RUNNING:  # a test that failed half way: stop its group (the stages follow)
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+    return run_driver(a.rowcast, "rowcast-faults-", RUNNING,
+                      lambda ck, rc, tmp, t0: run_all(a, only, ck, rc, tmp, t0))
 
 
-def run_all(a, only, ck, t0):
-    with tempfile.TemporaryDirectory(prefix="rowcast-faults-") as tmp:
-        # a private copy of the four executables (the supervisor runs the stages from its own
-        # directory): a rebuild during the test cannot swap them under a running group
-        src = os.path.dirname(os.path.abspath(a.rowcast))
-        os.makedirs(os.path.join(tmp, "bin"))
-        for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-            shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-        rc = os.path.join(tmp, "bin", "rowcast")
-        if not only or only & {"backpressure", "kill"}:
-            files = make_binlogs(os.path.join(tmp, "large"), a.rounds, blob_bytes=a.blob_bytes)
-            want, order = decode_lines(rc, files)
-            size = sum(len(v) for v in want.values())
-            ck.check(len(want) >= 200000 or size >= 100 * MiB,
-                     f"large workload: {len(want)} changes, {size / MiB:.0f} MiB of JSON in {len(files)} files "
-                     f"({time.monotonic() - t0:.1f} s)")
-            if not only or "backpressure" in only:
-                test_backpressure(ck, rc, tmp, files, want, order)
-            if not only or "kill" in only:
-                for victim in ("serializer", "publisher"):
-                    test_kill(ck, rc, tmp, files, want, order, victim)
-            del want
-        if not only or "oversized" in only:
-            big = big_rows_binlogs(os.path.join(tmp, "big"))
-            test_oversized(ck, rc, tmp, big)
-            test_boundaries_only(ck, rc, tmp, big)
+def run_all(a, only, ck, rc, tmp, t0):
+    if not only or only & {"backpressure", "kill"}:
+        files = make_binlogs(os.path.join(tmp, "large"), a.rounds, blob_bytes=a.blob_bytes)
+        want, order = decode_lines(rc, files)
+        size = sum(len(v) for v in want.values())
+        ck.check(len(want) >= 200000 or size >= 100 * MiB,
+                 f"large workload: {len(want)} changes, {size / MiB:.0f} MiB of JSON in {len(files)} files "
+                 f"({time.monotonic() - t0:.1f} s)")
+        if not only or "backpressure" in only:
+            test_backpressure(ck, rc, tmp, files, want, order)
+        if not only or "kill" in only:
+            for victim in ("serializer", "publisher"):
+                test_kill(ck, rc, tmp, files, want, order, victim)
+        del want
+    if not only or "oversized" in only:
+        big = big_rows_binlogs(os.path.join(tmp, "big"))
+        test_oversized(ck, rc, tmp, big)
+        test_boundaries_only(ck, rc, tmp, big)
 
 
 if __name__ == "__main__":

@@ -13,24 +13,19 @@ Usage: test_lifecycle.py --rowcast PATH [--rounds N] [--only NAME,...]
 import argparse
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, make_binlogs  # noqa: E402
+from pipeline_common import make_binlogs, run_driver, skip_if_missing, wait_for  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
     from test_faults import (LARGE_TOPICS, QUIET, RUNNING, Replay, acked_changes, check_delivery,  # noqa: E402
                              decode_lines, tail, wait_for_keys)
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 # slowed down (small batches, a short librdkafka queue) to last several seconds
 SLOW = ["batch.max_changes=200", "kafka.queue.buffering.max.messages=2000", "kafka.linger.ms=20",
@@ -45,20 +40,27 @@ def alive(pid):
         return False
 
 
-def poll_until(cond, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
 def started(ck, label, run, state, want):
     ok = run.wait_until(lambda: run.stat("publisher", "acked") > 0 and acked_changes(state) > 0, 30, 0.05)
     acked = run.stat("publisher", "acked")
     return ck.check(ok and run.running() and acked < len(want),
                     f"{label}: mid-replay ({acked} of {len(want)} acknowledged)", tail(run.stderr()))
+
+
+def delivered(ck, label, col, want, order, exactly_once):
+    """What the consumer `col` holds, once every change of `want` arrived (or nothing new for
+    8 s), checked against `rowcast decode` with check_delivery (exactly once or at least once)."""
+    msgs = wait_for_keys(col, want, order, idle=8.0, timeout=120)
+    check_delivery(ck, label, want, msgs, order, exactly_once=exactly_once)
+
+
+def resumed(ck, label, what, rc, files, state, extra, col, want, order, exactly_once):
+    """The same replay started again on `state` exits 0 (the check says `what`), and then every
+    change reached the consumer (delivered)."""
+    again = Replay(rc, files, state, extra)
+    code = again.wait(180)
+    ck.check(code == 0, f"{label}: {what} (exit {code})", tail(again.stderr()))
+    delivered(ck, label, col, want, order, exactly_once)
 
 
 # ---------------------------------------------------------------------------- 1 + 2
@@ -89,7 +91,7 @@ def test_supervisor_killed(ck, rc, tmp, files, want, order):
         # the same command again, at once: it waits for the dead supervisor's stages (they hold
         # the lock), then resumes
         again = Replay(rc, files, state + "", extra)
-        gone = poll_until(lambda: not any(alive(p) for p in stages), 10)
+        gone = wait_for(lambda: not any(alive(p) for p in stages), 10)
         secs = time.monotonic() - t_kill
         ck.check(gone and len(stages) == 4, f"{label}: all {len(stages)} stages exited on their own "
                  f"(within {secs:.2f} s of the kill)", f"alive: {[p for p in stages if alive(p)]}")
@@ -101,8 +103,7 @@ def test_supervisor_killed(ck, rc, tmp, files, want, order):
         ck.check(re.search(r"removed the run directory /tmp/rowcast-run-\S+, left behind", err),
                  f"{label}: the run directory the killed supervisor left is removed at the next start "
                  f"({len(run_dirs)} before, {len(left)} still there)", tail(err))
-        msgs = wait_for_keys(col, want, order, idle=8.0, timeout=120)
-        check_delivery(ck, label, want, msgs, order, exactly_once=False)
+        delivered(ck, label, col, want, order, exactly_once=False)
 
 
 # ---------------------------------------------------------------------------- 3
@@ -150,11 +151,7 @@ def test_drain(ck, rc, tmp, files, want, order):
         m = re.search(r"stopped on request after publishing (\d+) changes", out)
         ck.check(code == 0 and m and 0 < int(m.group(1)) < len(want),
                  f"{label}: the drain exits 0 ({m.group(1) if m else '?'} changes published)", out + tail(run.stderr()))
-        again = Replay(rc, files, state, extra)
-        code = again.wait(180)
-        ck.check(code == 0, f"{label}: the resume completes (exit {code})", tail(again.stderr()))
-        msgs = wait_for_keys(col, want, order, idle=8.0, timeout=120)
-        check_delivery(ck, label, want, msgs, order, exactly_once=True)
+        resumed(ck, label, "the resume completes", rc, files, state, extra, col, want, order, exactly_once=True)
 
 
 # ---------------------------------------------------------------------------- 6
@@ -178,8 +175,7 @@ def test_stall(ck, rc, tmp, files, want, order):
         err = run.stderr()
         ck.check(code == 0 and re.search(r"rowcast-serializer \(worker \d+\) stalled; restarting the group", err),
                  f"{label}: the group restarted and the replay completes (exit {code})", tail(err))
-        msgs = wait_for_keys(col, want, order, idle=8.0, timeout=120)
-        check_delivery(ck, label, want, msgs, order, exactly_once=False)
+        delivered(ck, label, col, want, order, exactly_once=False)
 
 
 # ---------------------------------------------------------------------------- 6 (Kafka)
@@ -203,11 +199,8 @@ def test_kafka_down_sigterm(ck, rc, tmp, files, want, order):
         ck.check(code == 1 and "stopped before the end with the checkpoint at" in err,
                  f"{label}: the first SIGTERM stops rowcast (exit {code}, a final line with the checkpoint)", tail(err))
         broker.up()
-        again = Replay(rc, files, state, extra)
-        code = again.wait(180)
-        ck.check(code == 0, f"{label}: the next start sends the rest (exit {code})", tail(again.stderr()))
-        msgs = wait_for_keys(col, want, order, idle=8.0, timeout=120)
-        check_delivery(ck, label, want, msgs, order, exactly_once=False)
+        resumed(ck, label, "the next start sends the rest", rc, files, state, extra, col, want, order,
+                exactly_once=False)
 
 
 # ---------------------------------------------------------------------------- 5 (a figure)
@@ -240,34 +233,21 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: supervisor, checkpoint, drain, stall, kafka, restart")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-lifecycle-") as tmp:
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
-            want, order = decode_lines(rc, files)
-            print(f"workload: {len(want)} changes in {len(files)} files ({time.monotonic() - t0:.1f} s)")
-            tests = [("checkpoint", lambda: test_checkpoint_errors(ck, rc, tmp, files)),
-                     ("supervisor", lambda: test_supervisor_killed(ck, rc, tmp, files, want, order)),
-                     ("drain", lambda: test_drain(ck, rc, tmp, files, want, order)),
-                     ("stall", lambda: test_stall(ck, rc, tmp, files, want, order)),
-                     ("kafka", lambda: test_kafka_down_sigterm(ck, rc, tmp, files, want, order)),
-                     ("restart", lambda: test_restart_time(ck, rc, tmp, files, want, order))]
-            for name, fn in tests:
-                if not only or name in only:
-                    fn()
-    finally:
-        for run in RUNNING:
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
+        want, order = decode_lines(rc, files)
+        print(f"workload: {len(want)} changes in {len(files)} files ({time.monotonic() - t0:.1f} s)")
+        tests = [("checkpoint", lambda: test_checkpoint_errors(ck, rc, tmp, files)),
+                 ("supervisor", lambda: test_supervisor_killed(ck, rc, tmp, files, want, order)),
+                 ("drain", lambda: test_drain(ck, rc, tmp, files, want, order)),
+                 ("stall", lambda: test_stall(ck, rc, tmp, files, want, order)),
+                 ("kafka", lambda: test_kafka_down_sigterm(ck, rc, tmp, files, want, order)),
+                 ("restart", lambda: test_restart_time(ck, rc, tmp, files, want, order))]
+        for name, fn in tests:
+            if not only or name in only:
+                fn()
+    return run_driver(a.rowcast, "rowcast-lifecycle-", RUNNING, body)
 
 
 if __name__ == "__main__":

@@ -37,21 +37,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, compare  # noqa: E402
+from pipeline_common import compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
-try:
+with skip_if_missing():
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition  # noqa: E402
     from kafka_tool import Broker, Collector  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 USER, PASSWORD = "rowcast", "rc-Secret-42"
 SERVER_ID = 4242
@@ -214,12 +210,9 @@ class Writer(threading.Thread):
         kind = r.random()
         s = []
         if kind < 0.40:  # new accounts, some updated, an audit line
-            vals = []
-            for _ in range(r.randint(1, 20)):
-                i = self.next_account
-                self.next_account += 1
-                vals.append(f"({i}, 'owner {i} é😀', {i * 13 % 100000}.{i % 100:02d}, '{r.choice(['', 'vip', 'new,audit'])}', "
-                            f"'open', {r.randrange(0, 4294967296)}, '2026-03-{i % 28 + 1:02d} 12:00:00.{i % 1000000:06d}')")
+            vals = new_accounts(self, r.randint(1, 20), lambda i, bal, upd: (
+                f"({i}, 'owner {i} é😀', {bal}, '{r.choice(['', 'vip', 'new,audit'])}', "
+                f"'open', {r.randrange(0, 4294967296)}, '{upd}')"))
             s.append("INSERT INTO live.accounts (id, owner, balance, flags, state, counter, updated) VALUES " + ",".join(vals))
             for _ in range(r.randint(1, 5)):
                 s.append(f"UPDATE live.accounts SET balance = balance - 1.25, state = '{r.choice(['open', 'frozen'])}', "
@@ -784,42 +777,28 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated: stream, restart, kill, minimal, gtid, preflight")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
-    ck = Checks()
-    t0 = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="rowcast-live-") as tmp:
-            # a private copy of the executables: a rebuild during the test cannot swap them
-            src = os.path.dirname(os.path.abspath(a.rowcast))
-            os.makedirs(os.path.join(tmp, "bin"))
-            for exe in ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher"):
-                shutil.copy2(os.path.join(src, exe), os.path.join(tmp, "bin", exe))
-            rc = os.path.join(tmp, "bin", "rowcast")
-            for name, disrupt, latency, seed, extra in (("stream", disrupt_stream, True, 1, ()),
-                                                        ("restart", disrupt_restart, False, 2, ()),
-                                                        ("kill", disrupt_kill, False, 3, ()),
-                                                        ("latest", disrupt_latest, False, 4, ["source.start=latest"])):
-                if not only or name in only:
-                    print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
-                    stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed, extra=extra)
-            if not only or only & {"minimal", "gtid", "preflight"}:
-                with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
-                    grant_rowcast(db)
-                    if not only or "minimal" in only:
-                        print(f"---- minimal (at {time.monotonic() - t0:.1f} s)")
-                        test_minimal(ck, rc, tmp, db)
-                    if not only or "gtid" in only:
-                        print(f"---- gtid (at {time.monotonic() - t0:.1f} s)")
-                        test_gtid_resume(ck, rc, tmp, db)
-                    if not only or "preflight" in only:
-                        print(f"---- preflight (at {time.monotonic() - t0:.1f} s)")
-                        test_preflight(ck, rc, tmp, db)
-    finally:
-        for run in RUNNING:  # a scenario that failed half way: stop its group (the stages follow)
-            if run.running():
-                run.proc.kill()
-                run.proc.wait()
-    print(f"total {time.monotonic() - t0:.1f} s")
-    return ck.summary()
+
+    def body(ck, rc, tmp, t0):
+        for name, disrupt, latency, seed, extra in (("stream", disrupt_stream, True, 1, ()),
+                                                    ("restart", disrupt_restart, False, 2, ()),
+                                                    ("kill", disrupt_kill, False, 3, ()),
+                                                    ("latest", disrupt_latest, False, 4, ["source.start=latest"])):
+            if not only or name in only:
+                print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
+                stream_scenario(ck, rc, tmp, name, disrupt, latency=latency, seed=seed, extra=extra)
+        if not only or only & {"minimal", "gtid", "preflight"}:
+            with MariaDBSandbox(extra_args=["--binlog-row-metadata=FULL"]) as db:
+                grant_rowcast(db)
+                if not only or "minimal" in only:
+                    print(f"---- minimal (at {time.monotonic() - t0:.1f} s)")
+                    test_minimal(ck, rc, tmp, db)
+                if not only or "gtid" in only:
+                    print(f"---- gtid (at {time.monotonic() - t0:.1f} s)")
+                    test_gtid_resume(ck, rc, tmp, db)
+                if not only or "preflight" in only:
+                    print(f"---- preflight (at {time.monotonic() - t0:.1f} s)")
+                    test_preflight(ck, rc, tmp, db)
+    return run_driver(a.rowcast, "rowcast-live-", RUNNING, body)
 
 
 if __name__ == "__main__":

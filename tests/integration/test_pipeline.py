@@ -18,13 +18,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Checks, compare, decode, make_binlogs  # noqa: E402
+from pipeline_common import Checks, compare, decode, make_binlogs, skip_if_missing  # noqa: E402
 
-try:
+with skip_if_missing():
     from kafka_tool import Broker, Collector  # noqa: E402
-except ImportError as e:  # python3-confluent-kafka missing
-    print(f"SKIP: {e}")
-    sys.exit(77)
 
 
 def replay(rowcast, files, state, extra=(), timeout=300):
