@@ -265,9 +265,20 @@ int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before
   return 0;
 }
 
+/* Change lines hold integers past jansson's json_int_t (an unsigned BIGINT's 18446744073709551615):
+ * readers here parse every number as a double (JSON_DECODE_INT_AS_REAL), and these are the
+ * integers they need: a whole number from 0 to max (exact up to 2^53, far past any offset). */
+static int json_whole(const json_t *v, double max, uint64_t *out) {
+  if (!json_is_number(v)) return 0;
+  double d = json_number_value(v);
+  if (!(d >= 0 && d <= max) || d != (double)(uint64_t)d) return 0;
+  if (out) *out = (uint64_t)d;
+  return 1;
+}
+
 int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es) {
   json_error_t je;
-  json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
   if (!j) return rc_errf(RC_ERR_CORRUPT, errstr, es, "not valid JSON: %s (at byte %d)", je.text, je.position);
   const char *bad = NULL;
   json_t *op = json_object_get(j, "op"), *pos = json_object_get(j, "pos");
@@ -282,11 +293,12 @@ int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es) 
            !(json_is_object(after) || json_is_null(after)))
     bad = "no \"before\" and \"after\" objects (or null)";
   else if (!json_is_object(pos) || !json_is_string(json_object_get(pos, "file")) ||
-           !json_is_integer(json_object_get(pos, "offset")) || !json_is_integer(json_object_get(pos, "row")))
+           !json_whole(json_object_get(pos, "offset"), 9007199254740992.0, NULL) ||
+           !json_whole(json_object_get(pos, "row"), (double)UINT32_MAX, NULL))
     bad = "no \"pos\" object with file, offset and row";
   else if (!gtid || !(json_is_string(gtid) || json_is_null(gtid)))
     bad = "no \"gtid\" string (or null)";
-  else if (!json_is_integer(json_object_get(j, "ts")))
+  else if (!json_whole(json_object_get(j, "ts"), 9007199254740992.0, NULL))
     bad = "no \"ts\" integer";
   json_decref(j);
   if (bad) return rc_errf(RC_ERR_CORRUPT, errstr, es, "JSON, but not a rowcast change: %s", bad);
@@ -296,25 +308,26 @@ int rc_json_change_check(const char *text, size_t len, char *errstr, size_t es) 
 int rc_json_change_position(const void *text, size_t n, char *file, size_t file_size, uint64_t *offset,
                             uint32_t *row, char *errstr, size_t es) {
   json_error_t jerr;
-  json_t *root = json_loadb(text, n, 0, &jerr);
+  json_t *root = json_loadb(text, n, JSON_DECODE_INT_AS_REAL, &jerr);
   if (!root)
     return rc_errf(RC_ERR_CORRUPT, errstr, es, "not a JSON change line (near byte %d: %s)", jerr.position, jerr.text);
   const json_t *pos = json_object_get(root, "pos");
   const json_t *f = json_object_get(pos, "file"), *o = json_object_get(pos, "offset"), *r = json_object_get(pos, "row");
+  uint64_t off = 0, rw = 0;
   int rc = 0;
-  if (!json_is_object(root) || !json_is_object(pos) || !json_is_string(f) || !json_is_integer(o) || !json_is_integer(r))
+  if (!json_is_object(root) || !json_is_object(pos) || !json_is_string(f) || !json_is_number(o) || !json_is_number(r))
     rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "not a rowcast change line: no \"pos\" with a string file and integer "
                  "offset and row");
   else if (json_string_length(f) == 0 || json_string_length(f) >= file_size ||
            strlen(json_string_value(f)) != json_string_length(f))
     rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "pos.file is empty, too long or not text");
-  else if (json_integer_value(o) < 0 || json_integer_value(r) < 0 || json_integer_value(r) > (json_int_t)UINT32_MAX)
-    rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "pos.offset %lld or pos.row %lld is out of range",
-                 (long long)json_integer_value(o), (long long)json_integer_value(r));
+  else if (!json_whole(o, 9007199254740992.0, &off) || !json_whole(r, (double)UINT32_MAX, &rw))
+    rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "pos.offset %.17g or pos.row %.17g is not a whole number in range",
+                 json_number_value(o), json_number_value(r));
   if (rc == 0) {
     memcpy(file, json_string_value(f), json_string_length(f) + 1);
-    *offset = (uint64_t)json_integer_value(o);
-    *row = (uint32_t)json_integer_value(r);
+    *offset = off;
+    *row = (uint32_t)rw;
   }
   json_decref(root);
   return rc;

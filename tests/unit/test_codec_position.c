@@ -130,7 +130,26 @@ static void test_json_position(void) {
   rc_table_free(t);
 }
 
+/* An unsigned BIGINT past jansson's json_int_t (18446744073709551615) in a change line: the line is
+ * still a change (rowcast tail prints it) and its position is still read (recovery). */
+static void test_json_big_integers(void) {
+  const char *line = "{\"db\":\"d\",\"table\":\"t\",\"op\":\"c\",\"before\":null,"
+                     "\"after\":{\"n\":18446744073709551615,\"m\":-9223372036854775808},"
+                     "\"pos\":{\"file\":\"b.000007\",\"offset\":9007199254740992,\"row\":4294967295},"
+                     "\"gtid\":null,\"ts\":1700000000}\n";
+  RC_CHECK(rc_json_change_check(line, strlen(line), err, sizeof err) == 0);
+  char file[64] = "";
+  uint64_t off = 0;
+  uint32_t r = 0;
+  RC_CHECK(rc_json_change_position(line, strlen(line), file, sizeof file, &off, &r, err, sizeof err) == 0);
+  RC_CHECK_STR(file, "b.000007");
+  RC_CHECK(off == 9007199254740992ULL && r == 4294967295u);
+  const char *frac = "{\"pos\":{\"file\":\"b.000001\",\"offset\":4.5,\"row\":0}}";
+  RC_CHECK(rc_json_change_position(frac, strlen(frac), file, sizeof file, &off, &r, err, sizeof err) == RC_ERR_CORRUPT);
+}
+
 void rc_tests(void) {
+  RC_RUN(test_json_big_integers);
   RC_RUN(test_avro_position);
   RC_RUN(test_json_position);
 }
