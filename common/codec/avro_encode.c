@@ -260,41 +260,37 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
   const int kind = v->kind;
   uint8_t *p = room(out, ROOM);
   if (kind == RC_V_NULL || kind == RC_V_ABSENT) goto null;
-#define WANT(cond)                                                                             \
-  do {                                                                                         \
-    if (!(cond)) goto mismatch;                                                                \
-  } while (0)
   switch (ac->fk) {
   case FK_INT:
-    if (kind == RC_V_INT) WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
-    else WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
+    if (kind == RC_V_INT) RC_AVRO_WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
+    else RC_AVRO_WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
     *p++ = 2;
     done(out, put_long(p, kind == RC_V_INT ? v->v.i : (int64_t)v->v.u));
     return 0;
   case FK_LONG:
-    if (kind != RC_V_INT) WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
+    if (kind != RC_V_INT) RC_AVRO_WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
     *p++ = 2;
     done(out, put_long(p, kind == RC_V_INT ? v->v.i : (int64_t)v->v.u));
     return 0;
   case FK_U64: { /* at most 9 bytes: a one-byte length */
-    WANT(kind == RC_V_UINT);
+    RC_AVRO_WANT(kind == RC_V_UINT);
     size_t n = rc_avro_u64_twos(v->v.u, p + 2);
     p[0] = 2, p[1] = (uint8_t)(2 * n);
     done(out, p + 2 + n);
     return 0;
   }
   case FK_FLOAT:
-    WANT(kind == RC_V_FLOAT);
+    RC_AVRO_WANT(kind == RC_V_FLOAT);
     *p++ = 2;
     done(out, put_float_le(p, v->v.f));
     return 0;
   case FK_DOUBLE:
-    WANT(kind == RC_V_DOUBLE);
+    RC_AVRO_WANT(kind == RC_V_DOUBLE);
     *p++ = 2;
     done(out, put_double_le(p, v->v.d));
     return 0;
   case FK_DECIMAL: { /* at most 32 bytes: a one-byte length */
-    WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
+    RC_AVRO_WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
     uint32_t limb[BIG / 4];
     int neg;
     if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
@@ -305,51 +301,50 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
     return 0;
   }
   case FK_DATE:
-    WANT(kind == RC_V_DATE);
+    RC_AVRO_WANT(kind == RC_V_DATE);
     if (!date_ok(v->v.dt.year, v->v.dt.month, v->v.dt.day)) goto null;
     *p++ = 2;
     done(out, put_long(p, rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day)));
     return 0;
   case FK_DATETIME:
-    WANT(kind == RC_V_DATETIME);
+    RC_AVRO_WANT(kind == RC_V_DATETIME);
     if (rc_avro_value_is_lossy(c, v)) goto null;
     *p++ = 2;
     done(out, put_long(p, rc_avro_datetime_us(v)));
     return 0;
   case FK_TIMESTAMP:
-    WANT(kind == RC_V_TIMESTAMP);
+    RC_AVRO_WANT(kind == RC_V_TIMESTAMP);
     if (v->v.ts.sec == 0 || v->v.ts.usec > 999999) goto null;
     *p++ = 2;
     done(out, put_long(p, (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec));
     return 0;
   case FK_TIME: {
-    WANT(kind == RC_V_TIME);
+    RC_AVRO_WANT(kind == RC_V_TIME);
     if (rc_avro_value_is_lossy(c, v)) goto null;
     *p++ = 2;
     done(out, put_long(p, rc_avro_time_us(v)));
     return 0;
   }
   case FK_BOOL:
-    WANT(kind == RC_V_BIT && v->v.u <= 1);
+    RC_AVRO_WANT(kind == RC_V_BIT && v->v.u <= 1);
     p[0] = 2, p[1] = (uint8_t)v->v.u;
     done(out, p + 2);
     return 0;
   case FK_BITS: {
-    WANT(kind == RC_V_BIT);
-    size_t n = (c->length + 7) / 8;
-    if (n > 8) n = 8;
-    WANT(n == 8 || v->v.u >> (8 * n) == 0);
+    RC_AVRO_WANT(kind == RC_V_BIT);
+    size_t n = rc_avro_bit_bytes(c);
+    RC_AVRO_WANT(n == 8 || v->v.u >> (8 * n) == 0);
     p[0] = 2, p[1] = (uint8_t)(2 * n);
     for (size_t k = 0; k < n; k++) p[2 + k] = (uint8_t)(v->v.u >> (8 * (n - 1 - k)));
     done(out, p + 2 + n);
     return 0;
   }
   case FK_LABEL:
-    WANT(kind == RC_V_ENUM || kind == RC_V_SET);
+    RC_AVRO_WANT(kind == RC_V_ENUM || kind == RC_V_SET);
     return put_label(at, out, i, v);
   case FK_TEXT:
   case FK_TEXT_OR_BYTES:
-    WANT(kind == RC_V_STRING);
+    RC_AVRO_WANT(kind == RC_V_STRING);
     if (c->cs_kind == RC_CS_UTF8 && rc_utf8_valid((const char *)v->v.s.p, v->v.s.len)) {
       *p = 2, out->len++; /* as it is in the row image */
       put_str(out, v->v.s.p, v->v.s.len);
@@ -357,7 +352,7 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
     }
     return put_converted(at, out, i, v);
   case FK_BYTES: {
-    WANT(kind == RC_V_STRING);
+    RC_AVRO_WANT(kind == RC_V_STRING);
     size_t n = v->v.s.len, pad = v->v.s.pad_to > n ? v->v.s.pad_to - n : 0; /* BINARY(n): re-padded */
     p = room(out, 11 + n + pad);
     *p++ = 2;
@@ -368,23 +363,19 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
     return 0;
   }
   case FK_JSON:
-    WANT(kind == RC_V_JSON || kind == RC_V_JSON_DIFF);
+    RC_AVRO_WANT(kind == RC_V_JSON || kind == RC_V_JSON_DIFF);
     return put_json(at, out, i, v);
   case FK_GEOMETRY: {
-    WANT(kind == RC_V_GEOMETRY);
+    RC_AVRO_WANT(kind == RC_V_GEOMETRY);
     const uint8_t *g = v->v.s.p;
-    uint32_t n = v->v.s.len, srid = 0;
-    if (n >= 4) {
-      srid = (uint32_t)g[0] | (uint32_t)g[1] << 8 | (uint32_t)g[2] << 16 | (uint32_t)g[3] << 24;
-      g += 4, n -= 4;
-    }
+    uint32_t n = v->v.s.len, srid = rc_avro_geom_srid(&g, &n);
     *p++ = 2;
     done(out, put_long(p, srid));
     put_str(out, g, n);
     return 0;
   }
   case FK_VECTOR: { /* little-endian IEEE 754 singles in the row image, as Avro writes floats */
-    WANT(kind == RC_V_VECTOR);
+    RC_AVRO_WANT(kind == RC_V_VECTOR);
     if (v->v.s.len % 4) return col_fail(at, i, "VECTOR byte length not a multiple of 4");
     size_t n = v->v.s.len;
     p = room(out, n + 12);
@@ -407,7 +398,6 @@ null:
   *p = 0;
   out->len++;
   return 0;
-#undef WANT
 }
 
 /* ---- records ---------------------------------------------------------------------------------- */

@@ -147,4 +147,26 @@ int rc_avro_view_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_
 int rc_avro_view_encode_key(rc_avro_table *at, rc_buf *out, const rc_value *image, char *errstr,
                             size_t errstr_size);
 
+/* In a value's conversion (avro_encode.c, avro_view.c): the value does not fit its Avro type
+ * unless cond holds; the function's `mismatch:` label says which column and why. */
+#define RC_AVRO_WANT(cond)                                                                     \
+  do {                                                                                         \
+    if (!(cond)) goto mismatch;                                                                \
+  } while (0)
+
+/* A GEOMETRY value as MySQL stores it: a little-endian SRID (u32), then the WKB. Returns the
+ * SRID (0 when the value is too short to hold one) and moves *g and *n past it. */
+static inline uint32_t rc_avro_geom_srid(const uint8_t **g, uint32_t *n) {
+  if (*n < 4) return 0;
+  const uint8_t *p = *g;
+  *g += 4, *n -= 4;
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The bytes a BIT(length) value takes as Avro bytes: big-endian, (length + 7) / 8 of them. */
+static inline size_t rc_avro_bit_bytes(const rc_column *c) {
+  size_t n = (c->length + 7) / 8;
+  return n > 8 ? 8 : n;
+}
+
 #endif

@@ -82,40 +82,36 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   int kind = v->kind;
-#define WANT(cond)                                                                             \
-  do {                                                                                         \
-    if (!(cond)) goto mismatch;                                                                \
-  } while (0)
   switch (ac->fk) {
   case FK_INT:
-    if (kind == RC_V_INT) WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
-    else WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
+    if (kind == RC_V_INT) RC_AVRO_WANT(v->v.i >= INT32_MIN && v->v.i <= INT32_MAX);
+    else RC_AVRO_WANT((kind == RC_V_UINT || kind == RC_V_YEAR) && v->v.u <= INT32_MAX);
     pp->type = AVRO_INT32;
     pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
     return 0;
   case FK_LONG:
-    if (kind != RC_V_INT) WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
+    if (kind != RC_V_INT) RC_AVRO_WANT(kind == RC_V_UINT && v->v.u <= INT64_MAX);
     pp->type = AVRO_INT64;
     pp->l = kind == RC_V_INT ? v->v.i : (int64_t)v->v.u;
     return 0;
   case FK_U64:
-    WANT(kind == RC_V_UINT);
+    RC_AVRO_WANT(kind == RC_V_UINT);
     pp->type = AVRO_BYTES;
     pp->n = rc_avro_u64_twos(v->v.u, ac->small[slot]);
     pp->p = ac->small[slot];
     return 0;
   case FK_FLOAT:
-    WANT(kind == RC_V_FLOAT);
+    RC_AVRO_WANT(kind == RC_V_FLOAT);
     pp->type = AVRO_FLOAT;
     pp->f = v->v.f;
     return 0;
   case FK_DOUBLE:
-    WANT(kind == RC_V_DOUBLE);
+    RC_AVRO_WANT(kind == RC_V_DOUBLE);
     pp->type = AVRO_DOUBLE;
     pp->d = v->v.d;
     return 0;
   case FK_DECIMAL:
-    WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
+    RC_AVRO_WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
     uint32_t limb[BIG / 4];
     int neg;
     if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
@@ -125,36 +121,35 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     pp->p = ac->small[slot];
     return 0;
   case FK_DATE:
-    WANT(kind == RC_V_DATE);
+    RC_AVRO_WANT(kind == RC_V_DATE);
     pp->type = AVRO_INT32;
     pp->l = rc_days_from_civil(v->v.dt.year, v->v.dt.month, v->v.dt.day);
     return 0;
   case FK_DATETIME:
-    WANT(kind == RC_V_DATETIME);
+    RC_AVRO_WANT(kind == RC_V_DATETIME);
     pp->type = AVRO_INT64;
     pp->l = rc_avro_datetime_us(v);
     return 0;
   case FK_TIMESTAMP:
-    WANT(kind == RC_V_TIMESTAMP);
+    RC_AVRO_WANT(kind == RC_V_TIMESTAMP);
     pp->type = AVRO_INT64;
     pp->l = (int64_t)v->v.ts.sec * 1000000 + v->v.ts.usec;
     return 0;
   case FK_TIME: {
-    WANT(kind == RC_V_TIME);
+    RC_AVRO_WANT(kind == RC_V_TIME);
     pp->type = AVRO_INT64;
     pp->l = rc_avro_time_us(v);
     return 0;
   }
   case FK_BOOL:
-    WANT(kind == RC_V_BIT && v->v.u <= 1);
+    RC_AVRO_WANT(kind == RC_V_BIT && v->v.u <= 1);
     pp->type = AVRO_BOOLEAN;
     pp->l = (int64_t)v->v.u;
     return 0;
   case FK_BITS: {
-    WANT(kind == RC_V_BIT);
-    size_t n = (c->length + 7) / 8;
-    if (n > 8) n = 8;
-    WANT(n == 8 || v->v.u >> (8 * n) == 0);
+    RC_AVRO_WANT(kind == RC_V_BIT);
+    size_t n = rc_avro_bit_bytes(c);
+    RC_AVRO_WANT(n == 8 || v->v.u >> (8 * n) == 0);
     for (size_t k = 0; k < n; k++) ac->small[slot][k] = (uint8_t)(v->v.u >> (8 * (n - 1 - k)));
     pp->type = AVRO_BYTES;
     pp->p = ac->small[slot];
@@ -162,7 +157,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   case FK_LABEL: {
-    WANT(kind == RC_V_ENUM || kind == RC_V_SET);
+    RC_AVRO_WANT(kind == RC_V_ENUM || kind == RC_V_SET);
     const uint64_t u = v->v.u;
     rc_buf *s = &ac->scratch[slot];
     s->len = 0;
@@ -194,7 +189,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   }
   case FK_TEXT:
   case FK_TEXT_OR_BYTES: {
-    WANT(kind == RC_V_STRING);
+    RC_AVRO_WANT(kind == RC_V_STRING);
     if (c->cs_kind == RC_CS_UTF8 && rc_utf8_valid((const char *)v->v.s.p, v->v.s.len)) {
       pp->type = AVRO_STRING; /* as it is in the row image */
       pp->p = v->v.s.p;
@@ -217,7 +212,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   case FK_BYTES: {
-    WANT(kind == RC_V_STRING);
+    RC_AVRO_WANT(kind == RC_V_STRING);
     pp->type = AVRO_BYTES;
     pp->p = v->v.s.p;
     pp->n = v->v.s.len;
@@ -233,7 +228,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   case FK_JSON: {
-    WANT(kind == RC_V_JSON || kind == RC_V_JSON_DIFF);
+    RC_AVRO_WANT(kind == RC_V_JSON || kind == RC_V_JSON_DIFF);
     rc_buf *s = &ac->scratch[slot];
     s->len = 0;
     char inner[256];
@@ -247,13 +242,9 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   case FK_GEOMETRY: {
-    WANT(kind == RC_V_GEOMETRY);
+    RC_AVRO_WANT(kind == RC_V_GEOMETRY);
     const uint8_t *p = v->v.s.p;
-    uint32_t n = v->v.s.len, srid = 0;
-    if (n >= 4) {
-      srid = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-      p += 4, n -= 4;
-    }
+    uint32_t n = v->v.s.len, srid = rc_avro_geom_srid(&p, &n);
     pp->type = AVRO_RECORD;
     pp->l = srid;
     pp->p = p;
@@ -261,7 +252,7 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
     return 0;
   }
   case FK_VECTOR:
-    WANT(kind == RC_V_VECTOR);
+    RC_AVRO_WANT(kind == RC_V_VECTOR);
     if (v->v.s.len % 4) return view_fail(at, i, "VECTOR byte length not a multiple of 4");
     pp->type = AVRO_ARRAY;
     pp->p = v->v.s.p;
@@ -271,7 +262,6 @@ static int prep_col(rc_avro_table *at, int slot, uint32_t i) {
   }
 mismatch:
   return view_fail(at, i, "a value of kind %d does not fit its Avro type (%s)", kind, rc_column_sql_name(c));
-#undef WANT
 }
 
 static avro_type_t view_type(const avro_value_iface_t *iface, const void *self) {

@@ -68,14 +68,19 @@ static int parse_line(char *line, rc_checkpoint *cp, int *have, char *why, size_
   return 0;
 }
 
+int rc_state_open(const char *path, const char *what, FILE **f, char *errstr, size_t es) {
+  *f = fopen(path, "r");
+  if (*f) return 1;
+  if (errno == ENOENT) return 0;
+  return rc_errf(RC_ERR_IO, errstr, es, "cannot read %s%s: %s", what, path, strerror(errno));
+}
+
 int rc_checkpoint_read(const char *dir, rc_checkpoint *cp, char *errstr, size_t es) {
   char path[4200];
   snprintf(path, sizeof path, "%s/checkpoint", dir);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    return rc_errf(RC_ERR_IO, errstr, es, "cannot read checkpoint %s: %s", path, strerror(errno));
-  }
+  FILE *f;
+  int o = rc_state_open(path, "checkpoint ", &f, errstr, es);
+  if (o <= 0) return o;
   memset(cp, 0, sizeof *cp);
   char line[RC_GTID_STATE_MAX + 64], why[160];
   int have = 0, lineno = 0, rc = 0;

@@ -20,6 +20,7 @@
 #define RC_CHECKPOINT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define RC_GTID_STATE_MAX 2048
@@ -46,5 +47,9 @@ int rc_checkpoint_write(const char *state_dir, const rc_checkpoint *cp, char *er
                         size_t errstr_size);
 /* mkdir -p */
 int rc_mkdirs(const char *path, char *errstr, size_t errstr_size);
+/* Open a file of the state or run directory for reading: 1 and *f (the caller's to fclose), 0
+ * when there is no such file (nothing recorded yet), or RC_ERR_IO naming it (what, e.g.
+ * "checkpoint", leads the message). */
+int rc_state_open(const char *path, const char *what, FILE **f, char *errstr, size_t errstr_size);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "rc_err.h"
 
 static int valid_topic(const char *s, size_t n) {
@@ -40,11 +41,9 @@ int rc_topic_list_read(const char *dir, rc_topic_list *out, char *errstr, size_t
   memset(out, 0, sizeof *out);
   char path[4200];
   snprintf(path, sizeof path, "%s/topics", dir);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    return rc_errf(RC_ERR_IO, errstr, es, "cannot read %s: %s", path, strerror(errno));
-  }
+  FILE *f;
+  int o = rc_state_open(path, "", &f, errstr, es);
+  if (o <= 0) return o;
   char line[512];
   int lineno = 0, rc = 0;
   while (fgets(line, sizeof line, f)) {
@@ -167,11 +166,9 @@ int rc_skip_write(const rc_skip *s, const char *path, char *errstr, size_t es) {
 
 int rc_skip_read(rc_skip *s, const char *path, char *errstr, size_t es) {
   memset(s, 0, sizeof *s);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    return rc_errf(RC_ERR_IO, errstr, es, "cannot read %s: %s", path, strerror(errno));
-  }
+  FILE *f;
+  int o = rc_state_open(path, "", &f, errstr, es);
+  if (o <= 0) return o;
   char line[512], name[256];
   int lineno = 0, rc = 1;
   while (rc == 1 && fgets(line, sizeof line, f)) {

@@ -19,6 +19,19 @@ STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast
 
 
 @contextlib.contextmanager
+
+class RunOutput:
+    """What a rowcast process started with its stdout and stderr in files (out_path, err_path)
+    has written so far, as text."""
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
 def skip_if_missing(hint=""):
     """Around the imports of optional Debian modules (python3-confluent-kafka, python3-avro): an
     ImportError in the block ends the test as skipped, "SKIP: <error><hint>" and exit 77

@@ -545,13 +545,7 @@ def make_type_binlogs(out_dir):
             ops = mt.build_scenario(k, len(combos))
             mt.run_ops(db, ops, "SET sql_mode=''; SET time_zone='+00:00'; SET binlog_row_image=%s;" % image)
             db.flush_binlogs()
-        files = db.binlog_files()[:-1]
-        out = []
-        for f in files:
-            dst = os.path.join(out_dir, os.path.basename(f))
-            shutil.copyfile(f, dst)
-            out.append(dst)
-    return out
+        return copy_files(db.binlog_files()[:-1], out_dir)
 
 
 EVO_DB = "rc_evo"
@@ -592,13 +586,7 @@ def make_evo_binlogs(out_dir):
         db.flush_binlogs()
         db.sql(EVO_SQL, database=EVO_DB)
         db.flush_binlogs()
-        files = db.binlog_files()[1:-1]  # the DDL and DML only
-        out = []
-        for f in files:
-            dst = os.path.join(out_dir, os.path.basename(f))
-            shutil.copyfile(f, dst)
-            out.append(dst)
-    return out
+        return copy_files(db.binlog_files()[1:-1], out_dir)  # the DDL and DML only
 
 
 # =============================================================================== running rowcast
@@ -940,6 +928,17 @@ def check_evolution(ck, rowcast, evo_files, d, expected_lines):
 
 # =============================================================================== main
 
+def copy_files(files, out_dir):
+    """Copy closed binlog files into out_dir (before the server that wrote them goes away); their
+    new paths, in order."""
+    out = []
+    for f in files:
+        dst = os.path.join(out_dir, os.path.basename(f))
+        shutil.copyfile(f, dst)
+        out.append(dst)
+    return out
+
+
 def http_json(url):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read().decode())
@@ -965,6 +964,21 @@ class Standin:
         self.proc.wait(10)
         return False
 
+
+
+def registry_schemas(url):
+    """A lookup of writer schemas by Confluent id from the registry at url, each fetched once
+    (None for an id the registry does not know)."""
+    cache = {}
+
+    def by_id(i):
+        if i not in cache:
+            try:
+                cache[i] = Writer(http_json("%s/schemas/ids/%d" % (url, i))["schema"])
+            except Exception:
+                cache[i] = None
+        return cache[i]
+    return by_id
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1064,15 +1078,7 @@ def run(ck, rc, tmp, parts):
                 for v in http_json("%s/subjects/%s/versions" % (reg.url, urllib.request.quote(s, safe=""))):
                     info = http_json("%s/subjects/%s/versions/%d" % (reg.url, urllib.request.quote(s, safe=""), v))
                     ids_of[s].add(info["id"])
-            cache = {}
-
-            def by_id(i):
-                if i not in cache:
-                    try:
-                        cache[i] = Writer(http_json("%s/schemas/ids/%d" % (reg.url, i))["schema"])
-                    except Exception:
-                        cache[i] = None
-                return cache[i]
+            by_id = registry_schemas(reg.url)
 
             wrong = []
             for m in changes:
@@ -1191,15 +1197,7 @@ def check_registry_outage(ck, rc, tmp, type_files, type_lines, cols):
             ck.check(1 <= waits <= bound, "e: the outage is logged at a bounded rate (%d lines, at most %d)"
                      % (waits, bound), short(text, 3000))
             msgs = wait_changes(col, "rowcast", len(type_lines))
-            cache = {}
-
-            def by_id(i):
-                if i not in cache:
-                    try:
-                        cache[i] = Writer(http_json("%s/schemas/ids/%d" % (reg2.url, i))["schema"])
-                    except Exception:
-                        cache[i] = None
-                return cache[i]
+            by_id = registry_schemas(reg2.url)
             d = decode_messages(msgs, "rowcast", "confluent", by_id)
             check_values(ck, "e after the outage", d, type_lines, cols)
 

@@ -20,7 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import child_processes, make_binlogs, out_of_order, run_driver, skip_if_missing  # noqa: E402
+from pipeline_common import RunOutput, child_processes, make_binlogs, out_of_order, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing():
@@ -112,7 +112,7 @@ def decode_lines(rowcast, files):
 RUNNING = []  # every Replay started: none may outlive the test, whatever happens
 
 
-class Replay:
+class Replay(RunOutput):
     """`rowcast replay` in the background; stderr/stdout kept in files of the state dir's
     parent; helpers to find its stages and read `rowcast stats`."""
 
@@ -142,13 +142,6 @@ class Replay:
     def running(self):
         return self.proc.poll() is None
 
-    def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stdout(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
     def stats(self):
         """`rowcast stats`: {stage: {metric: sum over workers}}, or None before the first."""

@@ -42,7 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
+from pipeline_common import RunOutput, compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
 with skip_if_missing():
@@ -292,7 +292,7 @@ def run_args(rc, db, state, bootstrap=None, extra=(), user=USER, password=PASSWO
     return args
 
 
-class Live:
+class Live(RunOutput):
     """`rowcast run` in the background; stdout/stderr kept in files next to the state dir."""
 
     def __init__(self, rc, db, state, bootstrap, extra=()):
@@ -336,14 +336,6 @@ class Live:
             if ppid == self.proc.pid and stage.encode() in cmd:
                 return int(d)
         return None
-
-    def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stdout(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
 
 def run_once(rc, db, state, timeout=20, **kw):

@@ -1306,6 +1306,21 @@ def _errline(err):
     return _short(" | ".join(lines) if lines else err.strip(), 300)
 
 
+
+def _printed_past(out, at, what):
+    """Problems with decode's stdout after a bad event at offset `at`: a line that is not JSON, or
+    a change printed from the bad event or after it (`what` names the kind of damage)."""
+    problems = []
+    for l in out.split("\n"):
+        if l:
+            try:
+                o = json.loads(l)
+                if o.get("pos", {}).get("offset", 0) >= at:
+                    problems.append("printed a change from the %s event: %s" % (what, _short(l)))
+            except ValueError:
+                problems.append("stdout line is not JSON: %r" % _short(l))
+    return problems
+
 def corrupt_checks(rep, rowcast, files, mb_by_file, workdir, prefer=None):
     # pick the binlog file with the most ROWS events; use a rows event in its middle
     cands = [n for n in mb_by_file if n in (prefer or ())] or list(mb_by_file)
@@ -1340,14 +1355,7 @@ def corrupt_checks(rep, rowcast, files, mb_by_file, workdir, prefer=None):
                         % (at, cut, _short(err, 400)))
     if out and not out.endswith("\n"):
         problems.append("partial line on stdout: %r" % _short(out.rsplit("\n", 1)[-1]))
-    for l in out.split("\n"):
-        if l:
-            try:
-                o = json.loads(l)
-                if o.get("pos", {}).get("offset", 0) >= at:
-                    problems.append("printed a change from the truncated event: %s" % _short(l))
-            except ValueError:
-                problems.append("stdout line is not JSON: %r" % _short(l))
+    problems += _printed_past(out, at, "truncated")
     rep.check("truncated binlog (%s cut at %d, inside the event at %d): status 2, file+offset "
               "on stderr, no partial line" % (name, cut, at), problems,
               "stderr: %s" % _errline(err))
@@ -1372,14 +1380,7 @@ def corrupt_checks(rep, rowcast, files, mb_by_file, workdir, prefer=None):
         problems.append("stderr does not mention the checksum: %s" % _short(err, 400))
     if out and not out.endswith("\n"):
         problems.append("partial line on stdout")
-    for l in out.split("\n"):
-        if l:
-            try:
-                o = json.loads(l)
-                if o.get("pos", {}).get("offset", 0) >= at:
-                    problems.append("printed a change from the corrupt event: %s" % _short(l))
-            except ValueError:
-                problems.append("stdout line is not JSON: %r" % _short(l))
+    problems += _printed_past(out, at, "corrupt")
     rep.check("flipped byte (%s offset %d, in the event at %d): status 2, checksum error"
               % (name, flip, at), problems, "stderr: %s" % _errline(err))
 
