@@ -18,8 +18,6 @@ from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher")
 
 
-@contextlib.contextmanager
-
 class RunOutput:
     """What a rowcast process started with its stdout and stderr in files (out_path, err_path)
     has written so far, as text."""
@@ -32,6 +30,8 @@ class RunOutput:
         with open(self.out_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+
+@contextlib.contextmanager
 def skip_if_missing(hint=""):
     """Around the imports of optional Debian modules (python3-confluent-kafka, python3-avro): an
     ImportError in the block ends the test as skipped, "SKIP: <error><hint>" and exit 77
