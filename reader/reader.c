@@ -480,9 +480,47 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
   return status;
 }
 
+/* Where a replay of the files starts: the checkpoint's file and offset (*first, *start), or the
+ * first file from its beginning when there is no checkpoint. RC_EXIT_OK, or RC_EXIT_CONFIG after
+ * saying why (a checkpoint that cannot be read, or that is not in the files given). */
+static int resume_point(reader *r, int live, rc_checkpoint *cp, int *have, int *first, uint64_t *start) {
+  char err[1024];
+  const char *state = rc_config_str(r->st.cfg, "state.dir");
+  *have = rc_checkpoint_read(state, cp, err, sizeof err);
+  if (*have < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
+  *first = 0;
+  *start = 0;
+  if (!*have || live) return RC_EXIT_OK;
+  *first = -1;
+  for (int i = 0; i < r->st.nargs; i++) {
+    const char *b = strrchr(r->st.args[i], '/');
+    if (!strcmp(b ? b + 1 : r->st.args[i], cp->file)) *first = i;
+  }
+  if (*first < 0) {
+    rc_error("the checkpoint in %s/checkpoint is at %s:%llu, which is not among the files given; "
+             "give the files from %s on, or remove the checkpoint to start over",
+             state, cp->file, (unsigned long long)cp->pos, cp->file);
+    return RC_EXIT_CONFIG;
+  }
+  struct stat sb;
+  if (stat(r->st.args[*first], &sb) == 0 && cp->pos > (uint64_t)sb.st_size) {
+    rc_error("the checkpoint in %s/checkpoint is at %s:%llu, past the end of %s (%lld bytes): the files "
+             "given are not the ones it was written for; give the right files, or remove the checkpoint "
+             "to start over", state, cp->file, (unsigned long long)cp->pos, r->st.args[*first], (long long)sb.st_size);
+    return RC_EXIT_CONFIG;
+  }
+  *start = cp->pos;
+  rc_info("resuming from the checkpoint at %s:%llu", cp->file, (unsigned long long)cp->pos);
+  return RC_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   reader r;
   memset(&r, 0, sizeof r);
+  r.sock = -1;
   int status = rc_stage_init(&r.st, "reader", argc, argv);
   if (status != RC_EXIT_OK) return status;
   r.st.ctx = &r;
@@ -493,46 +531,21 @@ int main(int argc, char **argv) {
   r.seq = 1;
   char err[1024], path[4200];
   rc_stage_path(&r.st, path, sizeof path, "reader");
+  int live = r.st.nargs == 0; /* no files: the server of source.* */
+  rc_checkpoint cp;
+  int have = 0, first = 0;
+  uint64_t start = 0;
   r.sock = rc_pipe_open(1, path, 1, &r.st.pipe, err, sizeof err);
   if (r.sock < 0) {
     rc_error("%s", err);
-    return RC_EXIT_FAILURE;
+    status = RC_EXIT_FAILURE;
+  } else if (!(r.bl = rc_binlog_new())) {
+    status = RC_EXIT_FAILURE;
+  } else {
+    /* resume from the checkpoint: skip the files before it, and the start of its file */
+    status = resume_point(&r, live, &cp, &have, &first, &start);
   }
-  r.bl = rc_binlog_new();
-  if (!r.bl) return RC_EXIT_FAILURE;
-  int live = r.st.nargs == 0; /* no files: the server of source.* */
-  /* resume from the checkpoint: skip the files before it, and the start of its file */
-  rc_checkpoint cp;
-  const char *state = rc_config_str(r.st.cfg, "state.dir");
-  int have = rc_checkpoint_read(state, &cp, err, sizeof err);
-  if (have < 0) {
-    rc_error("%s", err);
-    return RC_EXIT_CONFIG;
-  }
-  int first = 0;
-  uint64_t start = 0;
-  if (have && !live) {
-    first = -1;
-    for (int i = 0; i < r.st.nargs; i++) {
-      const char *b = strrchr(r.st.args[i], '/');
-      if (!strcmp(b ? b + 1 : r.st.args[i], cp.file)) first = i;
-    }
-    if (first < 0) {
-      rc_error("the checkpoint in %s/checkpoint is at %s:%llu, which is not among the files given; "
-               "give the files from %s on, or remove the checkpoint to start over",
-               state, cp.file, (unsigned long long)cp.pos, cp.file);
-      return RC_EXIT_CONFIG;
-    }
-    struct stat sb;
-    if (stat(r.st.args[first], &sb) == 0 && cp.pos > (uint64_t)sb.st_size) {
-      rc_error("the checkpoint in %s/checkpoint is at %s:%llu, past the end of %s (%lld bytes): the files "
-               "given are not the ones it was written for; give the right files, or remove the checkpoint "
-               "to start over", state, cp.file, (unsigned long long)cp.pos, r.st.args[first], (long long)sb.st_size);
-      return RC_EXIT_CONFIG;
-    }
-    start = cp.pos;
-    rc_info("resuming from the checkpoint at %s:%llu", cp.file, (unsigned long long)cp.pos);
-  }
+  if (status != RC_EXIT_OK) goto done; /* everything freed below, so a leak checker stays quiet */
   batch_open(&r);
   if (live) {
     status = read_server(&r, have ? &cp : NULL);
@@ -553,6 +566,7 @@ int main(int argc, char **argv) {
     while (status == 0 && !rc_stage_stopping(&r.st) && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
     }
   }
+done:
   rc_stage_close(&r.st);
   rc_pipe_close(r.sock);
   rc_row_iter_free(&r.it);
