@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "broker_watch.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "config.h"
@@ -89,6 +90,7 @@ typedef struct {
   int watch_pipe[2];
   int metrics_sock;
   pid_t broker_pid;
+  char broker_status[PATH_MAX + 16]; /* what the local broker records of evicted partitions */
   int draining;
   uint64_t start_ns;
   int restarts;
@@ -179,7 +181,9 @@ static void write_stats(group *g) {
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
     fputc('}', f);
   }
-  fprintf(f, "]}\n");
+  fputc(']', f);
+  if (g->broker_pid > 0) rc_broker_status_json(f, g->broker_status, g->broker_pid);
+  fprintf(f, "}\n");
   fclose(f);
   rename(tmp, path);
 }
@@ -649,7 +653,8 @@ static int open_kafka(group *g) {
     if (!strcmp(rc_config_kafka_key(g->cfg, i), "bootstrap.servers")) return 0;
   char exe[PATH_MAX + 16], boot[256];
   snprintf(exe, sizeof exe, "%s/rowcast", g->exe_dir);
-  if (rc_broker_spawn(exe, &g->broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
+  snprintf(g->broker_status, sizeof g->broker_status, "%s/broker.status", g->run_dir);
+  if (rc_broker_spawn(exe, g->broker_status, &g->broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
     fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
     return -1;
   }
