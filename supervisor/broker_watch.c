@@ -23,6 +23,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "rc_err.h"
 
 #define WATCH_TIMEOUT_MS 1000
@@ -40,7 +41,6 @@ struct rc_broker_watch {
   wpart *parts;
   size_t n, cap;
   int64_t messages;
-  int written; /* the status file exists */
 };
 
 static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -156,16 +156,14 @@ static void write_status(rc_broker_watch *w) {
     wlog("cannot write %s: %s", tmp, strerror(errno));
     return;
   }
-  fprintf(f, "messages %lld\n", (long long)w->messages);
+  fprintf(f, "time_ns %llu\nmessages %lld\n", (unsigned long long)rc_now_ns(), (long long)w->messages);
   for (size_t i = 0; i < w->n; i++)
     if (w->parts[i].evicted)
       fprintf(f, "evicted %d %lld %lld %s\n", (int)w->parts[i].partition, (long long)w->parts[i].first,
               (long long)w->parts[i].end, w->parts[i].topic);
   if (fclose(f) != 0 || rename(tmp, w->status_path) != 0) {
     wlog("cannot write %s: %s", w->status_path, strerror(errno));
-    return;
   }
-  w->written = 1;
 }
 
 void rc_broker_watch_tick(rc_broker_watch *w) {
@@ -184,7 +182,7 @@ void rc_broker_watch_tick(rc_broker_watch *w) {
   rd_kafka_topic_partition_list_destroy(l);
   w->messages = messages;
   if (!moved) {
-    if (!w->written) write_status(w);
+    write_status(w); /* a few lines: its time says the broker is alive, for the rate */
     return;
   }
   if ((l = ask_offsets(w, RD_KAFKA_OFFSET_BEGINNING, 1))) {
@@ -204,8 +202,8 @@ void rc_broker_watch_tick(rc_broker_watch *w) {
 
 /* ---- the status file, for stats.json ------------------------------------------------------ */
 
-void rc_broker_status_json(FILE *f, const char *status_path, pid_t pid) {
-  fprintf(f, ",\"broker\":{\"pid\":%d", (int)pid);
+void rc_broker_status_json(FILE *f, const char *status_path, pid_t pid, int running) {
+  fprintf(f, ",\"broker\":{\"pid\":%d,\"running\":%d", (int)pid, running);
   FILE *in = status_path ? fopen(status_path, "r") : NULL;
   if (!in) {
     fputc('}', f);
@@ -220,6 +218,8 @@ void rc_broker_status_json(FILE *f, const char *status_path, pid_t pid) {
     char topic[256];
     if (sscanf(line, "messages %lld", &v) == 1) {
       fprintf(f, ",\"messages\":%lld", v);
+    } else if (sscanf(line, "time_ns %lld", &v) == 1) {
+      fprintf(f, ",\"time_ns\":%lld", v);
     } else if (sscanf(line, "evicted %d %lld %lld %255s", &part, &first, &end, topic) == 4) {
       /* Kafka topic names are [A-Za-z0-9._-]; anything else would not be JSON as it is */
       for (char *c = topic; *c; c++)

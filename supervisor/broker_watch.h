@@ -19,7 +19,8 @@ typedef struct rc_broker_watch rc_broker_watch;
 
 /*
  * A watcher of the cluster at `bootstraps` (the broker's own address list). `status_path`
- * (may be NULL: log only) is rewritten (atomically) at each tick that saw something new:
+ * (may be NULL: log only) is rewritten (atomically) at each tick:
+ *   time_ns T                       (CLOCK_MONOTONIC of the tick)
  *   messages N                      (messages appended so far, all partitions)
  *   evicted PARTITION FIRST END TOPIC   (one line per partition that lost messages)
  * Returns the watcher, or NULL with errstr filled.
@@ -35,11 +36,11 @@ void rc_broker_watch_tick(rc_broker_watch *w);
 void rc_broker_watch_free(rc_broker_watch *w);
 
 /*
- * Write, for stats.json, `"broker":{"pid":P,"messages":N,"evicted":[...]}` and, when a
- * partition was evicted, `,"warnings":["..."]`, from the status file at `status_path`; a
- * leading comma before each. Writes only the pid when the file is not there yet.
+ * Write, for stats.json, `"broker":{"pid":P,"running":0|1,"time_ns":T,"messages":N,"evicted":[...]}` and,
+ * when a partition was evicted, `,"warnings":["..."]`, from the status file at `status_path`;
+ * a leading comma before each. Without the file (not written yet) only pid and running.
  */
-void rc_broker_status_json(FILE *f, const char *status_path, pid_t pid);
+void rc_broker_status_json(FILE *f, const char *status_path, pid_t pid, int running);
 
 /* The warning text for one evicted partition (the log line and stats.json say the same). */
 void rc_broker_evicted_text(char *out, size_t size, const char *topic, int partition, long long first,

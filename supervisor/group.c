@@ -70,6 +70,7 @@ typedef struct {
   metric m[MAX_METRICS];
   int nm;
   char file[256]; /* reader: current file */
+  char gtid[128]; /* reader: the GTID of the transaction it reads */
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
@@ -91,6 +92,7 @@ typedef struct {
   int metrics_sock;
   pid_t broker_pid;
   char broker_status[PATH_MAX + 16]; /* what the local broker records of evicted partitions */
+  pid_t broker_last_pid;             /* its pid, still shown once it is stopped */
   int draining;
   uint64_t start_ns;
   int restarts;
@@ -148,6 +150,10 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
       snprintf(c->file, sizeof c->file, "%s", line + 5);
       continue;
     }
+    if (!strncmp(line, "gtid ", 5)) {
+      snprintf(c->gtid, sizeof c->gtid, "%s", line + 5);
+      continue;
+    }
     if (sscanf(line, "%31s %llu", name, &v) == 2 && c->nm < MAX_METRICS) {
       snprintf(c->m[c->nm].name, sizeof c->m[c->nm].name, "%s", name);
       c->m[c->nm++].value = v;
@@ -179,10 +185,11 @@ static void write_stats(group *g) {
       if (strcmp(c->m[k].name, "worker") && strcmp(c->m[k].name, "pid"))
         fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
+    if (c->gtid[0]) fprintf(f, ",\"gtid\":\"%s\"", c->gtid);
     fputc('}', f);
   }
   fputc(']', f);
-  if (g->broker_pid > 0) rc_broker_status_json(f, g->broker_status, g->broker_pid);
+  if (g->broker_status[0]) rc_broker_status_json(f, g->broker_status, g->broker_last_pid, g->broker_pid > 0);
   fprintf(f, "}\n");
   fclose(f);
   rename(tmp, path);
@@ -658,6 +665,7 @@ static int open_kafka(group *g) {
     fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
     return -1;
   }
+  g->broker_last_pid = g->broker_pid;
   rc_config_set(g->cfg, "kafka.bootstrap.servers", boot, err, sizeof err);
   rc_info("no kafka.bootstrap.servers configured: started rowcast's local broker at %s "
           "(in memory, for development: see `rowcast broker --help`)",
