@@ -55,7 +55,7 @@
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
-#define MAX_METRICS 24
+#define MAX_METRICS 48 /* a snapshot's counters kept per stage (the publisher sends 23) */
 
 typedef struct {
   char name[32];

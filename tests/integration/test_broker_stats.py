@@ -46,6 +46,8 @@ USER, PASSWORD = "repl", "repl-pw"
 BIG_ROWS, BIG_BYTES = 2000, 3500
 EVICTED = re.compile(r"topic (\S+) partition (\d+) lost its oldest messages")
 RUNS = []
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
+STDERRS = []  # (what, text) of every process the test ran: none may hold a sanitizer report
 
 
 class Run(RunOutput):
@@ -84,6 +86,7 @@ def replay(rc, tmp, name, binlog, extra=()):
         args += ["-o", o]
     p = subprocess.run(args + [binlog], capture_output=True, timeout=120)
     st = subprocess.run([rc, "stats", "-o", f"state.dir={state}"], capture_output=True, timeout=30)
+    STDERRS.extend([(f"replay {name}", p.stderr.decode()), (f"stats {name}", st.stderr.decode())])
     try:
         stats = json.loads(st.stdout)
     except ValueError:
@@ -144,6 +147,7 @@ def check_big_tail(ck, rc, tmp, big, part_local):
         t = subprocess.run([rc, "tail", "-o", f"kafka.bootstrap.servers={broker.bootstrap}", "--from-beginning",
                             "--exit-at-end", "--topic", r"^rowcast\.shop\.big$"], capture_output=True, timeout=120)
         terr = t.stderr.decode()
+        STDERRS.extend([("tail", terr), ("rowcast broker", broker.stderr_text())])
         first = moved.get(part_local, -1)
         want = (f"topic rowcast.shop.big partition {part_local} no longer starts at offset 0: the first message "
                 f"it could read is at offset {first},")
@@ -205,6 +209,7 @@ def check_watch(ck, rc, tmp, db):
         plain.kill()
         out, err = plain.communicate()
     out, err = out.decode(), err.decode()
+    STDERRS.extend([("stats --watch", err), ("stats --watch on a pty", screen), ("rowcast run", run.stderr())])
     lines = out.splitlines()
     stages = ["reader", "serializer-0", "serializer-1", "publisher", "broker"]
     counts = {s: sum(1 for l in lines if re.match(rf"\d\d:\d\d:\d\d {s} pid=\d+ rate=\S+ cpu=\S+ rss=\S+ queue=\S+ "
@@ -237,6 +242,8 @@ def body(ck, rc, tmp, t0):
         part = check_big_local(ck, rc, tmp, big)
         check_big_tail(ck, rc, tmp, big, part)
         check_watch(ck, rc, tmp, db)
+    bad = [what for what, text in STDERRS if SANITIZER.search(text)]
+    ck.check(not bad, "no sanitizer report in any process's stderr", ", ".join(bad))
 
 
 def main():
