@@ -139,8 +139,9 @@ static int take_signals(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int *u
 }
 
 /* Serve until a stop signal (or EOF on stdin when asked), looking for evicted messages every
- * WATCH_INTERVAL_MS (when w is not NULL): 0, or 1 when poll() fails. */
-static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_stdin, rc_broker_watch *w) {
+ * WATCH_INTERVAL_MS (when w is not NULL); *brokers_up says at the end whether the brokers are
+ * up (SIGUSR1 takes them down). Returns 0, or 1 when poll() fails. */
+static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_stdin, rc_broker_watch *w, int *brokers_up) {
   int up = 1, stop = 0;
   uint64_t next_watch = rc_now_ms() + WATCH_INTERVAL_MS;
   while (!stop) {
@@ -159,6 +160,7 @@ static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_std
       return 1;
     }
     if (pfd[0].revents & POLLIN) stop = take_signals(mcluster, n_brokers, &up);
+    *brokers_up = up;
     if (watch_stdin && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[512];
       ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
@@ -228,10 +230,11 @@ int rc_broker_run(const rc_broker_opts *opts) {
   /* the watch is how the broker stays honest about what it evicts: without it, say so */
   rc_broker_watch *w = rc_broker_watch_new(bootstraps, opts->status_path, errstr, sizeof errstr);
   if (!w) blog("warning: evicted messages will not be reported: %s", errstr);
-  status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof, w);
+  int up = 1;
+  status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof, w, &up);
   /* a last look before the data is gone: a replay shorter than a tick is reported too, and
    * the supervisor, which waits for this process, reads the status file after it */
-  if (w) rc_broker_watch_tick(w);
+  if (w && up) rc_broker_watch_tick(w);
   rc_broker_watch_free(w);
 
 out:

@@ -78,6 +78,18 @@ const char *rc_stats_str(const json_t *o, const char *name) {
 
 int rc_stats_running(const rc_stats *s, uint64_t fresh_ms) {
   if (s->pid <= 0 || (kill(s->pid, 0) != 0 && errno != EPERM)) return 0;
+  /* alive: is it still the rowcast that wrote the file (not a process that got its pid)? A
+   * group busy with its recovery writes nothing for a while, so the name decides, not the age */
+  char path[64], argv0[PATH_MAX];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)s->pid);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    size_t n = fread(argv0, 1, sizeof argv0 - 1, f);
+    fclose(f);
+    argv0[n] = 0; /* argv[0] ends at its NUL */
+    const char *base = strrchr(argv0, '/');
+    return !strcmp(base ? base + 1 : argv0, "rowcast");
+  }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;

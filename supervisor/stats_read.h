@@ -48,8 +48,8 @@ int rc_stats_has(const json_t *o, const char *name);
 /* A string field ("file", "gtid", "stalled"), "" when absent. */
 const char *rc_stats_str(const json_t *o, const char *name);
 
-/* Is the group that wrote *s still running: its supervisor alive, and the file rewritten
- * within the last `fresh_ms`? */
+/* Is the group that wrote *s still running: its supervisor alive and still a `rowcast`
+ * (/proc/<pid>/cmdline; where /proc cannot tell, the file rewritten within `fresh_ms`)? */
 int rc_stats_running(const rc_stats *s, uint64_t fresh_ms);
 
 #endif

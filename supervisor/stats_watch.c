@@ -36,7 +36,7 @@
 #include "signals.h"
 #include "stats_read.h"
 
-#define FRESH_MS 5000 /* stats.json older than this (and the interval): the group is gone */
+#define FRESH_MS 5000 /* where /proc cannot tell: stats.json older than this (and the interval): gone */
 #define MAX_WARNINGS 256
 
 typedef struct {
@@ -243,6 +243,10 @@ static void draw_tty(const rc_stats *s, const char *state_dir, const row *rows, 
   const json_t *pub = first_of(s, "publisher");
   printf("rowcast stats --watch  state.dir %s  supervisor pid %d, up %.0f s, restarts %llu  (Ctrl-C quits)\n",
          state_dir, (int)s->pid, s->uptime_s, (unsigned long long)rc_stats_u64(s->root, "restarts"));
+  uint64_t age_s = rc_wall_ns() > s->mtime_ns ? (rc_wall_ns() - s->mtime_ns) / 1000000000ull : 0;
+  if (age_s >= 3) /* the supervisor writes every second, except while it recovers before a start */
+    printf("(these figures are %llu s old: the group is not running its stages now, e.g. recovering after a crash)\n",
+           (unsigned long long)age_s);
   printf("changes: read %llu, serialized %llu, acknowledged %llu; latency receipt to ack p50 %.1f ms, p99 %.1f ms\n\n",
          (unsigned long long)read, (unsigned long long)ser, (unsigned long long)sum_of(s, "publisher", "acked"),
          pub ? (double)rc_stats_u64(pub, "latency_p50_us") / 1000 : 0, pub ? (double)rc_stats_u64(pub, "latency_p99_us") / 1000 : 0);
@@ -295,8 +299,7 @@ static void not_running(const rc_stats *s, int r, const char *err, uint64_t fres
   else if (s->pid <= 0 || (kill(s->pid, 0) != 0 && errno != EPERM))
     snprintf(why, size, "its stats.json was written by rowcast pid %d, which has ended", (int)s->pid);
   else if (!rc_stats_running(s, fresh_ms))
-    snprintf(why, size, "its stats.json (rowcast pid %d) has not been rewritten for over %llu s", (int)s->pid,
-             (unsigned long long)(fresh_ms / 1000));
+    snprintf(why, size, "its stats.json was written by pid %d, which is no longer that rowcast", (int)s->pid);
 }
 
 int rc_stats_watch(const char *state_dir, int interval_ms) {
