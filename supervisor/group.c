@@ -3,7 +3,8 @@
  * (cmd_replay.c, cmd_run.c) once their command line is read: it starts the process group —
  * publisher, serializer workers, reader — watches it, restarts it after a crash, drains it on
  * SIGTERM/SIGINT, and reports. Once a second it writes the live figures to
- * <state.dir>/stats.json, which `rowcast stats` (cmd_stats.c) prints.
+ * <state.dir>/stats.json, with what the local broker records of partitions that lost messages
+ * (broker_watch.h), which `rowcast stats` (cmd_stats.c) prints and `stats --watch` shows.
  *
  * The steps, in order: open_dirs, open_kafka (the local broker when no Kafka is configured),
  * open_channels; then supervise: start_group/spawn_stage, and per wake-up on_stop_signal,
