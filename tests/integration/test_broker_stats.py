@@ -200,7 +200,17 @@ def check_watch(ck, rc, tmp, db):
     code, screen = watch_pty(rc, state, 1.2)
     want_file, want_pos = db.master_status()[:2]
     gtid = db.query_value("SELECT @@gtid_binlog_pos")
-    time.sleep(1.5)  # a snapshot after the last insert
+
+    def reader_at_end():
+        try:
+            with open(os.path.join(state, "stats.json")) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return False
+        rd = [x for x in st.get("stages", []) if x.get("stage") == "reader"]
+        return bool(rd) and (rd[0].get("file"), rd[0].get("position")) == (want_file, want_pos)
+    wait_for(reader_at_end, 30, 0.1)  # a snapshot after the last insert
+    time.sleep(0.5)  # and a refresh of the watch after it
     run.proc.send_signal(signal.SIGTERM)
     run.proc.wait(60)
     try:
