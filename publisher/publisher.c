@@ -127,6 +127,8 @@ typedef struct {
   uint64_t start_ns;
   /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
   uint64_t watch_acked, watch_since_ns, watch_logged_ns;
+  uint64_t queue_max;     /* librdkafka's queue.buffering.max.messages, for stats */
+  uint64_t ack_commit_us; /* commit time of the last change acknowledged (lag, in stats) */
 } publisher;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -148,6 +150,8 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "checkpoint_changes", p->cp.changes);
   uint64_t now = rc_now_ns();
   rc_metric_put(b, "kafka_waiting_ms", p->watch_since_ns && now > p->watch_since_ns ? (now - p->watch_since_ns) / 1000000 : 0);
+  rc_metric_put(b, "queue_max", p->queue_max);
+  rc_metric_put(b, "ack_commit_ms", p->ack_commit_us / 1000);
 }
 
 /* kafka.bootstrap.servers, as configured (or set by the supervisor for its local broker). */
@@ -228,6 +232,7 @@ static void delivered(publisher *p, const rd_kafka_message_t *m, uint64_t now, u
     rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
     uint64_t commit = p->ring_commit[no & p->ring_mask];
     if (commit) rc_hist_add(&p->commit_lat, wall > commit ? wall - commit : 0);
+    if (commit) p->ack_commit_us = commit;
     uint32_t *fr = &p->ring_frame[no & p->ring_mask];
     if (*fr != UINT32_MAX) frame_unref(p, *fr);
     *fr = UINT32_MAX;
@@ -732,6 +737,7 @@ static int kafka_setup(publisher *p) {
   uint64_t max_msgs = 100000;
   if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &qlen) == RD_KAFKA_CONF_OK)
     max_msgs = strtoull(qmax, NULL, 10);
+  p->queue_max = max_msgs;
   uint64_t ring = 1024;
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
   p->ring = calloc(ring, sizeof *p->ring);

@@ -88,6 +88,12 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_buf_lit(b, "file ");
   rc_buf_puts(b, r->cur_file);
   rc_buf_putc(b, '\n');
+  const char *gtid = r->bl ? rc_binlog_gtid(r->bl) : "";
+  if (gtid[0]) {
+    rc_buf_lit(b, "gtid ");
+    rc_buf_puts(b, gtid);
+    rc_buf_putc(b, '\n');
+  }
   if (r->srv) {
     rc_server_status ss;
     rc_server_get_status(r->srv, &ss);

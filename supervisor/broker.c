@@ -30,6 +30,8 @@
  *    counted in batch bytes as produced, compressed if compressed) and at most 100,000 message
  *    sets (max_cnt); on each append the oldest sets are evicted until both hold, moving the log
  *    start offset forward. A consumer that falls further behind gets OFFSET_OUT_OF_RANGE.
+ *    Nothing is logged when it happens: broker_watch.c watches for it from this process and
+ *    warns once per partition (the log, and stats.json through --status-file).
  *  - Ports: every mock broker binds 127.0.0.1 with port 0 (a kernel-chosen port). librdkafka
  *    2.0.2 offers no way to choose it (rd_kafka_mock_broker_set_host_port, which only changes
  *    the advertised address, came in 2.9.0), so there is no --port option.
@@ -55,10 +57,12 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "broker_watch.h"
 #include "clock.h"
 #include "rc_err.h"
 
 #define SPAWN_TIMEOUT_MS 5000
+#define WATCH_INTERVAL_MS 2000 /* how often the broker looks for evicted messages */
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -134,19 +138,29 @@ static int take_signals(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int *u
   return stop;
 }
 
-/* Serve until a stop signal (or EOF on stdin when asked): 0, or 1 when poll() fails. */
-static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_stdin) {
+/* Serve until a stop signal (or EOF on stdin when asked), looking for evicted messages every
+ * WATCH_INTERVAL_MS (when w is not NULL); *brokers_up says at the end whether the brokers are
+ * up (SIGUSR1 takes them down). Returns 0, or 1 when poll() fails. */
+static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_stdin, rc_broker_watch *w, int *brokers_up) {
   int up = 1, stop = 0;
+  uint64_t next_watch = rc_now_ms() + WATCH_INTERVAL_MS;
   while (!stop) {
     struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
                             {.fd = STDIN_FILENO, .events = POLLIN}};
-    int r = poll(pfd, watch_stdin ? 2 : 1, -1);
+    uint64_t now = rc_now_ms();
+    if (w && now >= next_watch) {
+      if (up) rc_broker_watch_tick(w); /* a broker taken down on purpose answers nothing */
+      next_watch = rc_now_ms() + WATCH_INTERVAL_MS;
+      now = rc_now_ms();
+    }
+    int r = poll(pfd, watch_stdin ? 2 : 1, w ? (int)(next_watch - now) : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       blog("poll: %s", strerror(errno));
       return 1;
     }
     if (pfd[0].revents & POLLIN) stop = take_signals(mcluster, n_brokers, &up);
+    *brokers_up = up;
     if (watch_stdin && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[512];
       ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
@@ -213,7 +227,15 @@ int rc_broker_run(const rc_broker_opts *opts) {
   blog("%d broker%s listening at %s (librdkafka %s)", n_brokers, n_brokers > 1 ? "s" : "",
        bootstraps, rd_kafka_version_str());
 
-  status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof);
+  /* the watch is how the broker stays honest about what it evicts: without it, say so */
+  rc_broker_watch *w = rc_broker_watch_new(bootstraps, opts->status_path, errstr, sizeof errstr);
+  if (!w) blog("warning: evicted messages will not be reported: %s", errstr);
+  int up = 1;
+  status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof, w, &up);
+  /* a last look before the data is gone: a replay shorter than a tick is reported too, and
+   * the supervisor, which waits for this process, reads the status file after it */
+  if (w && up) rc_broker_watch_tick(w);
+  rc_broker_watch_free(w);
 
 out:
   rd_kafka_mock_cluster_destroy(mcluster);
@@ -238,8 +260,8 @@ static void reap_failed(pid_t pid, char *how, size_t how_size) {
     snprintf(how, how_size, "status 0x%x", st);
 }
 
-int rc_broker_spawn(const char *rowcast_exe, pid_t *pid, char *bootstrap, size_t bootstrap_size,
-                    char *errstr, size_t errstr_size) {
+int rc_broker_spawn(const char *rowcast_exe, const char *status_path, pid_t *pid, char *bootstrap,
+                    size_t bootstrap_size, char *errstr, size_t errstr_size) {
   if (errstr_size) errstr[0] = '\0';
   if (!rowcast_exe || !pid || !bootstrap || bootstrap_size < 2)
     return rc_errf(RC_ERR_ARG, errstr, errstr_size, "rc_broker_spawn: bad arguments");
@@ -266,7 +288,11 @@ int rc_broker_spawn(const char *rowcast_exe, pid_t *pid, char *bootstrap, size_t
   if (child == 0) {
     /* dup2 clears close-on-exec on 0 and 1; everything else of ours closes at exec. */
     if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0) _exit(127);
-    char *args[] = {(char *)rowcast_exe, "broker", "--exit-on-stdin-eof", NULL};
+    char *args[] = {(char *)rowcast_exe, "broker", "--exit-on-stdin-eof", NULL, NULL, NULL};
+    if (status_path) {
+      args[3] = "--status-file";
+      args[4] = (char *)status_path;
+    }
     execv(rowcast_exe, args);
     dprintf(STDERR_FILENO, "rowcast: cannot execute %s: %s\n", rowcast_exe, strerror(errno));
     _exit(127);

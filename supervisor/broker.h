@@ -24,19 +24,23 @@ typedef struct {
   const char **topics;   /* created at start (borrowed: the caller keeps them alive) */
   int ntopics;           /* at most RC_BROKER_MAX_TOPICS */
   int exit_on_stdin_eof; /* also stop at EOF on stdin */
+  const char *status_path; /* NULL, or where to record evicted partitions (broker_watch.h) */
 } rc_broker_opts;
 
 /*
  * Run the cluster of `rowcast broker`: prints the bootstrap address list ("127.0.0.1:PORT[,...]")
  * as the first line of stdout, then runs until SIGTERM/SIGINT (or EOF on stdin with
- * exit_on_stdin_eof). SIGUSR1 takes every broker down, SIGUSR2 brings them back up. Returns
+ * exit_on_stdin_eof). SIGUSR1 takes every broker down, SIGUSR2 brings them back up. Every two
+ * seconds it looks for partitions whose oldest messages were evicted and warns once for each
+ * (broker_watch.h). Returns
  * the exit status: 0 clean shutdown, 1 operating-system or librdkafka failure.
  */
 int rc_broker_run(const rc_broker_opts *opts);
 
 /*
- * Start `ROWCAST_EXE broker --exit-on-stdin-eof` in a child process and read its bootstrap
- * address (first stdout line, waiting at most a few seconds) into `bootstrap`.
+ * Start `ROWCAST_EXE broker --exit-on-stdin-eof [--status-file STATUS_PATH]` in a child process
+ * and read its bootstrap address (first stdout line, waiting at most a few seconds) into
+ * `bootstrap`. status_path may be NULL.
  *
  * The child's stdin is a pipe whose write end this process keeps open (close-on-exec) for the
  * rest of its life and never writes to: when this process exits, for any reason, the broker
@@ -47,7 +51,7 @@ int rc_broker_run(const rc_broker_opts *opts);
  * rc_err_t with errstr filled; on failure no child is left behind (it is killed and reaped)
  * and no descriptor is leaked.
  */
-int rc_broker_spawn(const char *rowcast_exe, pid_t *pid, char *bootstrap, size_t bootstrap_size,
-                    char *errstr, size_t errstr_size);
+int rc_broker_spawn(const char *rowcast_exe, const char *status_path, pid_t *pid, char *bootstrap,
+                    size_t bootstrap_size, char *errstr, size_t errstr_size);
 
 #endif

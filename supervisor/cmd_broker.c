@@ -1,6 +1,7 @@
 /*
  * cmd_broker.c: `rowcast broker [--brokers N] [--topic NAME]... [--partitions N]
- * [--exit-on-stdin-eof]`: reads the command line and runs broker.c's local Kafka broker.
+ * [--exit-on-stdin-eof] [--status-file PATH]`: reads the command line and runs broker.c's local
+ * Kafka broker.
  */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -13,7 +14,7 @@
 
 static void usage(FILE *out) {
   fputs("usage: rowcast broker [--brokers N] [--topic NAME]... [--partitions N]\n"
-        "                      [--exit-on-stdin-eof]\n"
+        "                      [--exit-on-stdin-eof] [--status-file PATH]\n"
         "\n"
         "Runs an in-memory Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 and\n"
         "prints its bootstrap address list as the first line of standard output.\n"
@@ -22,12 +23,20 @@ static void usage(FILE *out) {
         "  --topic NAME          create topic NAME at start with --partitions partitions\n"
         "                        (repeatable); other topics are created on first use with 4\n"
         "                        partitions, which librdkafka 2.0.2 does not let us change\n"
-        "  --partitions N        partitions of each --topic (default 4)\n"
+        "  --partitions N        partitions of each --topic (default 4). Each partition keeps\n"
+        "                        about 5 MiB: older messages are evicted (a warning names the\n"
+        "                        topic and partition). To keep more of a topic, create it here\n"
+        "                        with more partitions and point replay at this broker with\n"
+        "                        -o kafka.bootstrap.servers=ADDRESS; for big replays, a real Kafka\n"
         "  --exit-on-stdin-eof   exit when standard input reaches end of file\n"
+        "  --status-file PATH    record the partitions that lost messages in PATH (rowcast\n"
+        "                        replay and run use it for `rowcast stats`)\n"
         "\n"
         "SIGTERM/SIGINT: shut down (exit 0). SIGUSR1: take every broker down (connections\n"
         "closed, connects refused). SIGUSR2: bring them back up on the same ports.\n"
-        "Ports are chosen by the kernel; data is kept in memory, at most ~5 MiB per partition.\n",
+        "Ports are chosen by the kernel; data is kept in memory, at most ~5 MiB per partition;\n"
+        "every 2 s the broker looks for partitions whose oldest messages it evicted and warns\n"
+        "once for each.\n",
         out);
 }
 
@@ -41,7 +50,7 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
   return 0;
 }
 
-enum { OPT_BROKERS = 0x100, OPT_PARTITIONS, OPT_TOPIC, OPT_EXIT_ON_EOF, OPT_PORT };
+enum { OPT_BROKERS = 0x100, OPT_PARTITIONS, OPT_TOPIC, OPT_EXIT_ON_EOF, OPT_PORT, OPT_STATUS_FILE };
 
 /* One option into opts: 0, or the exit status (2) after saying what is wrong. */
 static int take_option(int c, const char *arg, rc_broker_opts *opts) {
@@ -49,6 +58,13 @@ static int take_option(int c, const char *arg, rc_broker_opts *opts) {
   case OPT_EXIT_ON_EOF:
     opts->exit_on_stdin_eof = 1;
     return 0;
+  case OPT_STATUS_FILE:
+    if (*arg) {
+      opts->status_path = arg;
+      return 0;
+    }
+    fprintf(stderr, "rowcast broker: --status-file: empty path\n");
+    return 2;
   case OPT_BROKERS:
     if (parse_int(arg, 1, RC_BROKER_MAX_BROKERS, &opts->brokers) == 0) return 0;
     fprintf(stderr, "rowcast broker: --brokers: expected 1..%d, got '%s'\n", RC_BROKER_MAX_BROKERS, arg);
@@ -80,6 +96,7 @@ int rc_cmd_broker(int argc, char **argv) {
       {"partitions", required_argument, NULL, OPT_PARTITIONS},
       {"topic", required_argument, NULL, OPT_TOPIC},
       {"exit-on-stdin-eof", no_argument, NULL, OPT_EXIT_ON_EOF},
+      {"status-file", required_argument, NULL, OPT_STATUS_FILE},
       {"port", optional_argument, NULL, OPT_PORT}, /* only to say why there is none */
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};

@@ -3,7 +3,8 @@
  * (cmd_replay.c, cmd_run.c) once their command line is read: it starts the process group —
  * publisher, serializer workers, reader — watches it, restarts it after a crash, drains it on
  * SIGTERM/SIGINT, and reports. Once a second it writes the live figures to
- * <state.dir>/stats.json, which `rowcast stats` (cmd_stats.c) prints.
+ * <state.dir>/stats.json, with what the local broker records of partitions that lost messages
+ * (broker_watch.h), which `rowcast stats` (cmd_stats.c) prints and `stats --watch` shows.
  *
  * The steps, in order: open_dirs, open_kafka (the local broker when no Kafka is configured),
  * open_channels; then supervise: start_group/spawn_stage, and per wake-up on_stop_signal,
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "broker_watch.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "config.h"
@@ -54,7 +56,7 @@
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
-#define MAX_METRICS 24
+#define MAX_METRICS 48 /* a snapshot's counters kept per stage (the publisher sends 23) */
 
 typedef struct {
   char name[32];
@@ -69,6 +71,7 @@ typedef struct {
   metric m[MAX_METRICS];
   int nm;
   char file[256]; /* reader: current file */
+  char gtid[128]; /* reader: the GTID of the transaction it reads */
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
@@ -89,6 +92,8 @@ typedef struct {
   int watch_pipe[2];
   int metrics_sock;
   pid_t broker_pid;
+  char broker_status[PATH_MAX + 16]; /* what the local broker records of evicted partitions */
+  pid_t broker_last_pid;             /* its pid, still shown once it is stopped */
   int draining;
   uint64_t start_ns;
   int restarts;
@@ -146,6 +151,10 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
       snprintf(c->file, sizeof c->file, "%s", line + 5);
       continue;
     }
+    if (!strncmp(line, "gtid ", 5)) {
+      snprintf(c->gtid, sizeof c->gtid, "%s", line + 5);
+      continue;
+    }
     if (sscanf(line, "%31s %llu", name, &v) == 2 && c->nm < MAX_METRICS) {
       snprintf(c->m[c->nm].name, sizeof c->m[c->nm].name, "%s", name);
       c->m[c->nm++].value = v;
@@ -177,9 +186,12 @@ static void write_stats(group *g) {
       if (strcmp(c->m[k].name, "worker") && strcmp(c->m[k].name, "pid"))
         fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
+    if (c->gtid[0]) fprintf(f, ",\"gtid\":\"%s\"", c->gtid);
     fputc('}', f);
   }
-  fprintf(f, "]}\n");
+  fputc(']', f);
+  if (g->broker_status[0]) rc_broker_status_json(f, g->broker_status, g->broker_last_pid, g->broker_pid > 0);
+  fprintf(f, "}\n");
   fclose(f);
   rename(tmp, path);
 }
@@ -649,10 +661,12 @@ static int open_kafka(group *g) {
     if (!strcmp(rc_config_kafka_key(g->cfg, i), "bootstrap.servers")) return 0;
   char exe[PATH_MAX + 16], boot[256];
   snprintf(exe, sizeof exe, "%s/rowcast", g->exe_dir);
-  if (rc_broker_spawn(exe, &g->broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
+  snprintf(g->broker_status, sizeof g->broker_status, "%s/broker.status", g->run_dir);
+  if (rc_broker_spawn(exe, g->broker_status, &g->broker_pid, boot, sizeof boot, err, sizeof err) < 0) {
     fprintf(stderr, "rowcast: cannot start the local Kafka broker: %s\n", err);
     return -1;
   }
+  g->broker_last_pid = g->broker_pid;
   rc_config_set(g->cfg, "kafka.bootstrap.servers", boot, err, sizeof err);
   rc_info("no kafka.bootstrap.servers configured: started rowcast's local broker at %s "
           "(in memory, for development: see `rowcast broker --help`)",

@@ -24,7 +24,9 @@ static const command commands[] = {
     {"run", rc_cmd_run, "[--config F] [-o key=value]...",
      "stream every row change of the live MySQL/MariaDB server\n"
      "of source.* into Kafka until SIGTERM/SIGINT (which drains)"},
-    {"stats", rc_cmd_stats, "[--config F] [-o key=value]...", "the live figures of a running replay or run"},
+    {"stats", rc_cmd_stats, "[--config F] [-o key=value]... [--watch [--interval MS]]",
+     "the live figures of a running replay or run (--watch:\n"
+     "a live view, like top)"},
     {"config", rc_cmd_config, "--help", "every configuration key, its default and bounds"},
     {"decode", rc_cmd_decode, "[--events] FILE...",
      "decode captured binlog files to JSON lines on stdout\n"

@@ -20,7 +20,9 @@
  * every topic matching the pattern (default ^<prefix>\., the schema topic excluded), the topics
  * listed again every second to pick up new tables. Partitions present at start begin at their
  * end (only new messages), or at their beginning with --from-beginning; partitions that appear
- * later begin at their beginning (all their messages are new). --exit-at-end stops once every
+ * later begin at their beginning (all their messages are new); a partition read from its
+ * beginning whose first message is not at offset 0 (evicted, or past retention) is named on
+ * stderr with the first offset it could read. --exit-at-end stops once every
  * assigned partition has reached its end and a listing found nothing new, and gives up with an
  * error (exit 1) when Kafka answers no topic listing for 15 s.
  *
@@ -75,6 +77,7 @@ typedef struct {
   char *topic;
   int32_t partition;
   int eof; /* reached its end, nothing consumed since */
+  int from_start; /* assigned at its beginning, nothing read yet: say if that is not offset 0 */
 } part;
 
 typedef struct {
@@ -316,6 +319,7 @@ static int list_topics(tail *t) {
       }
       np->partition = p;
       np->eof = 0;
+      np->from_start = start == RD_KAFKA_OFFSET_BEGINNING;
       t->nparts++;
       rd_kafka_topic_partition_list_add(add, mt->topic, p)->offset = start;
     }
@@ -352,8 +356,26 @@ static void bad_msg(tail *t, const rd_kafka_message_t *m, const char *fmt, ...) 
   rc_error("%s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, what);
 }
 
+/* The first message (or the end) of a partition read from its beginning: when it is not at
+ * offset 0, what is printed misses the partition's oldest messages; say so, once. */
+static void check_start(part *p, int64_t offset, int at_end) {
+  if (!p || !p->from_start) return;
+  p->from_start = 0;
+  if (offset <= 0) return;
+  if (at_end)
+    rc_warn("topic %s partition %d no longer starts at offset 0: it holds no message now, the %lld it had "
+            "are gone (evicted by rowcast's local broker, which keeps about 5 MiB per partition, or removed "
+            "by the topic's retention)", p->topic, (int)p->partition, (long long)offset);
+  else
+    rc_warn("topic %s partition %d no longer starts at offset 0: the first message it could read is at "
+            "offset %lld, the %lld before it are gone (evicted by rowcast's local broker, which keeps about "
+            "5 MiB per partition, or removed by the topic's retention)",
+            p->topic, (int)p->partition, (long long)offset, (long long)offset);
+}
+
 static void take_msg(tail *t, const rd_kafka_message_t *m) {
   part *p = find_part(t, rd_kafka_topic_name(m->rkt), m->partition);
+  check_start(p, m->offset, 0);
   if (p) p->eof = 0;
   const uint8_t *v = m->payload;
   size_t n = m->payload ? m->len : 0;
@@ -440,6 +462,7 @@ static int drain(tail *t) {
       if (!m->err) take_msg(t, m);
       else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         part *p = m->rkt ? find_part(t, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+        check_start(p, m->offset, 1);
         if (p) p->eof = 1;
       } else {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) fatal = 1;

@@ -147,5 +147,8 @@ const char rc_config_kafka_help[] =
     "kafka.compression.type, ...). rowcast does not check them: librdkafka does when rowcast "
     "starts, and rowcast stops with its message. Without kafka.bootstrap.servers, rowcast "
     "starts its local embedded broker, which keeps data in memory only: for development and "
-    "tests, not production. A value must fit on one line: use ssl.certificate.location rather "
-    "than ssl.certificate.pem.";
+    "tests, not production. It keeps about 5 MiB per partition and evicts older messages; it "
+    "warns, in its log and in rowcast stats, naming the topic and partition, as soon as a "
+    "partition has lost messages (for big replays, a real Kafka: see rowcast broker --help). "
+    "A value must fit on one line: use ssl.certificate.location rather than "
+    "ssl.certificate.pem.";
