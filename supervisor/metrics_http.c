@@ -101,14 +101,14 @@ static int split_listen(const char *spec, char *host, size_t hn, char *port, siz
   const char *hs = spec;
   if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') hs++, hl -= 2;
   else if (hl && memchr(spec, ':', hl))
-    return rc_errf(RC_ERR_ARG, es, esz, "metrics.spec=%s: an IPv6 address goes in brackets: [ADDRESS]:PORT", spec);
+    return rc_errf(RC_ERR_ARG, es, esz, "metrics.listen=%s: an IPv6 address goes in brackets: [ADDRESS]:PORT", spec);
   if (!hl) hs = "127.0.0.1", hl = 9;
   char *end;
   errno = 0;
   unsigned long n = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
   if (!*p || *p < '0' || *p > '9' || *end || errno || n < 1 || n > 65535)
-    return rc_errf(RC_ERR_ARG, es, esz, "metrics.spec=%s: bad port '%s' (HOST:PORT, the port 1 to 65535)", spec, p);
-  if (hl >= hn) return rc_errf(RC_ERR_ARG, es, esz, "metrics.spec=%s: the host is too long", spec);
+    return rc_errf(RC_ERR_ARG, es, esz, "metrics.listen=%s: bad port '%s' (HOST:PORT, the port 1 to 65535)", spec, p);
+  if (hl >= hn) return rc_errf(RC_ERR_ARG, es, esz, "metrics.listen=%s: the host is too long", spec);
   memcpy(host, hs, hl);
   host[hl] = 0;
   snprintf(port, pn, "%lu", n);
@@ -123,7 +123,7 @@ static int listen_on(const char *spec, int *v6, char *url, size_t un, char *es, 
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
   struct addrinfo *ai;
   int g = getaddrinfo(host, port, &hints, &ai);
-  if (g != 0) return rc_errf(RC_ERR_ARG, es, esz, "metrics.spec=%s: bad address '%s': %s", spec, host, gai_strerror(g));
+  if (g != 0) return rc_errf(RC_ERR_ARG, es, esz, "metrics.listen=%s: bad address '%s': %s", spec, host, gai_strerror(g));
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
@@ -131,7 +131,7 @@ static int listen_on(const char *spec, int *v6, char *url, size_t un, char *es, 
     if (fd >= 0) close(fd);
     freeaddrinfo(ai);
     return rc_errf(e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES ? RC_ERR_ARG : RC_ERR_IO, es, esz,
-                   "metrics.spec=%s: cannot spec on %s port %s: %s", spec, host, port, strerror(e));
+                   "metrics.listen=%s: cannot listen on %s port %s: %s", spec, host, port, strerror(e));
   }
   *v6 = ai->ai_family == AF_INET6;
   snprintf(url, un, *v6 ? "http://[%s]:%s" : "http://%s:%s", host, port);
@@ -165,7 +165,7 @@ int rc_http_open(const char *spec, uint64_t stale_ms, rc_http **out, char *es, s
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!h->d) {
-    int r = rc_errf(RC_ERR_IO, es, esz, "metrics.spec=%s: libmicrohttpd cannot serve on it (see above)", spec);
+    int r = rc_errf(RC_ERR_IO, es, esz, "metrics.listen=%s: libmicrohttpd cannot serve on it (see above)", spec);
     close(h->fd);
     rc_http_close(h);
     return r;
