@@ -816,8 +816,8 @@ static int open_http(group *g) {
 static void http_final(group *g, int status) {
   if (!g->http) return;
   rc_group_state st = status == 0 && !g->draining ? RC_GROUP_FINISHED : RC_GROUP_STOPPED;
-  char why[64];
-  snprintf(why, sizeof why, st == RC_GROUP_FINISHED ? "" : "exit status %d", status);
+  char why[64] = "";
+  if (st != RC_GROUP_FINISHED) snprintf(why, sizeof why, "exit status %d", status);
   http_publish(g, st, why, 1);
   uint64_t ms = (uint64_t)rc_config_int(g->cfg, "metrics.linger_ms");
   if (!ms) return;
