@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The metrics endpoint (metrics.listen): /metrics in the Prometheus text format and /healthz.
 
-  taken     metrics.listen on a port another socket holds, and a bad port: exit 2, naming
-            the address, before anything starts.
+  taken     metrics.listen on a port another socket holds, a bad port, an address that is not
+            this machine's: exit 2, naming the address, before anything starts.
   replay    a replay whose Kafka broker is down while it runs (so a scrape lands mid-run for
             certain: read, not yet acknowledged), then up; metrics.linger_ms keeps the final
             figures up. Every scrape passes `promtool check metrics` and Prometheus' own text
@@ -128,7 +128,8 @@ def test_taken(ck, rc, tmp, files):
     addr = "127.0.0.1:%d" % holder.getsockname()[1]
     try:
         for spec, pattern in ((addr, r"metrics\.listen=" + re.escape(addr) + r": cannot listen .*in use"),
-                              ("127.0.0.1:70000", r"metrics\.listen=127\.0\.0\.1:70000: bad port")):
+                              ("127.0.0.1:70000", r"metrics\.listen=127\.0\.0\.1:70000: bad port"),
+                              ("192.0.2.1:9187", r"metrics\.listen=192\.0\.2\.1:9187: cannot listen .*")):
             p = subprocess.run([rc, "replay", "-o", "state.dir=" + os.path.join(tmp, "taken"), "-o",
                                 "metrics.listen=" + spec] + files, capture_output=True, timeout=60)
             err = p.stderr.decode()
