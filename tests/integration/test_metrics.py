@@ -179,6 +179,13 @@ def test_replay(ck, rc, tmp, files):
         if mid:
             smp = check_text(ck, "replay, mid-run", mid["text"])
             ck.check(total(smp, "rowcast_info", mode="replay") == 1, "replay, mid-run: rowcast_info says replay")
+        seen = {}
+
+        def healthy():
+            seen["h"] = get(base + "/healthz")
+            return seen["h"][0] == 200
+        ck.check(wait_for(healthy, 5, 0.05), "replay, mid-run: /healthz 200 (every stage up, the reader may have "
+                 "finished its input)", str(seen.get("h")))
         code, body = get(base + "/nope")
         ck.check(code == 404, "any other path: 404", f"{code} {body}")
         broker.up()
