@@ -9,8 +9,9 @@
             parser (python3-prometheus-client); the final counters equal the replay summary
             (changes, tables, bytes) and the histograms count every change.
   run       `rowcast run` against a live MariaDB: /healthz 200; the server stopped: 503 naming
-            the disconnected source; started again: 200 again, a reconnection counted. The
-            source password never appears in /metrics or /healthz.
+            the disconnected source; started again: 200 again, a reconnection counted; kill -9 of
+            a serializer: 503 while the group restarts, then 200, the restart counted. The source
+            password never appears in /metrics or /healthz.
 
 Skips (77) when promtool, python3-prometheus-client or python3-confluent-kafka is missing.
 """
@@ -29,7 +30,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import RunOutput, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
+from pipeline_common import RunOutput, child_processes, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing(" (Debian: python3-prometheus-client, python3-confluent-kafka)"):
@@ -275,6 +276,17 @@ def test_run(ck, rc, tmp, db):
     ck.check(total(smp, "rowcast_source_reconnects_total") >= 1, "run: the reconnection is counted")
     ck.check(PASSWORD not in text and PASSWORD not in json.dumps(last["h"][1]),
              "run: the source password is in neither endpoint")
+    victim = next((pid for pid, exe, st in child_processes(live.proc.pid) if exe == "rowcast-serializer"), None)
+    ck.check(victim, "run: a serializer to kill")
+    if victim:
+        os.kill(victim, signal.SIGKILL)
+        ck.check(wait_for(is_(503, "restarting"), 30, 0.05) and last["h"][0] == 503,
+                 "run: /healthz 503 while the group restarts after kill -9 of a serializer", str(last.get("h")))
+        ck.check(wait_for(is_(200), 60, 0.1) and last["h"][0] == 200, "run: /healthz 200 once restarted",
+                 f"{last.get('h')}\n{live.stderr()[-2000:]}")
+        code, text = get(base + "/metrics")
+        smp = check_text(ck, "run, restarted", text if code == 200 else "")
+        ck.check(total(smp, "rowcast_supervisor_restarts_total") == 1, "run: the restart is counted")
     status = live.stop()
     ck.check(status == 0, "run: SIGTERM drains, exit 0", f"{status}\n{live.stderr()[-2000:]}")
 
