@@ -124,6 +124,7 @@ typedef struct {
   uint64_t key_bytes, value_bytes; /* of the changes produced */
   rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
   rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
+  rc_phist lat_buckets, commit_lat_buckets; /* the same two, in Prometheus' fixed buckets */
   uint64_t start_ns;
   /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
   uint64_t watch_acked, watch_since_ns, watch_logged_ns;
@@ -148,6 +149,10 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "commit_latency_p99_us", rc_hist_quantile(&p->commit_lat, 0.99));
   rc_metric_put(b, "commit_latency_max_us", p->commit_lat.max);
   rc_metric_put(b, "checkpoint_changes", p->cp.changes);
+  rc_metric_put(b, "key_bytes", p->key_bytes);
+  rc_metric_put(b, "value_bytes", p->value_bytes);
+  rc_phist_put(b, "receipt_to_ack", &p->lat_buckets);
+  rc_phist_put(b, "commit_to_ack", &p->commit_lat_buckets);
   uint64_t now = rc_now_ns();
   rc_metric_put(b, "kafka_waiting_ms", p->watch_since_ns && now > p->watch_since_ns ? (now - p->watch_since_ns) / 1000000 : 0);
   rc_metric_put(b, "queue_max", p->queue_max);
@@ -229,10 +234,16 @@ static void delivered(publisher *p, const rd_kafka_message_t *m, uint64_t now, u
   }
   uint64_t *slot = &p->ring[no & p->ring_mask];
   if (!(no & SCHEMA_MSG)) {
-    rc_hist_add(&p->lat, now > *slot ? (now - *slot) / 1000 : 0);
+    uint64_t lat_us = now > *slot ? (now - *slot) / 1000 : 0;
+    rc_hist_add(&p->lat, lat_us);
+    rc_phist_add(&p->lat_buckets, lat_us);
     uint64_t commit = p->ring_commit[no & p->ring_mask];
-    if (commit) rc_hist_add(&p->commit_lat, wall > commit ? wall - commit : 0);
-    if (commit) p->ack_commit_us = commit;
+    if (commit) {
+      uint64_t commit_us = wall > commit ? wall - commit : 0;
+      rc_hist_add(&p->commit_lat, commit_us);
+      rc_phist_add(&p->commit_lat_buckets, commit_us);
+      p->ack_commit_us = commit;
+    }
     uint32_t *fr = &p->ring_frame[no & p->ring_mask];
     if (*fr != UINT32_MAX) frame_unref(p, *fr);
     *fr = UINT32_MAX;

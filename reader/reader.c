@@ -16,6 +16,7 @@
  * (rc_rec_rows), and a transaction end (rc_rec_txn_end) after each transaction.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,13 @@ static int record_start(reader *r, const char *state) {
 }
 
 /* Stream from a live server until stopped. Returns an exit status. */
+/* While the source is away: keep reporting (the snapshot says it is disconnected) and keep
+ * serving signals and the supervisor watch, which set st.stop and end the reconnection. */
+static void reconnect_idle(void *ctx) {
+  reader *r = ctx;
+  if (rc_stage_wait(&r->st, NULL, 0, 0) == RC_STAGE_STOP) r->st.stop = SIGTERM; /* the supervisor is gone */
+}
+
 static int read_server(reader *r, const rc_checkpoint *cp) {
   char err[1024];
   rc_config *c = r->st.cfg;
@@ -462,6 +470,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
         rc_error("the connection was lost before the first transaction ended; restarting");
         return RC_EXIT_FAILURE;
       }
+      rc_server_set_idle(r->srv, reconnect_idle, r);
       rc = rc_server_reconnect(r->srv, r->boundary_file, r->boundary_pos, max_backoff, &r->st.stop, err, sizeof err);
       if (rc < 0) {
         rc_error("%s", err);

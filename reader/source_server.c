@@ -727,12 +727,18 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
   }
 }
 
-static void sleep_ms(unsigned ms, volatile int *stop) {
+void rc_server_set_idle(rc_server *s, void (*fn)(void *ctx), void *ctx) {
+  s->idle_fn = fn;
+  s->idle_ctx = ctx;
+}
+
+static void sleep_ms(rc_server *s, unsigned ms, volatile int *stop) {
   while (ms > 0 && !(stop && *stop)) {
     unsigned step = ms > 50 ? 50 : ms;
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
     nanosleep(&ts, NULL);
     ms -= step;
+    if (s->idle_fn) s->idle_fn(s->idle_ctx);
   }
 }
 
@@ -759,7 +765,7 @@ int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned m
       return rc;
     }
     rc_warn("reconnect attempt %u to %s failed: %s; next attempt in %u ms", attempt, s->where, es, backoff);
-    sleep_ms(backoff, stop);
+    sleep_ms(s, backoff, stop);
     backoff = backoff * 2 > max_backoff_ms ? max_backoff_ms : backoff * 2;
   }
 }

@@ -82,6 +82,9 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
  * non-zero (then RC_ERR_IO). */
 int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned max_backoff_ms,
                         volatile int *stop, char *errstr, size_t errstr_size);
+/* fn(ctx) is called every 50 ms while rc_server_reconnect waits between attempts (the reader
+ * keeps sending its metrics snapshots then, so the supervisor sees it disconnected). */
+void rc_server_set_idle(rc_server *s, void (*fn)(void *ctx), void *ctx);
 
 /* Look a table up in information_schema on a second, ordinary connection (opened lazily,
  * reopened once when it was lost): column names in ordinal order, signedness of numeric

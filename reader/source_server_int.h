@@ -56,6 +56,8 @@ struct rc_server {
   uint64_t last_ts_us;
   int caught_up;
   uint64_t reconnects;
+  void (*idle_fn)(void *ctx); /* rc_server_set_idle: called while waiting to reconnect */
+  void *idle_ctx;
 };
 
 /* Open a connection to the source (replication: with the settings a dump needs). NULL on

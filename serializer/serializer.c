@@ -47,6 +47,16 @@ typedef struct {
 
 #define AVRO_SLOTS 1024
 
+/* What one worker serialized of one table, for the per-table metrics. At most TABLE_STATS
+ * tables; any table past them is counted under OTHER_TABLES. */
+typedef struct {
+  char name[400]; /* "db.table" ("" free) */
+  uint64_t changes, bytes;
+} table_stat;
+
+#define TABLE_STATS 256
+#define OTHER_TABLES "(other tables)"
+
 typedef struct {
   rc_stage st;
   int avro;
@@ -61,8 +71,30 @@ typedef struct {
   const char *prefix;
   size_t part_bytes;
   uint64_t batches, changes, messages_bytes, busy_ns, send_wait_ns;
+  table_stat *tables; /* [TABLE_STATS], open addressing on the name; the last slot: OTHER_TABLES */
+  size_t ntables;
   int fatal;
 } serializer;
+
+/* The figures of table db.name (found or added). */
+static table_stat *table_stat_of(serializer *s, const char *db, const char *name) {
+  char key[400];
+  snprintf(key, sizeof key, "%s.%s", db, name);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001B3ull;
+  size_t i = (size_t)(h % (TABLE_STATS - 1));
+  while (s->tables[i].name[0] && strcmp(s->tables[i].name, key)) i = (i + 1) % (TABLE_STATS - 1);
+  table_stat *ts = &s->tables[i];
+  if (ts->name[0]) return ts;
+  if (s->ntables >= (TABLE_STATS - 1) * 3 / 4) { /* full enough: the rest go together */
+    ts = &s->tables[TABLE_STATS - 1];
+    snprintf(ts->name, sizeof ts->name, "%s", OTHER_TABLES);
+    return ts;
+  }
+  snprintf(ts->name, sizeof ts->name, "%s", key);
+  s->ntables++;
+  return ts;
+}
 
 static void metrics(rc_stage *st, rc_buf *b) {
   serializer *s = st->ctx;
@@ -71,6 +103,8 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "bytes", s->messages_bytes);
   rc_metric_put(b, "busy_ms", s->busy_ns / 1000000);
   rc_metric_put(b, "send_wait_ms", s->send_wait_ns / 1000000);
+  for (size_t i = 0; s->tables && i < TABLE_STATS; i++)
+    if (s->tables[i].name[0]) rc_metric_put_table(b, s->tables[i].name, s->tables[i].changes, s->tables[i].bytes);
 }
 
 static int send_frame(serializer *s) {
@@ -314,6 +348,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   uint64_t now_ms = rc_wall_ns() / 1000000;
   rc_rec_message m = {recv_ns, commit_us, topic->p, topic->len, NULL, 0, NULL, 0,
                       file, strlen(file), ev->offset, 0, gtid, gtid_len};
+  table_stat *ts = table_stat_of(s, t->db, t->name);
   rc_row_change ch;
   while ((r = rc_row_iter_next(&s->it, &ch, err, esz)) > 0) {
     const rc_value *before = ch.before, *after = ch.after;
@@ -351,6 +386,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     m.row = pos.row;
     rc_frame_put_message_tail(&s->frame, &m);
     (*count)++;
+    ts->bytes += s->frame.len - rec;
     int f = fit_record(s, rec, seq, count, 1);
     if (f == FIT_TOO_BIG) {
       s->fatal = RC_EXIT_CONFIG;
@@ -362,6 +398,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     }
     if (f == RC_STAGE_STOP) return RC_STAGE_STOP;
     s->changes++;
+    ts->changes++;
   }
   return r;
 }
@@ -459,7 +496,8 @@ int main(int argc, char **argv) {
   s.avro = !strcmp(rc_config_str(s.st.cfg, "serializer.format"), "avro");
   s.registry = rc_config_str(s.st.cfg, "schema_registry.url");
   s.slots = calloc(AVRO_SLOTS, sizeof *s.slots);
-  if (!s.slots) return RC_EXIT_FAILURE;
+  s.tables = calloc(TABLE_STATS, sizeof *s.tables);
+  if (!s.slots || !s.tables) return RC_EXIT_FAILURE;
   s.part_bytes = (size_t)s.st.pipe.max_message_bytes / 2;
   char err[1024], path[4200], name[32];
   rc_stage_path(&s.st, path, sizeof path, "reader");
@@ -517,5 +555,6 @@ int main(int argc, char **argv) {
   rc_buf_free(&s.topic);
   for (size_t k = 0; k < AVRO_SLOTS; k++) rc_avro_table_free(s.slots[k].at);
   free(s.slots);
+  free(s.tables);
   return status;
 }

@@ -50,6 +50,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "pipe.h"
 #include "recovery_prepare.h"
 #include "signals.h"
@@ -72,6 +73,8 @@ typedef struct {
   int nm;
   char file[256]; /* reader: current file */
   char gtid[128]; /* reader: the GTID of the transaction it reads */
+  char *snap;      /* its last snapshot as it came (snap_len bytes), for /metrics */
+  size_t snap_len;
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
@@ -107,6 +110,12 @@ typedef struct {
    * while work was queued; what it found (stalled: the stage blamed, shown in stats.json) */
   uint64_t flow[3], flow_moved_ns, stall_timeout_ns;
   char stalled[160];
+  /* the HTTP endpoint (metrics.listen; NULL: off), what it shows of the group, and when */
+  rc_http *http;
+  rc_group_state state;
+  char state_reason[256];
+  uint64_t restarts_total, http_ns;
+  double start_wall_s;
 } group;
 
 static volatile sig_atomic_t got_signal;
@@ -133,20 +142,33 @@ static child *find_child(group *g, const char *stage, int worker) {
 
 /* A snapshot: "stage NAME\nworker N\nkey value\n...". */
 static void take_snapshot(group *g, const char *msg, size_t len) {
-  char text[4096];
-  if (len >= sizeof text) return;
+  if (len >= RC_SNAPSHOT_MAX) {
+    rc_warn("a metrics snapshot of %zu bytes, more than the %d rowcast takes: dropped", len, RC_SNAPSHOT_MAX);
+    return;
+  }
+  char *text = malloc(len + 1);
+  if (!text) return;
   memcpy(text, msg, len);
   text[len] = 0;
   char stage[32] = "";
   int worker = 0;
-  if (sscanf(text, "stage %31s\nworker %d", stage, &worker) != 2) return;
-  child *c = find_child(g, stage, worker);
-  if (!c) return;
+  child *c = NULL;
+  if (sscanf(text, "stage %31s\nworker %d", stage, &worker) != 2 || !(c = find_child(g, stage, worker))) {
+    free(text);
+    return;
+  }
+  char *raw = realloc(c->snap, len + 1);
+  if (raw) {
+    memcpy(raw, text, len + 1);
+    c->snap = raw;
+    c->snap_len = len;
+  }
   c->nm = 0;
   c->snap_ns = rc_now_ns();
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
     char name[32];
     unsigned long long v;
+    if (!strncmp(line, "table ", 6) || !strncmp(line, "hist ", 5)) continue; /* for /metrics only */
     if (!strncmp(line, "file ", 5)) {
       snprintf(c->file, sizeof c->file, "%s", line + 5);
       continue;
@@ -160,9 +182,32 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
       c->m[c->nm++].value = v;
     }
   }
+  free(text);
   uint64_t progress = metric_of(c, "events") + metric_of(c, "changes") + metric_of(c, "batches") + metric_of(c, "acked");
   if (progress != c->progress || !c->moved_ns) c->moved_ns = c->snap_ns;
   c->progress = progress;
+}
+
+/* Show the group on the HTTP endpoint (metrics_http.h): at most every 200 ms unless forced (a
+ * change of state), and before every step that blocks the loop. */
+static void http_publish(group *g, rc_group_state state, const char *reason, int force) {
+  if (!g->http) return;
+  uint64_t now = rc_now_ns();
+  if (!force && state == g->state && now - g->http_ns < 200000000ull) return;
+  g->state = state;
+  snprintf(g->state_reason, sizeof g->state_reason, "%s", reason ? reason : "");
+  rc_http_stage st[MAX_CHILDREN];
+  for (int i = 0; i < g->nc; i++) {
+    const child *c = &g->c[i];
+    uint64_t since = c->snap_ns ? c->snap_ns : c->started_ns;
+    st[i] = (rc_http_stage){c->stage, c->worker, (int)c->pid, c->snap, c->snap_len,
+                            now > since ? (now - since) / 1000000 : 0};
+  }
+  uint64_t interval_ms = (uint64_t)rc_config_int(g->cfg, "metrics.interval_ms");
+  rc_http_view v = {state, g->state_reason, g->nfiles == 0, g->restarts_total, g->start_wall_s, g->state_dir, st, g->nc,
+                    (uint64_t)rc_config_int(g->cfg, "health.max_lag_ms"), 3 * interval_ms + 2000};
+  rc_http_publish(g->http, &v);
+  g->http_ns = now;
 }
 
 /* Write the live figures to <state.dir>/stats.json for `rowcast stats` (atomic replace). */
@@ -274,6 +319,7 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
 /* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns
  * KEEP_GOING, or the exit status (0 when a stop signal came during the recovery). */
 static int start_group(group *g) {
+  http_publish(g, RC_GROUP_STARTING, "reading what Kafka holds before the stages start", 1);
   /* the local broker is empty at the first start of a run (g->nc is 0 only then) */
   int r = rc_recovery_prepare(g->cfg, g->state_dir, g->run_dir, g->broker_pid > 0 && g->nc == 0, &got_signal);
   if (r == RC_RECOVERY_STOPPED) rc_info("stopped by a signal before the stages started; nothing was sent");
@@ -285,6 +331,7 @@ static int start_group(group *g) {
     int n = s == 1 ? workers : 1;
     for (int w = 0; w < n; w++) {
       child *c = &g->c[g->nc];
+      free(c->snap);
       memset(c, 0, sizeof *c);
       c->stage = order[s];
       c->worker = w;
@@ -297,6 +344,7 @@ static int start_group(group *g) {
       g->nc++;
     }
   }
+  http_publish(g, RC_GROUP_RUNNING, NULL, 1);
   return KEEP_GOING;
 }
 
@@ -305,8 +353,20 @@ static uint64_t cpu_us_of(const struct rusage *ru) {
          (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
 }
 
-/* A child was reaped (wait4) with this rusage: its slot is free, its figures counted. */
-static void reaped(child *c, const struct rusage *ru) {
+/* A child was reaped (wait4) with this rusage: its slot is free, its figures counted, and its
+ * last snapshot taken from <run.dir>/<stage>-<worker>.final when it wrote one (stage.c). */
+static void reaped(group *g, child *c, const struct rusage *ru) {
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/%s-%d.final", g->run_dir, c->stage, c->worker);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    char *text = malloc(RC_SNAPSHOT_MAX);
+    size_t n = text ? fread(text, 1, RC_SNAPSHOT_MAX, f) : 0;
+    fclose(f);
+    unlink(path);
+    if (n && n < RC_SNAPSHOT_MAX) take_snapshot(g, text, n);
+    free(text);
+  }
   c->pid = 0;
   c->cpu_us += cpu_us_of(ru);
   if ((uint64_t)ru->ru_maxrss > c->max_rss_kb) c->max_rss_kb = (uint64_t)ru->ru_maxrss;
@@ -336,7 +396,7 @@ static void stop_group(group *g, int grace_ms) {
     for (int i = 0; i < g->nc; i++) {
       if (g->c[i].pid <= 0) continue;
       struct rusage ru;
-      if (wait4(g->c[i].pid, NULL, WNOHANG, &ru) == g->c[i].pid) reaped(&g->c[i], &ru);
+      if (wait4(g->c[i].pid, NULL, WNOHANG, &ru) == g->c[i].pid) reaped(g, &g->c[i], &ru);
       else alive++;
     }
     if (!alive) return;
@@ -347,7 +407,7 @@ static void stop_group(group *g, int grace_ms) {
     if (g->c[i].pid > 0) {
       kill(g->c[i].pid, SIGKILL);
       struct rusage ru;
-      if (wait4(g->c[i].pid, NULL, 0, &ru) == g->c[i].pid) reaped(&g->c[i], &ru);
+      if (wait4(g->c[i].pid, NULL, 0, &ru) == g->c[i].pid) reaped(g, &g->c[i], &ru);
       g->c[i].pid = 0;
     }
 }
@@ -402,6 +462,7 @@ static int on_stop_signal(group *g) {
     rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
             "(signal again to stop at once)");
     g->drain_ns = rc_now_ns();
+    http_publish(g, RC_GROUP_DRAINING, "stopping on request", 1);
     child *r = find_child(g, "reader", 0);
     if (r && r->pid > 0) kill(r->pid, SIGUSR1); /* drain: on to the end of the open transaction, then END */
     return KEEP_GOING;
@@ -448,6 +509,10 @@ static int restart_after_crash(group *g, const child *c, const char *how) {
   rc_warn("rowcast-%s (worker %d) %s; restarting the group from the checkpoint %s:%llu in %llu ms",
           stage, worker, how, cp.file[0] ? cp.file : "(start)", (unsigned long long)cp.pos,
           (unsigned long long)wait_ms);
+  char why[200];
+  snprintf(why, sizeof why, "rowcast-%s (worker %d) %s; restarting from the checkpoint", stage, worker, how);
+  g->restarts_total++;
+  http_publish(g, RC_GROUP_RESTARTING, why, 1);
   usleep((useconds_t)(wait_ms * 1000));
   g->stalled[0] = 0;
   g->flow_moved_ns = 0;
@@ -537,7 +602,7 @@ static int on_child_exit(group *g, pid_t pid, int status, const struct rusage *r
   for (int i = 0; i < g->nc; i++)
     if (g->c[i].pid == pid) c = &g->c[i];
   if (!c) return KEEP_GOING;
-  reaped(c, ru);
+  reaped(g, c, ru);
   int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (clean && !strcmp(c->stage, "publisher")) {
     stop_group(g, 2000);
@@ -570,6 +635,7 @@ static int supervise(group *g) {
     if (r != KEEP_GOING) return r;
     drain_metrics(g);
     progress_line(g, 0);
+    http_publish(g, g->draining ? RC_GROUP_DRAINING : RC_GROUP_RUNNING, g->draining ? "stopping on request" : NULL, 0);
     int status;
     pid_t pid;
     struct rusage ru;
@@ -746,6 +812,40 @@ static void print_resources(group *g) {
   fflush(stdout);
 }
 
+/* The HTTP endpoint, when metrics.listen is set. Returns 0, or 2 (a bad or taken address). */
+static int open_http(group *g) {
+  const char *listen = rc_config_str(g->cfg, "metrics.listen");
+  if (!listen[0]) return 0;
+  char err[1024];
+  uint64_t interval_ms = (uint64_t)rc_config_int(g->cfg, "metrics.interval_ms");
+  if (rc_http_open(listen, 3 * interval_ms + 10000, &g->http, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast: %s\n", err);
+    return 2;
+  }
+  rc_info("serving metrics at %s/metrics and health at %s/healthz", rc_http_url(g->http), rc_http_url(g->http));
+  return 0;
+}
+
+/* The end, on the HTTP endpoint: the final figures, served for metrics.linger_ms more (so that a
+ * scraper gets them after a replay), or until a signal. */
+static void http_final(group *g, int status) {
+  if (!g->http) return;
+  rc_group_state st = status == 0 && !g->draining ? RC_GROUP_FINISHED : RC_GROUP_STOPPED;
+  char why[64] = "";
+  if (st != RC_GROUP_FINISHED) snprintf(why, sizeof why, "exit status %d", status);
+  http_publish(g, st, why, 1);
+  uint64_t ms = (uint64_t)rc_config_int(g->cfg, "metrics.linger_ms");
+  if (!ms) return;
+  rc_info("serving the final figures at %s/metrics for %.1f s more (metrics.linger_ms); a signal ends it",
+          rc_http_url(g->http), (double)ms / 1e3);
+  uint64_t end = rc_now_ns() + ms * 1000000ull;
+  for (uint64_t now; (now = rc_now_ns()) < end;) {
+    struct pollfd fd = {.fd = sig_fd, .events = POLLIN};
+    if (poll(&fd, 1, (int)((end - now) / 1000000) + 1) > 0 && rc_signals_drain()) break;
+    http_publish(g, st, why, 1); /* the ages in it move on */
+  }
+}
+
 int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   group g;
   memset(&g, 0, sizeof g);
@@ -755,7 +855,9 @@ int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   g.files = files;
   g.nfiles = nfiles;
   int own_run_dir = 0;
+  g.start_wall_s = (double)rc_wall_ns() / 1e9;
   int status = open_dirs(&g, &own_run_dir);
+  if (status == 0) status = open_http(&g);
   if (status == 0) status = open_kafka(&g) < 0 || open_channels(&g) < 0 ? 1 : 0;
   if (status == 0) {
     g.tty = isatty(STDERR_FILENO);
@@ -768,7 +870,10 @@ int rc_group_run(rc_config *cfg, char **files, int nfiles) {
       print_resources(&g);
     }
     progress_line(&g, 1);
+    http_final(&g, status);
   }
+  rc_http_close(g.http);
+  for (int i = 0; i < MAX_CHILDREN; i++) free(g.c[i].snap);
   stop_broker(&g, NULL);
   if (g.metrics_sock > 0) rc_pipe_close(g.metrics_sock);
   if (own_run_dir && nftw(g.run_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -123,6 +123,20 @@ const key_def rc_config_keys[] = {
     {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
      "How often each process sends a snapshot of its metrics (throughput, latency) to the "
      "supervisor, which serves them and prints the live summary."},
+    {"metrics.listen", KT_STRING, "", 0, 300, NULL,
+     "Where rowcast replay and rowcast run serve their metrics over HTTP: HOST:PORT (for "
+     "example 127.0.0.1:9187), [IPv6]:PORT, or :PORT for 127.0.0.1. /metrics is the Prometheus "
+     "text format, /healthz answers 200 or 503 with a JSON reason (README: Metrics and health). "
+     "Empty: no HTTP endpoint. rowcast binds only the address given, so it stays on loopback "
+     "unless you name another; an address it cannot listen on (taken, not this machine's, a bad "
+     "port) stops it at start with exit status 2."},
+    {"metrics.linger_ms", KT_MS, "0", 0, 3600000, NULL,
+     "With metrics.listen: how long rowcast goes on serving its final figures after the group "
+     "stopped (the end of a replay), so that a scraper gets them; a signal ends the wait. 0: "
+     "exit at once."},
+    {"health.max_lag_ms", KT_MS, "60000", 1, 86400000, NULL,
+     "/healthz answers 503 when rowcast run is further behind its source server than this (the "
+     "reader's seconds behind: its clock against the timestamp of the last event read)."},
 
     {"supervisor.restart_delay_ms", KT_MS, "1000", 1000, 600000, NULL,
      "The least time between two starts of a stage that died. Never under a second, so that a "

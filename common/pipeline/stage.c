@@ -164,8 +164,23 @@ int rc_stage_send(rc_stage *st, int sock, const void *buf, size_t len, const cha
   return 0;
 }
 
+/* The last snapshot, also as <run.dir>/<stage>-<worker>.final (written whole, then renamed):
+ * nanomsg may drop what is still queued when the socket closes, and the supervisor's final
+ * figures (the end of a replay on /metrics) must not depend on it. It reads the file when it
+ * reaps the stage. */
+static void write_final(rc_stage *st) {
+  char path[4200], tmp[4210];
+  snprintf(path, sizeof path, "%s/%s-%d.final", st->run_dir, st->name, st->worker);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  int ok = fwrite(st->snap.p, 1, st->snap.len, f) == st->snap.len;
+  if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
 void rc_stage_close(rc_stage *st) {
   rc_stage_send_metrics(st);
+  write_final(st);
   rc_pipe_close(st->metrics_sock);
   rc_config_free(st->cfg);
   rc_buf_free(&st->snap);
