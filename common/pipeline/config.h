@@ -71,6 +71,16 @@ const char *rc_config_kafka_value(const rc_config *c, size_t i);
  * path.tmp removed. */
 int rc_config_write(const rc_config *c, const char *path, char *errstr, size_t errstr_size);
 
+/* Is the value of this key a secret that must never be shown: source.password, and the
+ * kafka.* properties whose name holds "password" or "secret" (kafka.sasl.password,
+ * kafka.ssl.key.password, ...)? Error messages of this module never quote such a value. */
+int rc_config_is_secret(const char *key);
+
+/* Every key with its value (auto as auto), then the kafka.* keys, as INI text for people
+ * (`rowcast config --show`): a secret is written "(redacted)", and so is the password of a
+ * user:password@ in schema_registry.url. Not meant to be read back. */
+void rc_config_print(const rc_config *c, FILE *out);
+
 /* The keys of the table, in table order (kafka.* is not among them): for tests and listings. */
 size_t rc_config_key_count(void);
 const char *rc_config_key_name(size_t i); /* NULL when i >= rc_config_key_count() */
