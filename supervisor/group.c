@@ -51,6 +51,7 @@
 #include "pipe.h"
 #include "recovery_prepare.h"
 #include "signals.h"
+#include "source_config.h"
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
@@ -604,6 +605,7 @@ static int open_dirs(group *g, int *own_run_dir) {
     fprintf(stderr, "rowcast: %s\n", err);
     return 2;
   }
+  if (rc_private_mode_check(g->state_dir, "state.dir", err, sizeof err)) rc_warn("%s", err);
   if (exe_dir(g->exe_dir, sizeof g->exe_dir) < 0) return 1;
   char prev_run[PATH_MAX];
   g->lock_fd = rc_state_lock(g->state_dir, 5000, prev_run, sizeof prev_run, err, sizeof err);
@@ -632,6 +634,7 @@ static int open_dirs(group *g, int *own_run_dir) {
       fprintf(stderr, "rowcast: %s\n", err);
       return 2;
     }
+    if (rc_private_mode_check(g->run_dir, "run.dir", err, sizeof err)) rc_warn("%s", err);
   }
   if (rc_state_lock_record(g->lock_fd, g->run_dir, *own_run_dir) < 0)
     rc_warn("cannot record pid and run directory in %s/lock: %s", g->state_dir, strerror(errno));
