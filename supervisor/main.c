@@ -25,7 +25,9 @@ static const command commands[] = {
      "stream every row change of the live MySQL/MariaDB server\n"
      "of source.* into Kafka until SIGTERM/SIGINT (which drains)"},
     {"stats", rc_cmd_stats, "[--config F] [-o key=value]...", "the live figures of a running replay or run"},
-    {"config", rc_cmd_config, "--help", "every configuration key, its default and bounds"},
+    {"config", rc_cmd_config, "[--show [--config F] [-o key=value]...]",
+     "every configuration key, its default and bounds; with\n"
+     "--show the effective configuration, secrets redacted"},
     {"decode", rc_cmd_decode, "[--events] FILE...",
      "decode captured binlog files to JSON lines on stdout\n"
      "(one line per row change, or per event with --events)"},
