@@ -661,12 +661,13 @@ fail:
   return rc;
 }
 
-/* start_dump with the stage's signals held when the connection may be TLS (see
- * rc_server_hold_signals): a stop or drain asked for meanwhile is seen once it returns. */
+/* start_dump with the stage's signals held when the connection may be TLS (source.tls is not
+ * disabled; see rc_server_hold_signals): a stop or drain asked for meanwhile is seen once it
+ * returns. */
 static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
                       char *es, size_t esz) {
   sigset_t old;
-  int held = rc_server_hold_signals(s, &old);
+  int held = rc_server_hold_signals(s->tls != RC_TLS_DISABLED, &old);
   int rc = start_dump_held(s, cp, start, quiet, es, esz);
   rc_server_release_signals(&old, held);
   return rc;
@@ -788,8 +789,8 @@ static int tls_pending(const rc_server *s, const MARIADB_PVIO *pv) {
   return SSL_pending(ssl) > 0 || SSL_has_pending(ssl);
 }
 
-int rc_server_hold_signals(const rc_server *s, sigset_t *old) {
-  if (s->tls == RC_TLS_DISABLED) return 0;
+int rc_server_hold_signals(int tls, sigset_t *old) {
+  if (!tls) return 0;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -840,7 +841,7 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
         }
       }
       sigset_t old;
-      int held = rc_server_hold_signals(s, &old);
+      int held = rc_server_hold_signals(s->tls_on, &old);
       int rc = fetch(s, es, esz);
       rc_server_release_signals(&old, held);
       if (rc < 0) return rc;
