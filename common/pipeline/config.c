@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "buf.h"
 #include "config_int.h"
 #include "rc_err.h"
 
@@ -706,17 +707,6 @@ static int write_ini(const rc_config *c, FILE *f, char *msg, size_t msgsz) {
   return 0;
 }
 
-/* A URL with its userinfo password (scheme://user:password@host) replaced. */
-static void redact_url(const char *url, char *out, size_t size) {
-  const char *scheme = strstr(url, "://");
-  const char *start = scheme ? scheme + 3 : url;
-  const char *at = strchr(start, '@'), *colon = strchr(start, ':');
-  if (at && colon && colon < at && !memchr(start, '/', (size_t)(at - start)))
-    snprintf(out, size, "%.*s(redacted)%s", (int)(colon + 1 - url), url, at);
-  else
-    snprintf(out, size, "%s", url);
-}
-
 void rc_config_print(const rc_config *c, FILE *out) {
   char value[RC_CONFIG_LINE_MAX];
   size_t section_len = 0;
@@ -735,7 +725,7 @@ void rc_config_print(const rc_config *c, FILE *out) {
     else
       format_value(c, i, value, sizeof value);
     if (rc_config_is_secret(name) && value[0]) snprintf(value, sizeof value, "(redacted)");
-    if (!strcmp(name, "schema_registry.url")) redact_url(c->str[i], value, sizeof value);
+    if (!strcmp(name, "schema_registry.url")) rc_url_redact(c->str[i], value, sizeof value);
     put_line(out, dot + 1, value);
   }
   if (c->nkafka) fputs("\n[kafka]\n", out);
