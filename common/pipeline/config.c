@@ -537,6 +537,13 @@ const char *rc_config_kafka_value(const rc_config *c, size_t i) {
   return i < c->nkafka ? c->kafka[i].value : NULL;
 }
 
+const char *rc_config_kafka_shown(const rc_config *c, size_t i) {
+  if (i >= c->nkafka) return NULL;
+  char full[512];
+  snprintf(full, sizeof full, KAFKA_PREFIX "%s", c->kafka[i].key);
+  return rc_config_is_secret(full) ? "(redacted)" : c->kafka[i].value;
+}
+
 /* ---- loading a file ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -730,9 +737,7 @@ void rc_config_print(const rc_config *c, FILE *out) {
   }
   if (c->nkafka) fputs("\n[kafka]\n", out);
   for (size_t i = 0; i < c->nkafka; i++) {
-    char full[512];
-    snprintf(full, sizeof full, KAFKA_PREFIX "%s", c->kafka[i].key);
-    put_line(out, c->kafka[i].key, rc_config_is_secret(full) ? "(redacted)" : c->kafka[i].value);
+    put_line(out, c->kafka[i].key, rc_config_kafka_shown(c, i));
   }
 }
 

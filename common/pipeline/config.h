@@ -63,6 +63,8 @@ const char *rc_config_str(const rc_config *c, const char *key);
 size_t rc_config_kafka_count(const rc_config *c);
 const char *rc_config_kafka_key(const rc_config *c, size_t i);
 const char *rc_config_kafka_value(const rc_config *c, size_t i);
+/* The value as a message may show it: "(redacted)" for a secret (rc_config_is_secret). */
+const char *rc_config_kafka_shown(const rc_config *c, size_t i);
 
 /* Write every value that differs from its default, then the kafka.* keys, as an INI file that
  * rc_config_load_file() reads back to the same config (the supervisor hands its effective

@@ -246,6 +246,9 @@ static void test_secrets_never_shown(void) {
   RC_CHECK(rc_config_set(c, "kafka.sasl.password", SECRET "k", err, sizeof err) == 0);
   RC_CHECK(rc_config_set(c, "kafka.sasl.username", "alice", err, sizeof err) == 0);
   RC_CHECK(rc_config_set(c, "schema_registry.url", "https://bob:" SECRET "r@registry:8081/x", err, sizeof err) == 0);
+  RC_CHECK_STR(rc_config_kafka_shown(c, 0), "(redacted)"); /* kafka.sasl.password */
+  RC_CHECK_STR(rc_config_kafka_shown(c, 1), "alice");
+  RC_CHECK(rc_config_kafka_shown(c, 2) == NULL);
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
