@@ -21,7 +21,10 @@
  * Children watch a pipe whose write end only the supervisor holds, and exit when it closes.
  * The supervisor locks <state.dir>/lock (state_lock.c) and its stages inherit the lock, so no
  * second rowcast starts on the state dir until all of them are gone; a run directory a killed
- * supervisor left behind is removed at the next start. A drain sends SIGUSR1 to the reader
+ * supervisor left behind is removed at the next start. The state and run directories are
+ * created private (0700; a wider existing one is warned of): the stages' config file in the run
+ * directory (0600) holds source.password when one is set, and no secret goes on their command
+ * line. A drain sends SIGUSR1 to the reader
  * (it reads on to the end of the open transaction, then sends END); stopping the group is
  * SIGTERM (and SIGCONT, for a stopped stage). The watchdog restarts a group that makes no
  * progress for supervisor.stall_timeout_ms while work is queued, naming the stage it blames.
