@@ -9,7 +9,6 @@
 
 #include "buf.h"
 #include "log.h"
-#include "source_config.h"
 #include "source_server_int.h"
 
 /* The labels of "enum('a','b''c')" / "set(...)" as information_schema.COLUMNS.COLUMN_TYPE
@@ -121,7 +120,7 @@ static int lookup_query(rc_server *s, const rc_table *t, MYSQL_RES **res, char *
   free(n);
   int rc = 0;
   sigset_t old;
-  int held = rc_server_hold_signals(s->tls != RC_TLS_DISABLED, &old);
+  int held = rc_server_hold_signals(s->tls_on, &old);
   if (mysql_query(s->meta, sql) || !(*res = mysql_store_result(s->meta)))
     rc = rc_server_fail(s, s->meta, "looking a table up in information_schema", es, esz);
   rc_server_release_signals(&old, held);

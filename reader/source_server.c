@@ -597,15 +597,12 @@ static int fetch(rc_server *s, char *es, size_t esz) {
   return 1;
 }
 
-/* Connect, check, set up the replica session and start the dump at file:pos (or at the GTID
- * position gtid when file is NULL), then fetch the first event (errors of the dump, such as
- * 1236 or missing privileges, come with it). */
-static int start_dump_held(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
-                           char *es, size_t esz) {
+/* On the new connection s->my: check, set up the replica session and start the dump at
+ * file:pos (or at the GTID position gtid when file is NULL), then fetch the first event (errors
+ * of the dump, such as 1236 or missing privileges, come with it). */
+static int start_dump_on(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
+                         char *es, size_t esz) {
   int rc;
-  disconnect(s);
-  s->my = rc_server_connect(s, 1, es, esz, &rc);
-  if (!s->my) return rc;
   if ((rc = check_server(s, es, esz)) < 0) goto fail;
   char file[256], gtid[4096];
   uint64_t pos = 4;
@@ -661,14 +658,17 @@ fail:
   return rc;
 }
 
-/* start_dump with the stage's signals held when the connection may be TLS (source.tls is not
- * disabled; see rc_server_hold_signals): a stop or drain asked for meanwhile is seen once it
- * returns. */
+/* Connect, then start_dump_on with the stage's signals held when the connection is encrypted
+ * (see rc_server_hold_signals): a stop or drain asked for meanwhile is seen once it returns. */
 static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
                       char *es, size_t esz) {
+  int rc;
+  disconnect(s);
+  s->my = rc_server_connect(s, 1, es, esz, &rc);
+  if (!s->my) return rc;
   sigset_t old;
-  int held = rc_server_hold_signals(s->tls != RC_TLS_DISABLED, &old);
-  int rc = start_dump_held(s, cp, start, quiet, es, esz);
+  int held = rc_server_hold_signals(s->tls_on, &old);
+  rc = start_dump_on(s, cp, start, quiet, es, esz);
   rc_server_release_signals(&old, held);
   return rc;
 }

@@ -72,7 +72,9 @@ MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, in
  * layer reads a blocking socket and gives up on EINTR, where the plain one retries). So while a
  * call may wait on a TLS connection the stage's signals (SIGTERM, SIGINT, SIGUSR1) are held:
  * they are delivered when released, and the stage's loop sees them then. hold holds them when
- * `tls` (the connection is, or may be, encrypted) and says whether it did; release undoes it. */
+ * `tls` (the connection is encrypted) and says whether it did; release undoes it. A signal
+ * during the TLS handshake itself can still fail a connection attempt: it is then retried, or
+ * the stage stops, as the signal asked. */
 int rc_server_hold_signals(int tls, sigset_t *old);
 void rc_server_release_signals(const sigset_t *old, int held);
 /* The error of the last call on m, as an rc_err_t with a message that says what to do. */
