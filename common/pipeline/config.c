@@ -837,7 +837,8 @@ static void default_text(size_t i, bool md, char *buf, size_t size) {
 void rc_config_help(FILE *out) {
   fputs("rowcast reads its configuration from an INI file ([section], then key = value; ';' or\n"
         "'#' starts a comment) and from -o section.key=value options, which win over the file.\n"
-        "Sizes take the suffixes k, m, g (KiB, MiB, GiB).\n",
+        "Sizes take the suffixes k, m, g (KiB, MiB, GiB). `rowcast config --show [--config FILE]\n"
+        "[-o section.key=value]...` prints the configuration they give, secrets redacted.\n",
         out);
   for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
     char allowed[256], def[64];
@@ -880,7 +881,8 @@ void rc_config_markdown(FILE *out) {
         "Sizes in bytes take the suffixes `k`, `m` and `g` (KiB, MiB, GiB). Booleans are `true`\n"
         "or `false` (also `yes`/`no`, `on`/`off`, `1`/`0`). Durations are in milliseconds (`250`\n"
         "or `250ms`).\n"
-        "`rowcast config --help` prints this reference.\n",
+        "`rowcast config --help` prints this reference; `rowcast config --show` the configuration a\n"
+        "`--config` file and `-o` options give, with every secret redacted.\n",
         out);
   size_t section_len = 0;
   const char *section = NULL;
