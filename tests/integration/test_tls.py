@@ -13,7 +13,8 @@ it too.
                  in no log line; state.dir and run.dir were created 0700, the config file 0600.
   wrong CA       verify_ca with the other CA: exit 2 at once naming the certificate problem, no
                  restart loop; with a pre-existing state.dir of mode 0755 (warned, chmod 700) and
-                 the password in a --config file of mode 0644 (warned, chmod 600).
+                 the password in a --config file of mode 0644 (warned, chmod 600); `rowcast config
+                 --show` of that file redacts the passwords; a source.tls_ca naming no file.
   identity       verify_identity to 127.0.0.1 (in the certificate) connects, the password given as
                  -o source.password=... and blanked in the supervisor's command line; to
                  127.0.0.2 (not in it) exit 2 naming the host check.
@@ -223,6 +224,11 @@ def test_wrong_ca(ck, rc, tmp, db, certs):
              and re.search(r"wrong\.ini holds source\.password: .*mode 0644\): chmod 600 \S+wrong\.ini", err),
              "warnings: a state.dir open to others (chmod 700), a config file holding a password open to others "
              "(chmod 600)", tail(err))
+    p = subprocess.run([rc, "config", "--show", "--config", ini, "-o", f"kafka.sasl.password={SECRET}"],
+                       capture_output=True, text=True)
+    ck.check(p.returncode == 0 and SECRET not in p.stdout + p.stderr and "\npassword = (redacted)\n" in p.stdout
+             and "\nsasl.password = (redacted)\n" in p.stdout and "the source's password: source.password" in p.stdout,
+             "rowcast config --show: the effective configuration with the passwords redacted", p.stdout + p.stderr)
     res = run_once(rc, opts(db, os.path.join(tmp, "missing-ca"), **{"source.tls": "verify_ca", "source.tls_ca":
                                                                    os.path.join(tmp, "no-such-ca.pem")}))
     refused(ck, "source.tls_ca naming no file", res, r"source\.tls_ca: cannot read \S+no-such-ca\.pem")
