@@ -174,7 +174,8 @@ def test_verify_ca(ck, rc, tmp, db, certs, broker, col):
     before = ssl_accepts(db)
     live = Run(rc, opts(db, state, **{"source.tls": "verify_ca", "source.tls_ca": certs["ca.pem"],
                                       "source.password_file": pwfile, "run.dir": run_dir,
-                                      "kafka.bootstrap.servers": broker.bootstrap}), state)
+                                      "kafka.bootstrap.servers": broker.bootstrap}), state,
+               env=dict(os.environ, ROWCAST_LOG="debug"))  # every log line rowcast has
     got = wait_for(lambda: len(ids_of(col, "a")) >= 20 or not live.running(), 30, 0.1)
     write_rows(db, "a", 21, 10)  # while it streams
     got = got and wait_for(lambda: len(ids_of(col, "a")) >= 30 or not live.running(), 30, 0.1)
