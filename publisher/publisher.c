@@ -738,7 +738,7 @@ static int kafka_setup(publisher *p) {
   for (size_t i = 0; i < rc_config_kafka_count(p->st.cfg); i++) {
     const char *k = rc_config_kafka_key(p->st.cfg, i), *v = rc_config_kafka_value(p->st.cfg, i);
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rc_error("configuration kafka.%s=%s: %s", k, v, err);
+      rc_error("configuration kafka.%s=%s: %s", k, rc_config_kafka_shown(p->st.cfg, i), err);
       rd_kafka_conf_destroy(conf);
       return RC_EXIT_CONFIG;
     }

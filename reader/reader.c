@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "source_config.h"
 #include "source_server.h"
 #include "stage.h"
 
@@ -415,6 +416,13 @@ static int record_start(reader *r, const char *state) {
   return 0;
 }
 
+/* The source's password at each connection (rc_server_opts.password_fn): source.password,
+ * source.password_file (read again each time) or the environment. */
+static char *source_password(void *arg, char *es, size_t esz) {
+  char *pw;
+  return rc_source_password(arg, &pw, NULL, es, esz) == 0 ? pw : NULL;
+}
+
 /* Stream from a live server until stopped. Returns an exit status. */
 /* While the source is away: keep reporting (the snapshot says it is disconnected) and keep
  * serving signals and the supervisor watch, which set st.stop and end the reconnection. */
@@ -426,12 +434,21 @@ static void reconnect_idle(void *ctx) {
 static int read_server(reader *r, const rc_checkpoint *cp) {
   char err[1024];
   rc_config *c = r->st.cfg;
+  if (rc_source_check(c, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_CONFIG;
+  }
   rc_server_opts o = {
       .host = rc_config_str(c, "source.host"),
       .port = (unsigned)rc_config_int(c, "source.port"),
       .socket = rc_config_str(c, "source.socket"),
       .user = rc_config_str(c, "source.user"),
-      .password = rc_config_str(c, "source.password"),
+      .password_fn = source_password,
+      .password_arg = c,
+      .tls = (int)rc_source_tls_mode(c),
+      .tls_ca = rc_config_str(c, "source.tls_ca"),
+      .tls_cert = rc_config_str(c, "source.tls_cert"),
+      .tls_key = rc_config_str(c, "source.tls_key"),
       .server_id = (uint32_t)rc_config_int(c, "source.server_id"),
       .start = rc_config_str(c, "source.start"),
       .heartbeat_ms = (unsigned)rc_config_int(c, "source.heartbeat_ms"),

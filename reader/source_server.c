@@ -31,7 +31,13 @@
 #include <errno.h>
 #include <mysql.h>
 #include <mariadb_rpl.h>
+/* ma_pvio.h declares the TLS handle of a connection (ma_tls.h, which uses my_global.h's uchar)
+ * only with HAVE_TLS; otherwise as void */
+#define HAVE_TLS
+typedef unsigned char uchar;
 #include <ma_pvio.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <poll.h>
@@ -44,6 +50,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "source_config.h"
 
 #include "source_server_int.h"
 
@@ -55,6 +62,9 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- errors ------------------------------------------------------------------------------- */
+
+/* source.tls by rc_tls_mode, for messages */
+static const char *const tls_names[] = {"disabled", "preferred", "required", "verify_ca", "verify_identity"};
 
 /* Is this MySQL error something the user must fix (RC_ERR_ARG) or transient (RC_ERR_IO)? */
 static int classify(unsigned e) {
@@ -73,15 +83,36 @@ static int classify(unsigned e) {
   case 4151:                            /* ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB) */
   case CR_AUTH_PLUGIN_CANNOT_LOAD:      /* 2059 */
     return RC_ERR_ARG;
+  case CR_SSL_CONNECTION_ERROR:         /* 2026: see tls_refused */
+    return RC_ERR_IO;
   default:
     return RC_ERR_IO; /* CR_* network errors, 1040 too many connections, 1053 shutdown, ... */
   }
+}
+
+/* A TLS error (2026) that a retry will not cure: the server's certificate refused (chain,
+ * host name), or TLS required and not offered. Other 2026 errors (a connection cut during the
+ * handshake) are transient. Connector/C gives no finer code than the message, whose words come
+ * from OpenSSL's X509_verify_cert_error_string and Connector/C's own texts. */
+static int tls_refused(const char *msg) {
+  return strstr(msg, "certificate") || strstr(msg, "Certificate") || strstr(msg, "verif") ||
+         strstr(msg, "SSL is required") || strstr(msg, "issuer") || strstr(msg, "self-signed") ||
+         strstr(msg, "self signed");
 }
 
 /* The error of the last call on m, as an rc_err_t with a message that says what to do. */
 int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz) {
   unsigned e = mysql_errno(m);
   const char *msg = mysql_error(m);
+  if (e == CR_SSL_CONNECTION_ERROR && tls_refused(msg))
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "TLS to %s refused (source.tls=%s): %s (error %u): %s", s->where, tls_names[s->tls], msg, e,
+                   strstr(msg, "SSL is required")
+                       ? "enable TLS on the server (ssl_cert and ssl_key), or choose another source.tls"
+                   : s->tls == RC_TLS_VERIFY_IDENTITY
+                       ? "the certificate must be signed by source.tls_ca (or a CA the system trusts) and name "
+                         "source.host in its subject alternative names or common name"
+                       : "the server's certificate must be signed by a CA of source.tls_ca");
   switch (e) {
   case ER_ACCESS_DENIED_ERROR:
   case 1698:
@@ -108,9 +139,64 @@ int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t e
 
 /* ---- connections -------------------------------------------------------------------------- */
 
+/* source.tls as Connector/C options (3.3, OpenSSL; libmariadb/secure/openssl.c and
+ * plugins/auth/my_auth.c): MYSQL_OPT_SSL_ENFORCE asks for TLS, but when the server does not
+ * offer it the login goes on in clear, so the modes that require TLS also check the cipher
+ * after the login (tls_check). A CA (MYSQL_OPT_SSL_CA) makes OpenSSL verify the chain during
+ * the handshake (SSL_VERIFY_PEER). MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host name check
+ * (X509_check_host / X509_check_ip_asc against the host connected to, with the system's CAs
+ * when no CA is given), and makes a server without TLS an error before the login. */
+static void tls_options(rc_server *s, MYSQL *m) {
+  my_bool yes = 1, no = 0;
+  if (s->tls == RC_TLS_DISABLED) {
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &no);
+    return;
+  }
+  mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+  if (s->tls >= RC_TLS_VERIFY_CA && s->tls_ca) mysql_optionsv(m, MYSQL_OPT_SSL_CA, s->tls_ca);
+  if (s->tls_cert) mysql_optionsv(m, MYSQL_OPT_SSL_CERT, s->tls_cert);
+  if (s->tls_key) mysql_optionsv(m, MYSQL_OPT_SSL_KEY, s->tls_key);
+  mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, s->tls == RC_TLS_VERIFY_IDENTITY ? &yes : &no);
+}
+
+/* After the login: is the connection as encrypted as source.tls wants? Logs the TLS state of
+ * the first connection. 0, or RC_ERR_ARG. */
+static int tls_check(rc_server *s, MYSQL *m, char *es, size_t esz) {
+  const char *cipher = mysql_get_ssl_cipher(m);
+  const char *lib = NULL;
+  mariadb_get_infov(m, MARIADB_TLS_LIBRARY, &lib);
+  s->tls_on = cipher != NULL;
+  s->tls_openssl = lib && !strncmp(lib, "OpenSSL", 7);
+  if (!cipher && s->tls >= RC_TLS_REQUIRED)
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "%s does not offer TLS, and source.tls=%s requires it: enable TLS on the server "
+                   "(ssl_cert and ssl_key; SHOW VARIABLES LIKE 'have_ssl' says YES), or choose "
+                   "source.tls=preferred or disabled",
+                   s->where, tls_names[s->tls]);
+  if (s->tls_said) return 0;
+  s->tls_said = 1;
+  const char *version = NULL;
+  if (cipher) mariadb_get_infov(m, MARIADB_CONNECTION_TLS_VERSION, &version);
+  if (cipher)
+    rc_info("connected to %s over TLS (%s, %s); the server's certificate %s", s->where, version ? version : "?", cipher,
+            s->tls == RC_TLS_VERIFY_IDENTITY ? "is signed by a trusted CA and names the host"
+            : s->tls == RC_TLS_VERIFY_CA     ? "is signed by source.tls_ca (its name is not checked)"
+                                             : "is not checked (source.tls=verify_ca checks it)");
+  else if (s->tls == RC_TLS_PREFERRED && !s->socket)
+    rc_warn("%s does not offer TLS: the connection is not encrypted (source.tls=preferred; required "
+            "refuses such a server)", s->where);
+  return 0;
+}
+
 MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, int *rc) {
+  char *pw = NULL;
+  if (s->password_fn && !(pw = s->password_fn(s->password_arg, es, esz))) {
+    *rc = RC_ERR_ARG;
+    return NULL;
+  }
   MYSQL *m = mysql_init(NULL);
   if (!m) {
+    free(pw);
     *rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
     return NULL;
   }
@@ -127,10 +213,16 @@ MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, in
   mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
   mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
   mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  tls_options(s, m);
   int use_sock = s->socket && s->socket[0];
-  if (!mysql_real_connect(m, use_sock ? "localhost" : s->host, s->user, s->password, NULL,
-                          use_sock ? 0 : s->port, use_sock ? s->socket : NULL, 0)) {
-    *rc = rc_server_fail(s, m, "connecting", es, esz);
+  MYSQL *ok = mysql_real_connect(m, use_sock ? "localhost" : s->host, s->user, pw ? pw : s->password, NULL,
+                                 use_sock ? 0 : s->port, use_sock ? s->socket : NULL, 0);
+  if (pw) {
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
+  }
+  if (!ok || (*rc = tls_check(s, m, es, esz)) != 0) {
+    if (!ok) *rc = rc_server_fail(s, m, "connecting", es, esz);
     mysql_close(m);
     return NULL;
   }
@@ -505,15 +597,12 @@ static int fetch(rc_server *s, char *es, size_t esz) {
   return 1;
 }
 
-/* Connect, check, set up the replica session and start the dump at file:pos (or at the GTID
- * position gtid when file is NULL), then fetch the first event (errors of the dump, such as
- * 1236 or missing privileges, come with it). */
-static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
-                      char *es, size_t esz) {
+/* On the new connection s->my: check, set up the replica session and start the dump at
+ * file:pos (or at the GTID position gtid when file is NULL), then fetch the first event (errors
+ * of the dump, such as 1236 or missing privileges, come with it). */
+static int start_dump_on(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
+                         char *es, size_t esz) {
   int rc;
-  disconnect(s);
-  s->my = rc_server_connect(s, 1, es, esz, &rc);
-  if (!s->my) return rc;
   if ((rc = check_server(s, es, esz)) < 0) goto fail;
   char file[256], gtid[4096];
   uint64_t pos = 4;
@@ -569,6 +658,21 @@ fail:
   return rc;
 }
 
+/* Connect, then start_dump_on with the stage's signals held when the connection is encrypted
+ * (see rc_server_hold_signals): a stop or drain asked for meanwhile is seen once it returns. */
+static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, int quiet,
+                      char *es, size_t esz) {
+  int rc;
+  disconnect(s);
+  s->my = rc_server_connect(s, 1, es, esz, &rc);
+  if (!s->my) return rc;
+  sigset_t old;
+  int held = rc_server_hold_signals(s->tls_on, &old);
+  rc = start_dump_on(s, cp, start, quiet, es, esz);
+  rc_server_release_signals(&old, held);
+  return rc;
+}
+
 int rc_server_open(rc_server **out, const rc_server_opts *o, const rc_checkpoint *cp, char *es,
                    size_t esz) {
   *out = NULL;
@@ -590,6 +694,17 @@ int rc_server_open(rc_server **out, const rc_server_opts *o, const rc_checkpoint
   s->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
   s->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   s->file_alg = -1;
+  s->tls = o->tls;
+  s->password_fn = o->password_fn;
+  s->password_arg = o->password_arg;
+  s->tls_ca = xstrdup(o->tls_ca && o->tls_ca[0] ? o->tls_ca : NULL);
+  s->tls_cert = xstrdup(o->tls_cert && o->tls_cert[0] ? o->tls_cert : NULL);
+  s->tls_key = xstrdup(o->tls_key && o->tls_key[0] ? o->tls_key : NULL);
+  if ((o->tls_ca && o->tls_ca[0] && !s->tls_ca) || (o->tls_cert && o->tls_cert[0] && !s->tls_cert) ||
+      (o->tls_key && o->tls_key[0] && !s->tls_key)) {
+    rc_server_close(s);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
   if (!s->host || !s->user || !s->password || !s->start || (o->socket && o->socket[0] && !s->socket)) {
     rc_server_close(s);
     return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
@@ -663,6 +778,31 @@ static int place_event(rc_server *s, const rc_event *h, uint64_t *off, char *es,
   return 0;
 }
 
+/* Does the TLS layer hold bytes of the stream that the socket no longer shows (a record read,
+ * not yet handed to Connector/C)? Then a poll of the socket would wait for nothing. Known for
+ * OpenSSL (Debian's Connector/C); for another TLS library, always "yes": the fetch then waits
+ * in Connector/C, up to the next heartbeat. */
+static int tls_pending(const rc_server *s, const MARIADB_PVIO *pv) {
+  if (!pv->ctls) return 0;
+  if (!s->tls_openssl || !pv->ctls->ssl) return 1;
+  SSL *ssl = pv->ctls->ssl;
+  return SSL_pending(ssl) > 0 || SSL_has_pending(ssl);
+}
+
+int rc_server_hold_signals(int tls, sigset_t *old) {
+  if (!tls) return 0;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  return sigprocmask(SIG_BLOCK, &set, old) == 0;
+}
+
+void rc_server_release_signals(const sigset_t *old, int held) {
+  if (held) sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **file,
                    uint64_t *offset, int timeout_ms, char *es, size_t esz) {
   uint64_t t0 = rc_now_ms();
@@ -673,7 +813,7 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
       /* wait on the socket when Connector/C has nothing buffered (not over TLS, where the
        * TLS layer may hold decrypted bytes the socket does not show) */
       MARIADB_PVIO *pv = s->my->net.pvio;
-      int buffered = !pv || pv->ctls || (pv->cache && pv->cache + pv->cache_size > pv->cache_pos);
+      int buffered = !pv || (pv->cache && pv->cache + pv->cache_size > pv->cache_pos) || tls_pending(s, pv);
       if (!buffered) {
         uint64_t el = rc_now_ms() - t0;
         int wait = timeout_ms < 0 ? (int)dead_ms : (el >= (uint64_t)timeout_ms ? 0 : (int)(timeout_ms - el));
@@ -700,7 +840,10 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
           continue;
         }
       }
+      sigset_t old;
+      int held = rc_server_hold_signals(s->tls_on, &old);
       int rc = fetch(s, es, esz);
+      rc_server_release_signals(&old, held);
       if (rc < 0) return rc;
     }
     s->pending = 0;
@@ -796,7 +939,11 @@ void rc_server_close(rc_server *s) {
   free(s->host);
   free(s->socket);
   free(s->user);
+  if (s->password) explicit_bzero(s->password, strlen(s->password));
   free(s->password);
   free(s->start);
+  free(s->tls_ca);
+  free(s->tls_cert);
+  free(s->tls_key);
   free(s);
 }

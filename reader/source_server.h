@@ -18,7 +18,10 @@
  *  - positions: the file each event belongs to and its offset in that file, also when the
  *    server leaves log_pos at 0, across real and fake ROTATEs;
  *  - heartbeats (consumed here), dead-connection detection, reconnection with capped
- *    exponential backoff at a position the caller chose.
+ *    exponential backoff at a position the caller chose;
+ *  - TLS on both connections as source.tls says (Connector/C's MYSQL_OPT_SSL_* options, and a
+ *    check after the login that the connection is encrypted when the mode requires it): a
+ *    certificate refused, or no TLS where it is required, is RC_ERR_ARG.
  *
  * Errors follow rc_err.h. RC_ERR_ARG means the user must fix something (the caller exits 2);
  * RC_ERR_IO means a transient failure (the caller retries or reconnects).
@@ -46,6 +49,14 @@ typedef struct rc_server_opts {
   unsigned heartbeat_ms;  /* 0: 500 */
   unsigned connect_timeout_ms; /* 0: 5000 */
   int gtid_resume;        /* resume a checkpoint by its GTID state (MariaDB), not by file:pos */
+  /* TLS (source.tls and its files, checked by rc_source_check): an rc_tls_mode
+   * (pipeline/source_config.h; 0, disabled, when not set); the files NULL or "" when not set */
+  int tls;
+  const char *tls_ca, *tls_cert, *tls_key;
+  /* the password when it is NULL: a function that gives it at each connection (malloc'd, or
+   * NULL with errstr set; source.password_file is read again each time) */
+  char *(*password_fn)(void *arg, char *errstr, size_t errstr_size);
+  void *password_arg;
 } rc_server_opts;
 
 /* Connect, run the pre-flight checks, and start the dump at the checkpoint (cp != NULL: it wins

@@ -9,6 +9,7 @@
 
 #include <mysql.h>
 #include <mariadb_rpl.h>
+#include <signal.h>
 
 #include "source_server.h"
 
@@ -19,6 +20,12 @@ struct rc_server {
   int gtid_resume;        /* rc_server_opts.gtid_resume */
   /* options (copies) */
   char *host, *socket, *user, *password, *start;
+  int tls;                  /* rc_tls_mode */
+  char *tls_ca, *tls_cert, *tls_key; /* NULL when not set */
+  char *(*password_fn)(void *arg, char *es, size_t esz);
+  void *password_arg;
+  int tls_said;             /* the TLS state of the connection logged once */
+  int tls_on, tls_openssl;  /* the last connection is encrypted; by OpenSSL */
   unsigned port;
   uint32_t server_id;
   unsigned heartbeat_ms, connect_timeout_ms;
@@ -63,6 +70,15 @@ struct rc_server {
 /* Open a connection to the source (replication: with the settings a dump needs). NULL on
  * failure, with *rc and es set. */
 MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, int *rc);
+/* Over TLS, a signal that interrupts Connector/C in SSL_read breaks the connection (its TLS
+ * layer reads a blocking socket and gives up on EINTR, where the plain one retries). So while a
+ * call may wait on a TLS connection the stage's signals (SIGTERM, SIGINT, SIGUSR1) are held:
+ * they are delivered when released, and the stage's loop sees them then. hold holds them when
+ * `tls` (the connection is encrypted) and says whether it did; release undoes it. A signal
+ * during the TLS handshake itself can still fail a connection attempt: it is then retried, or
+ * the stage stops, as the signal asked. */
+int rc_server_hold_signals(int tls, sigset_t *old);
+void rc_server_release_signals(const sigset_t *old, int held);
 /* The error of the last call on m, as an rc_err_t with a message that says what to do. */
 int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz);
 

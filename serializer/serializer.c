@@ -30,6 +30,7 @@
 
 #include "avro_row.h"
 #include "binlog.h"
+#include "buf.h"
 #include "frame.h"
 #include "registry.h"
 #include "log.h"
@@ -217,25 +218,27 @@ static int register_schema(serializer *s, const char *subject, const char *schem
                            size_t esz) {
   uint64_t first_ns = 0, logged_ns = 0;
   unsigned attempts = 0, backoff_ms = REGISTRY_BACKOFF_MIN_MS;
+  char shown[2100]; /* the URL without the password of a user:password@ */
+  rc_url_redact(s->registry, shown, sizeof shown);
   for (;;) {
     int r = rc_registry_register(s->registry, subject, schema, id, err, esz);
     uint64_t now = rc_now_ns();
     if (r == 0 && attempts)
       rc_info("schema registry %s answers again: subject %s registered after %u failed attempts in %.1f s; "
-              "going on", s->registry, subject, attempts, (double)(now - first_ns) / 1e9);
+              "going on", shown, subject, attempts, (double)(now - first_ns) / 1e9);
     if (r != RC_ERR_IO) {
       if (r < 0) {
         char why[900];
         snprintf(why, sizeof why, "%s", err);
         rc_errf(r, err, esz, "the schema registry %s refused subject %s (not retried: fix the registry or the "
-                "schema, then run again): %s", s->registry, subject, why);
+                "schema, then run again): %s", shown, subject, why);
       }
       return r;
     }
     if (!attempts++) first_ns = now;
     if (!logged_ns || now - logged_ns >= REGISTRY_LOG_EVERY_NS) {
       rc_error("schema registry %s unreachable while registering subject %s (attempt %u, %.0f s so far): %s; "
-               "the pipeline waits for it, retrying every %u s at most", s->registry, subject, attempts,
+               "the pipeline waits for it, retrying every %u s at most", shown, subject, attempts,
                (double)(now - first_ns) / 1e9, err, REGISTRY_BACKOFF_MAX_MS / 1000);
       logged_ns = now;
     }

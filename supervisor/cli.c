@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "source_config.h"
+
 /* The option as the user typed it, without any "=value", for an error message. */
 static void option_text(const char *arg, int optopt_c, char *out, size_t size) {
   if (arg && !strncmp(arg, "--", 2)) {
@@ -70,12 +73,45 @@ void rc_cli_config_free(rc_cli_config *cc) {
   cc->nsets = 0;
 }
 
+/* Does cfg hold a secret (source.password, a kafka.* password)? Its key, or NULL. */
+static const char *secret_held(const rc_config *cfg) {
+  if (rc_config_str(cfg, "source.password")[0]) return "source.password";
+  for (size_t i = 0; i < rc_config_kafka_count(cfg); i++) {
+    static char name[300];
+    snprintf(name, sizeof name, "kafka.%s", rc_config_kafka_key(cfg, i));
+    if (rc_config_is_secret(name)) return name;
+  }
+  return NULL;
+}
+
+/* A -o KEY=SECRET argument, once applied: warn, and blank the value in place, in the memory
+ * /proc/PID/cmdline shows (as mysql does with -pPASSWORD). */
+static void blank_secret(char *assignment) {
+  char *eq = strchr(assignment, '=');
+  char key[256];
+  snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - assignment) : 0, assignment);
+  char *k = key;
+  while (*k == ' ' || *k == '\t') k++;
+  for (size_t n = strlen(k); n && (k[n - 1] == ' ' || k[n - 1] == '\t');) k[--n] = 0;
+  if (!eq || !rc_config_is_secret(k)) return;
+  for (char *p = eq + 1; *p; p++) *p = 'x';
+  rc_warn("%s was given on the command line, which other users of this machine can read (ps) until rowcast "
+          "blanks it, as it just did: prefer %s", k,
+          !strcmp(k, "source.password") ? "source.password_file or " RC_SOURCE_PASSWORD_ENV
+                                        : "a config file readable by rowcast's user only");
+}
+
 int rc_cli_config_apply(rc_cli_config *cc, rc_config *cfg, const char *prefix) {
   char err[1024];
   int r = 0;
   if (cc->config && rc_config_load_file(cfg, cc->config, err, sizeof err) < 0) r = -1;
-  for (int i = 0; r == 0 && i < cc->nsets; i++)
+  const char *secret = r == 0 && cc->config ? secret_held(cfg) : NULL;
+  if (secret && rc_private_mode_check(cc->config, "the config file", err, sizeof err))
+    rc_warn("%s holds %s: %s", cc->config, secret, err);
+  for (int i = 0; r == 0 && i < cc->nsets; i++) {
     if (rc_config_set_arg(cfg, cc->sets[i], err, sizeof err) < 0) r = -1; /* the message names the -o argument */
+    blank_secret(cc->sets[i]);
+  }
   if (r < 0) fprintf(stderr, "%s: %s\n", prefix, err);
   rc_cli_config_free(cc);
   return r;

@@ -1,7 +1,8 @@
 /*
  * cmd_run.c: `rowcast run [--config FILE] [-o section.key=value]...`: reads the command line
- * and the configuration, and runs the group over the live server of source.* (group.c) until
- * SIGTERM/SIGINT.
+ * and the configuration, checks what can be checked of source.* without connecting (TLS files,
+ * the password's source: exit 2 before anything starts), and runs the group over the live
+ * server of source.* (group.c) until SIGTERM/SIGINT.
  */
 #include <stdio.h>
 
@@ -10,6 +11,7 @@
 #include "config.h"
 #include "group.h"
 #include "log.h"
+#include "source_config.h"
 
 static void usage(FILE *out) {
   fputs("usage: rowcast run [--config FILE] [-o section.key=value]...\n"
@@ -17,6 +19,20 @@ static void usage(FILE *out) {
         "from the checkpoint (or source.start), until SIGTERM/SIGINT, which drains: what was read\n"
         "is published and checkpointed. `rowcast config --help` lists every key.\n",
         out);
+}
+
+/* What can be checked of source.* before anything starts: the TLS keys and files, the
+ * password's source (the reader reads it again at each connection). 0, or -1 after saying
+ * what is wrong (exit 2). */
+static int check_source(const rc_config *cfg) {
+  char err[1024];
+  if (rc_source_check(cfg, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast run: %s\n", err);
+    return -1;
+  }
+  const char *file = rc_config_str(cfg, "source.password_file");
+  if (file[0] && rc_private_mode_check(file, "source.password_file", err, sizeof err)) rc_warn("%s", err);
+  return 0;
 }
 
 int rc_cmd_run(int argc, char **argv) {
@@ -32,7 +48,7 @@ int rc_cmd_run(int argc, char **argv) {
     fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
                     "(e.g. -o source.server_id=4242)\n",
             rc_config_str(cfg, "source.host"));
-  } else {
+  } else if (check_source(cfg) == 0) {
     status = rc_group_run(cfg, argv + first, 0);
   }
   rc_config_free(cfg);

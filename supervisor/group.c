@@ -22,7 +22,10 @@
  * Children watch a pipe whose write end only the supervisor holds, and exit when it closes.
  * The supervisor locks <state.dir>/lock (state_lock.c) and its stages inherit the lock, so no
  * second rowcast starts on the state dir until all of them are gone; a run directory a killed
- * supervisor left behind is removed at the next start. A drain sends SIGUSR1 to the reader
+ * supervisor left behind is removed at the next start. The state and run directories are
+ * created private (0700; a wider existing one is warned of): the stages' config file in the run
+ * directory (0600) holds source.password when one is set, and no secret goes on their command
+ * line. A drain sends SIGUSR1 to the reader
  * (it reads on to the end of the open transaction, then sends END); stopping the group is
  * SIGTERM (and SIGCONT, for a stopped stage). The watchdog restarts a group that makes no
  * progress for supervisor.stall_timeout_ms while work is queued, naming the stage it blames.
@@ -54,6 +57,7 @@
 #include "pipe.h"
 #include "recovery_prepare.h"
 #include "signals.h"
+#include "source_config.h"
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
@@ -682,6 +686,7 @@ static int open_dirs(group *g, int *own_run_dir) {
     fprintf(stderr, "rowcast: %s\n", err);
     return 2;
   }
+  if (rc_private_mode_check(g->state_dir, "state.dir", err, sizeof err)) rc_warn("%s", err);
   if (exe_dir(g->exe_dir, sizeof g->exe_dir) < 0) return 1;
   char prev_run[PATH_MAX];
   g->lock_fd = rc_state_lock(g->state_dir, 5000, prev_run, sizeof prev_run, err, sizeof err);
@@ -710,6 +715,7 @@ static int open_dirs(group *g, int *own_run_dir) {
       fprintf(stderr, "rowcast: %s\n", err);
       return 2;
     }
+    if (rc_private_mode_check(g->run_dir, "run.dir", err, sizeof err)) rc_warn("%s", err);
   }
   if (rc_state_lock_record(g->lock_fd, g->run_dir, *own_run_dir) < 0)
     rc_warn("cannot record pid and run directory in %s/lock: %s", g->state_dir, strerror(errno));

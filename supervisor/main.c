@@ -27,7 +27,9 @@ static const command commands[] = {
     {"stats", rc_cmd_stats, "[--config F] [-o key=value]... [--watch [--interval MS]]",
      "the live figures of a running replay or run (--watch:\n"
      "a live view, like top)"},
-    {"config", rc_cmd_config, "--help", "every configuration key, its default and bounds"},
+    {"config", rc_cmd_config, "[--show [--config F] [-o key=value]...]",
+     "every configuration key, its default and bounds; with\n"
+     "--show the effective configuration, secrets redacted"},
     {"decode", rc_cmd_decode, "[--events] FILE...",
      "decode captured binlog files to JSON lines on stdout\n"
      "(one line per row change, or per event with --events)"},

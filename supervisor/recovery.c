@@ -104,7 +104,7 @@ static rd_kafka_t *new_consumer(recov *r, char *err, size_t es) {
     const char *k = rc_config_kafka_key(r->cfg, i), *v = rc_config_kafka_value(r->cfg, i);
     char e2[512];
     if (rd_kafka_conf_set(conf, k, v, e2, sizeof e2) != RD_KAFKA_CONF_OK) {
-      snprintf(err, es, "configuration kafka.%s=%s: %s", k, v, e2);
+      snprintf(err, es, "configuration kafka.%s=%s: %s", k, rc_config_kafka_shown(r->cfg, i), e2);
       rd_kafka_conf_destroy(conf);
       return NULL;
     }

@@ -506,7 +506,7 @@ static rd_kafka_t *new_consumer(tail *t, const char *group, char *err, size_t er
     const char *k = rc_config_kafka_key(t->cfg, i), *v = rc_config_kafka_value(t->cfg, i);
     char e2[512];
     if (rd_kafka_conf_set(conf, k, v, e2, sizeof e2) != RD_KAFKA_CONF_OK) {
-      snprintf(err, errsz, "configuration kafka.%s=%s: %s", k, v, e2);
+      snprintf(err, errsz, "configuration kafka.%s=%s: %s", k, rc_config_kafka_shown(t->cfg, i), e2);
       goto fail;
     }
   }

@@ -4,6 +4,8 @@
  */
 #include "registry.h"
 
+#include "buf.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -75,8 +77,10 @@ static void registry_error(const answer *a, char *out, size_t out_size) {
 
 /* One request to full_url. body NULL: GET, else POST of body. On success (a 2xx answer that is a
  * JSON object) returns 0 and *json is the parsed answer, which the caller decrefs. */
-static int request(const char *full_url, const char *body, json_t **json, char *errstr, size_t errstr_size) {
+static int request(const char *url, const char *body, json_t **json, char *errstr, size_t errstr_size) {
   *json = NULL;
+  char full_url[4400]; /* as messages show it: without the password of user:password@ */
+  rc_url_redact(url, full_url, sizeof full_url);
   const char *method = body ? "POST" : "GET";
   int err = curl_ready(errstr, errstr_size);
   if (err < 0) return err;
@@ -91,7 +95,7 @@ static int request(const char *full_url, const char *body, json_t **json, char *
     if (!(h2 = curl_slist_append(hdr, "Content-Type: " CONTENT_TYPE))) goto nomem;
     hdr = h2;
   }
-  curl_easy_setopt(h, CURLOPT_URL, full_url);
+  curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);

@@ -15,6 +15,7 @@
 int rc_mkdirs(const char *path, char *errstr, size_t es) {
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s", path);
+  for (size_t n = strlen(tmp); n > 1 && tmp[n - 1] == '/';) tmp[--n] = 0; /* "dir/" is dir */
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
     *p = 0;
@@ -22,7 +23,7 @@ int rc_mkdirs(const char *path, char *errstr, size_t es) {
       return rc_errf(RC_ERR_IO, errstr, es, "cannot create directory %s: %s", tmp, strerror(errno));
     *p = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+  if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
     return rc_errf(RC_ERR_IO, errstr, es, "cannot create directory %s: %s", tmp, strerror(errno));
   return 0;
 }

@@ -45,7 +45,9 @@ int rc_checkpoint_read(const char *state_dir, rc_checkpoint *cp, char *errstr, s
  * step that failed (the old checkpoint then still stands). */
 int rc_checkpoint_write(const char *state_dir, const rc_checkpoint *cp, char *errstr,
                         size_t errstr_size);
-/* mkdir -p */
+/* mkdir -p: the directories on the way with mode 0755 (less the umask), the last one private
+ * (0700: the state and run directories hold the checkpoint and the stages' configuration). A
+ * directory that exists already keeps its mode. */
 int rc_mkdirs(const char *path, char *errstr, size_t errstr_size);
 /* Open a file of the state or run directory for reading: 1 and *f (the caller's to fclose), 0
  * when there is no such file (nothing recorded yet), or RC_ERR_IO naming it (what, e.g.

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "buf.h"
 #include "config_int.h"
 #include "rc_err.h"
 
@@ -43,6 +44,17 @@ static int find_key(const char *name) {
   for (size_t i = 0; i < RC_CONFIG_NKEYS; i++)
     if (strcmp(rc_config_keys[i].name, name) == 0) return (int)i;
   return -1;
+}
+
+int rc_config_is_secret(const char *key) {
+  if (!strcmp(key, "source.password")) return 1;
+  if (strncmp(key, KAFKA_PREFIX, strlen(KAFKA_PREFIX))) return 0;
+  return strstr(key, "password") || strstr(key, "secret"); /* sasl.password, ssl.key.password... */
+}
+
+/* The value as error messages show it: a secret never. */
+static const char *shown(const char *key, const char *value) {
+  return rc_config_is_secret(key) ? "(redacted)" : value;
 }
 
 static const char *type_name(key_type t) {
@@ -187,15 +199,16 @@ static int parse_value(size_t i, const char *text, int64_t *num, char *msg, size
 
   case KT_STRING: {
     size_t len = strlen(text);
+    const char *show = shown(k->name, text);
     if ((int64_t)len < k->min || (int64_t)len > k->max)
       return rc_errf(RC_ERR_ARG, msg, msgsz, "%s: '%.100s%s' has %zu characters; allowed: %s",
-                     k->name, text, len > 100 ? "..." : "", len, allowed);
+                     k->name, show, strlen(show) > 100 ? "..." : "", len, allowed);
     if (k->allowed)
       for (size_t j = 0; j < len; j++)
         if (!in_class(k->allowed, (unsigned char)text[j]))
           return rc_errf(RC_ERR_ARG, msg, msgsz,
                          "%s: '%.100s%s' holds the character '%c', not allowed; allowed: %s",
-                         k->name, text, len > 100 ? "..." : "", text[j], allowed);
+                         k->name, show, strlen(show) > 100 ? "..." : "", text[j], allowed);
     return 0;
   }
 
@@ -405,7 +418,10 @@ int rc_config_set_arg(rc_config *c, const char *assignment, char *errstr, size_t
     err = rc_errf(RC_ERR_ARG, errstr, errstr_size,
                   "-o %s: the key is missing, expected section.key=value", assignment);
   } else if ((err = set_trimmed(c, key, value, msg, sizeof msg)) != 0) {
-    rc_errf(err, errstr, errstr_size, "-o %s: %s", assignment, msg);
+    if (rc_config_is_secret(key))
+      rc_errf(err, errstr, errstr_size, "-o %s=(redacted): %s", key, msg);
+    else
+      rc_errf(err, errstr, errstr_size, "-o %s: %s", assignment, msg);
   }
   free(key);
   free(value);
@@ -519,6 +535,13 @@ const char *rc_config_kafka_key(const rc_config *c, size_t i) {
 
 const char *rc_config_kafka_value(const rc_config *c, size_t i) {
   return i < c->nkafka ? c->kafka[i].value : NULL;
+}
+
+const char *rc_config_kafka_shown(const rc_config *c, size_t i) {
+  if (i >= c->nkafka) return NULL;
+  char full[512];
+  snprintf(full, sizeof full, KAFKA_PREFIX "%s", c->kafka[i].key);
+  return rc_config_is_secret(full) ? "(redacted)" : c->kafka[i].value;
 }
 
 /* ---- loading a file ----------------------------------------------------------------------- */
@@ -691,6 +714,33 @@ static int write_ini(const rc_config *c, FILE *f, char *msg, size_t msgsz) {
   return 0;
 }
 
+void rc_config_print(const rc_config *c, FILE *out) {
+  char value[RC_CONFIG_LINE_MAX];
+  size_t section_len = 0;
+  const char *section = NULL;
+  fputs("; rowcast's effective configuration: every key, secrets redacted.\n", out);
+  for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
+    const char *name = rc_config_keys[i].name, *dot = strchr(name, '.');
+    size_t len = (size_t)(dot - name);
+    if (!section || len != section_len || memcmp(section, name, len) != 0) {
+      fprintf(out, "\n[%.*s]\n", (int)len, name);
+      section = name;
+      section_len = len;
+    }
+    if (rc_config_keys[i].type == KT_INT && rc_config_keys[i].allowed && c->num[i] == 0)
+      snprintf(value, sizeof value, "%s", AUTO);
+    else
+      format_value(c, i, value, sizeof value);
+    if (rc_config_is_secret(name) && value[0]) snprintf(value, sizeof value, "(redacted)");
+    if (!strcmp(name, "schema_registry.url")) rc_url_redact(c->str[i], value, sizeof value);
+    put_line(out, dot + 1, value);
+  }
+  if (c->nkafka) fputs("\n[kafka]\n", out);
+  for (size_t i = 0; i < c->nkafka; i++) {
+    put_line(out, c->kafka[i].key, rc_config_kafka_shown(c, i));
+  }
+}
+
 static int fsync_dir_of(const char *path) {
   const char *slash = strrchr(path, '/');
   char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
@@ -787,7 +837,8 @@ static void default_text(size_t i, bool md, char *buf, size_t size) {
 void rc_config_help(FILE *out) {
   fputs("rowcast reads its configuration from an INI file ([section], then key = value; ';' or\n"
         "'#' starts a comment) and from -o section.key=value options, which win over the file.\n"
-        "Sizes take the suffixes k, m, g (KiB, MiB, GiB).\n",
+        "Sizes take the suffixes k, m, g (KiB, MiB, GiB). `rowcast config --show [--config FILE]\n"
+        "[-o section.key=value]...` prints the configuration they give, secrets redacted.\n",
         out);
   for (size_t i = 0; i < RC_CONFIG_NKEYS; i++) {
     char allowed[256], def[64];
@@ -830,7 +881,8 @@ void rc_config_markdown(FILE *out) {
         "Sizes in bytes take the suffixes `k`, `m` and `g` (KiB, MiB, GiB). Booleans are `true`\n"
         "or `false` (also `yes`/`no`, `on`/`off`, `1`/`0`). Durations are in milliseconds (`250`\n"
         "or `250ms`).\n"
-        "`rowcast config --help` prints this reference.\n",
+        "`rowcast config --help` prints this reference; `rowcast config --show` the configuration a\n"
+        "`--config` file and `-o` options give, with every secret redacted.\n",
         out);
   size_t section_len = 0;
   const char *section = NULL;

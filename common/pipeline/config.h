@@ -63,6 +63,8 @@ const char *rc_config_str(const rc_config *c, const char *key);
 size_t rc_config_kafka_count(const rc_config *c);
 const char *rc_config_kafka_key(const rc_config *c, size_t i);
 const char *rc_config_kafka_value(const rc_config *c, size_t i);
+/* The value as a message may show it: "(redacted)" for a secret (rc_config_is_secret). */
+const char *rc_config_kafka_shown(const rc_config *c, size_t i);
 
 /* Write every value that differs from its default, then the kafka.* keys, as an INI file that
  * rc_config_load_file() reads back to the same config (the supervisor hands its effective
@@ -70,6 +72,16 @@ const char *rc_config_kafka_value(const rc_config *c, size_t i);
  * passwords), fsyncs it, renames it over path and fsyncs the directory. RC_ERR_IO on failure,
  * path.tmp removed. */
 int rc_config_write(const rc_config *c, const char *path, char *errstr, size_t errstr_size);
+
+/* Is the value of this key a secret that must never be shown: source.password, and the
+ * kafka.* properties whose name holds "password" or "secret" (kafka.sasl.password,
+ * kafka.ssl.key.password, ...)? Error messages of this module never quote such a value. */
+int rc_config_is_secret(const char *key);
+
+/* Every key with its value (auto as auto), then the kafka.* keys, as INI text for people
+ * (`rowcast config --show`): a secret is written "(redacted)", and so is the password of a
+ * user:password@ in schema_registry.url. Not meant to be read back. */
+void rc_config_print(const rc_config *c, FILE *out);
 
 /* The keys of the table, in table order (kafka.* is not among them): for tests and listings. */
 size_t rc_config_key_count(void);

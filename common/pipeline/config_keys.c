@@ -22,7 +22,42 @@ const key_def rc_config_keys[] = {
      "The user rowcast connects as. It needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB "
      "10.5+: REPLICATION SLAVE and BINLOG MONITOR), and SELECT on the tables it streams for the "
      "information_schema lookup (README: Running on a live server)."},
-    {"source.password", KT_STRING, "", 0, 1024, NULL, "Its password."},
+    {"source.password", KT_STRING, "", 0, 1024, NULL,
+     "Its password. rowcast never writes it to a log line, stats.json or a process's command "
+     "line (a -o source.password=... given to rowcast is blanked in its own command line once "
+     "read, but other users may see it before that: prefer the alternatives). Instead of "
+     "it: source.password_file, or the environment variable ROWCAST_SOURCE_PASSWORD. "
+     "Precedence: source.password and source.password_file together are refused; the "
+     "environment variable is used only when neither is set. rowcast warns when a config file "
+     "that holds a password can be read by its group or others."},
+    {"source.password_file", KT_STRING, "", 0, 4000, NULL,
+     "A file holding the password (its whole content, a trailing newline removed), read at "
+     "each connection, so a rotated password is picked up at the next reconnection. It must "
+     "be readable at start (rowcast exits with status 2 naming it otherwise) and should be "
+     "readable by rowcast's user only (rowcast warns otherwise): chmod 600."},
+    {"source.tls", KT_ENUM, "preferred", 0, 0,
+     "disabled|preferred|required|verify_ca|verify_identity",
+     "TLS on every connection to the source (the binlog dump, the information_schema lookups, "
+     "the pre-flight checks). disabled: never. preferred: when the server offers it, without "
+     "checking its certificate (a warning says when a server reached over TCP does not). "
+     "required: always, refusing a server without TLS, certificate not checked. verify_ca: "
+     "required, and the server's certificate must be signed by source.tls_ca. "
+     "verify_identity: verify_ca, and the certificate must also name source.host (its "
+     "subject alternative names or common name); without source.tls_ca the system's trusted "
+     "CAs are used. A refused server stops rowcast with exit status 2 (not a restart loop). "
+     "With required and verify_ca, Connector/C finishes the login before rowcast sees that "
+     "the server offered no TLS: the login is a challenge-response, never the password in "
+     "clear, and rowcast then disconnects; verify_identity refuses before the login."},
+    {"source.tls_ca", KT_STRING, "", 0, 4000, NULL,
+     "A PEM file of the CA certificates that may sign the server's certificate: needed by "
+     "verify_ca, optional with verify_identity, refused with the other modes (they do not "
+     "check the certificate)."},
+    {"source.tls_cert", KT_STRING, "", 0, 4000, NULL,
+     "A PEM client certificate, for a server account that requires one (REQUIRE X509 or "
+     "SUBJECT); set with source.tls_key."},
+    {"source.tls_key", KT_STRING, "", 0, 4000, NULL,
+     "The PEM private key of source.tls_cert. Every source.tls_* file is checked readable at "
+     "start: rowcast exits with status 2 naming the file otherwise."},
     {"source.server_id", KT_INT, "0", 0, 4294967295LL, NULL,
      "The replica server id rowcast uses: unique among the server's replicas (a clash makes "
      "the server drop the other replica's connection). 0: not set; rowcast run refuses to "
@@ -113,12 +148,15 @@ const key_def rc_config_keys[] = {
      "on a durable disk. One rowcast per state.dir: `rowcast replay` and `rowcast run` lock "
      "<state.dir>/lock (the supervisor and its stages hold it) and a second one refuses to "
      "start, naming the pid that holds it. A relative path is relative to the directory "
-     "rowcast starts in."},
+     "rowcast starts in. Created private (mode 0700); rowcast warns when an existing one can "
+     "be read by its group or others."},
     {"run.dir", KT_STRING, "", 0, 80, NULL,
      "Where the running processes meet: their ipc sockets and live statistics. Empty: a fresh "
      "temporary directory, removed at the end (and at the next start when a killed rowcast "
      "left it behind). Nothing in it needs to survive a restart. At most 80 characters, "
-     "because a socket path must fit in 107 bytes."},
+     "because a socket path must fit in 107 bytes. Created private (mode 0700), like "
+     "state.dir: it holds the configuration the stages read (mode 0600), source.password "
+     "included when one is set."},
 
     {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
      "How often each process sends a snapshot of its metrics (throughput, latency) to the "

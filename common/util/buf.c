@@ -239,3 +239,14 @@ void rc_buf_json_double(rc_buf *b, double d) {
   char tmp[RC_DTOA_BUF];
   rc_buf_put(b, tmp, (size_t)rc_dtoa_double(d, tmp));
 }
+
+void rc_url_redact(const char *url, char *out, size_t size) {
+  const char *scheme = strstr(url, "://");
+  const char *start = scheme ? scheme + 3 : url;
+  size_t auth = strcspn(start, "/?#"); /* the authority: [user[:password]@]host[:port] */
+  const char *at = memrchr(start, '@', auth), *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+  if (colon)
+    snprintf(out, size, "%.*s(redacted)%s", (int)(colon + 1 - url), url, at);
+  else
+    snprintf(out, size, "%s", url);
+}

@@ -50,6 +50,9 @@ void rc_buf_json_str(rc_buf *b, const char *s, size_t n);
 void rc_buf_utf8_clean(rc_buf *b, const char *s, size_t n);
 /* 1 when s is valid UTF-8 (what rc_buf_utf8_clean would copy unchanged), else 0. */
 int rc_utf8_valid(const char *s, size_t n);
+/* A URL as messages may show it: the password of its userinfo (scheme://user:password@host/...)
+ * replaced by "(redacted)"; anything else copied. Truncated to out_size. */
+void rc_url_redact(const char *url, char *out, size_t out_size);
 /* Shortest JSON number that reads back as the same float / double. */
 void rc_buf_json_float(rc_buf *b, float f);
 void rc_buf_json_double(rc_buf *b, double d);

@@ -98,11 +98,26 @@ static void test_utf8_clean(void) {
   RC_CHECK(!rc_utf8_valid("\x80", 1) && !rc_utf8_valid("a\xE2\x82", 3) && !rc_utf8_valid("\xED\xA0\x80", 3));
 }
 
+static void test_url_redact(void) {
+  char out[256];
+  rc_url_redact("https://bob:s3cret@registry:8081/x", out, sizeof out);
+  RC_CHECK_STR(out, "https://bob:(redacted)@registry:8081/x");
+  rc_url_redact("http://bob@registry:8081", out, sizeof out); /* no password */
+  RC_CHECK_STR(out, "http://bob@registry:8081");
+  rc_url_redact("http://registry:8081/a:b@c", out, sizeof out); /* an @ in the path is no userinfo */
+  RC_CHECK_STR(out, "http://registry:8081/a:b@c");
+  rc_url_redact("http://u:p@ss@h", out, sizeof out); /* the last @ ends the userinfo */
+  RC_CHECK_STR(out, "http://u:(redacted)@h");
+  rc_url_redact("", out, sizeof out);
+  RC_CHECK_STR(out, "");
+}
+
 void rc_tests(void) {
   RC_RUN(test_integers);
   RC_RUN(test_floats);
   RC_RUN(test_base64);
   RC_RUN(test_json_str);
   RC_RUN(test_utf8_clean);
+  RC_RUN(test_url_redact);
   rc_buf_free(&b);
 }
