@@ -148,6 +148,9 @@ static void test_all_types(void) {
 }
 
 void rc_tests(void) {
+  min_same = 1; /* one change, value and key, through both encoders */
   RC_RUN(test_rfc4231);
   RC_RUN(test_all_types);
+  RC_RUN(test_fast_matches_reference); /* and frees avro-c's readers */
+  rc_avro_decoder_cache_free();
 }
