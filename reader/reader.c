@@ -70,6 +70,7 @@ typedef struct {
   uint64_t events, changes, batches, bytes_sent, send_wait_ns;
   uint64_t filtered; /* ROWS events of filtered tables, dropped unread */
   rc_filter *filter;
+  int filter_tables; /* filter.include or filter.exclude is set */
   uint64_t cur_pos;
   char cur_file[256];
   int fatal; /* an exit status decided deep inside (an event too big for the pipe) */
@@ -208,7 +209,7 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
 static int remember_tmap(reader *r, const rc_event *ev) {
   uint64_t id = rc_table_map_id(r->bl, ev);
   const rc_table *tb = rc_binlog_table(r->bl, id);
-  int filtered = tb && !rc_filter_table(r->filter, tb->db, tb->name);
+  int filtered = r->filter_tables && tb && !rc_filter_table(r->filter, tb->db, tb->name);
   rc_event tmp;
   int nocrc = ev->in_payload;
   if (!filtered) ev = enrich_tmap(r, ev, &tmp, &nocrc);
@@ -262,7 +263,7 @@ static int already_sent(const reader *r, const rc_event *ev) {
 
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (already_sent(r, ev)) return 0;
-  const tmap_slot *ft = r->filter ? tmap_find(r, rc_rows_table_id(r->bl, ev)) : NULL;
+  const tmap_slot *ft = r->filter_tables ? tmap_find(r, rc_rows_table_id(r->bl, ev)) : NULL;
   if (ft && ft->filtered) { /* a filtered table: dropped before any decoding */
     r->filtered++;
     return 0;
@@ -559,6 +560,7 @@ int main(int argc, char **argv) {
     rc_stage_close(&r.st);
     return RC_EXIT_CONFIG;
   }
+  r.filter_tables = rc_filter_has_tables(r.filter);
   rc_stage_path(&r.st, path, sizeof path, "reader");
   int live = r.st.nargs == 0; /* no files: the server of source.* */
   rc_checkpoint cp;

@@ -184,7 +184,7 @@ static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint3
   if (!ev->in_payload && !rc_event_type_name(ev->type)) dc->unknown[ev->type]++;
   if (dc->events_mode) return print_event(dc, bl, ev, err, esz);
   if (rc_event_is_rows(ev->type)) {
-    const rc_table *t = rc_binlog_table(bl, rc_rows_table_id(bl, ev));
+    const rc_table *t = rc_filter_has_tables(dc->filter) ? rc_binlog_table(bl, rc_rows_table_id(bl, ev)) : NULL;
     if (t && !rc_filter_table(dc->filter, t->db, t->name)) return 0; /* filtered: not decoded */
     return do_rows(dc, bl, ev, row_index, err, esz);
   }

@@ -218,6 +218,8 @@ int rc_filter_table(const rc_filter *f, const char *db, const char *table) {
   return !rc_patterns_match(f->exclude, names);
 }
 
+int rc_filter_has_tables(const rc_filter *f) { return f && (f->include->n || f->exclude->n); }
+
 int rc_filter_has_columns(const rc_filter *f) { return f && (f->exclude_columns->n || f->mask_columns->n); }
 
 int rc_filter_column(const rc_filter *f, const char *db, const char *table, const char *column) {

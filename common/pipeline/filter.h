@@ -62,6 +62,8 @@ void rc_filter_free(rc_filter *f);
 
 /* Is table db.table streamed? 1 yes, 0 filtered out. */
 int rc_filter_table(const rc_filter *f, const char *db, const char *table);
+/* Does the filter leave any table out (any include or exclude pattern)? */
+int rc_filter_has_tables(const rc_filter *f);
 /* Does the filter touch columns at all (any exclude_columns or mask_columns pattern)? */
 int rc_filter_has_columns(const rc_filter *f);
 /* What happens to column db.table.column: RC_FILTER_KEEP, _EXCLUDE or _MASK. */

@@ -80,7 +80,7 @@ static void test_filter_tables(void) {
   rc_filter *f;
   RC_CHECK(rc_filter_parse(&f, "", "", "", "", NULL, 0, err, sizeof err) == 0);
   RC_CHECK(rc_filter_table(f, "any", "thing") == 1);
-  RC_CHECK(!rc_filter_has_columns(f));
+  RC_CHECK(!rc_filter_has_columns(f) && !rc_filter_has_tables(f));
   rc_filter_free(f);
   RC_CHECK(rc_filter_table(NULL, "any", "thing") == 1);
 
@@ -95,6 +95,7 @@ static void test_filter_tables(void) {
   RC_CHECK(rc_filter_parse(&f, "", "*.audit_*", "", "", NULL, 0, err, sizeof err) == 0);
   RC_CHECK(rc_filter_table(f, "shop", "orders") == 1);
   RC_CHECK(rc_filter_table(f, "shop", "audit_log") == 0);
+  RC_CHECK(rc_filter_has_tables(f) && !rc_filter_has_columns(f));
   rc_filter_free(f);
 
   RC_CHECK(rc_filter_parse(&f, "shop", "", "", "", NULL, 0, err, sizeof err) == RC_ERR_ARG);
