@@ -14,6 +14,11 @@
  * (rc_rec_file) and its FORMAT_DESCRIPTION (rc_rec_fde) at the start of each batch and file,
  * the TABLE_MAP each ROWS event needs (rc_rec_tmap) once per batch, the ROWS events
  * (rc_rec_rows), and a transaction end (rc_rec_txn_end) after each transaction.
+ *
+ * Table filters (filter.include, filter.exclude: pipeline/filter.h) are applied here, at the
+ * TABLE_MAP: the ROWS events of a filtered table id are dropped unread (neither decoded nor
+ * forwarded, counted as "filtered"); the transaction ends still go out, so a transaction whose
+ * changes are all filtered moves the checkpoint on like any other.
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +29,7 @@
 
 #include "binlog.h"
 #include "checkpoint.h"
+#include "filter.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +42,7 @@ typedef struct {
   uint8_t *raw;
   size_t len, cap;
   uint8_t flags; /* RC_REC_EV_* of its 'T' record */
+  uint8_t filtered; /* the table is filtered out: its rows are dropped, raw is not kept */
   uint64_t sent_seq; /* batch it was last put in */
 } tmap_slot;
 
@@ -48,6 +55,7 @@ typedef struct {
   rc_buf batch;
   uint64_t seq;
   uint32_t batch_changes;
+  uint32_t batch_ends; /* transaction ends in it: a batch of filtered transactions closes too */
   uint64_t batch_open_ns;
   int batch_has_file; /* N and F records written for the current file */
   char file[256];          /* the file the current events come from */
@@ -62,6 +70,9 @@ typedef struct {
   size_t max_bytes;
   /* metrics */
   uint64_t events, changes, batches, bytes_sent, send_wait_ns;
+  uint64_t filtered; /* ROWS events of filtered tables, dropped unread */
+  rc_filter *filter;
+  int filter_tables; /* filter.include or filter.exclude is set */
   uint64_t cur_pos;
   char cur_file[256];
   int fatal; /* an exit status decided deep inside (an event too big for the pipe) */
@@ -83,6 +94,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
   reader *r = st->ctx;
   rc_metric_put(b, "events", r->events);
   rc_metric_put(b, "changes", r->changes);
+  rc_metric_put(b, "filtered", r->filtered);
   rc_metric_put(b, "batches", r->batches);
   rc_metric_put(b, "bytes", r->bytes_sent);
   rc_metric_put(b, "send_wait_ms", r->send_wait_ns / 1000000);
@@ -118,6 +130,7 @@ static int send_frame(reader *r) {
 static void batch_open(reader *r) {
   rc_frame_begin(&r->batch, RC_FRAME_EVENTS, r->seq);
   r->batch_changes = 0;
+  r->batch_ends = 0;
   r->batch_open_ns = rc_now_ns();
   r->batch_has_file = 0;
 }
@@ -199,12 +212,15 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
   return tmp;
 }
 
-/* Keep a copy of a TABLE_MAP's bytes: a batch includes each table map its rows need. */
+/* Keep a copy of a TABLE_MAP's bytes: a batch includes each table map its rows need. A
+ * filtered table keeps only its id, marked: no copy, no information_schema lookup. */
 static int remember_tmap(reader *r, const rc_event *ev) {
   uint64_t id = rc_table_map_id(r->bl, ev);
+  const rc_table *tb = rc_binlog_table(r->bl, id);
+  int filtered = r->filter_tables && tb && !rc_filter_table(r->filter, tb->db, tb->name);
   rc_event tmp;
   int nocrc = ev->in_payload;
-  ev = enrich_tmap(r, ev, &tmp, &nocrc);
+  if (!filtered) ev = enrich_tmap(r, ev, &tmp, &nocrc);
   tmap_slot *t = tmap_find(r, id);
   if (!t) {
     if (r->n_tmaps >= RC_MAX_TABLES) { /* same bound as the decoder's: start over */
@@ -218,6 +234,9 @@ static int remember_tmap(reader *r, const rc_event *ev) {
     memset(t, 0, sizeof *t);
     t->table_id = id;
   }
+  t->sent_seq = 0;
+  t->filtered = (uint8_t)filtered;
+  if (filtered) return 0;
   if (t->cap < ev->raw_len) {
     uint8_t *p = realloc(t->raw, ev->raw_len);
     if (!p) return -1;
@@ -227,7 +246,6 @@ static int remember_tmap(reader *r, const rc_event *ev) {
   memcpy(t->raw, ev->raw, ev->raw_len);
   t->len = ev->raw_len;
   t->flags = nocrc ? RC_REC_EV_NOCRC : 0;
-  t->sent_seq = 0;
   return 0;
 }
 
@@ -253,6 +271,11 @@ static int already_sent(const reader *r, const rc_event *ev) {
 
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (already_sent(r, ev)) return 0;
+  const tmap_slot *ft = r->filter_tables ? tmap_find(r, rc_rows_table_id(r->bl, ev)) : NULL;
+  if (ft && ft->filtered) { /* a filtered table: dropped before any decoding */
+    r->filtered++;
+    return 0;
+  }
   int rc = rc_row_iter_begin(&r->it, r->bl, ev, 0, err, esz);
   if (rc < 0) return rc;
   /* count the changes: walk the row images (sizes depend on the values) */
@@ -333,9 +356,11 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
       if (make_room(r, 16, &ev) < 0) return RC_STAGE_STOP;
       put_file_header(r);
       rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){off + len});
+      r->batch_ends++;
     }
   }
-  if (r->batch_changes >= r->max_changes || (r->batch_changes && rc_now_ns() - r->batch_open_ns >= r->max_ns))
+  if (r->batch_changes >= r->max_changes || r->batch_ends >= r->max_changes ||
+      ((r->batch_changes || r->batch_ends) && rc_now_ns() - r->batch_open_ns >= r->max_ns))
     if (batch_close(r) < 0) return RC_STAGE_STOP;
   return 0;
 }
@@ -562,6 +587,12 @@ int main(int argc, char **argv) {
   r.max_bytes = (size_t)r.st.pipe.max_message_bytes;
   r.seq = 1;
   char err[1024], path[4200];
+  if (rc_filter_from_config(&r.filter, r.st.cfg, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    rc_stage_close(&r.st);
+    return RC_EXIT_CONFIG;
+  }
+  r.filter_tables = rc_filter_has_tables(r.filter);
   rc_stage_path(&r.st, path, sizeof path, "reader");
   int live = r.st.nargs == 0; /* no files: the server of source.* */
   rc_checkpoint cp;
@@ -592,8 +623,9 @@ int main(int argc, char **argv) {
     rc_frame_begin(&r.batch, RC_FRAME_END, r.seq);
     rc_frame_finish(&r.batch, 0, 0);
     if (send_frame(&r) < 0) status = RC_EXIT_FAILURE;
-    rc_info("read %llu events, %llu changes in %llu batches", (unsigned long long)r.events,
-            (unsigned long long)r.changes, (unsigned long long)r.batches);
+    rc_info("read %llu events, %llu changes in %llu batches; %llu ROWS events of filtered tables dropped",
+            (unsigned long long)r.events, (unsigned long long)r.changes, (unsigned long long)r.batches,
+            (unsigned long long)r.filtered);
     /* a drain request was served by the END; SIGTERM ends us */
     while (status == 0 && !rc_stage_stopping(&r.st) && rc_stage_wait(&r.st, NULL, 0, -1) >= 0) {
     }
@@ -608,6 +640,7 @@ done:
   if (r.srv) rc_server_close(r.srv);
   lookups_clear(&r);
   free(r.lookups);
+  rc_filter_free(r.filter);
   free(r.fde);
   rc_buf_free(&r.enriched);
   rc_buf_free(&r.batch);

@@ -18,6 +18,12 @@
  * serializer, for the schema topic). A batch whose messages do not fit in one pipe message goes
  * out in parts (RC_FRAME_MORE).
  *
+ * Column filters (filter.exclude_columns, filter.mask_columns) are applied here, before
+ * encoding: each table version gets its projection (common/codec/row_project.h), built once and
+ * cached by signature like the schemas, and every change is encoded from the projected images
+ * with the projected table, so Avro and JSON, keys and values, leave out and mask the same
+ * columns. Table filters were applied by the reader.
+ *
  * With schema_registry.url, a registry that cannot be reached (refused, timeout, 5xx) is waited
  * for: the schema is registered again with a backoff until it answers, and the batch goes on
  * from where it was (register_schema). A registry that refuses a schema (4xx) is a
@@ -31,11 +37,13 @@
 #include "avro_row.h"
 #include "binlog.h"
 #include "buf.h"
+#include "filter.h"
 #include "frame.h"
 #include "registry.h"
 #include "log.h"
 #include "metrics.h"
 #include "row_json.h"
+#include "row_project.h"
 #include "stage.h"
 
 /* One table version's Avro schemas and, when a registry is used, their ids. */
@@ -57,6 +65,13 @@ typedef struct {
 
 #define TABLE_STATS 256
 #define OTHER_TABLES "(other tables)"
+/* One table version's projection under the column filters; p NULL: the filters leave it as it is. */
+typedef struct {
+  uint64_t sig;
+  rc_project *p;
+} proj_slot;
+
+#define PROJ_SLOTS 1024
 
 typedef struct {
   rc_stage st;
@@ -75,6 +90,9 @@ typedef struct {
   table_stat *tables; /* [TABLE_STATS], open addressing on the name; the last slot: OTHER_TABLES */
   size_t ntables;
   int fatal;
+  rc_filter *filter;
+  proj_slot *projs; /* open addressing on the signature; NULL without column filters */
+  size_t nprojs;
 } serializer;
 
 /* The figures of table db.name (found or added). */
@@ -252,7 +270,50 @@ static uint64_t table_sig(const rc_table *t) {
   for (const char *p = t->db; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001B3ull;
   h = (h ^ '.') * 0x100000001B3ull;
   for (const char *p = t->name; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001B3ull;
+  for (uint32_t i = 0; i < t->ncols; i++) /* a projected table: which columns hold hashes */
+    if (t->cols[i].masked) h = (h ^ (i + 1)) * 0x100000001B3ull;
   return h ? h : 1;
+}
+
+static int column_action(void *filter, const char *db, const char *table, const char *column) {
+  return rc_filter_column(filter, db, table, column); /* RC_FILTER_* and RC_PROJECT_* agree */
+}
+
+static void projs_clear(serializer *s) {
+  for (size_t k = 0; k < PROJ_SLOTS; k++) rc_project_free(s->projs[k].p);
+  memset(s->projs, 0, PROJ_SLOTS * sizeof *s->projs);
+  s->nprojs = 0;
+}
+
+/* The projection of this table version under the column filters (*out NULL when they leave it
+ * as it is), built on first sight and kept. 0, or an error in err: RC_ERR_ARG (s->fatal set:
+ * a configuration the table cannot take, such as an excluded primary-key column), NOMEM. */
+static int project_of(serializer *s, const rc_table *t, rc_project **out, char *err, size_t esz) {
+  *out = NULL;
+  uint64_t sig = table_sig(t);
+  size_t i = (size_t)(sig % PROJ_SLOTS);
+  while (s->projs[i].sig && s->projs[i].sig != sig) i = (i + 1) % PROJ_SLOTS;
+  if (s->projs[i].sig) {
+    *out = s->projs[i].p;
+    return 0;
+  }
+  if (s->nprojs >= PROJ_SLOTS * 3 / 4) { /* bound memory on endless DDL: start over */
+    projs_clear(s);
+    i = (size_t)(sig % PROJ_SLOTS);
+  }
+  size_t klen;
+  const uint8_t *key = rc_filter_mask_key(s->filter, &klen);
+  rc_project *p;
+  int r = rc_project_for(t, column_action, s->filter, key, klen, &p, err, esz);
+  if (r < 0) {
+    if (r == RC_ERR_ARG) s->fatal = RC_EXIT_CONFIG;
+    return r;
+  }
+  s->projs[i].sig = sig;
+  s->projs[i].p = p;
+  s->nprojs++;
+  *out = p;
+  return 0;
 }
 
 /* The Avro schemas of this table version (built on first sight and kept), announced to the
@@ -319,6 +380,11 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   int r = rc_row_iter_begin(&s->it, s->bl, ev, first_row, err, esz);
   if (r < 0) return r;
   const rc_table *t = s->it.rows.table;
+  rc_project *pj = NULL;
+  if (s->projs) {
+    if ((r = project_of(s, t, &pj, err, esz)) < 0) return r;
+    if (pj) t = rc_project_table(pj); /* the same db and name: the topic does not change */
+  }
   rc_buf *topic = &s->topic;
   topic->len = 0;
   rc_buf_puts(topic, s->prefix);
@@ -355,6 +421,9 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   rc_row_change ch;
   while ((r = rc_row_iter_next(&s->it, &ch, err, esz)) > 0) {
     const rc_value *before = ch.before, *after = ch.after;
+    if (pj && ((r = rc_project_image(pj, 0, before, &before, err, esz)) < 0 ||
+               (r = rc_project_image(pj, 1, after, &after, err, esz)) < 0))
+      return r;
     char op = ch.op;
     pos.row = ch.row;
     size_t rec = s->frame.len;
@@ -501,6 +570,15 @@ int main(int argc, char **argv) {
   s.slots = calloc(AVRO_SLOTS, sizeof *s.slots);
   s.tables = calloc(TABLE_STATS, sizeof *s.tables);
   if (!s.slots || !s.tables) return RC_EXIT_FAILURE;
+  char ferr[1024];
+  if (rc_filter_from_config(&s.filter, s.st.cfg, ferr, sizeof ferr) < 0) {
+    rc_error("%s", ferr);
+    free(s.slots);
+    free(s.tables);
+    rc_stage_close(&s.st);
+    return RC_EXIT_CONFIG;
+  }
+  if (rc_filter_has_columns(s.filter) && !(s.projs = calloc(PROJ_SLOTS, sizeof *s.projs))) return RC_EXIT_FAILURE;
   s.part_bytes = (size_t)s.st.pipe.max_message_bytes / 2;
   char err[1024], path[4200], name[32];
   rc_stage_path(&s.st, path, sizeof path, "reader");
@@ -559,5 +637,8 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < AVRO_SLOTS; k++) rc_avro_table_free(s.slots[k].at);
   free(s.slots);
   free(s.tables);
+  if (s.projs) projs_clear(&s);
+  free(s.projs);
+  rc_filter_free(s.filter);
   return status;
 }

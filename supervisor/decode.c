@@ -6,6 +6,10 @@
  * the binlog library and prints one JSON line per row change (or per event). Output is
  * buffered and written only for fully decoded events: on bad input the error names the file
  * and offset, nothing of the failing event is printed, and the exit status is 2.
+ *
+ * With filters (the filter.* keys, pipeline/filter.h), the ROWS events of a filtered table are
+ * skipped undecoded, and each table version's columns are projected (codec/row_project.h) as
+ * the serializer does, so decode prints what the Kafka messages of a replay hold.
  */
 #include "decode.h"
 
@@ -18,7 +22,9 @@
 #include "binlog.h"
 #include "binlog_info.h"
 #include "buf.h"
+#include "filter.h"
 #include "row_json.h"
+#include "row_project.h"
 
 #define OUT_FLUSH (1u << 20)
 
@@ -30,7 +36,44 @@ typedef struct {
   char **warned; /* "db.table" of tables already warned about */
   size_t n_warned;
   rc_row_iter it;
+  const rc_filter *filter;
+  struct proj { uint64_t sig; rc_project *p; } *projs; /* by table signature; p NULL: as it is */
+  size_t nprojs;
 } decode_ctx;
+
+static int column_action(void *filter, const char *db, const char *table, const char *column) {
+  return rc_filter_column(filter, db, table, column); /* RC_FILTER_* and RC_PROJECT_* agree */
+}
+
+#define MAX_PROJS 4096 /* table versions kept; past that, forgotten and built again */
+
+/* The projection of a table version (*out NULL when the filters leave it as it is). */
+static int project_of(decode_ctx *dc, const rc_table *t, rc_project **out, char *err, size_t esz) {
+  uint64_t sig = rc_table_signature(t);
+  for (size_t i = 0; i < dc->nprojs; i++)
+    if (dc->projs[i].sig == sig) {
+      *out = dc->projs[i].p;
+      return 0;
+    }
+  size_t klen;
+  const uint8_t *key = rc_filter_mask_key(dc->filter, &klen);
+  int r = rc_project_for(t, column_action, (void *)dc->filter, key, klen, out, err, esz);
+  if (r < 0) return r;
+  if (dc->nprojs == MAX_PROJS) {
+    for (size_t i = 0; i < dc->nprojs; i++) rc_project_free(dc->projs[i].p);
+    dc->nprojs = 0;
+  }
+  struct proj *n = realloc(dc->projs, (dc->nprojs + 1) * sizeof *n);
+  if (!n) {
+    rc_project_free(*out);
+    *out = NULL;
+    return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+  }
+  dc->projs = n;
+  dc->projs[dc->nprojs].sig = sig;
+  dc->projs[dc->nprojs++].p = *out;
+  return 0;
+}
 
 static int flush_out(decode_ctx *dc, size_t upto) {
   size_t off = 0;
@@ -79,13 +122,20 @@ static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *
   if (r < 0) return r;
   const rc_table *t = dc->it.rows.table;
   if (!t->has_names) warn_no_names(dc, t);
+  rc_project *pj = NULL;
+  if (rc_filter_has_columns(dc->filter) && (r = project_of(dc, t, &pj, err, esz)) < 0) return r;
+  if (pj) t = rc_project_table(pj);
   rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
   rc_row_change ch;
   while ((r = rc_row_iter_next(&dc->it, &ch, err, esz)) > 0) {
     pos.row = ch.row;
     *row_index = ch.row + 1;
     size_t mark = dc->out.len;
-    r = rc_json_change(&dc->out, t, ch.op, ch.before, ch.after, &pos, err, esz);
+    const rc_value *before = ch.before, *after = ch.after;
+    if (pj && ((r = rc_project_image(pj, 0, before, &before, err, esz)) < 0 ||
+               (r = rc_project_image(pj, 1, after, &after, err, esz)) < 0))
+      return r;
+    r = rc_json_change(&dc->out, t, ch.op, before, after, &pos, err, esz);
     if (r < 0) {
       char inner[512];
       snprintf(inner, sizeof inner, "%s", err);
@@ -133,7 +183,11 @@ static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint3
   dc->n_events++;
   if (!ev->in_payload && !rc_event_type_name(ev->type)) dc->unknown[ev->type]++;
   if (dc->events_mode) return print_event(dc, bl, ev, err, esz);
-  if (rc_event_is_rows(ev->type)) return do_rows(dc, bl, ev, row_index, err, esz);
+  if (rc_event_is_rows(ev->type)) {
+    const rc_table *t = rc_filter_has_tables(dc->filter) ? rc_binlog_table(bl, rc_rows_table_id(bl, ev)) : NULL;
+    if (t && !rc_filter_table(dc->filter, t->db, t->name)) return 0; /* filtered: not decoded */
+    return do_rows(dc, bl, ev, row_index, err, esz);
+  }
   return 0;
 }
 
@@ -169,10 +223,11 @@ static int decode_file(decode_ctx *dc, rc_binlog *bl, const char *path, char *er
   return r;
 }
 
-int rc_decode_files(char **files, int nfiles, int events_mode) {
+int rc_decode_files(char **files, int nfiles, int events_mode, const rc_filter *filter) {
   decode_ctx dc;
   memset(&dc, 0, sizeof dc);
   dc.events_mode = events_mode;
+  dc.filter = filter;
   rc_binlog *bl = rc_binlog_new();
   if (!bl) {
     fprintf(stderr, "rowcast decode: out of memory\n");
@@ -208,6 +263,8 @@ int rc_decode_files(char **files, int nfiles, int events_mode) {
     fputc('\n', stderr);
   }
   rc_row_iter_free(&dc.it);
+  for (size_t i = 0; i < dc.nprojs; i++) rc_project_free(dc.projs[i].p);
+  free(dc.projs);
   for (size_t i = 0; i < dc.n_warned; i++) free(dc.warned[i]);
   free(dc.warned);
   rc_buf_free(&dc.out);

@@ -51,6 +51,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "config.h"
+#include "filter.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -852,7 +853,21 @@ static void http_final(group *g, int status) {
   }
 }
 
+/* The filter.* keys make a filter (a key file to read, a mask without one...): 0, or 2 after
+ * saying why, before anything starts. The stages build the same filter again. */
+static int check_filter(const rc_config *cfg) {
+  rc_filter *f;
+  char err[1024];
+  if (rc_filter_from_config(&f, cfg, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return 2;
+  }
+  rc_filter_free(f);
+  return 0;
+}
+
 int rc_group_run(rc_config *cfg, char **files, int nfiles) {
+  if (check_filter(cfg) != 0) return 2;
   group g;
   memset(&g, 0, sizeof g);
   g.lock_fd = -1;

@@ -264,6 +264,11 @@ uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev) {
   return rc_binlog_post_header_len(bl, RC_EV_TABLE_MAP) == 6 ? rd_le32(ev->body) : rd_le48(ev->body);
 }
 
+uint64_t rc_rows_table_id(const rc_binlog *bl, const rc_event *ev) {
+  if (ev->body_len < 6) return 0;
+  return rc_binlog_post_header_len(bl, ev->type) == 6 ? rd_le32(ev->body) : rd_le48(ev->body);
+}
+
 static size_t table_slot(const rc_binlog *bl, uint64_t id) {
   size_t mask = bl->tables_cap - 1;
   size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull >> 20) & mask;

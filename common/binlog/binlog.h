@@ -226,6 +226,8 @@ typedef struct rc_column {
   int8_t is_signed;    /* 1 signed, 0 unsigned, -1 not known (taken as signed) */
   uint8_t cs_kind;     /* RC_CS_* */
   uint8_t pk;          /* part of the primary key (when the metadata says so) */
+  uint8_t masked;      /* set by the codec's column filter (codec/row_project.h), never by the
+                        * decoder: the values are HMAC-SHA256 hex strings (cs_kind RC_CS_UTF8) */
   uint32_t geometry_type;
   void *iconv_cd;      /* iconv_t for RC_CS_ICONV */
 } rc_column;
@@ -300,6 +302,10 @@ const rc_table *rc_binlog_table(const rc_binlog *bl, uint64_t table_id);
 int rc_table_map_parse(const uint8_t *body, size_t len, int post_header_len, int is_mariadb,
                        rc_table **out, char *errstr, size_t errstr_size);
 void rc_table_free(rc_table *t);
+/* A deep copy of a table (names, keys, labels; not map_body, which it leaves NULL), owned by the
+ * caller (rc_table_free), or NULL without memory. For whoever keeps a table beyond the table map
+ * it came from (the codec's schemas). */
+rc_table *rc_table_dup(const rc_table *t);
 /* Rewrite a TABLE_MAP event (raw, as fed; body_len excludes any CRC) so that its optional
  * metadata also carries what `full` knows and the event lacks: signedness, column charsets,
  * column names, ENUM/SET labels, the primary key (from information_schema, when the server logs MINIMAL or
@@ -316,6 +322,9 @@ int rc_table_map_enrich(const rc_event *ev, const rc_table *orig, const rc_table
 uint64_t rc_table_signature(const rc_table *t);
 /* The table id a TABLE_MAP event defines (without parsing the rest). */
 uint64_t rc_table_map_id(const rc_binlog *bl, const rc_event *ev);
+/* The table id a ROWS event (any rc_event_is_rows type) refers to, from its post-header alone:
+ * nothing decoded, nothing inflated (for a reader that drops the rows of some tables). */
+uint64_t rc_rows_table_id(const rc_binlog *bl, const rc_event *ev);
 
 /* ---- row images -------------------------------------------------------------------------- */
 

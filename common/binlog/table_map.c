@@ -47,6 +47,54 @@ void rc_table_free(rc_table *t) {
   free(t);
 }
 
+/* A NUL-terminated copy of n bytes, or NULL without memory. */
+static char *dup_mem(const void *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (!s) return NULL;
+  if (n) memcpy(s, p, n);
+  s[n] = '\0';
+  return s;
+}
+
+rc_table *rc_table_dup(const rc_table *t) {
+  rc_table *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  *c = *t;
+  c->db = c->name = NULL;
+  c->map_body = NULL;
+  c->map_body_len = 0;
+  c->cols = calloc(t->ncols ? t->ncols : 1, sizeof *c->cols);
+  if (!c->cols) {
+    free(c);
+    return NULL;
+  }
+  int bad = !(c->db = dup_mem(t->db ? t->db : "", t->db ? strlen(t->db) : 0)) ||
+            !(c->name = dup_mem(t->name ? t->name : "", t->name ? strlen(t->name) : 0));
+  for (uint32_t i = 0; i < t->ncols && !bad; i++) {
+    const rc_column *s = &t->cols[i];
+    rc_column *d = &c->cols[i];
+    *d = *s;
+    d->name = NULL, d->key = NULL, d->labels = NULL, d->label_lens = NULL, d->n_labels = 0;
+    if (s->name && !(d->name = dup_mem(s->name, strlen(s->name)))) bad = 1;
+    if (s->key && !(d->key = dup_mem(s->key, s->key_len))) bad = 1;
+    if (s->labels && !bad) {
+      d->labels = calloc(s->n_labels ? s->n_labels : 1, sizeof *d->labels);
+      d->label_lens = calloc(s->n_labels ? s->n_labels : 1, sizeof *d->label_lens);
+      if (!d->labels || !d->label_lens) bad = 1;
+      for (uint32_t k = 0; k < s->n_labels && !bad; k++) {
+        if (!(d->labels[k] = dup_mem(s->labels[k], s->label_lens[k]))) bad = 1;
+        d->label_lens[k] = s->label_lens[k];
+        d->n_labels = k + 1;
+      }
+    }
+  }
+  if (bad) {
+    rc_table_free(c);
+    return NULL;
+  }
+  return c;
+}
+
 static char *dup_bytes(const uint8_t *p, size_t n) {
   char *s = malloc(n + 1);
   if (s) {

@@ -158,7 +158,8 @@ static int plan_col(const json_t *f, dcol *d) {
       d->pk = is_sql(f, "BIT") ? PK_BIT : PK_BYTES;
     }
   } else if (!strcmp(base, "string")) {
-    if (is_sql(f, "JSON")) d->pk = PK_JSON;
+    if (json_object_get(f, "rowcast.masked")) d->pk = PK_TEXT; /* a hash in hex, whatever the SQL type */
+    else if (is_sql(f, "JSON")) d->pk = PK_JSON;
     else if ((is_sql(f, "ENUM") || is_sql(f, "SET")) && !json_object_get(f, "rowcast.labels")) d->pk = PK_NUMTEXT;
     else d->pk = PK_TEXT;
   } else if (!strcmp(base, "record") || strstr(base, "Geometry")) {

@@ -129,6 +129,7 @@ static char *clean_utf8(const char *p, size_t n, size_t *len_out) {
 /* ---- the column mapping ------------------------------------------------------------------ */
 
 static int col_fk(const rc_column *c) {
+  if (c->masked) return FK_TEXT; /* an HMAC in hex (row_project.h) */
   int uns = c->is_signed == 0;
   switch (c->type) {
   case RC_T_TINY: case RC_T_SHORT: case RC_T_INT24: case RC_T_YEAR: return FK_INT;
@@ -155,45 +156,6 @@ static int col_fk(const rc_column *c) {
 }
 
 static int col_fsp(const rc_column *c) { return rc_type_has_fsp(c->type) ? c->fsp : 0; }
-
-static rc_table *table_dup(const rc_table *t) {
-  rc_table *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
-  *c = *t;
-  c->db = c->name = NULL;
-  c->map_body = NULL;
-  c->map_body_len = 0;
-  c->cols = calloc(t->ncols ? t->ncols : 1, sizeof *c->cols);
-  if (!c->cols) {
-    free(c);
-    return NULL;
-  }
-  int bad = !(c->db = rc_avro_dup_mem(t->db ? t->db : "", t->db ? strlen(t->db) : 0)) ||
-            !(c->name = rc_avro_dup_mem(t->name ? t->name : "", t->name ? strlen(t->name) : 0));
-  for (uint32_t i = 0; i < t->ncols && !bad; i++) {
-    const rc_column *s = &t->cols[i];
-    rc_column *d = &c->cols[i];
-    *d = *s;
-    d->name = NULL, d->key = NULL, d->labels = NULL, d->label_lens = NULL, d->n_labels = 0;
-    if (s->name && !(d->name = rc_avro_dup_mem(s->name, strlen(s->name)))) bad = 1;
-    if (s->key && !(d->key = rc_avro_dup_mem(s->key, s->key_len))) bad = 1;
-    if (s->labels && !bad) {
-      d->labels = calloc(s->n_labels ? s->n_labels : 1, sizeof *d->labels);
-      d->label_lens = calloc(s->n_labels ? s->n_labels : 1, sizeof *d->label_lens);
-      if (!d->labels || !d->label_lens) bad = 1;
-      for (uint32_t k = 0; k < s->n_labels && !bad; k++) {
-        if (!(d->labels[k] = rc_avro_dup_mem(s->labels[k], s->label_lens[k]))) bad = 1;
-        d->label_lens[k] = s->label_lens[k];
-        d->n_labels = k + 1;
-      }
-    }
-  }
-  if (bad) {
-    rc_table_free(c);
-    return NULL;
-  }
-  return c;
-}
 
 /* The original name as canonical JSON prints it (a JSON string literal). */
 static void orig_name_json(rc_buf *b, const rc_column *c, uint32_t i) {
@@ -285,8 +247,14 @@ static void emit_col_field(sw *s, const rc_column *c, const acol *ac, uint32_t i
   FULL(s, ",\"default\":null,\"rowcast.name\":");
   orig_name_json(f, c, i);
   FULL(s, ",\"rowcast.sql_type\":\"");
-  rc_buf_puts(f, rc_column_sql_name(c));
+  rc_buf_puts(f, c->masked ? rc_type_sql_name(c->type, RC_TS_EITHER, c->length) : rc_column_sql_name(c));
   FULL(s, "\"");
+  if (c->masked) { /* the type's details do not apply to its hash */
+    rc_buf_printf(f, ",\"rowcast.nullable\":%s,\"rowcast.masked\":\"hmac-sha256\"", c->nullable ? "true" : "false");
+    if (c->pk) FULL(s, ",\"rowcast.pk\":true");
+    BOTH(s, "}");
+    return;
+  }
   if (c->is_signed == 0) FULL(s, ",\"rowcast.unsigned\":true");
   rc_buf_printf(f, ",\"rowcast.nullable\":%s", c->nullable ? "true" : "false");
   if (c->pk) FULL(s, ",\"rowcast.pk\":true");
@@ -484,7 +452,7 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
       return rc_errf(RC_ERR_UNSUPPORTED, errstr, es, "%s.%s: column %u (%s) has binlog type %u, which has no Avro mapping",
                      t->db, t->name, i + 1, t->cols[i].name ? t->cols[i].name : "unnamed", t->cols[i].type);
   rc_avro_table *at = calloc(1, sizeof *at);
-  if (!at || !(at->t = table_dup(t))) {
+  if (!at || !(at->t = rc_table_dup(t))) {
     free(at);
     return rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
   }

@@ -209,6 +209,11 @@ static int parse_value(size_t i, const char *text, int64_t *num, char *msg, size
           return rc_errf(RC_ERR_ARG, msg, msgsz,
                          "%s: '%.100s%s' holds the character '%c', not allowed; allowed: %s",
                          k->name, show, strlen(show) > 100 ? "..." : "", text[j], allowed);
+    for (const key_check *kc = rc_config_checks; kc->name; kc++) {
+      char inner[512];
+      if (!strcmp(kc->name, k->name) && kc->check(text, inner, sizeof inner) < 0)
+        return rc_errf(RC_ERR_ARG, msg, msgsz, "%s: %s", k->name, inner);
+    }
     return 0;
   }
 

@@ -39,9 +39,17 @@ typedef struct {
 
 /* How many keys the table holds: the size of rc_config's value arrays. The compiler checks it
  * against the table (config_keys.c); bump it when you add a key. */
-#define RC_CONFIG_NKEYS 35
+#define RC_CONFIG_NKEYS 40
 
 extern const key_def rc_config_keys[RC_CONFIG_NKEYS];
+
+/* String keys whose values get a further check once their length and characters pass (a
+ * pattern list, ...): the check returns 0, or RC_ERR_ARG with a message. Ends with {NULL}. */
+typedef struct {
+  const char *name;
+  int (*check)(const char *value, char *errstr, size_t errstr_size);
+} key_check;
+extern const key_check rc_config_checks[];
 
 /* The help paragraph of the kafka.* pass-through keys. */
 extern const char rc_config_kafka_help[];

@@ -10,6 +10,7 @@
  * (test_config fails until you do).
  */
 #include "config_int.h"
+#include "filter.h"
 
 const key_def rc_config_keys[] = {
     {"source.host", KT_STRING, "127.0.0.1", 0, 255, NULL,
@@ -117,6 +118,33 @@ const key_def rc_config_keys[] = {
      "registry that refuses a schema (4xx) stops rowcast with exit status 2. Empty: "
      "schemas go to the <publisher.topic_prefix>._schemas topic."},
 
+    {"filter.include", KT_STRING, "", 0, 4000, NULL,
+     "The tables to stream, as comma-separated DB.TABLE patterns with shell wildcards (fnmatch: "
+     "* any run of characters, ? one character, [...] a class; each part matched on its own, "
+     "case-sensitively, so * never crosses the dot): shop.*, *.orders, app?.t_*. Empty: every "
+     "table. The reader drops the changes of other tables at their table map, before decoding "
+     "them (counted as filtered in rowcast stats); their transactions still move the "
+     "checkpoint on. Same syntax for every key that names tables (README: Filters)."},
+    {"filter.exclude", KT_STRING, "", 0, 4000, NULL,
+     "Tables not to stream, DB.TABLE patterns as for filter.include; a table matched by both "
+     "is excluded."},
+    {"filter.exclude_columns", KT_STRING, "", 0, 4000, NULL,
+     "Columns to leave out, as comma-separated DB.TABLE.COLUMN patterns (the same wildcards): "
+     "the column is absent from every message and from the Avro schema. A primary-key column "
+     "cannot be excluded: rowcast stops with exit status 2 at the first change of such a "
+     "table, naming the column (mask it instead)."},
+    {"filter.mask_columns", KT_STRING, "", 0, 4000, NULL,
+     "Columns whose values are replaced by a keyed hash, DB.TABLE.COLUMN patterns: the "
+     "HMAC-SHA256 (key from filter.mask_key_file) of the value as rowcast's JSON shows it (a "
+     "string's UTF-8 text without quotes, any other value its JSON text), as 64 lowercase hex "
+     "digits; NULL stays NULL. The Avro field becomes a string (rowcast.masked in the schema). "
+     "A masked primary-key column is masked in the message key too, so a row keeps one key "
+     "and one partition. A column matched by filter.exclude_columns too is excluded."},
+    {"filter.mask_key_file", KT_STRING, "", 0, 4000, NULL,
+     "The file holding the key of filter.mask_columns (its bytes, one trailing newline "
+     "dropped; at most 4096), read at start: the key never appears on a command line or in a "
+     "log. Required when filter.mask_columns is set; keep it readable by rowcast only."},
+
     {"publisher.topic_prefix", KT_STRING, "rowcast", 1, 119, NAME_CHARS,
      "The start of the name of every topic rowcast writes to, followed by the database and "
      "table names (prefix.database.table). Only the characters Kafka allows in topic names, "
@@ -188,6 +216,14 @@ const key_def rc_config_keys[] = {
      "whose input is ahead of its output), shows it in `rowcast stats` (\"stalled\"), and "
      "restarts the group from the checkpoint. Kafka being unreachable is not a stall: the "
      "publisher says so every 10 s and the group waits for it."},
+};
+
+const key_check rc_config_checks[] = {
+    {"filter.include", rc_filter_check_tables},
+    {"filter.exclude", rc_filter_check_tables},
+    {"filter.exclude_columns", rc_filter_check_columns},
+    {"filter.mask_columns", rc_filter_check_columns},
+    {NULL, NULL},
 };
 
 _Static_assert(sizeof rc_config_keys / sizeof rc_config_keys[0] == RC_CONFIG_NKEYS,
