@@ -79,7 +79,7 @@ static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *
   if (r < 0) return r;
   const rc_table *t = dc->it.rows.table;
   if (!t->has_names) warn_no_names(dc, t);
-  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
+  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts, NULL};
   rc_row_change ch;
   while ((r = rc_row_iter_next(&dc->it, &ch, err, esz)) > 0) {
     pos.row = ch.row;

@@ -72,7 +72,7 @@ static void test_avro_position(void) {
                {"b.000001", UINT64_C(0x7fffffffffffffff), UINT32_MAX, 'u'}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rc_buf d = {0};
-    rc_avro_source src = {1, cases[i].file, cases[i].offset, cases[i].row, i ? NULL : "0-1-42", 1700000000999ULL};
+    rc_avro_source src = {1, cases[i].file, cases[i].offset, cases[i].row, i ? NULL : "0-1-42", 1700000000999ULL, NULL};
     RC_CHECK(rc_avro_encode_value(at, &d, cases[i].op, cases[i].op == 'c' ? NULL : row, cases[i].op == 'd' ? NULL : row,
                                   &src, 1, err, sizeof err) == 0);
     char file[256] = "";
@@ -102,7 +102,7 @@ static void test_json_position(void) {
   rc_table *t = table_new();
   rc_value row[2] = {vi(7), vi(-3)};
   rc_buf b = {0};
-  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000};
+  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000, NULL};
   RC_CHECK(rc_json_change(&b, t, 'c', NULL, row, &pos, err, sizeof err) == 0);
   char file[256] = "";
   uint64_t off = 0;

@@ -49,21 +49,21 @@ static void test_skip_table(void) {
   rc_skip_topic *b = rc_skip_add_topic(&s, "rowcast.d.b", 11, 1);
   RC_CHECK(a && b);
   a = &s.t[0]; /* the array may have moved */
-  rc_skip_set(&s, a, 0, &(rc_pos){7, 1000, 2});
-  rc_skip_set(&s, a, 2, &(rc_pos){8, 4, 0});
-  rc_skip_set(&s, &s.t[1], 0, &(rc_pos){7, 500, 0});
+  rc_skip_set(&s, a, 0, &(rc_pos){7, 1000, 2, 0});
+  rc_skip_set(&s, a, 2, &(rc_pos){8, 4, 0, 0});
+  rc_skip_set(&s, &s.t[1], 0, &(rc_pos){7, 500, 0, 0});
   RC_CHECK(rc_skip_write(&s, path, err, sizeof err) == 0);
   RC_CHECK(rc_skip_read(&r, path, err, sizeof err) == 1 && r.n == 2 && r.any);
   RC_CHECK(r.max.seq == 8 && r.max.offset == 4);
   const rc_skip_topic *t = rc_skip_find(&r, "rowcast.d.a", 11);
   RC_CHECK(t && t->partitions == 3);
   if (t) {
-    RC_CHECK(rc_skip_holds(t, 0, &(rc_pos){7, 1000, 2}));  /* the last one held: skipped */
-    RC_CHECK(rc_skip_holds(t, 0, &(rc_pos){6, 99999, 0})); /* an earlier file */
-    RC_CHECK(!rc_skip_holds(t, 0, &(rc_pos){7, 1000, 3})); /* the next row: sent */
-    RC_CHECK(!rc_skip_holds(t, 1, &(rc_pos){1, 4, 0}));    /* partition 1 holds nothing */
-    RC_CHECK(rc_skip_holds(t, 2, &(rc_pos){7, 999999, 0}));
-    RC_CHECK(!rc_skip_holds(t, 3, &(rc_pos){1, 4, 0}));    /* no such partition */
+    RC_CHECK(rc_skip_holds(t, 0, &(rc_pos){7, 1000, 2, 0}));  /* the last one held: skipped */
+    RC_CHECK(rc_skip_holds(t, 0, &(rc_pos){6, 99999, 0, 0})); /* an earlier file */
+    RC_CHECK(!rc_skip_holds(t, 0, &(rc_pos){7, 1000, 3, 0})); /* the next row: sent */
+    RC_CHECK(!rc_skip_holds(t, 1, &(rc_pos){1, 4, 0, 0}));    /* partition 1 holds nothing */
+    RC_CHECK(rc_skip_holds(t, 2, &(rc_pos){7, 999999, 0, 0}));
+    RC_CHECK(!rc_skip_holds(t, 3, &(rc_pos){1, 4, 0, 0}));    /* no such partition */
   }
   RC_CHECK(!rc_skip_find(&r, "rowcast.d.c", 11));
   rc_skip_free(&r);
