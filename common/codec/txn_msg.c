@@ -228,41 +228,120 @@ static int give_position(const char *f, size_t n, int64_t off, int end, char *fi
   return 0;
 }
 
-static int avro_position(const char *schema_json, const void *value, size_t len, char *file, size_t fsz,
-                         uint64_t *offset, uint32_t *row, char *errstr, size_t es) {
-  avro_schema_t sch = NULL;
-  if (avro_schema_from_json_length(schema_json, strlen(schema_json), &sch))
-    return rc_errf(RC_ERR_CORRUPT, errstr, es, "its writer schema does not parse: %s", avro_strerror());
-  avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
-  avro_value_t v, f;
-  int have_v = iface && avro_generic_value_new(iface, &v) == 0;
-  avro_reader_t rd = avro_reader_memory(value, (int64_t)len);
-  int r = RC_ERR_CORRUPT, st = -1;
-  const char *s = NULL;
+/* A datum of a rowcast.Transaction writer schema read into *m (strings point into avro-c's
+ * value, tables into tb): valid until the value is freed. */
+typedef struct {
+  avro_schema_t sch;
+  avro_value_iface_t *iface;
+  avro_value_t v;
+  int have_v;
+  rc_txn_table *tables;
+} txn_read;
+
+static void txn_read_free(txn_read *x) {
+  if (x->have_v) avro_value_decref(&x->v);
+  if (x->iface) avro_value_iface_decref(x->iface);
+  if (x->sch) avro_schema_decref(x->sch);
+  free(x->tables);
+}
+
+static int get_str(avro_value_t *rec, const char *name, const char **out) {
+  avro_value_t f;
+  size_t n;
+  return avro_value_get_by_name(rec, name, &f, NULL) || avro_value_get_string(&f, out, &n);
+}
+
+static int get_long(avro_value_t *rec, const char *name, int64_t *out) {
+  avro_value_t f;
+  return avro_value_get_by_name(rec, name, &f, NULL) || avro_value_get_long(&f, out);
+}
+
+/* The fields of the datum; 0 or RC_ERR_CORRUPT / RC_ERR_NOMEM with errstr. */
+static int txn_fields(txn_read *x, rc_txn_msg *m, char *errstr, size_t es) {
+  avro_value_t f, b, el;
+  int st = -1;
+  int64_t off = -1, ts = 0, cnt = 0;
   size_t n = 0;
-  int64_t off = -1;
-  if (!have_v || !rd) {
-    r = rc_errf(RC_ERR_NOMEM, errstr, es, "avro-c: %s", avro_strerror());
-  } else if (!is_avro_record(sch) || strcmp(avro_schema_name(sch), "Transaction")) {
+  memset(m, 0, sizeof *m);
+  if (avro_value_get_by_name(&x->v, "status", &f, NULL) || avro_value_get_enum(&f, &st) || (st != 0 && st != 1) ||
+      get_str(&x->v, "id", &m->id) || get_str(&x->v, "file", &m->file) || get_long(&x->v, "offset", &off) ||
+      get_long(&x->v, "ts_ms", &ts) || off < 0 || avro_value_get_by_name(&x->v, "gtid", &f, NULL) ||
+      avro_value_get_current_branch(&f, &b))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "not a transaction message: %s", avro_strerror());
+  m->end = st == 1;
+  m->offset = (uint64_t)off;
+  m->ts_ms = (uint64_t)ts;
+  m->gtid = "";
+  if (avro_value_get_type(&b) == AVRO_STRING && avro_value_get_string(&b, &m->gtid, &n))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "avro-c: %s", avro_strerror());
+  if (avro_value_get_by_name(&x->v, "event_count", &f, NULL) || avro_value_get_current_branch(&f, &b))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "avro-c: %s", avro_strerror());
+  if (avro_value_get_type(&b) == AVRO_INT64 && !avro_value_get_long(&b, &cnt)) m->count = (uint32_t)cnt;
+  if (avro_value_get_by_name(&x->v, "tables", &f, NULL) || avro_value_get_current_branch(&f, &b))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "avro-c: %s", avro_strerror());
+  if (avro_value_get_type(&b) != AVRO_ARRAY) return 0;
+  if (avro_value_get_size(&b, &n)) return rc_errf(RC_ERR_CORRUPT, errstr, es, "avro-c: %s", avro_strerror());
+  if (!(x->tables = calloc(n ? n : 1, sizeof *x->tables))) return rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    if (avro_value_get_by_index(&b, i, &el, NULL) || get_str(&el, "db", &x->tables[i].db) ||
+        get_str(&el, "table", &x->tables[i].table) || get_long(&el, "event_count", &cnt))
+      return rc_errf(RC_ERR_CORRUPT, errstr, es, "a table of the transaction message: %s", avro_strerror());
+    x->tables[i].count = (uint32_t)cnt;
+  }
+  m->tables = x->tables;
+  m->ntables = n;
+  return 0;
+}
+
+/* Read a datum with its writer schema (a rowcast.Transaction); on error *x is freed. */
+static int txn_read_datum(txn_read *x, const char *schema_json, const void *value, size_t len, rc_txn_msg *m,
+                          char *errstr, size_t es) {
+  memset(x, 0, sizeof *x);
+  if (avro_schema_from_json_length(schema_json, strlen(schema_json), &x->sch))
+    return rc_errf(RC_ERR_CORRUPT, errstr, es, "its writer schema does not parse: %s", avro_strerror());
+  int r = 0;
+  avro_reader_t rd = NULL;
+  if (!is_avro_record(x->sch) || strcmp(avro_schema_name(x->sch), "Transaction")) {
     r = rc_errf(RC_ERR_CORRUPT, errstr, es, "its writer schema is not rowcast.Transaction");
-  } else if (avro_skip_data(rd, sch)) { /* checked whole first: see avro_decode.c read_value */
+  } else if (!(x->iface = avro_generic_class_from_schema(x->sch)) || avro_generic_value_new(x->iface, &x->v) ||
+             !(x->have_v = 1) || !(rd = avro_reader_memory(value, (int64_t)len))) {
+    r = rc_errf(RC_ERR_NOMEM, errstr, es, "avro-c: %s", avro_strerror());
+  } else if (avro_skip_data(rd, x->sch)) { /* checked whole first: see avro_decode.c read_value */
     r = rc_errf(RC_ERR_CORRUPT, errstr, es, "the datum (%zu bytes) does not match its writer schema: %s", len,
                 avro_strerror());
+  } else if (avro_skip(rd, 1) == 0) {
+    r = rc_errf(RC_ERR_CORRUPT, errstr, es, "the datum has bytes after its value (%zu bytes in all)", len);
   } else {
     avro_reader_memory_set_source(rd, value, (int64_t)len);
-    if (avro_value_read(rd, &v) == 0 && avro_value_get_by_name(&v, "status", &f, NULL) == 0 &&
-        avro_value_get_enum(&f, &st) == 0 && avro_value_get_by_name(&v, "file", &f, NULL) == 0 &&
-        avro_value_get_string(&f, &s, &n) == 0 && avro_value_get_by_name(&v, "offset", &f, NULL) == 0 &&
-        avro_value_get_long(&f, &off) == 0 && (st == 0 || st == 1))
-      r = give_position(s, n ? n - 1 : 0, off, st == 1, file, fsz, offset, row, errstr, es);
-    else
-      r = rc_errf(RC_ERR_CORRUPT, errstr, es, "not a transaction message: %s", avro_strerror());
+    r = avro_value_read(rd, &x->v) ? rc_errf(RC_ERR_CORRUPT, errstr, es, "avro-c: %s", avro_strerror())
+                                   : txn_fields(x, m, errstr, es);
   }
   if (rd) avro_reader_free(rd);
-  if (have_v) avro_value_decref(&v);
-  if (iface) avro_value_iface_decref(iface);
-  avro_schema_decref(sch);
+  if (r < 0) txn_read_free(x);
   return r;
+}
+
+static int avro_position(const char *schema_json, const void *value, size_t len, char *file, size_t fsz,
+                         uint64_t *offset, uint32_t *row, char *errstr, size_t es) {
+  txn_read x;
+  rc_txn_msg m;
+  int r = txn_read_datum(&x, schema_json, value, len, &m, errstr, es);
+  if (r < 0) return r;
+  r = give_position(m.file, strlen(m.file), (int64_t)m.offset, m.end, file, fsz, offset, row, errstr, es);
+  txn_read_free(&x);
+  return r;
+}
+
+int rc_txn_value_to_json(const char *schema_json, const void *value, size_t len, rc_buf *out, char *errstr,
+                         size_t es) {
+  txn_read x;
+  rc_txn_msg m;
+  int r = txn_read_datum(&x, schema_json, value, len, &m, errstr, es);
+  if (r < 0) return r;
+  rc_txn_json_value(out, &m);
+  rc_buf_putc(out, '\n');
+  txn_read_free(&x);
+  return 0;
 }
 
 int rc_txn_position(const char *schema_json, const void *value, size_t len, char *file, size_t fsz, uint64_t *offset,

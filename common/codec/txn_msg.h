@@ -74,4 +74,9 @@ void rc_txn_json_key(rc_buf *out, const char *id);
 int rc_txn_position(const char *schema_json, const void *value, size_t len, char *file, size_t file_size,
                     uint64_t *offset, uint32_t *row, char *errstr, size_t errstr_size);
 
+/* An Avro value written with writer schema schema_json (a rowcast.Transaction) appended to out
+ * as its JSON form and a newline (`rowcast tail`). 0, or RC_ERR_CORRUPT with errstr. */
+int rc_txn_value_to_json(const char *schema_json, const void *value, size_t len, rc_buf *out, char *errstr,
+                         size_t errstr_size);
+
 #endif

@@ -278,6 +278,27 @@ def check_replay(ck, fmt, prefix, msgs, expected, tables):
         ck.check(ok, "avro: the transaction schemas' fingerprints are the CRC-64-AVRO of python3-avro's canonical form")
 
 
+def check_tail(ck, rc, fmt, prefix, bootstrap, expected):
+    """`rowcast tail`: the changes (tombstones counted, not printed), or with --topic the BEGIN/END."""
+    base = [rc, "tail", "--from-beginning", "--exit-at-end", "-o", f"kafka.bootstrap.servers={bootstrap}",
+            "-o", f"publisher.topic_prefix={prefix}", "-o", f"publisher.transactions_topic={prefix}._transactions"]
+    p = subprocess.run(base, capture_output=True, timeout=60)
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    want = {json.dumps(c, sort_keys=True) for c in expected}
+    got = {json.dumps({k: v for k, v in c.items() if k != "transaction"}, sort_keys=True) for c in lines}
+    err = p.stderr.decode(errors="replace")
+    ck.check(p.returncode == 0 and len(lines) == len(expected) and got == want and "tombstones" in err
+             and all("transaction" in c for c in lines),
+             f"{fmt}: rowcast tail prints every change as rowcast decode does, with its transaction; tombstones "
+             "counted, not printed", f"exit {p.returncode}, {len(lines)} lines: {err[-1000:]}")
+    p = subprocess.run(base + ["--topic", rf"^{prefix}\._transactions$"], capture_output=True, timeout=60)
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    n = len({c["gtid"] for c in expected})
+    ck.check(p.returncode == 0 and len(lines) == 2 * n and {c["status"] for c in lines} == {"BEGIN", "END"},
+             f"{fmt}: rowcast tail --topic of the transactions topic prints the {2 * n} BEGIN/END",
+             f"exit {p.returncode}, {len(lines)} lines: {p.stderr.decode(errors='replace')[-1000:]}")
+
+
 def replay(ck, rc, tmp, files, name, extra):
     state = os.path.join(tmp, "state-" + name)
     run = os.path.join(tmp, "run-" + name)
@@ -348,6 +369,7 @@ def main():
                 replay(ck, rc, tmp, files, fmt, extra)
                 msgs = consume(broker.bootstrap, rf"^{prefix}\.", least)
                 check_replay(ck, fmt, prefix, msgs, expected, tables)
+                check_tail(ck, rc, fmt, prefix, broker.bootstrap, expected)
                 replay_again(ck, rc, tmp, files, fmt, extra, prefix, msgs)
     return run_driver(a.rowcast, "rowcast-txn-", RUNNING, body)
 

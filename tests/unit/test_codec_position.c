@@ -167,6 +167,13 @@ static void test_txn_position(void) {
            !strcmp(file, "mariadb-bin.000042") && off == 9000 && row == RC_TXN_END_ROW);
   RC_CHECK(rc_txn_position(rc_txn_value_schema(), v.p, v.len - 1, file, sizeof file, &off, &row, err, sizeof err) ==
            RC_ERR_CORRUPT);
+  rc_buf j = {0}, jj = {0}; /* Avro read back as JSON: the JSON form of the same message */
+  RC_CHECK(rc_txn_value_to_json(rc_txn_value_schema(), v.p, v.len, &j, err, sizeof err) == 0);
+  rc_txn_json_value(&jj, &m);
+  rc_buf_putc(&jj, '\n');
+  RC_CHECK(j.len == jj.len && !memcmp(j.p, jj.p, j.len));
+  rc_buf_free(&j);
+  rc_buf_free(&jj);
   m.end = 0;
   v.len = 0;
   rc_txn_json_value(&v, &m);
