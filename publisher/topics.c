@@ -121,7 +121,11 @@ int pub_topic_ready(pub_topics *ts, pub_topic *t, char *errstr, size_t es) {
 
 void pub_recovery_end(pub_topics *ts) {
   if (!ts->have_skip) return;
-  rc_info("skipped %llu changes Kafka already held (recovery from %s)", (unsigned long long)ts->skipped, ts->from);
+  if (ts->skipped_other)
+    rc_info("skipped %llu changes Kafka already held, and %llu tombstones or transaction messages (recovery from %s)",
+            (unsigned long long)ts->skipped, (unsigned long long)ts->skipped_other, ts->from);
+  else
+    rc_info("skipped %llu changes Kafka already held (recovery from %s)", (unsigned long long)ts->skipped, ts->from);
   ts->have_skip = 0;
   ts->in_window = 0;
 }

@@ -477,7 +477,11 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
     const rc_pos *pos = &r->skip.t[r->p[i].st].last[r->p[i].partition];
     if (status == 0 && (!held || rc_pos_cmp(pos, &max) > 0)) {
       max = *pos;
-      snprintf(latest, sizeof latest, "%s:%llu row %u", file, (unsigned long long)pos->offset, pos->row);
+      if (pos->row == RC_TXN_END_ROW) /* a transaction's END: after every change of its transaction */
+        snprintf(latest, sizeof latest, "%s:%llu (a transaction's END)", file, (unsigned long long)pos->offset);
+      else
+        snprintf(latest, sizeof latest, "%s:%llu row %u%s", file, (unsigned long long)pos->offset, pos->row,
+                 pos->sub ? " (its tombstone)" : "");
     }
     held += status == 0;
   }
