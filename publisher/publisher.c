@@ -862,12 +862,15 @@ static int finish(publisher *p) {
   double secs = (double)(rc_now_ns() - p->start_ns) / 1e9;
   char path[4200];
   snprintf(path, sizeof path, "%s/publisher.done", p->st.run_dir);
+  size_t tables = p->tp.n; /* table topics: the transactions topic is not one */
+  for (size_t i = 0; i < p->tp.n && p->txn_topic_len; i++)
+    if (p->tp.v[i].len == p->txn_topic_len && !memcmp(p->tp.v[i].name, p->txn_topic, p->txn_topic_len)) tables--;
   FILE *f = fopen(path, "w");
   if (f) {
     fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nkey_bytes=%llu\nvalue_bytes=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
                "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
                "checkpoint=%s:%llu\nskipped=%llu\ntombstones=%llu\ntransaction_messages=%llu\nskipped_other=%llu\n",
-            (unsigned long long)p->acked, p->tp.n, secs, (unsigned long long)rc_now_ns(),
+            (unsigned long long)p->acked, tables, secs, (unsigned long long)rc_now_ns(),
             (unsigned long long)p->key_bytes, (unsigned long long)p->value_bytes,
             (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
