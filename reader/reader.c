@@ -82,6 +82,8 @@ typedef struct {
   uint64_t boundary_pos;
   char sent_file[256];     /* events before sent_file:sent_pos are already in batches: after a */
   uint64_t sent_pos;       /* reconnect they are decoded again but not sent twice */
+  char sent_end_file[256]; /* the last transaction end put in a batch (its position after the */
+  uint64_t sent_end_pos;   /* event that ends it): after a reconnect, one at or before it is not sent again */
   rc_buf enriched;
   /* information_schema lookups, by "db.table", forgotten after any DDL */
   struct lookup { char *name; rc_table *t; } *lookups;
@@ -404,6 +406,13 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   return 0;
 }
 
+/* Is the transaction end at file:end_pos already in a batch (read again after a reconnect)? Not
+ * "before sent_pos": the rows inside a MySQL TRANSACTION_PAYLOAD share its offset, so its end
+ * would look sent as soon as its rows are. */
+static int end_sent(const reader *r, uint64_t end_pos) {
+  return r->sent_end_file[0] && !strcmp(r->sent_end_file, r->file) && end_pos <= r->sent_end_pos;
+}
+
 /* A statement other than BEGIN/COMMIT/ROLLBACK (DDL among them): table shapes may have changed. */
 static int is_ddl(const rc_event *ev) { return rc_event_query_kind(ev) == RC_QUERY_STATEMENT; }
 
@@ -453,11 +462,13 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
     snprintf(r->boundary_file, sizeof r->boundary_file, "%s", r->file);
     r->boundary_pos = off + len;
     int end = r->txn_on && r->txn_active && r->txn_count > 0;
-    if (!already_sent(r, &ev)) {
+    if (!end_sent(r, off + len)) {
       if (make_room(r, 16 + (end ? txn_end_size(r) : 0), &ev) < 0) return RC_STAGE_STOP;
       put_file_header(r);
       if (end) txn_put_end(r, off);
       rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){off + len});
+      snprintf(r->sent_end_file, sizeof r->sent_end_file, "%s", r->file);
+      r->sent_end_pos = off + len;
     }
     if (r->txn_on) txn_reset(r);
   }

@@ -18,6 +18,10 @@ broker the test starts (`rowcast broker`), in Avro and in JSON, with both featur
 - the same replay again without its checkpoint (as after a crash before the first one), the
   last message of some partitions being tombstones and of the transaction topic's a BEGIN or
   END: the recovery reads their positions (headers, values) and nothing is sent twice;
+- a MySQL 8.0 compressed transaction (the public fixture transaction_compression.000001, when
+  ../shared/fixtures is there): its END and its checkpoint come after the TRANSACTION_PAYLOAD,
+  whose inner rows share its offset.
+
 (With the features off, the default, messages are as before: the other pipeline tests compare
 every value with `rowcast decode`'s line and the schemas with the golden files.)
 
@@ -43,6 +47,8 @@ with skip_if_missing():
     import avro.schema  # noqa: E402
 
 RUNNING = []
+FIXTURE = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "public-binlogs",
+                                        "rust_mysql_common", "transaction_compression.000001"))
 
 
 def consume(bootstrap, regex, count):
@@ -299,6 +305,22 @@ def check_tail(ck, rc, fmt, prefix, bootstrap, expected):
              f"exit {p.returncode}, {len(lines)} lines: {p.stderr.decode(errors='replace')[-1000:]}")
 
 
+def check_compressed(ck, rc, tmp, bootstrap):
+    """MySQL's TRANSACTION_PAYLOAD: BEGIN, the change, END, and a checkpoint after the payload."""
+    state, _, _ = replay(ck, rc, tmp, [FIXTURE], "compressed",
+                         [f"kafka.bootstrap.servers={bootstrap}", "serializer.format=json", "publisher.topic_prefix=tfx",
+                          "publisher.tombstones=true", "publisher.transactions_topic=tfx._transactions"])
+    msgs = consume(bootstrap, r"^tfx\.", 3)
+    txn = [json.loads(m.value) for m in msgs if m.topic == "tfx._transactions"]
+    ch = [json.loads(m.value) for m in msgs if m.topic != "tfx._transactions"]
+    with open(os.path.join(state, "checkpoint")) as f:
+        cp = f.read()
+    ck.check([t["status"] for t in txn] == ["BEGIN", "END"] and len(ch) == 1 and txn[1]["event_count"] == 1
+             and ch[0]["transaction"]["order"] == 1 and "pos=431" in cp,
+             "MySQL compressed transaction: BEGIN, its change, END after it, and the checkpoint after the payload",
+             f"{txn} {ch} {cp}")
+
+
 def replay(ck, rc, tmp, files, name, extra):
     state = os.path.join(tmp, "state-" + name)
     run = os.path.join(tmp, "run-" + name)
@@ -371,6 +393,10 @@ def main():
                 check_replay(ck, fmt, prefix, msgs, expected, tables)
                 check_tail(ck, rc, fmt, prefix, broker.bootstrap, expected)
                 replay_again(ck, rc, tmp, files, fmt, extra, prefix, msgs)
+            if os.path.exists(FIXTURE):
+                check_compressed(ck, rc, tmp, broker.bootstrap)
+            else:
+                print(f"(no public fixture {FIXTURE}: the compressed-transaction check is skipped)")
     return run_driver(a.rowcast, "rowcast-txn-", RUNNING, body)
 
 
