@@ -3,6 +3,8 @@
  * message to Kafka with librdkafka (idempotent, acks=all), and writes the checkpoint only when
  * every message up to a transaction boundary is acknowledged.
  *
+ * The producer itself is configured in kafka.c (with the position headers of a message).
+ *
  * Order: each worker has its own pipe (publisher-<i>.ipc) and sends its batches in increasing
  * sequence; the publisher holds at most one frame per worker and takes the one whose sequence is
  * next, so batch N is produced only after N-1, whichever worker did it, with memory bounded by
@@ -37,7 +39,7 @@
 
 #include "checkpoint.h"
 #include "frame.h"
-#include "kafka_defaults.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "stage.h"
@@ -166,13 +168,6 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "kafka_waiting_ms", p->watch_since_ns && now > p->watch_since_ns ? (now - p->watch_since_ns) / 1000000 : 0);
 }
 
-/* kafka.bootstrap.servers, as configured (or set by the supervisor for its local broker). */
-static const char *bootstrap_of(rc_config *cfg) {
-  for (size_t i = 0; i < rc_config_kafka_count(cfg); i++)
-    if (!strcmp(rc_config_kafka_key(cfg, i), "bootstrap.servers")) return rc_config_kafka_value(cfg, i);
-  return "(no kafka.bootstrap.servers)";
-}
-
 #define KAFKA_REPORT_NS (10ull * 1000000000ull)
 
 /* Kafka unreachable (or not acknowledging): messages in flight and no acknowledgement for 10 s
@@ -194,7 +189,7 @@ static void watch_kafka(publisher *p) {
   p->watch_logged_ns = now;
   rc_warn("Kafka at %s unreachable for %.0f s (no acknowledgement); %llu changes waiting; the pipeline waits "
           "for it (SIGTERM stops rowcast, keeping the checkpoint at what Kafka acknowledged)",
-          bootstrap_of(p->st.cfg), (double)(now - p->watch_since_ns) / 1e9,
+          pub_bootstrap_of(p->st.cfg), (double)(now - p->watch_since_ns) / 1e9,
           (unsigned long long)waiting);
 }
 
@@ -407,16 +402,7 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
 
 /* The position in message headers (publisher.headers): NULL when they are off. */
 static rd_kafka_headers_t *position_headers(const publisher *p, const rc_rec_message *m) {
-  if (!p->headers) return NULL;
-  char num[24];
-  rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-  rd_kafka_header_add(hdrs, "rowcast.file", -1, m->file, (ssize_t)m->file_len);
-  int n = snprintf(num, sizeof num, "%llu", (unsigned long long)m->offset);
-  rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
-  n = snprintf(num, sizeof num, "%u", m->row);
-  rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
-  if (m->gtid_len) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, m->gtid, (ssize_t)m->gtid_len);
-  return hdrs;
+  return p->headers ? pub_position_headers(m->file, m->file_len, m->offset, m->row, m->gtid, m->gtid_len, 0) : NULL;
 }
 
 /* The topic of a change, its partition count known: 1 ready, 0 not yet (rd rewound to rec: the
@@ -476,8 +462,10 @@ static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32
   p->value_bytes += m->value_len;
 }
 
-/* A tombstone or transaction message numbered no is in flight, its payload in frame fr. */
-static void meta_in_flight(publisher *p, uint64_t no, uint32_t fr) {
+/* A tombstone or transaction message numbered no is in flight, its payload in frame fr (its
+ * GTID, for a transaction message, noted like a change's). */
+static void meta_in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
+  note_gtid(p, m);
   p->ring[no & p->ring_mask] = 1;
   p->ring_commit[no & p->ring_mask] = 0;
   p->ring_frame[no & p->ring_mask] = fr;
@@ -598,12 +586,7 @@ static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint
   g->m[g->n++] = (rd_kafka_message_t){.partition = part, .payload = (void *)m.value, .len = m.value_len,
                                       .key = (void *)m.key, .key_len = m.key ? m.key_len : 0,
                                       ._private = (void *)(uintptr_t)(no | (meta ? META_MSG : 0))};
-  if (meta) {
-    note_gtid(p, &m);
-    meta_in_flight(p, no, fr);
-  } else {
-    in_flight(p, no, &m, fr);
-  }
+  (meta ? meta_in_flight : in_flight)(p, no, &m, fr);
   p->npend++;
   return 1;
 }
@@ -630,12 +613,7 @@ static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *re
     return 0;
   }
   if (e) return produce_failed(p, t->name, &m, e);
-  if (is_txn_topic(p, &m)) {
-    note_gtid(p, &m);
-    meta_in_flight(p, no, fr);
-  } else {
-    in_flight(p, no, &m, fr);
-  }
+  (is_txn_topic(p, &m) ? meta_in_flight : in_flight)(p, no, &m, fr);
   return 1;
 }
 
@@ -656,7 +634,7 @@ static int produce_tombstone(publisher *p, rc_frame_rd *rd, const uint8_t *rec, 
   pub_topic *t;
   int r = change_topic(p, &m, rd, rec, &t);
   if (r <= 0) return r;
-  char err[1024], num[24];
+  char err[1024];
   int32_t part;
   r = pub_route(&p->tp, t, PUB_TOMBSTONE, z.key, z.key_len, z.file, z.file_len, z.offset, z.row, &part, err,
                 sizeof err);
@@ -666,13 +644,7 @@ static int produce_tombstone(publisher *p, rc_frame_rd *rd, const uint8_t *rec, 
     return -1;
   }
   if (r == 0) return 1; /* Kafka holds it */
-  rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-  rd_kafka_header_add(hdrs, "rowcast.file", -1, z.file, (ssize_t)z.file_len);
-  int n = snprintf(num, sizeof num, "%llu", (unsigned long long)z.offset);
-  rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
-  n = snprintf(num, sizeof num, "%u", z.row);
-  rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
-  rd_kafka_header_add(hdrs, "rowcast.tombstone", -1, "true", 4);
+  rd_kafka_headers_t *hdrs = pub_position_headers(z.file, z.file_len, z.offset, z.row, NULL, 0, 1);
   uint64_t no = p->next_msg;
   rd_kafka_resp_err_t e = rd_kafka_producev(
       p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_MSGFLAGS(0),
@@ -685,7 +657,7 @@ static int produce_tombstone(publisher *p, rc_frame_rd *rd, const uint8_t *rec, 
     return 0;
   }
   if (e) return produce_failed(p, t->name, &m, e);
-  meta_in_flight(p, no, fr);
+  meta_in_flight(p, no, &m, fr);
   p->tombstones++;
   return 1;
 }
@@ -802,37 +774,11 @@ static int find_next(publisher *p, int *status) {
   return -1;
 }
 
-/* librdkafka's own log lines, through rowcast's logger (syslog levels: 3 error, 4 warning). */
-static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  if (level <= 3) rc_error("Kafka: %s: %s", fac, buf);
-  else if (level <= 5) rc_warn("Kafka: %s: %s", fac, buf);
-  else rc_debug("Kafka: %s: %s", fac, buf);
-}
-
+/* The producer, and the ring of in-flight messages sized by what it may hold. */
 static int kafka_setup(publisher *p) {
-  char err[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  /* rowcast's defaults (kafka_defaults.h); kafka.* overrides */
-  for (size_t i = 0; i < sizeof rc_kafka_defaults / sizeof rc_kafka_defaults[0]; i++)
-    if (rd_kafka_conf_set(conf, rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err, sizeof err) !=
-        RD_KAFKA_CONF_OK) {
-      rc_error("librdkafka default %s=%s: %s", rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err);
-      return RC_EXIT_FAILURE;
-    }
-  for (size_t i = 0; i < rc_config_kafka_count(p->st.cfg); i++) {
-    const char *k = rc_config_kafka_key(p->st.cfg, i), *v = rc_config_kafka_value(p->st.cfg, i);
-    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rc_error("configuration kafka.%s=%s: %s", k, v, err);
-      rd_kafka_conf_destroy(conf);
-      return RC_EXIT_CONFIG;
-    }
-  }
-  char qmax[32];
-  size_t qlen = sizeof qmax;
-  uint64_t max_msgs = 100000;
-  if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &qlen) == RD_KAFKA_CONF_OK)
-    max_msgs = strtoull(qmax, NULL, 10);
+  uint64_t max_msgs = 0;
+  int status = pub_kafka_new(p->st.cfg, p, &p->rk, &max_msgs);
+  if (status != RC_EXIT_OK) return status;
   uint64_t ring = 1024;
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
   p->ring = calloc(ring, sizeof *p->ring);
@@ -842,14 +788,6 @@ static int kafka_setup(publisher *p) {
   memset(p->ring_frame, 0xff, ring * sizeof *p->ring_frame);
   frames_init(p);
   p->ring_mask = ring - 1;
-  rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR); /* served by serve_events */
-  rd_kafka_conf_set_log_cb(conf, on_kafka_log);
-  rd_kafka_conf_set_opaque(conf, p);
-  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!p->rk) {
-    rc_error("cannot start the Kafka producer: %s", err);
-    return RC_EXIT_CONFIG;
-  }
   if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
   p->mainq = rd_kafka_queue_get_main(p->rk);
   rd_kafka_queue_io_event_enable(p->mainq, p->kafka_fd[1], "1", 1);
