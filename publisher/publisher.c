@@ -3,6 +3,8 @@
  * message to Kafka with librdkafka (idempotent, acks=all), and writes the checkpoint only when
  * every message up to a transaction boundary is acknowledged.
  *
+ * The producer itself is configured in kafka.c (with the position headers of a message).
+ *
  * Order: each worker has its own pipe (publisher-<i>.ipc) and sends its batches in increasing
  * sequence; the publisher holds at most one frame per worker and takes the one whose sequence is
  * next, so batch N is produced only after N-1, whichever worker did it, with memory bounded by
@@ -19,6 +21,13 @@
  * murmur2 of the key, the topic name for a keyless change), so a change re-read after a crash
  * maps where it went before; changes Kafka already holds (the supervisor's skip table) are
  * dropped and still count as acknowledged for the checkpoint.
+ *
+ * Tombstones (publisher.tombstones; rc_rec_tombstone from the serializer): the delete's key with
+ * a null value, to the delete's partition right after it, the delete's position in headers (the
+ * recovery reads it there: a tombstone has no value). Transaction messages
+ * (publisher.transactions_topic) are produced like changes, to their own topic. Neither counts
+ * as a change (produced, acked, the checkpoint's count); both are acknowledged before the
+ * checkpoint passes the transaction they belong to, and skipped like changes after a crash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +39,7 @@
 
 #include "checkpoint.h"
 #include "frame.h"
-#include "kafka_defaults.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "stage.h"
@@ -45,6 +54,8 @@
 #define MAX_GROUPS 256
 /* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
 #define SCHEMA_MSG (1ull << 62)
+/* ... and with this bit, tombstones and transaction messages: in the ring, not changes. */
+#define META_MSG (1ull << 61)
 
 /* A serializer frame (nanomsg message) whose payload librdkafka still points into. */
 typedef struct {
@@ -114,6 +125,9 @@ typedef struct {
   int topics_open;
   rd_kafka_topic_t *schema_rkt;
   int headers; /* publisher.headers: the position in message headers too */
+  const char *txn_topic; /* publisher.transactions_topic ("" off) */
+  size_t txn_topic_len;
+  uint64_t meta_produced, meta_acked, tombstones; /* tombstones and transaction messages */
   /* schemas published to the schema topic (fingerprints, hex), each once per run */
   char (*schemas)[17];
   size_t nschemas;
@@ -141,6 +155,10 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "in_flight", p->next_msg - p->acked_below);
   rc_metric_put(b, "queue_full_waits", p->queue_full_waits);
   rc_metric_put(b, "skipped", p->tp.skipped);
+  if (p->meta_produced) {
+    rc_metric_put(b, "tombstones", p->tombstones);
+    rc_metric_put(b, "transaction_messages", p->meta_produced - p->tombstones);
+  }
   rc_metric_put(b, "frames_held", p->frames_held);
   rc_metric_put(b, "latency_p50_us", rc_hist_quantile(&p->lat, 0.50));
   rc_metric_put(b, "latency_p99_us", rc_hist_quantile(&p->lat, 0.99));
@@ -157,13 +175,6 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "kafka_waiting_ms", p->watch_since_ns && now > p->watch_since_ns ? (now - p->watch_since_ns) / 1000000 : 0);
   rc_metric_put(b, "queue_max", p->queue_max);
   rc_metric_put(b, "ack_commit_ms", p->ack_commit_us / 1000);
-}
-
-/* kafka.bootstrap.servers, as configured (or set by the supervisor for its local broker). */
-static const char *bootstrap_of(rc_config *cfg) {
-  for (size_t i = 0; i < rc_config_kafka_count(cfg); i++)
-    if (!strcmp(rc_config_kafka_key(cfg, i), "bootstrap.servers")) return rc_config_kafka_value(cfg, i);
-  return "(no kafka.bootstrap.servers)";
 }
 
 #define KAFKA_REPORT_NS (10ull * 1000000000ull)
@@ -187,7 +198,7 @@ static void watch_kafka(publisher *p) {
   p->watch_logged_ns = now;
   rc_warn("Kafka at %s unreachable for %.0f s (no acknowledgement); %llu changes waiting; the pipeline waits "
           "for it (SIGTERM stops rowcast, keeping the checkpoint at what Kafka acknowledged)",
-          bootstrap_of(p->st.cfg), (double)(now - p->watch_since_ns) / 1e9,
+          pub_bootstrap_of(p->st.cfg), (double)(now - p->watch_since_ns) / 1e9,
           (unsigned long long)waiting);
 }
 
@@ -233,7 +244,12 @@ static void delivered(publisher *p, const rd_kafka_message_t *m, uint64_t now, u
     return; /* its frame stays held: the publisher exits */
   }
   uint64_t *slot = &p->ring[no & p->ring_mask];
-  if (!(no & SCHEMA_MSG)) {
+  if (no & META_MSG) {
+    uint32_t *fr = &p->ring_frame[no & p->ring_mask];
+    if (*fr != UINT32_MAX) frame_unref(p, *fr);
+    *fr = UINT32_MAX;
+    p->meta_acked++;
+  } else if (!(no & SCHEMA_MSG)) {
     uint64_t lat_us = now > *slot ? (now - *slot) / 1000 : 0;
     rc_hist_add(&p->lat, lat_us);
     rc_phist_add(&p->lat_buckets, lat_us);
@@ -402,16 +418,7 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
 
 /* The position in message headers (publisher.headers): NULL when they are off. */
 static rd_kafka_headers_t *position_headers(const publisher *p, const rc_rec_message *m) {
-  if (!p->headers) return NULL;
-  char num[24];
-  rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-  rd_kafka_header_add(hdrs, "rowcast.file", -1, m->file, (ssize_t)m->file_len);
-  int n = snprintf(num, sizeof num, "%llu", (unsigned long long)m->offset);
-  rd_kafka_header_add(hdrs, "rowcast.offset", -1, num, n);
-  n = snprintf(num, sizeof num, "%u", m->row);
-  rd_kafka_header_add(hdrs, "rowcast.row", -1, num, n);
-  if (m->gtid_len) rd_kafka_header_add(hdrs, "rowcast.gtid", -1, m->gtid, (ssize_t)m->gtid_len);
-  return hdrs;
+  return p->headers ? pub_position_headers(m->file, m->file_len, m->offset, m->row, m->gtid, m->gtid_len, 0) : NULL;
 }
 
 /* The topic of a change, its partition count known: 1 ready, 0 not yet (rd rewound to rec: the
@@ -471,6 +478,22 @@ static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32
   p->value_bytes += m->value_len;
 }
 
+/* A tombstone or transaction message numbered no is in flight, its payload in frame fr (its
+ * GTID, for a transaction message, noted like a change's). */
+static void meta_in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
+  note_gtid(p, m);
+  p->ring[no & p->ring_mask] = 1;
+  p->ring_commit[no & p->ring_mask] = 0;
+  p->ring_frame[no & p->ring_mask] = fr;
+  p->frames[fr].refs++;
+  p->next_msg++;
+  p->meta_produced++;
+}
+
+static int is_txn_topic(const publisher *p, const rc_rec_message *m) {
+  return p->txn_topic_len && m->topic_len == p->txn_topic_len && !memcmp(m->topic, p->txn_topic, m->topic_len);
+}
+
 #define ROUTED 3 /* next_change's answer when the change is to be produced */
 
 /* Read the change at rd and decide where it goes: ROUTED with *m, *t and *part filled; 1 when
@@ -483,7 +506,8 @@ static int next_change(publisher *p, rc_frame_rd *rd, const uint8_t *rec, rc_rec
   int r = change_topic(p, m, rd, rec, t);
   if (r <= 0) return r;
   char err[1024];
-  r = pub_route(&p->tp, *t, m->key, m->key_len, m->file, m->file_len, m->offset, m->row, part, err, sizeof err);
+  r = pub_route(&p->tp, *t, is_txn_topic(p, m) ? PUB_TXN : PUB_CHANGE, m->key, m->key_len, m->file, m->file_len,
+                m->offset, m->row, part, err, sizeof err);
   if (r < 0) {
     rc_error("%s", err);
     p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
@@ -574,10 +598,11 @@ static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint
     g->cap = ncap;
   }
   uint64_t no = p->next_msg;
+  int meta = is_txn_topic(p, &m);
   g->m[g->n++] = (rd_kafka_message_t){.partition = part, .payload = (void *)m.value, .len = m.value_len,
                                       .key = (void *)m.key, .key_len = m.key ? m.key_len : 0,
-                                      ._private = (void *)(uintptr_t)no};
-  in_flight(p, no, &m, fr);
+                                      ._private = (void *)(uintptr_t)(no | (meta ? META_MSG : 0))};
+  (meta ? meta_in_flight : in_flight)(p, no, &m, fr);
   p->npend++;
   return 1;
 }
@@ -595,7 +620,8 @@ static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *re
   rd_kafka_resp_err_t e = rd_kafka_producev(
       p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_MSGFLAGS(0),
       RD_KAFKA_V_KEY(m.key, m.key ? m.key_len : 0), RD_KAFKA_V_VALUE((void *)m.value, m.value_len),
-      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)no), RD_KAFKA_V_END);
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(no | (is_txn_topic(p, &m) ? META_MSG : 0))),
+      RD_KAFKA_V_END);
   if (e) rd_kafka_headers_destroy(hdrs); /* on success librdkafka owns them */
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     rd->p = rec;
@@ -603,7 +629,52 @@ static int produce_with_headers(publisher *p, rc_frame_rd *rd, const uint8_t *re
     return 0;
   }
   if (e) return produce_failed(p, t->name, &m, e);
-  in_flight(p, no, &m, fr);
+  (is_txn_topic(p, &m) ? meta_in_flight : in_flight)(p, no, &m, fr);
+  return 1;
+}
+
+/* The tombstone of the delete before it: the delete's key, a null value, the partition the
+ * delete went to (same key, same routing), the delete's position in headers, which the
+ * recovery reads when a partition ends with a tombstone. Produced after the delete has been
+ * handed to librdkafka (pending changes first), so it follows it in the partition. 1 done, 0
+ * librdkafka full (rd rewound), 2 hand the pending changes over first (rd rewound), -1 error. */
+static int produce_tombstone(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint32_t fr) {
+  if (p->npend) {
+    rd->p = rec;
+    return 2;
+  }
+  rc_rec_tombstone z;
+  if (rc_frame_get_tombstone(rd, &z) < 0) return 1; /* rd->bad: reported by the caller */
+  rc_rec_message m = {0, 0, z.topic, z.topic_len, z.key, z.key_len, NULL, 0, z.file, z.file_len, z.offset, z.row,
+                      NULL, 0};
+  pub_topic *t;
+  int r = change_topic(p, &m, rd, rec, &t);
+  if (r <= 0) return r;
+  char err[1024];
+  int32_t part;
+  r = pub_route(&p->tp, t, PUB_TOMBSTONE, z.key, z.key_len, z.file, z.file_len, z.offset, z.row, &part, err,
+                sizeof err);
+  if (r < 0) {
+    rc_error("%s", err);
+    p->fatal = r == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+    return -1;
+  }
+  if (r == 0) return 1; /* Kafka holds it */
+  rd_kafka_headers_t *hdrs = pub_position_headers(z.file, z.file_len, z.offset, z.row, NULL, 0, 1);
+  uint64_t no = p->next_msg;
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_MSGFLAGS(0),
+      RD_KAFKA_V_KEY(z.key, z.key_len), RD_KAFKA_V_VALUE(NULL, 0), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(no | META_MSG)), RD_KAFKA_V_END);
+  if (e) rd_kafka_headers_destroy(hdrs);
+  if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd->p = rec;
+    p->queue_full_waits++;
+    return 0;
+  }
+  if (e) return produce_failed(p, t->name, &m, e);
+  meta_in_flight(p, no, &m, fr);
+  p->tombstones++;
   return 1;
 }
 
@@ -644,7 +715,7 @@ static int produce_frame(publisher *p, worker_in *w) {
       if (p->tp.switch_pending && switch_counts(p, &c) < 0) return -1;
       continue;
     }
-    if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA) {
+    if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA && tag != RC_REC_TOMBSTONE) {
       rd->rec = rec;
       rc_frame_rec_bad(rd, "unknown tag in a messages frame");
       break;
@@ -654,6 +725,8 @@ static int produce_frame(publisher *p, worker_in *w) {
       r = 0;
     else if (tag == RC_REC_SCHEMA)
       r = produce_schema(p, rd, rec);
+    else if (tag == RC_REC_TOMBSTONE)
+      r = produce_tombstone(p, rd, rec, w->frame);
     else
       r = p->headers ? produce_with_headers(p, rd, rec, w->frame) : queue_message(p, rd, rec, w->frame);
     if (r < 0) return r;
@@ -717,37 +790,11 @@ static int find_next(publisher *p, int *status) {
   return -1;
 }
 
-/* librdkafka's own log lines, through rowcast's logger (syslog levels: 3 error, 4 warning). */
-static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  if (level <= 3) rc_error("Kafka: %s: %s", fac, buf);
-  else if (level <= 5) rc_warn("Kafka: %s: %s", fac, buf);
-  else rc_debug("Kafka: %s: %s", fac, buf);
-}
-
+/* The producer, and the ring of in-flight messages sized by what it may hold. */
 static int kafka_setup(publisher *p) {
-  char err[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  /* rowcast's defaults (kafka_defaults.h); kafka.* overrides */
-  for (size_t i = 0; i < sizeof rc_kafka_defaults / sizeof rc_kafka_defaults[0]; i++)
-    if (rd_kafka_conf_set(conf, rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err, sizeof err) !=
-        RD_KAFKA_CONF_OK) {
-      rc_error("librdkafka default %s=%s: %s", rc_kafka_defaults[i][0], rc_kafka_defaults[i][1], err);
-      return RC_EXIT_FAILURE;
-    }
-  for (size_t i = 0; i < rc_config_kafka_count(p->st.cfg); i++) {
-    const char *k = rc_config_kafka_key(p->st.cfg, i), *v = rc_config_kafka_value(p->st.cfg, i);
-    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rc_error("configuration kafka.%s=%s: %s", k, rc_config_kafka_shown(p->st.cfg, i), err);
-      rd_kafka_conf_destroy(conf);
-      return RC_EXIT_CONFIG;
-    }
-  }
-  char qmax[32];
-  size_t qlen = sizeof qmax;
-  uint64_t max_msgs = 100000;
-  if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &qlen) == RD_KAFKA_CONF_OK)
-    max_msgs = strtoull(qmax, NULL, 10);
+  uint64_t max_msgs = 0;
+  int status = pub_kafka_new(p->st.cfg, p, &p->rk, &max_msgs);
+  if (status != RC_EXIT_OK) return status;
   p->queue_max = max_msgs;
   uint64_t ring = 1024;
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
@@ -758,14 +805,6 @@ static int kafka_setup(publisher *p) {
   memset(p->ring_frame, 0xff, ring * sizeof *p->ring_frame);
   frames_init(p);
   p->ring_mask = ring - 1;
-  rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR); /* served by serve_events */
-  rd_kafka_conf_set_log_cb(conf, on_kafka_log);
-  rd_kafka_conf_set_opaque(conf, p);
-  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!p->rk) {
-    rc_error("cannot start the Kafka producer: %s", err);
-    return RC_EXIT_CONFIG;
-  }
   if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
   p->mainq = rd_kafka_queue_get_main(p->rk);
   rd_kafka_queue_io_event_enable(p->mainq, p->kafka_fd[1], "1", 1);
@@ -778,18 +817,22 @@ static int finish(publisher *p) {
   double secs = (double)(rc_now_ns() - p->start_ns) / 1e9;
   char path[4200];
   snprintf(path, sizeof path, "%s/publisher.done", p->st.run_dir);
+  size_t tables = p->tp.n; /* table topics: the transactions topic is not one */
+  for (size_t i = 0; i < p->tp.n && p->txn_topic_len; i++)
+    if (p->tp.v[i].len == p->txn_topic_len && !memcmp(p->tp.v[i].name, p->txn_topic, p->txn_topic_len)) tables--;
   FILE *f = fopen(path, "w");
   if (f) {
     fprintf(f, "changes=%llu\ntables=%zu\nseconds=%.3f\ndone_ns=%llu\nkey_bytes=%llu\nvalue_bytes=%llu\nlatency_p50_us=%llu\nlatency_p99_us=%llu\nlatency_max_us=%llu\n"
                "commit_latency_p50_us=%llu\ncommit_latency_p99_us=%llu\ncommit_latency_max_us=%llu\n"
-               "checkpoint=%s:%llu\nskipped=%llu\n",
-            (unsigned long long)p->acked, p->tp.n, secs, (unsigned long long)rc_now_ns(),
+               "checkpoint=%s:%llu\nskipped=%llu\ntombstones=%llu\ntransaction_messages=%llu\nskipped_other=%llu\n",
+            (unsigned long long)p->acked, tables, secs, (unsigned long long)rc_now_ns(),
             (unsigned long long)p->key_bytes, (unsigned long long)p->value_bytes,
             (unsigned long long)rc_hist_quantile(&p->lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->lat, 0.99), (unsigned long long)p->lat.max,
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.5),
             (unsigned long long)rc_hist_quantile(&p->commit_lat, 0.99), (unsigned long long)p->commit_lat.max, p->cp.file,
-            (unsigned long long)p->cp.pos, (unsigned long long)p->tp.skipped);
+            (unsigned long long)p->cp.pos, (unsigned long long)p->tp.skipped, (unsigned long long)p->tombstones,
+            (unsigned long long)(p->meta_produced - p->tombstones), (unsigned long long)p->tp.skipped_other);
     fclose(f);
   }
   rc_info("all %llu changes acknowledged by Kafka; checkpoint %s:%llu", (unsigned long long)p->acked,
@@ -808,6 +851,8 @@ static int setup(publisher *p) {
   p->cp_interval_ns = (uint64_t)rc_config_int(p->st.cfg, "publisher.checkpoint_interval_ms") * 1000000ull;
   p->state_dir = rc_config_str(p->st.cfg, "state.dir");
   p->headers = (int)rc_config_int(p->st.cfg, "publisher.headers");
+  p->txn_topic = rc_config_str(p->st.cfg, "publisher.transactions_topic");
+  p->txn_topic_len = strlen(p->txn_topic);
   snprintf(p->schema_topic, sizeof p->schema_topic, "%s._schemas", rc_config_str(p->st.cfg, "publisher.topic_prefix"));
   char err[1024];
   if (rc_mkdirs(p->state_dir, err, sizeof err) < 0) {

@@ -121,7 +121,11 @@ int pub_topic_ready(pub_topics *ts, pub_topic *t, char *errstr, size_t es) {
 
 void pub_recovery_end(pub_topics *ts) {
   if (!ts->have_skip) return;
-  rc_info("skipped %llu changes Kafka already held (recovery from %s)", (unsigned long long)ts->skipped, ts->from);
+  if (ts->skipped_other)
+    rc_info("skipped %llu changes Kafka already held, and %llu tombstones or transaction messages (recovery from %s)",
+            (unsigned long long)ts->skipped, (unsigned long long)ts->skipped_other, ts->from);
+  else
+    rc_info("skipped %llu changes Kafka already held (recovery from %s)", (unsigned long long)ts->skipped, ts->from);
   ts->have_skip = 0;
   ts->in_window = 0;
 }
@@ -148,7 +152,7 @@ static int64_t file_seq(pub_topics *ts, const char *file, size_t flen) {
   return ts->seq;
 }
 
-int pub_route(pub_topics *ts, pub_topic *t, const void *key, size_t klen, const char *file, size_t flen,
+int pub_route(pub_topics *ts, pub_topic *t, int kind, const void *key, size_t klen, const char *file, size_t flen,
               uint64_t offset, uint32_t row, int32_t *partition, char *errstr, size_t es) {
   if (ts->in_window) {
     int64_t seq = file_seq(ts, file, flen);
@@ -157,13 +161,14 @@ int pub_route(pub_topics *ts, pub_topic *t, const void *key, size_t klen, const 
                      "change at %.*s:%llu row %u: the file name does not end in .NUMBER, so its position cannot "
                      "be compared with what Kafka holds",
                      (int)flen, file, (unsigned long long)offset, row);
-    rc_pos pos = {.seq = (uint64_t)seq, .offset = offset, .row = row};
+    rc_pos pos = {.seq = (uint64_t)seq, .offset = offset, .row = row, .sub = kind == PUB_TOMBSTONE};
     if (rc_pos_cmp(&pos, &ts->skip.max) > 0) {
       pub_recovery_end(ts);
     } else {
       int32_t part = rc_partition_of(key, klen, t->name, t->len, t->window_parts);
       if (t->skip && rc_skip_holds(t->skip, part, &pos)) {
-        ts->skipped++;
+        if (kind == PUB_CHANGE) ts->skipped++;
+        else ts->skipped_other++;
         return 0;
       }
       int r = ensure_listed(ts, t, t->window_parts, errstr, es);

@@ -51,6 +51,7 @@ typedef struct pub_topics {
   int switch_pending; /* a listed topic's count changed: pub_switch_counts at the next boundary */
   char from[300];    /* the checkpoint recovery starts from, for the log line */
   uint64_t skipped;  /* changes dropped because Kafka held them */
+  uint64_t skipped_other; /* tombstones and transaction messages dropped the same way */
   char seq_file[256]; /* the last file name whose sequence number was computed */
   size_t seq_file_len;
   int64_t seq;
@@ -74,10 +75,14 @@ int pub_topic_ready(pub_topics *ts, pub_topic *t, char *errstr, size_t errstr_si
  * warning), fixes the recovery window's count. Returns 0 or RC_ERR_CORRUPT (errstr). */
 int pub_topic_set_parts(pub_topics *ts, pub_topic *t, int32_t parts, char *errstr, size_t errstr_size);
 
-/* Where a change goes: 1 produce it to *partition, 0 drop it (Kafka holds it: counted in
- * ts->skipped), or a negative rc_err_t with errstr (the topic list cannot be written; a position
- * that cannot be compared). The topic must be ready. */
-int pub_route(pub_topics *ts, pub_topic *t, const void *key, size_t klen, const char *file, size_t flen,
+/* What a message is, for pub_route. */
+enum { PUB_CHANGE = 0, PUB_TOMBSTONE = 1, PUB_TXN = 2 };
+/* Where a message goes: 1 produce it to *partition, 0 drop it (Kafka holds it: counted in
+ * ts->skipped for a change, ts->skipped_other for the rest), or a negative rc_err_t with errstr
+ * (the topic list cannot be written; a position that cannot be compared). kind PUB_TOMBSTONE:
+ * the tombstone of the delete at that position, which comes right after it (rc_pos.sub 1).
+ * The topic must be ready. */
+int pub_route(pub_topics *ts, pub_topic *t, int kind, const void *key, size_t klen, const char *file, size_t flen,
               uint64_t offset, uint32_t row, int32_t *partition, char *errstr, size_t errstr_size);
 /* Switch every topic whose partition count changed while rowcast was down to its new count, and
  * record it in the topic list. The publisher calls it at a transaction boundary `at`, once every

@@ -19,6 +19,12 @@
  * TABLE_MAP: the ROWS events of a filtered table id are dropped unread (neither decoded nor
  * forwarded, counted as "filtered"); the transaction ends still go out, so a transaction whose
  * changes are all filtered moves the checkpoint on like any other.
+ *
+ * With publisher.transactions_topic set, the reader also says what it alone knows of each
+ * transaction that changes rows (txn_*): its BEGIN (rc_rec_txn, before its first ROWS record),
+ * the transaction and order of each ROWS record's first change (rc_rec_txn_order, before it),
+ * and its END with the changes per table (rc_rec_txn, before its rc_rec_txn_end). The id is the
+ * transaction's GTID, else FILE:POS of its first event, so a resume gives it the same id.
  */
 #include <errno.h>
 #include <signal.h>
@@ -45,6 +51,12 @@ typedef struct {
   uint8_t filtered; /* the table is filtered out: its rows are dropped, raw is not kept */
   uint64_t sent_seq; /* batch it was last put in */
 } tmap_slot;
+
+/* Changes of one table in the open transaction. */
+typedef struct {
+  char *db, *table;
+  uint32_t count;
+} txn_table;
 
 typedef struct {
   rc_stage st;
@@ -83,11 +95,22 @@ typedef struct {
   uint64_t boundary_pos;
   char sent_file[256];     /* events before sent_file:sent_pos are already in batches: after a */
   uint64_t sent_pos;       /* reconnect they are decoded again but not sent twice */
+  char sent_end_file[256]; /* the last transaction end put in a batch (its position after the */
+  uint64_t sent_end_pos;   /* event that ends it): after a reconnect, one at or before it is not sent again */
   rc_buf enriched;
   /* information_schema lookups, by "db.table", forgotten after any DDL */
   struct lookup { char *name; rc_table *t; } *lookups;
   size_t nlookups;
   uint64_t lookup_failures;
+  /* transaction boundaries (publisher.transactions_topic): the open transaction */
+  int txn_on;
+  int txn_active, txn_begin_sent;
+  char txn_id[300], txn_gtid[128];
+  uint64_t txn_begin_off, txn_commit_us;
+  uint32_t txn_count;
+  txn_table *txn_tables;
+  size_t txn_ntables, txn_cap;
+  rc_buf txn_buf; /* the END's table list */
 } reader;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -269,13 +292,94 @@ static int already_sent(const reader *r, const rc_event *ev) {
   return r->sent_file[0] && !strcmp(r->sent_file, r->file) && ev->offset < r->sent_pos;
 }
 
+/* ---- transaction boundaries (publisher.transactions_topic) ---------------------------------- */
+
+static void txn_reset(reader *r) {
+  for (size_t i = 0; i < r->txn_ntables; i++) {
+    free(r->txn_tables[i].db);
+    free(r->txn_tables[i].table);
+  }
+  r->txn_ntables = 0;
+  r->txn_active = r->txn_begin_sent = 0;
+  r->txn_count = 0;
+}
+
+/* A transaction begins at `off` of the current file (its GTID already fed to the decoder). */
+static void txn_start(reader *r, uint64_t off) {
+  txn_reset(r);
+  r->txn_active = 1;
+  r->txn_begin_off = off;
+  r->txn_commit_us = 0;
+  const char *g = rc_binlog_gtid(r->bl);
+  snprintf(r->txn_gtid, sizeof r->txn_gtid, "%s", g);
+  if (g[0])
+    snprintf(r->txn_id, sizeof r->txn_id, "%s", g);
+  else
+    snprintf(r->txn_id, sizeof r->txn_id, "%s:%llu", r->file, (unsigned long long)off);
+}
+
+/* The open transaction's count of a table (added at 0); NULL without memory. */
+static txn_table *txn_table_of(reader *r, const rc_table *t) {
+  for (size_t i = 0; i < r->txn_ntables; i++)
+    if (!strcmp(r->txn_tables[i].db, t->db) && !strcmp(r->txn_tables[i].table, t->name)) return &r->txn_tables[i];
+  if (r->txn_ntables == r->txn_cap) {
+    size_t ncap = r->txn_cap ? r->txn_cap * 2 : 8;
+    txn_table *n = realloc(r->txn_tables, ncap * sizeof *n);
+    if (!n) return NULL;
+    r->txn_tables = n;
+    r->txn_cap = ncap;
+  }
+  txn_table *e = &r->txn_tables[r->txn_ntables];
+  e->db = strdup(t->db);
+  e->table = strdup(t->name);
+  e->count = 0;
+  if (!e->db || !e->table) {
+    free(e->db);
+    free(e->table);
+    return NULL;
+  }
+  r->txn_ntables++;
+  return e;
+}
+
+static rc_rec_txn txn_record(const reader *r, int end) {
+  return (rc_rec_txn){(uint8_t)end, r->txn_id, strlen(r->txn_id), r->txn_gtid, strlen(r->txn_gtid),
+                      r->txn_begin_off, r->txn_commit_us, end ? r->txn_count : 0, NULL, 0};
+}
+
+/* The END of the open transaction, at the event at `off` that ends it, into the batch (the
+ * caller made room for rc_frame_size_txn). */
+static void txn_put_end(reader *r, uint64_t off) {
+  rc_buf *tb = &r->txn_buf;
+  tb->len = 0;
+  for (size_t i = 0; i < r->txn_ntables; i++) {
+    const txn_table *e = &r->txn_tables[i];
+    rc_frame_put_txn_table(tb, e->db, strlen(e->db), e->table, strlen(e->table), e->count);
+  }
+  rc_rec_txn rec = txn_record(r, 1);
+  rec.offset = off;
+  rec.tables = (const uint8_t *)(tb->p ? tb->p : "");
+  rec.tables_len = tb->len;
+  rc_frame_put_txn(&r->batch, &rec);
+}
+
+static size_t txn_end_size(reader *r) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->txn_ntables; i++)
+    n += 2 + strlen(r->txn_tables[i].db) + 2 + strlen(r->txn_tables[i].table) + 4;
+  rc_rec_txn rec = txn_record(r, 1);
+  rec.tables_len = n;
+  return rc_frame_size_txn(&rec);
+}
+
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
-  if (already_sent(r, ev)) return 0;
   const tmap_slot *ft = r->filter_tables ? tmap_find(r, rc_rows_table_id(r->bl, ev)) : NULL;
-  if (ft && ft->filtered) { /* a filtered table: dropped before any decoding */
+  if (ft && ft->filtered) { /* a filtered table: dropped before any decoding, in no transaction count */
     r->filtered++;
     return 0;
   }
+  int sent = already_sent(r, ev);
+  if (sent && !r->txn_on) return 0;
   int rc = rc_row_iter_begin(&r->it, r->bl, ev, 0, err, esz);
   if (rc < 0) return rc;
   /* count the changes: walk the row images (sizes depend on the values) */
@@ -283,19 +387,45 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   rc_row_change ch;
   while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) n++;
   if (rc < 0) return rc;
+  /* the transaction's order of this event's first change, in it and in its table */
+  rc_rec_txn_order ord = {0};
+  size_t txn_need = 0;
+  if (r->txn_on) {
+    if (!r->txn_active) txn_start(r, ev->offset); /* rows outside BEGIN..COMMIT: a transaction of their own */
+    txn_table *tt = txn_table_of(r, r->it.rows.table);
+    if (!tt) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+    ord = (rc_rec_txn_order){r->txn_id, strlen(r->txn_id), r->txn_count + 1, tt->count + 1};
+    r->txn_count += n;
+    tt->count += n;
+    if (sent) { /* decoded again after a reconnect: its BEGIN went out with it */
+      r->txn_begin_sent = 1;
+      return 0;
+    }
+    if (!r->txn_begin_sent) r->txn_commit_us = rc_binlog_commit_us(r->bl, ev);
+    rc_rec_txn b = txn_record(r, 0);
+    txn_need = (r->txn_begin_sent ? 0 : rc_frame_size_txn(&b)) + 1 + 2 + ord.id_len + 8;
+  }
   tmap_slot *tm = tmap_find(r, r->it.rows.table_id);
   const char *gtid = rc_binlog_gtid(r->bl);
   /* an event unpacked from a TRANSACTION_PAYLOAD has no checksum of its own */
   rc_rec_rows rec = {ev->offset, 0, rc_binlog_commit_us(r->bl, ev), n, r->row_base,
                      ev->in_payload ? RC_REC_EV_NOCRC : 0, gtid, strlen(gtid), ev->raw, ev->raw_len};
   rc_rec_tmap trec = {tm ? tm->flags : 0, tm ? tm->raw : NULL, tm ? tm->len : 0};
-  size_t need = rc_frame_size_rows(&rec) + (tm ? rc_frame_size_tmap(&trec) : 0);
+  size_t need = rc_frame_size_rows(&rec) + (tm ? rc_frame_size_tmap(&trec) : 0) + txn_need;
   if (make_room(r, need, ev) < 0) return RC_STAGE_STOP;
   if (r->batch_changes == 0) r->batch_open_ns = rc_now_ns(); /* batch.max_ms counts from the first change */
   put_file_header(r);
   if (tm && tm->sent_seq != r->seq + 1) { /* +1: seq 0 is a valid batch number */
     rc_frame_put_tmap(&r->batch, &trec);
     tm->sent_seq = r->seq + 1;
+  }
+  if (r->txn_on) {
+    if (!r->txn_begin_sent) {
+      rc_rec_txn b = txn_record(r, 0);
+      rc_frame_put_txn(&r->batch, &b);
+      r->txn_begin_sent = 1;
+    }
+    rc_frame_put_txn_order(&r->batch, &ord);
   }
   rec.recv_ns = rc_now_ns();
   rc_frame_put_rows(&r->batch, &rec);
@@ -305,6 +435,13 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   snprintf(r->sent_file, sizeof r->sent_file, "%s", r->file);
   r->sent_pos = ev->offset + 1;
   return 0;
+}
+
+/* Is the transaction end at file:end_pos already in a batch (read again after a reconnect)? Not
+ * "before sent_pos": the rows inside a MySQL TRANSACTION_PAYLOAD share its offset, so its end
+ * would look sent as soon as its rows are. */
+static int end_sent(const reader *r, uint64_t end_pos) {
+  return r->sent_end_file[0] && !strcmp(r->sent_end_file, r->file) && end_pos <= r->sent_end_pos;
 }
 
 /* A statement other than BEGIN/COMMIT/ROLLBACK (DDL among them): table shapes may have changed. */
@@ -349,15 +486,23 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
       if ((rc = handle(r, &inner, err, esz)) < 0) return rc;
     if (rc < 0) return rc;
   }
-  if (rc_txn_step(&r->txn, &ev) & RC_TXN_ENDS) {
+  int step = rc_txn_step(&r->txn, &ev);
+  /* a transaction's first event (or the rows that began one of their own, already counted) */
+  if (r->txn_on && (step & RC_TXN_BEGINS) && !(r->txn_active && r->txn_begin_off == off)) txn_start(r, off);
+  if (step & RC_TXN_ENDS) {
     snprintf(r->boundary_file, sizeof r->boundary_file, "%s", r->file);
     r->boundary_pos = off + len;
-    if (!already_sent(r, &ev)) {
-      if (make_room(r, 16, &ev) < 0) return RC_STAGE_STOP;
+    int end = r->txn_on && r->txn_active && r->txn_count > 0;
+    if (!end_sent(r, off + len)) {
+      if (make_room(r, 16 + (end ? txn_end_size(r) : 0), &ev) < 0) return RC_STAGE_STOP;
       put_file_header(r);
+      if (end) txn_put_end(r, off);
       rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){off + len});
       r->batch_ends++;
+      snprintf(r->sent_end_file, sizeof r->sent_end_file, "%s", r->file);
+      r->sent_end_pos = off + len;
     }
+    if (r->txn_on) txn_reset(r);
   }
   if (r->batch_changes >= r->max_changes || r->batch_ends >= r->max_changes ||
       ((r->batch_changes || r->batch_ends) && rc_now_ns() - r->batch_open_ns >= r->max_ns))
@@ -389,6 +534,7 @@ static void set_file(reader *r, const char *name) {
   r->batch_has_file = 0;
   r->fde_len = 0;
   memset(&r->txn, 0, sizeof r->txn);
+  txn_reset(r);
 }
 
 /* Read one file from `start` (0: from the beginning). Returns 0, or an exit status. */
@@ -519,6 +665,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
         return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
       }
       memset(&r->txn, 0, sizeof r->txn);
+      txn_reset(r);
       continue;
     }
     if (rc < 0) {
@@ -586,6 +733,7 @@ int main(int argc, char **argv) {
   r.max_ns = (uint64_t)rc_config_int(r.st.cfg, "batch.max_ms") * 1000000ull;
   r.max_bytes = (size_t)r.st.pipe.max_message_bytes;
   r.seq = 1;
+  r.txn_on = rc_config_str(r.st.cfg, "publisher.transactions_topic")[0] != 0;
   char err[1024], path[4200];
   if (rc_filter_from_config(&r.filter, r.st.cfg, err, sizeof err) < 0) {
     rc_error("%s", err);
@@ -644,5 +792,8 @@ done:
   free(r.fde);
   rc_buf_free(&r.enriched);
   rc_buf_free(&r.batch);
+  txn_reset(&r);
+  free(r.txn_tables);
+  rc_buf_free(&r.txn_buf);
   return status;
 }

@@ -23,6 +23,11 @@
  * cached by signature like the schemas, and every change is encoded from the projected images
  * with the projected table, so Avro and JSON, keys and values, leave out and mask the same
  * columns. Table filters were applied by the reader.
+ * publisher.tombstones: after each delete whose key is known, a tombstone record
+ * (rc_rec_tombstone: the same topic and key, the delete's position) that the publisher sends
+ * with a null value. publisher.transactions_topic: the reader's transaction records become a
+ * BEGIN and an END message to that topic (common/codec/txn_msg.h), and each change's value
+ * carries its transaction's id and order (from the rc_rec_txn_order before its ROWS record).
  *
  * With schema_registry.url, a registry that cannot be reached (refused, timeout, 5xx) is waited
  * for: the schema is registered again with a backoff until it answers, and the batch goes on
@@ -45,6 +50,7 @@
 #include "row_json.h"
 #include "row_project.h"
 #include "stage.h"
+#include "txn_msg.h"
 
 /* One table version's Avro schemas and, when a registry is used, their ids. */
 typedef struct {
@@ -93,6 +99,17 @@ typedef struct {
   rc_filter *filter;
   proj_slot *projs; /* open addressing on the signature; NULL without column filters */
   size_t nprojs;
+  int tombstones;       /* publisher.tombstones */
+  rc_buf tkey;          /* the key of the delete a tombstone follows */
+  uint64_t tombstones_made, txn_msgs;
+  /* publisher.transactions_topic */
+  const char *txn_topic; /* "" off */
+  rc_txn_codec *txn_codec; /* Avro */
+  int txn_announced, txn_value_id, txn_key_id;
+  int have_order;      /* an rc_rec_txn_order came: it applies to the next ROWS record */
+  char order_id[300];
+  uint32_t order, table_order;
+  rc_buf txn_tmp;
 } serializer;
 
 /* The figures of table db.name (found or added). */
@@ -124,6 +141,8 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "send_wait_ms", s->send_wait_ns / 1000000);
   for (size_t i = 0; s->tables && i < TABLE_STATS; i++)
     if (s->tables[i].name[0]) rc_metric_put_table(b, s->tables[i].name, s->tables[i].changes, s->tables[i].bytes);
+  if (s->tombstones) rc_metric_put(b, "tombstones", s->tombstones_made);
+  if (s->txn_topic[0]) rc_metric_put(b, "transaction_messages", s->txn_msgs);
 }
 
 static int send_frame(serializer *s) {
@@ -332,7 +351,7 @@ static avro_slot *avro_table(serializer *s, const rc_table *t, const char *topic
     sl = &s->slots[i];
   }
   rc_avro_table *at;
-  if ((s->slot_err = rc_avro_table_new(t, &at, err, esz)) < 0) return NULL;
+  if ((s->slot_err = (s->txn_topic[0] ? rc_avro_table_new_txn : rc_avro_table_new)(t, &at, err, esz)) < 0) return NULL;
   if (s->registry[0]) {
     char subject[700];
     snprintf(subject, sizeof subject, "%.600s-value", topic);
@@ -374,6 +393,112 @@ static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
   }
 }
 
+/* The tombstone of the delete just written (publisher.tombstones): its key is the bytes32 at
+ * key_at of the frame. A delete without a key gets none: compaction needs a key. */
+static void put_tombstone(serializer *s, size_t key_at, const rc_rec_message *m) {
+  const uint8_t *k = (const uint8_t *)s->frame.p + key_at;
+  uint32_t klen = (uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+  if (klen == RC_FRAME_NULL32) return;
+  s->tkey.len = 0;
+  rc_buf_put(&s->tkey, k + 4, klen); /* copied: the frame may move while it grows */
+  rc_frame_put_tombstone(&s->frame, &(rc_rec_tombstone){m->topic, m->topic_len, (const uint8_t *)s->tkey.p, klen,
+                                                         m->file, m->file_len, m->offset, m->row});
+  s->tombstones_made++;
+}
+
+/* The transaction topic's schemas, announced or registered once (Avro). 0, RC_STAGE_STOP or an error. */
+static int txn_schemas(serializer *s, char *err, size_t esz) {
+  if (s->txn_announced) return 0;
+  if (s->registry[0]) {
+    char subject[400];
+    snprintf(subject, sizeof subject, "%s-value", s->txn_topic);
+    int r = register_schema(s, subject, rc_txn_value_schema(), &s->txn_value_id, err, esz);
+    if (r < 0) return r;
+    snprintf(subject, sizeof subject, "%s-key", s->txn_topic);
+    if ((r = register_schema(s, subject, rc_txn_key_schema(), &s->txn_key_id, err, esz)) < 0) return r;
+  } else {
+    put_schema(s, rc_txn_value_fingerprint(), rc_txn_value_schema());
+    put_schema(s, rc_txn_key_fingerprint(), rc_txn_key_schema());
+  }
+  s->txn_announced = 1;
+  return 0;
+}
+
+/* A transaction's BEGIN or END as a message to publisher.transactions_topic. Its position: the
+ * file and offset of the record, row 0 (BEGIN) or RC_TXN_END_ROW (END), so that the recovery
+ * orders it after every change of its transaction (txn_msg.h). 0, RC_STAGE_STOP or an error. */
+static int txn_message(serializer *s, const rc_rec_txn *x, const char *file, uint64_t seq, uint32_t *count,
+                       char *err, size_t esz) {
+  char id[300], gtid[128];
+  snprintf(id, sizeof id, "%.*s", (int)x->id_len, x->id);
+  snprintf(gtid, sizeof gtid, "%.*s", (int)x->gtid_len, x->gtid);
+  /* the table list: NUL-terminated copies in txn_tmp, then the array after them */
+  rc_buf *tb = &s->txn_tmp;
+  tb->len = 0;
+  size_t ntables = 0;
+  rc_frame_rd tr;
+  rc_frame_rd_init(&tr, x->tables, x->tables_len);
+  const char *db, *tn;
+  size_t dl, tl;
+  uint32_t c;
+  while (rc_frame_get_txn_table(&tr, &db, &dl, &tn, &tl, &c) > 0) {
+    rc_buf_put(tb, db, dl);
+    rc_buf_putc(tb, 0);
+    rc_buf_put(tb, tn, tl);
+    rc_buf_putc(tb, 0);
+    rc_buf_put(tb, &c, sizeof c);
+    ntables++;
+  }
+  rc_txn_table *tables = calloc(ntables ? ntables : 1, sizeof *tables);
+  if (!tables) return rc_errf(RC_ERR_NOMEM, err, esz, "out of memory");
+  const char *q = tb->p;
+  for (size_t i = 0; i < ntables; i++) {
+    tables[i].db = q;
+    q += strlen(q) + 1;
+    tables[i].table = q;
+    q += strlen(q) + 1;
+    memcpy(&tables[i].count, q, sizeof c);
+    q += sizeof c;
+  }
+  rc_txn_msg tm = {x->end, id, gtid, file, x->offset, x->commit_us / 1000, x->count, tables, ntables};
+  int r = s->avro ? txn_schemas(s, err, esz) : 0;
+  size_t rec = s->frame.len;
+  rc_rec_message m = {0, x->commit_us, s->txn_topic, strlen(s->txn_topic), NULL, 0, NULL, 0,
+                      file, strlen(file), x->offset, x->end ? RC_TXN_END_ROW : 0, gtid, strlen(gtid)};
+  if (r == 0) {
+    rec = s->frame.len;
+    rc_frame_put_message_head(&s->frame, &m);
+    size_t at = rc_frame_open_bytes32(&s->frame);
+    if (s->avro) {
+      put_avro_header(s, &s->frame, rc_txn_key_fingerprint(), s->txn_key_id);
+      r = rc_txn_avro_key(s->txn_codec, &s->frame, id, err, esz);
+    } else {
+      rc_txn_json_key(&s->frame, id);
+    }
+    rc_frame_close_bytes32(&s->frame, at);
+    at = rc_frame_open_bytes32(&s->frame);
+    if (r == 0 && s->avro) {
+      put_avro_header(s, &s->frame, rc_txn_value_fingerprint(), s->txn_value_id);
+      r = rc_txn_avro_value(s->txn_codec, &s->frame, &tm, err, esz);
+    } else if (r == 0) {
+      rc_txn_json_value(&s->frame, &tm);
+    }
+    rc_frame_close_bytes32(&s->frame, at);
+    rc_frame_put_message_tail(&s->frame, &m);
+  }
+  free(tables);
+  if (r < 0) return r;
+  s->txn_msgs++;
+  int f = fit_record(s, rec, seq, count, 0);
+  if (f == FIT_TOO_BIG) {
+    s->fatal = RC_EXIT_CONFIG;
+    return rc_errf(RC_ERR_UNSUPPORTED, err, esz, "the %s message of transaction %s is %zu bytes, more than one pipe "
+                   "message holds (pipe.max_message_bytes=%d): raise pipe.max_message_bytes",
+                   x->end ? "END" : "BEGIN", id, s->frame.len - rec, s->st.pipe.max_message_bytes);
+  }
+  return f == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
+}
+
 static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
                             uint64_t commit_us, const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
@@ -395,7 +520,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   const char *file = rc_binlog_file(s->bl);
   char gt[128];
   snprintf(gt, sizeof gt, "%.*s", (int)gtid_len, gtid);
-  rc_change_pos pos = {file, ev->offset, first_row, gt, ev->ts};
+  rc_change_pos pos = {file, ev->offset, first_row, gt, ev->ts, NULL};
   avro_slot *sl = NULL;
   if (s->avro) {
     char tname[600];
@@ -413,7 +538,13 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     }
     sl->announced = 1;
   }
-  rc_avro_source src = {ev->server_id, file, ev->offset, 0, gt, (uint64_t)ev->ts * 1000};
+  /* the transaction of these changes (publisher.transactions_topic), numbered from the reader's base */
+  rc_avro_txn atx = {s->order_id, s->order, s->table_order};
+  rc_change_txn jtx = {s->order_id, s->order, s->table_order};
+  int ordered = s->have_order;
+  s->have_order = 0;
+  if (ordered) pos.txn = &jtx;
+  rc_avro_source src = {ev->server_id, file, ev->offset, 0, gt, (uint64_t)ev->ts * 1000, ordered ? &atx : NULL};
   uint64_t now_ms = rc_wall_ns() / 1000000;
   rc_rec_message m = {recv_ns, commit_us, topic->p, topic->len, NULL, 0, NULL, 0,
                       file, strlen(file), ev->offset, 0, gtid, gtid_len};
@@ -432,6 +563,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
      * the key stays in the partition of the row's earlier changes), the after image for
      * inserts; whichever image has every key column when the other does not */
     const rc_value *kimg = before && key_complete(t, before) ? before : after && key_complete(t, after) ? after : NULL;
+    size_t key_at = s->frame.len; /* the key's bytes32, for a tombstone */
     if (sl) {
       if (!rc_avro_key_schema(sl->at) || !kimg) {
         rc_frame_put_null32(&s->frame);
@@ -457,9 +589,12 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     rc_frame_close_bytes32(&s->frame, val_at);
     m.row = pos.row;
     rc_frame_put_message_tail(&s->frame, &m);
+    if (op == 'd' && s->tombstones) put_tombstone(s, key_at, &m);
     (*count)++;
     ts->bytes += s->frame.len - rec;
-    int f = fit_record(s, rec, seq, count, 1);
+    atx.order++, atx.table_order++;
+    jtx.order++, jtx.table_order++;
+    int f = fit_record(s, rec, seq, count, 1); /* the message and its tombstone stay together */
     if (f == FIT_TOO_BIG) {
       s->fatal = RC_EXIT_CONFIG;
       return rc_errf(RC_ERR_UNSUPPORTED, err, esz,
@@ -516,6 +651,23 @@ static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t 
     if (r < 0) return r;
     return rows_to_messages(s, &ev, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
   }
+  case RC_REC_TXN: {
+    rc_rec_txn x;
+    if (rc_frame_get_txn(rd, &x) < 0) return RC_ERR_CORRUPT;
+    if (!s->txn_topic[0]) return rc_frame_rec_bad(rd, "a transaction record, but publisher.transactions_topic is off");
+    return txn_message(s, &x, file, seq, count, err, esz);
+  }
+  case RC_REC_TXN_ORDER: {
+    rc_rec_txn_order o;
+    if (rc_frame_get_txn_order(rd, &o) < 0) return RC_ERR_CORRUPT;
+    if (o.id_len >= sizeof s->order_id) return rc_frame_rec_bad(rd, "a transaction id longer than rowcast keeps");
+    memcpy(s->order_id, o.id, o.id_len);
+    s->order_id[o.id_len] = 0;
+    s->order = o.order;
+    s->table_order = o.table_order;
+    s->have_order = 1;
+    return 0;
+  }
   case RC_REC_TXN_END: {
     rc_rec_txn_end c;
     if (rc_frame_get_txn_end(rd, &c) < 0) return RC_ERR_CORRUPT;
@@ -567,6 +719,8 @@ int main(int argc, char **argv) {
   s.prefix = rc_config_str(s.st.cfg, "publisher.topic_prefix");
   s.avro = !strcmp(rc_config_str(s.st.cfg, "serializer.format"), "avro");
   s.registry = rc_config_str(s.st.cfg, "schema_registry.url");
+  s.tombstones = (int)rc_config_int(s.st.cfg, "publisher.tombstones");
+  s.txn_topic = rc_config_str(s.st.cfg, "publisher.transactions_topic");
   s.slots = calloc(AVRO_SLOTS, sizeof *s.slots);
   s.tables = calloc(TABLE_STATS, sizeof *s.tables);
   if (!s.slots || !s.tables) return RC_EXIT_FAILURE;
@@ -592,6 +746,10 @@ int main(int argc, char **argv) {
   }
   s.bl = rc_binlog_new();
   if (!s.bl) return RC_EXIT_FAILURE;
+  if (s.avro && s.txn_topic[0] && rc_txn_codec_new(&s.txn_codec, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
   rc_binlog_set_verify_checksums(s.bl, 0); /* the reader verified them */
   struct pollfd pfd = {.fd = rc_pipe_fd(s.in, 1), .events = POLLIN};
   while (status == 0 && !s.st.stop) {
@@ -634,6 +792,9 @@ int main(int argc, char **argv) {
   rc_buf_free(&s.frame);
   rc_buf_free(&s.scratch);
   rc_buf_free(&s.topic);
+  rc_buf_free(&s.tkey);
+  rc_buf_free(&s.txn_tmp);
+  rc_txn_codec_free(s.txn_codec);
   for (size_t k = 0; k < AVRO_SLOTS; k++) rc_avro_table_free(s.slots[k].at);
   free(s.slots);
   free(s.tables);

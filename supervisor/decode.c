@@ -125,7 +125,7 @@ static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *
   rc_project *pj = NULL;
   if (rc_filter_has_columns(dc->filter) && (r = project_of(dc, t, &pj, err, esz)) < 0) return r;
   if (pj) t = rc_project_table(pj);
-  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
+  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts, NULL};
   rc_row_change ch;
   while ((r = rc_row_iter_next(&dc->it, &ch, err, esz)) > 0) {
     pos.row = ch.row;

@@ -25,6 +25,11 @@
  * wherever those compared lower. A crash before such a resume still compares positions of two
  * servers: that is warned about. What a retry cannot mend stops rowcast with exit 2: a listed
  * topic gone or with fewer partitions than recorded, a last message that is not rowcast's.
+ *
+ * A partition may also end with a tombstone (publisher.tombstones): no value, the delete's
+ * position in its headers, and it comes right after its delete (rc_pos.sub 1), so a crash
+ * between the two sends the tombstone once. The transactions topic (publisher.transactions_topic)
+ * holds BEGIN/END messages, whose positions rc_txn_position reads (txn_msg.h).
  */
 #include "recovery_prepare.h"
 
@@ -45,6 +50,7 @@
 #include "recovery.h"
 #include "registry.h"
 #include "row_json.h"
+#include "txn_msg.h"
 
 #define ATTEMPT_MS 10000
 #define POLL_MS 100
@@ -61,6 +67,10 @@ typedef struct {
   int before_cp; /* its last change is before the checkpoint: not in the skip table */
   void *value; /* a copy of the last message's value, NULL when the partition is empty */
   size_t len;
+  int tombstone; /* the last message has no value and says it is a tombstone: position below */
+  char t_file[256];
+  uint64_t t_offset;
+  uint32_t t_row;
 } rpart;
 
 typedef struct {
@@ -79,6 +89,7 @@ typedef struct {
   volatile sig_atomic_t *stop;
   const char *brokers;
   char schema_topic[256];
+  const char *txn_topic; /* publisher.transactions_topic, "" off */
   rc_topic_list tl;
   rc_skip skip;
   rpart *p;
@@ -270,6 +281,34 @@ static const char *id_find(recov *r, int id, int *retriable, char *err, size_t e
 
 /* ---------------------------------------------------------------------------- reading */
 
+/* A message without a value: a tombstone when its headers say so and give the delete's
+ * position (rowcast.file, rowcast.offset, rowcast.row, rowcast.tombstone). */
+static void tombstone_position(rpart *p, rd_kafka_message_t *m) {
+  rd_kafka_headers_t *h = NULL;
+  if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h) return;
+  const void *v[4];
+  size_t n[4];
+  static const char *const names[4] = {"rowcast.file", "rowcast.offset", "rowcast.row", "rowcast.tombstone"};
+  for (int i = 0; i < 4; i++)
+    if (rd_kafka_header_get_last(h, names[i], &v[i], &n[i]) != RD_KAFKA_RESP_ERR_NO_ERROR || !v[i]) return;
+  char num[2][24];
+  for (int i = 0; i < 2; i++) {
+    if (n[i + 1] == 0 || n[i + 1] >= sizeof num[i]) return;
+    memcpy(num[i], v[i + 1], n[i + 1]);
+    num[i][n[i + 1]] = 0;
+    if (strspn(num[i], "0123456789") != n[i + 1]) return;
+  }
+  unsigned long long row = strtoull(num[1], NULL, 10);
+  if (n[0] == 0 || n[0] >= sizeof p->t_file || memchr(v[0], 0, n[0]) || row > UINT32_MAX || n[3] != 4 ||
+      memcmp(v[3], "true", 4))
+    return;
+  memcpy(p->t_file, v[0], n[0]);
+  p->t_file[n[0]] = 0;
+  p->t_offset = strtoull(num[0], NULL, 10);
+  p->t_row = (uint32_t)row;
+  p->tombstone = 1;
+}
+
 /* Consume until every partition gave its last message or its end, and the schema topic is read
  * to its end. Returns 0, RETRY, RC_RECOVERY_STOPPED, or 1. */
 static int consume_lasts(recov *r, rd_kafka_t *rk) {
@@ -313,6 +352,7 @@ static int consume_lasts(recov *r, rd_kafka_t *rk) {
       } else if (p && !p->done) {
         p->offset = m->offset;
         p->len = m->len;
+        if (!m->payload) tombstone_position(p, m);
         if (m->payload && !(p->value = malloc(m->len ? m->len : 1))) status = 1;
         else if (m->payload) memcpy(p->value, m->payload, m->len);
         p->done = 1, left--;
@@ -350,8 +390,14 @@ static int decode_last(recov *r, rpart *p, char *file, size_t fsz) {
   uint64_t offset = 0;
   uint32_t row = 0;
   int e = RC_ERR_CORRUPT;
-  if (!v) {
-    snprintf(err, sizeof err, "the message has no value");
+  int txn = r->txn_topic[0] && !strcmp(p->topic, r->txn_topic);
+  if (!v && p->tombstone) {
+    snprintf(file, fsz, "%s", p->t_file);
+    offset = p->t_offset;
+    row = p->t_row;
+    e = 0;
+  } else if (!v) {
+    snprintf(err, sizeof err, "the message has no value (and no tombstone headers)");
   } else if (n >= 10 && v[0] == 0xC3 && v[1] == 0x01) {
     uint64_t fp = 0;
     for (int i = 9; i >= 2; i--) fp = fp << 8 | v[i];
@@ -360,7 +406,8 @@ static int decode_last(recov *r, rpart *p, char *file, size_t fsz) {
       snprintf(err, sizeof err, "no schema with fingerprint %016llx in %s%s", (unsigned long long)fp, r->schema_topic,
                r->schema_parts ? "" : " (no such topic)");
     else
-      e = rc_avro_value_position(schema, v + 10, n - 10, file, fsz, &offset, &row, err, sizeof err);
+      e = (txn ? rc_txn_position : rc_avro_value_position)(schema, v + 10, n - 10, file, fsz, &offset, &row, err,
+                                                           sizeof err);
   } else if (n >= 5 && v[0] == 0) {
     int id = (int)((uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4]), retriable = 0;
     const char *schema = id_find(r, id, &retriable, err, sizeof err);
@@ -368,9 +415,12 @@ static int decode_last(recov *r, rpart *p, char *file, size_t fsz) {
       rc_error("recovery: %s [%d] offset %lld: %s", p->topic, (int)p->partition, (long long)p->offset, err);
       return RETRY;
     }
-    if (schema) e = rc_avro_value_position(schema, v + 5, n - 5, file, fsz, &offset, &row, err, sizeof err);
+    if (schema)
+      e = (txn ? rc_txn_position : rc_avro_value_position)(schema, v + 5, n - 5, file, fsz, &offset, &row, err,
+                                                           sizeof err);
   } else if (n > 0 && v[0] == '{') {
-    e = rc_json_change_position(v, n, file, fsz, &offset, &row, err, sizeof err);
+    e = txn ? rc_txn_position(NULL, v, n, file, fsz, &offset, &row, err, sizeof err)
+            : rc_json_change_position(v, n, file, fsz, &offset, &row, err, sizeof err);
   } else {
     snprintf(err, sizeof err, "not an Avro single-object, Confluent or JSON value (%s0x%02x, %zu bytes)",
              n ? "first byte " : "", n ? v[0] : 0, n);
@@ -387,7 +437,7 @@ static int decode_last(recov *r, rpart *p, char *file, size_t fsz) {
              p->topic, (int)p->partition, (long long)p->offset, err);
     return 2;
   }
-  rc_pos pos = {(uint64_t)seq, offset, row};
+  rc_pos pos = {(uint64_t)seq, offset, row, !v && p->tombstone};
   if (r->have_cp_pos && rc_pos_cmp(&pos, &r->cp_pos) < 0) { /* acknowledged and checkpointed: not re-read */
     p->before_cp = 1;
     return 0;
@@ -415,7 +465,7 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   size_t held = 0, before_cp = 0;
-  rc_pos max = {0, 0, 0};
+  rc_pos max = {0, 0, 0, 0};
   for (size_t i = 0; i < r->np && status == 0; i++) {
     if (!r->p[i].value && r->p[i].offset < 0) continue; /* empty */
     char file[256];
@@ -427,7 +477,11 @@ static int attempt(recov *r, const char *skip_path, uint64_t t0) {
     const rc_pos *pos = &r->skip.t[r->p[i].st].last[r->p[i].partition];
     if (status == 0 && (!held || rc_pos_cmp(pos, &max) > 0)) {
       max = *pos;
-      snprintf(latest, sizeof latest, "%s:%llu row %u", file, (unsigned long long)pos->offset, pos->row);
+      if (pos->row == RC_TXN_END_ROW) /* a transaction's END: after every change of its transaction */
+        snprintf(latest, sizeof latest, "%s:%llu (a transaction's END)", file, (unsigned long long)pos->offset);
+      else
+        snprintf(latest, sizeof latest, "%s:%llu row %u%s", file, (unsigned long long)pos->offset, pos->row,
+                 pos->sub ? " (its tombstone)" : "");
     }
     held += status == 0;
   }
@@ -481,7 +535,7 @@ int rc_recovery_prepare(rc_config *cfg, const char *state_dir, const char *run_d
   if (have_cp > 0) {
     int64_t seq = rc_pos_file_seq(cp.file, strlen(cp.file));
     r.have_cp_pos = seq >= 0;
-    r.cp_pos = (rc_pos){(uint64_t)(seq >= 0 ? seq : 0), cp.pos, 0};
+    r.cp_pos = (rc_pos){(uint64_t)(seq >= 0 ? seq : 0), cp.pos, 0, 0};
   }
   /* No checkpoint but a topic list: a crash before the first checkpoint; the reader starts at the
    * beginning again, and what Kafka holds of it must not be sent twice. */
@@ -497,6 +551,7 @@ int rc_recovery_prepare(rc_config *cfg, const char *state_dir, const char *run_d
   }
   const char *prefix = rc_config_str(cfg, "publisher.topic_prefix");
   snprintf(r.schema_topic, sizeof r.schema_topic, "%s._schemas", prefix);
+  r.txn_topic = rc_config_str(cfg, "publisher.transactions_topic");
   r.brokers = "(kafka.bootstrap.servers not set)";
   for (size_t i = 0; i < rc_config_kafka_count(cfg); i++)
     if (!strcmp(rc_config_kafka_key(cfg, i), "bootstrap.servers")) r.brokers = rc_config_kafka_value(cfg, i);

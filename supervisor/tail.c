@@ -17,8 +17,9 @@
  * partition and offset; tail goes on with the next message and exits 2 at the end.
  *
  * Partitions are assigned directly (no consumer group, nothing committed): every partition of
- * every topic matching the pattern (default ^<prefix>\., the schema topic excluded), the topics
- * listed again every second to pick up new tables. Partitions present at start begin at their
+ * every topic matching the pattern (default ^<prefix>\., the schema topic and
+ * publisher.transactions_topic excluded; tombstones are counted, not printed; the BEGIN/END of
+ * the transactions topic, when the pattern names it, print as their JSON), the topics listed again every second to pick up new tables. Partitions present at start begin at their
  * end (only new messages), or at their beginning with --from-beginning; partitions that appear
  * later begin at their beginning (all their messages are new); a partition read from its
  * beginning whose first message is not at offset 0 (evicted, or past retention) is named on
@@ -54,6 +55,7 @@
 #include "rc_err.h"
 #include "registry.h"
 #include "row_json.h"
+#include "txn_msg.h"
 #include "signals.h"
 
 #define LIST_INTERVAL_NS 1000000000ull
@@ -93,6 +95,9 @@ typedef struct {
   rd_kafka_t *srk; /* the schema topic */
   rd_kafka_queue_t *sq;
   char schema_topic[256];
+  const char *txn_topic; /* publisher.transactions_topic: its BEGIN/END printed as JSON, "" off */
+  int default_topics;    /* no --topic: the transactions topic is left out */
+  uint64_t tombstones;   /* tombstones seen (publisher.tombstones): not changes, not printed */
   schema_part *sparts;
   size_t nsparts;
   regex_t re;
@@ -299,6 +304,7 @@ static int list_topics(tail *t) {
       continue;
     }
     if (regexec(&t->re, mt->topic, 0, NULL, 0) != 0) continue;
+    if (t->default_topics && t->txn_topic[0] && !strcmp(mt->topic, t->txn_topic)) continue;
     for (int k = 0; k < mt->partition_cnt; k++) {
       int32_t p = mt->partitions[k].id;
       if (find_part(t, mt->topic, p)) continue;
@@ -383,10 +389,20 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
   const char *schema = NULL;
   const uint8_t *datum = NULL;
   size_t dlen = 0;
-  if (!v) {
+  if (!v) { /* a tombstone (publisher.tombstones) says so in its headers; it is not a change */
+    rd_kafka_headers_t *h = NULL;
+    const void *tv = NULL;
+    size_t tn = 0;
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h &&
+        rd_kafka_header_get_last(h, "rowcast.tombstone", &tv, &tn) == RD_KAFKA_RESP_ERR_NO_ERROR && tn == 4 &&
+        !memcmp(tv, "true", 4)) {
+      t->tombstones++;
+      return;
+    }
     bad_msg(t, m, "the message has no value");
     return;
   }
+  int txn = t->txn_topic[0] && !strcmp(rd_kafka_topic_name(m->rkt), t->txn_topic);
   if (n >= 10 && v[0] == 0xC3 && v[1] == 0x01) {
     uint64_t fp = 0;
     for (int i = 9; i >= 2; i--) fp = fp << 8 | v[i];
@@ -414,7 +430,11 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
     datum = v + 5;
     dlen = n - 5;
   } else if (n > 0 && v[0] == '{') {
-    if (rc_json_change_check((const char *)v, n, err, sizeof err) < 0) {
+    char f[256];
+    uint64_t o;
+    uint32_t r;
+    if (txn ? rc_txn_position(NULL, v, n, f, sizeof f, &o, &r, err, sizeof err) < 0
+            : rc_json_change_check((const char *)v, n, err, sizeof err) < 0) {
       bad_msg(t, m, "%s", err);
       return;
     }
@@ -428,7 +448,7 @@ static void take_msg(tail *t, const rd_kafka_message_t *m) {
     return;
   }
   size_t mark = t->out.len;
-  if (rc_avro_value_to_json(schema, datum, dlen, &t->out, err, sizeof err) < 0) {
+  if ((txn ? rc_txn_value_to_json : rc_avro_value_to_json)(schema, datum, dlen, &t->out, err, sizeof err) < 0) {
     t->out.len = mark;
     bad_msg(t, m, "cannot decode the Avro value: %s", err);
     return;
@@ -543,6 +563,8 @@ static int tail_open(tail *t, const char *pattern) {
   const char *prefix = rc_config_str(t->cfg, "publisher.topic_prefix");
   t->registry_url = rc_config_str(t->cfg, "schema_registry.url");
   snprintf(t->schema_topic, sizeof t->schema_topic, "%s._schemas", prefix);
+  t->txn_topic = rc_config_str(t->cfg, "publisher.transactions_topic");
+  t->default_topics = !pattern;
   if (!pattern) {
     default_pattern(prefix, pat, sizeof pat);
     pattern = pat;
@@ -616,6 +638,7 @@ static int tail_loop(tail *t) {
       break;
     }
   }
+  if (t->tombstones) rc_info("%llu tombstones (deleted keys, null values) not printed", (unsigned long long)t->tombstones);
   if (t->bad) {
     rc_error("%llu of %llu messages could not be decoded (see above)", (unsigned long long)t->bad,
              (unsigned long long)(t->bad + t->printed));

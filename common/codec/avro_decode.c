@@ -543,6 +543,26 @@ static int print_change(rc_buf *b, dplan *p, char *errstr, size_t es) {
   DCHECK(avro_value_get_by_name(&s, "ts_ms", &f, NULL));
   DCHECK(avro_value_get_long(&f, &l));
   rc_buf_u64(b, (uint64_t)l / 1000);
+  /* publisher.transactions_topic: the change's transaction, as the JSON line prints it */
+  if (avro_value_get_by_name(env, "transaction", &f, NULL) == 0) {
+    DCHECK(avro_value_get_current_branch(&f, &x));
+    if (avro_value_get_type(&x) == AVRO_RECORD) {
+      avro_value_t y;
+      rc_buf_lit(b, ",\"transaction\":{\"id\":");
+      DCHECK(avro_value_get_by_name(&x, "id", &y, NULL));
+      DCHECK(avro_value_get_string(&y, &str, &n));
+      rc_buf_json_str(b, str, n ? n - 1 : 0);
+      rc_buf_lit(b, ",\"order\":");
+      DCHECK(avro_value_get_by_name(&x, "order", &y, NULL));
+      DCHECK(avro_value_get_long(&y, &l));
+      rc_buf_u64(b, (uint64_t)l);
+      rc_buf_lit(b, ",\"table_order\":");
+      DCHECK(avro_value_get_by_name(&x, "table_order", &y, NULL));
+      DCHECK(avro_value_get_long(&y, &l));
+      rc_buf_u64(b, (uint64_t)l);
+      rc_buf_putc(b, '}');
+    }
+  }
   rc_buf_lit(b, "}\n");
   return 0;
 }

@@ -470,6 +470,17 @@ int rc_avro_encode_value(rc_avro_table *at, rc_buf *out, char op, const rc_value
   memcpy(p, at->dbtab.p, at->dbtab.len);
   p = put_long(p + at->dbtab.len, (int64_t)src->event_ms);
   done(out, put_long(p, (int64_t)ts_ms)); /* ts_ms */
+  if (at->txn) { /* transaction: union { null, ChangeTransaction } */
+    const rc_avro_txn *x = src->txn;
+    *room(out, 1) = x ? 2 : 0;
+    out->len++;
+    if (x) {
+      put_str(out, x->id, strlen(x->id));
+      p = room(out, 20);
+      p = put_long(p, x->order);
+      done(out, put_long(p, x->table_order));
+    }
+  }
   return 0;
 }
 

@@ -72,6 +72,7 @@ struct rc_avro_table {
   rc_buf vschema, vpcf, kschema, kpcf;
   uint64_t vfp, kfp;
   int has_key;
+  int txn; /* the envelope has the `transaction` field (rc_avro_table_new_txn) */
   avro_schema_t vsch, ksch; /* avro-c's parse of the schemas: they are valid Avro */
   rc_buf tmp;
   /* the plan of the fast path (avro_encode.c), with cols[].fk and cols[].labels */

@@ -43,6 +43,10 @@ typedef struct rc_avro_table rc_avro_table;
  * (and errstr naming the column) when a column type has no Avro mapping, RC_ERR_CORRUPT when
  * avro-c refuses a generated schema, RC_ERR_NOMEM. */
 int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size_t errstr_size);
+/* The same, with the envelope's last field `transaction`: union { null, record
+ * rowcast.ChangeTransaction { id: string, order: long, table_order: long } }, default null
+ * (publisher.transactions_topic; a reader schema without it still reads these datums). */
+int rc_avro_table_new_txn(const rc_table *t, rc_avro_table **out, char *errstr, size_t errstr_size);
 void rc_avro_table_free(rc_avro_table *at);
 
 /* The schemas as JSON text (with rowcast's properties), owned by `at`. */
@@ -54,6 +58,14 @@ const char *rc_avro_key_schema(const rc_avro_table *at);
 const char *rc_avro_key_canonical(const rc_avro_table *at);
 uint64_t rc_avro_key_fingerprint(const rc_avro_table *at);
 
+/* A change's place in its transaction (publisher.transactions_topic): the envelope's
+ * `transaction` field, in the schemas of rc_avro_table_new_txn only. */
+typedef struct rc_avro_txn {
+  const char *id;       /* the transaction id (GTID, else FILE:POS), NUL-terminated */
+  uint32_t order;       /* of the change in its transaction, from 1 */
+  uint32_t table_order; /* of the change among the transaction's changes of its table, from 1 */
+} rc_avro_txn;
+
 /* Where a change comes from. */
 typedef struct rc_avro_source {
   uint32_t server_id;
@@ -62,6 +74,7 @@ typedef struct rc_avro_source {
   uint32_t row;         /* the row's index in the event */
   const char *gtid;     /* NULL or "" = none */
   uint64_t event_ms;    /* the event's time, ms since 1970 (binlog header seconds * 1000) */
+  const rc_avro_txn *txn; /* NULL: none (written as null when the schema has the field) */
 } rc_avro_source;
 
 /* Append the binary Avro datum (no header, no framing) of one change's value to out.

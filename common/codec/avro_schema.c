@@ -348,7 +348,17 @@ static void emit_value_schema(rc_avro_table *at) {
            "{\"name\":\"gtid\",\"type\":[\"null\",\"string\"]");
   FULL(&s, ",\"default\":null");
   BOTH(&s, "},{\"name\":\"db\",\"type\":\"string\"},{\"name\":\"table\",\"type\":\"string\"},"
-           "{\"name\":\"ts_ms\",\"type\":\"long\"}]}},{\"name\":\"ts_ms\",\"type\":\"long\"}]}");
+           "{\"name\":\"ts_ms\",\"type\":\"long\"}]}},{\"name\":\"ts_ms\",\"type\":\"long\"}");
+  if (at->txn) {
+    BOTH(&s, ",{\"name\":\"transaction\",\"type\":[\"null\",");
+    FULL(&s, "{\"type\":\"record\",\"name\":\"ChangeTransaction\",\"namespace\":\"rowcast\",\"fields\":[");
+    PCF(&s, "{\"name\":\"rowcast.ChangeTransaction\",\"type\":\"record\",\"fields\":[");
+    BOTH(&s, "{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"order\",\"type\":\"long\"},"
+             "{\"name\":\"table_order\",\"type\":\"long\"}]}]");
+    FULL(&s, ",\"default\":null");
+    BOTH(&s, "}");
+  }
+  BOTH(&s, "]}");
   cstr(s.full);
   cstr(s.pcf);
 }
@@ -445,7 +455,17 @@ static int parse_schema(const rc_buf *json, avro_schema_t *sch, const char *what
   return 0;
 }
 
+static int table_new(const rc_table *t, int txn, rc_avro_table **out, char *errstr, size_t es);
+
 int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size_t es) {
+  return table_new(t, 0, out, errstr, es);
+}
+
+int rc_avro_table_new_txn(const rc_table *t, rc_avro_table **out, char *errstr, size_t es) {
+  return table_new(t, 1, out, errstr, es);
+}
+
+static int table_new(const rc_table *t, int txn, rc_avro_table **out, char *errstr, size_t es) {
   *out = NULL;
   for (uint32_t i = 0; i < t->ncols; i++)
     if (col_fk(&t->cols[i]) < 0)
@@ -457,6 +477,7 @@ int rc_avro_table_new(const rc_table *t, rc_avro_table **out, char *errstr, size
     return rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
   }
   int r;
+  at->txn = txn;
   at->cols = calloc(t->ncols ? t->ncols : 1, sizeof *at->cols);
   at->db = clean_utf8(at->t->db, strlen(at->t->db), &at->db_len);
   at->table = clean_utf8(at->t->name, strlen(at->t->name), &at->table_len);

@@ -261,6 +261,15 @@ int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before
     rc_buf_lit(b, "null");
   rc_buf_lit(b, ",\"ts\":");
   rc_buf_u64(b, pos->ts);
+  if (pos->txn) {
+    rc_buf_lit(b, ",\"transaction\":{\"id\":");
+    rc_buf_json_str(b, pos->txn->id, strlen(pos->txn->id));
+    rc_buf_lit(b, ",\"order\":");
+    rc_buf_u64(b, pos->txn->order);
+    rc_buf_lit(b, ",\"table_order\":");
+    rc_buf_u64(b, pos->txn->table_order);
+    rc_buf_putc(b, '}');
+  }
   rc_buf_lit(b, "}\n");
   return 0;
 }

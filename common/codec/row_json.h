@@ -14,6 +14,13 @@ int rc_json_value(rc_buf *b, const rc_column *col, const rc_value *v, char *errs
 /* Append a row image as a JSON object; absent columns are left out. */
 int rc_json_row(rc_buf *b, const rc_table *t, const rc_value *vals, char *errstr, size_t es);
 
+/* A change's place in its transaction (publisher.transactions_topic). */
+typedef struct rc_change_txn {
+  const char *id;       /* NUL-terminated */
+  uint32_t order;       /* in the transaction, from 1 */
+  uint32_t table_order; /* among its table's changes in the transaction, from 1 */
+} rc_change_txn;
+
 /* Where a change comes from. */
 typedef struct rc_change_pos {
   const char *file;
@@ -21,9 +28,11 @@ typedef struct rc_change_pos {
   uint32_t row;
   const char *gtid; /* "" or NULL: no GTID */
   uint32_t ts;
+  const rc_change_txn *txn; /* NULL: the line has no "transaction" */
 } rc_change_pos;
 
-/* Append one change as a JSON line (with the trailing newline). before/after may be NULL. */
+/* Append one change as a JSON line (with the trailing newline). before/after may be NULL.
+ * With pos->txn, the line ends with "transaction":{"id":...,"order":...,"table_order":...}. */
 int rc_json_change(rc_buf *b, const rc_table *t, char op, const rc_value *before,
                    const rc_value *after, const rc_change_pos *pos, char *errstr, size_t es);
 

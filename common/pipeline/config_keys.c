@@ -156,6 +156,19 @@ const key_def rc_config_keys[] = {
      "carries the same position (source in Avro, pos in JSON); headers let a consumer route or "
      "filter without decoding the value, and cost about as much producer CPU again per "
      "message."},
+    {"publisher.tombstones", KT_BOOL, "false", 0, 1, NULL,
+     "After each delete, also send a tombstone: a message with the same key, a null value and "
+     "the delete's position in headers (rowcast.file, rowcast.offset, rowcast.row, "
+     "rowcast.tombstone), to the same topic and partition, so that a compacted topic forgets "
+     "the deleted row (Kafka's log compaction convention). Changes of tables without a known "
+     "primary key have no key and get no tombstone."},
+    {"publisher.transactions_topic", KT_STRING, "", 0, 249, NAME_CHARS,
+     "A topic for transaction boundaries (e.g. rowcast._transactions); empty: off. When set, "
+     "every transaction that changes rows gets a BEGIN and an END message there, keyed by the "
+     "transaction id (its GTID, else FILE:POS of its first event), with its binlog position, "
+     "commit time and, at END, the number of changes per table; and every change's value "
+     "carries its transaction's id and its order in it (docs/delivery.md). Avro or JSON like "
+     "the changes (serializer.format)."},
     {"publisher.checkpoint_interval_ms", KT_MS, "1000", 10, 60000, NULL,
      "At most how often the publisher writes its checkpoint, the binlog position up to which "
      "Kafka has acknowledged every change. Shorter: less to skip after a restart; longer: "

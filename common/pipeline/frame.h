@@ -22,11 +22,20 @@
  *   'R' rc_rec_rows     u64 offset u64 recv_ns u64 commit_us u32 rows u32 first_row u8 flags
  *                       str16 gtid bytes32 raw          a ROWS event holding `rows` changes
  *   'C' rc_rec_txn_end  u64 pos             a transaction ends at `pos` of the current file
+ *   with publisher.transactions_topic set, also:
+ *   'B' rc_rec_txn      u8 end str16 id str16 gtid u64 offset u64 commit_us u32 count
+ *                       bytes32 tables      a transaction's BEGIN (before its first ROWS) or
+ *                                           END (before its 'C'); tables: per table str16 db
+ *                                           str16 table u32 count (END only)
+ *   'X' rc_rec_txn_order str16 id u32 order u32 table_order   the transaction of the next 'R'
+ *                       and the order (1-based) of its first change in it, and in its table
  * MESSAGES frames (serializer -> publisher):
  *   'M' rc_rec_message  u64 recv_ns u64 commit_us str16 topic bytes32 key (null allowed)
  *                       bytes32 value str16 file u64 offset u32 row str16 gtid
  *   'C' rc_rec_boundary str16 file u64 pos  a transaction boundary (checkpoint candidate)
  *   'S' rc_rec_schema   str16 fingerprint (16 hex digits) bytes32 schema JSON
+ *   'Z' rc_rec_tombstone str16 topic bytes32 key str16 file u64 offset u32 row
+ *                       the tombstone of the delete just before it (publisher.tombstones)
  *
  * Records point into the payload (reading) or into the caller's memory (writing): nothing is
  * copied but into the frame buffer, nothing is allocated. The writers and readers are static
@@ -168,10 +177,13 @@ enum {
   RC_REC_TMAP = 'T',
   RC_REC_ROWS = 'R',
   RC_REC_TXN_END = 'C',
+  RC_REC_TXN = 'B',
+  RC_REC_TXN_ORDER = 'X',
   /* MESSAGES frames */
   RC_REC_MESSAGE = 'M',
   RC_REC_BOUNDARY = 'C',
   RC_REC_SCHEMA = 'S',
+  RC_REC_TOMBSTONE = 'Z',
 };
 
 /* flags of 'T' and 'R': the raw event has no checksum trailer, because it was unpacked from a
@@ -220,6 +232,37 @@ typedef struct {
   const char *json;
   size_t json_len;
 } rc_rec_schema;
+
+/* A transaction's BEGIN or END (publisher.transactions_topic). */
+typedef struct {
+  uint8_t end;        /* 0 BEGIN, 1 END */
+  const char *id;     /* the transaction id: its GTID, else FILE:POS of its first event */
+  size_t id_len;
+  const char *gtid;   /* "" without GTID */
+  size_t gtid_len;
+  uint64_t offset;    /* BEGIN: of its first event; END: of the event that ends it */
+  uint64_t commit_us; /* its commit time, microseconds since 1970 (0: unknown) */
+  uint32_t count;     /* END: its changes */
+  const uint8_t *tables; /* END: per table str16 db, str16 table, u32 count; BEGIN: empty */
+  size_t tables_len;
+} rc_rec_txn;
+typedef struct {
+  const char *id;
+  size_t id_len;
+  uint32_t order;       /* of the next ROWS record's first change in its transaction, from 1 */
+  uint32_t table_order; /* the same among the transaction's changes of its table */
+} rc_rec_txn_order;
+/* The tombstone of a delete: same topic and key, a null value, the delete's position. */
+typedef struct {
+  const char *topic;
+  size_t topic_len;
+  const uint8_t *key; /* never NULL */
+  size_t key_len;
+  const char *file;
+  size_t file_len;
+  uint64_t offset;
+  uint32_t row;
+} rc_rec_tombstone;
 
 /* Bytes a record takes in a frame (to decide whether it fits before writing it). */
 static inline size_t rc_frame_size_tmap(const rc_rec_tmap *t) { return 1 + 1 + 4 + t->len; }
@@ -289,6 +332,41 @@ static inline void rc_frame_put_schema(rc_buf *b, const rc_rec_schema *s) {
   rc_frame_put_u8(b, RC_REC_SCHEMA);
   rc_frame_put_str16(b, s->fingerprint, RC_REC_FINGERPRINT_LEN);
   rc_frame_put_bytes32(b, s->json, s->json_len);
+}
+
+static inline void rc_frame_put_txn(rc_buf *b, const rc_rec_txn *t) {
+  rc_frame_put_u8(b, RC_REC_TXN);
+  rc_frame_put_u8(b, t->end);
+  rc_frame_put_str16(b, t->id, t->id_len);
+  rc_frame_put_str16(b, t->gtid, t->gtid_len);
+  rc_frame_put_u64(b, t->offset);
+  rc_frame_put_u64(b, t->commit_us);
+  rc_frame_put_u32(b, t->count);
+  rc_frame_put_bytes32(b, t->tables, t->tables_len);
+}
+/* One entry of rc_rec_txn.tables, appended to a buffer the caller then gives as `tables`. */
+static inline void rc_frame_put_txn_table(rc_buf *b, const char *db, size_t db_len, const char *table,
+                                          size_t table_len, uint32_t count) {
+  rc_frame_put_str16(b, db, db_len);
+  rc_frame_put_str16(b, table, table_len);
+  rc_frame_put_u32(b, count);
+}
+static inline size_t rc_frame_size_txn(const rc_rec_txn *t) {
+  return 1 + 1 + 2 + t->id_len + 2 + t->gtid_len + 8 + 8 + 4 + 4 + t->tables_len;
+}
+static inline void rc_frame_put_txn_order(rc_buf *b, const rc_rec_txn_order *o) {
+  rc_frame_put_u8(b, RC_REC_TXN_ORDER);
+  rc_frame_put_str16(b, o->id, o->id_len);
+  rc_frame_put_u32(b, o->order);
+  rc_frame_put_u32(b, o->table_order);
+}
+static inline void rc_frame_put_tombstone(rc_buf *b, const rc_rec_tombstone *z) {
+  rc_frame_put_u8(b, RC_REC_TOMBSTONE);
+  rc_frame_put_str16(b, z->topic, z->topic_len);
+  rc_frame_put_bytes32(b, z->key, z->key_len);
+  rc_frame_put_str16(b, z->file, z->file_len);
+  rc_frame_put_u64(b, z->offset);
+  rc_frame_put_u32(b, z->row);
 }
 
 /* Readers: take one record of the expected kind. Return 0, or RC_ERR_CORRUPT
@@ -372,6 +450,57 @@ static inline int rc_frame_get_schema(rc_frame_rd *r, rc_rec_schema *s) {
   s->fingerprint = (const char *)rc_frame_get_str16(r, &n);
   s->json = (const char *)rc_frame_get_bytes32(r, &s->json_len);
   return rc_frame_rec_end(r, n == RC_REC_FINGERPRINT_LEN && s->json);
+}
+
+/* The next entry of a transaction's table list (rc_rec_txn.tables, read through an
+ * rc_frame_rd over it): 1 and the entry, 0 at its end, RC_ERR_CORRUPT when it is malformed. */
+static inline int rc_frame_get_txn_table(rc_frame_rd *r, const char **db, size_t *db_len, const char **table,
+                                         size_t *table_len, uint32_t *count) {
+  if (r->p >= r->end) return 0;
+  *db = (const char *)rc_frame_get_str16(r, db_len);
+  *table = (const char *)rc_frame_get_str16(r, table_len);
+  *count = rc_frame_get_u32(r);
+  return r->bad ? RC_ERR_CORRUPT : 1;
+}
+static inline int rc_frame_get_txn(rc_frame_rd *r, rc_rec_txn *t) {
+  if (rc_frame_rec_tag(r, RC_REC_TXN) < 0) return RC_ERR_CORRUPT;
+  t->end = rc_frame_get_u8(r);
+  t->id = (const char *)rc_frame_get_str16(r, &t->id_len);
+  t->gtid = (const char *)rc_frame_get_str16(r, &t->gtid_len);
+  t->offset = rc_frame_get_u64(r);
+  t->commit_us = rc_frame_get_u64(r);
+  t->count = rc_frame_get_u32(r);
+  t->tables = rc_frame_get_bytes32(r, &t->tables_len);
+  int ok = t->end <= 1 && t->id_len > 0 && t->tables;
+  if (ok && !r->bad) { /* the table list must parse to its end */
+    rc_frame_rd tr;
+    rc_frame_rd_init(&tr, t->tables, t->tables_len);
+    const char *a, *b;
+    size_t an, bn;
+    uint32_t c;
+    int k;
+    while ((k = rc_frame_get_txn_table(&tr, &a, &an, &b, &bn, &c)) > 0) {
+    }
+    ok = k == 0;
+  }
+  return rc_frame_rec_end(r, ok);
+}
+static inline int rc_frame_get_txn_order(rc_frame_rd *r, rc_rec_txn_order *o) {
+  if (rc_frame_rec_tag(r, RC_REC_TXN_ORDER) < 0) return RC_ERR_CORRUPT;
+  o->id = (const char *)rc_frame_get_str16(r, &o->id_len);
+  o->order = rc_frame_get_u32(r);
+  o->table_order = rc_frame_get_u32(r);
+  return rc_frame_rec_end(r, o->id_len > 0 && o->order > 0 && o->table_order > 0);
+}
+static inline int rc_frame_get_tombstone(rc_frame_rd *r, rc_rec_tombstone *z) {
+  if (rc_frame_rec_tag(r, RC_REC_TOMBSTONE) < 0) return RC_ERR_CORRUPT;
+  z->topic = (const char *)rc_frame_get_str16(r, &z->topic_len);
+  z->key = rc_frame_get_bytes32(r, &z->key_len);
+  int key_null = !z->key && !r->bad;
+  z->file = (const char *)rc_frame_get_str16(r, &z->file_len);
+  z->offset = rc_frame_get_u64(r);
+  z->row = rc_frame_get_u32(r);
+  return rc_frame_rec_end(r, !key_null);
 }
 
 /* "record 'R' at payload byte 120: ends early ..." for a reader that went bad. */

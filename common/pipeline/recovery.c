@@ -156,8 +156,9 @@ int rc_skip_write(const rc_skip *s, const char *path, char *errstr, size_t es) {
   for (size_t i = 0; i < s->n; i++)
     for (int32_t p = 0; p < s->t[i].partitions; p++)
       if (s->t[i].has[p])
-        fprintf(f, "p %s %d %llu %llu %u\n", s->t[i].name, p, (unsigned long long)s->t[i].last[p].seq,
-                (unsigned long long)s->t[i].last[p].offset, s->t[i].last[p].row);
+        fprintf(f, "p %s %d %llu %llu %u%s\n", s->t[i].name, p, (unsigned long long)s->t[i].last[p].seq,
+                (unsigned long long)s->t[i].last[p].offset, s->t[i].last[p].row,
+                s->t[i].last[p].sub ? " tombstone" : "");
   int bad = ferror(f) | (fflush(f) != 0) | (fsync(fileno(f)) != 0);
   if (fclose(f) != 0 || bad) return rc_errf(RC_ERR_IO, errstr, es, "cannot write %s: %s", tmp, strerror(errno));
   if (rename(tmp, path) != 0) return rc_errf(RC_ERR_IO, errstr, es, "cannot replace %s: %s", path, strerror(errno));
@@ -182,13 +183,13 @@ int rc_skip_read(rc_skip *s, const char *path, char *errstr, size_t es) {
       else if (!rc_skip_add_topic(s, name, strlen(name), part))
         rc = rc_errf(RC_ERR_NOMEM, errstr, es, "out of memory");
     } else if (sscanf(line, "p %255s %d %llu %llu %u %n", name, &part, &seq, &off, &row, &used) == 5 && used &&
-               !line[used]) {
+               (!line[used] || !strcmp(line + used, "tombstone\n") || !strcmp(line + used, "tombstone"))) {
       rc_skip_topic *t = (rc_skip_topic *)rc_skip_find(s, name, strlen(name));
       if (!t || part < 0 || part >= t->partitions)
         rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "%s line %d: partition %d of a topic not listed before", path,
                      lineno, part);
       else
-        rc_skip_set(s, t, part, &(rc_pos){seq, off, row});
+        rc_skip_set(s, t, part, &(rc_pos){seq, off, row, line[used] != 0});
     } else {
       rc = rc_errf(RC_ERR_CORRUPT, errstr, es, "%s line %d: unexpected '%.200s'", path, lineno, line);
     }

@@ -16,6 +16,7 @@
  *
  *   t rowcast.shop.orders 12
  *   p rowcast.shop.orders 3 42 1234 7      (partition 3: file seq 42, offset 1234, row 7)
+ *   p rowcast.shop.orders 5 42 1300 0 tombstone   (the last is the tombstone of that delete)
  *
  * Topic names are Kafka's (letters, digits, '.', '_', '-'): no spaces.
  */

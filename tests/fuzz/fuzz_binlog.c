@@ -19,7 +19,7 @@ static void decode_rows(rc_binlog *bl, const rc_event *ev, rc_rows *rows, rc_buf
   const rc_table *t = rows->table;
   rc_value *before = calloc(t->ncols, sizeof *before), *after = calloc(t->ncols, sizeof *after);
   if (!before || !after) abort();
-  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
+  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts, NULL};
   while (rc_rows_next_image(rows, before, 0, err, sizeof err) > 0) {
     if (rows->op == 'u' && rc_rows_next_image(rows, after, 1, err, sizeof err) <= 0) break;
     out->len = 0;

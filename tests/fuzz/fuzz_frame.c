@@ -73,6 +73,23 @@ static void walk_events(rc_frame_rd *rd) {
       rc_frame_put_txn_end(&out, &c);
       break;
     }
+    case RC_REC_TXN: {
+      rc_rec_txn x = {0};
+      if (rc_frame_get_txn(rd, &x) < 0) return;
+      check_inside(rd, x.id, x.id_len);
+      check_inside(rd, x.gtid, x.gtid_len);
+      check_inside(rd, x.tables, x.tables_len);
+      rc_frame_put_txn(&out, &x);
+      if (out.len != rc_frame_size_txn(&x)) abort();
+      break;
+    }
+    case RC_REC_TXN_ORDER: {
+      rc_rec_txn_order o = {0};
+      if (rc_frame_get_txn_order(rd, &o) < 0) return;
+      check_inside(rd, o.id, o.id_len);
+      rc_frame_put_txn_order(&out, &o);
+      break;
+    }
     default:
       return;
     }
@@ -109,6 +126,16 @@ static void walk_messages(rc_frame_rd *rd) {
       check_inside(rd, sc.fingerprint, RC_REC_FINGERPRINT_LEN);
       check_inside(rd, sc.json, sc.json_len);
       rc_frame_put_schema(&out, &sc);
+      break;
+    }
+    case RC_REC_TOMBSTONE: {
+      rc_rec_tombstone z = {0};
+      if (rc_frame_get_tombstone(rd, &z) < 0) return;
+      check_inside(rd, z.topic, z.topic_len);
+      check_inside(rd, z.key, z.key_len);
+      check_inside(rd, z.file, z.file_len);
+      if (!z.key) abort();
+      rc_frame_put_tombstone(&out, &z);
       break;
     }
     default:

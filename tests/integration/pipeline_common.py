@@ -204,10 +204,11 @@ def write_workload(db, rounds, rows_per_txn=100, blob_bytes=0):
     db.sql("\n".join(statements), database="shop")
 
 
-def make_binlogs(out_dir, rounds, rows_per_txn=100, blob_bytes=0):
-    """Run the workload on a throwaway MariaDB; copy its binlog files to out_dir; return them."""
+def make_binlogs(out_dir, rounds, rows_per_txn=100, blob_bytes=0, extra_args=()):
+    """Run the workload on a throwaway MariaDB (with mariadbd options extra_args); copy its
+    binlog files to out_dir; return them."""
     os.makedirs(out_dir, exist_ok=True)
-    with MariaDBSandbox(extra_args=["--max-binlog-size=1073741824"]) as db:
+    with MariaDBSandbox(extra_args=["--max-binlog-size=1073741824"] + list(extra_args)) as db:
         write_workload(db, rounds, rows_per_txn, blob_bytes)
         db.flush_binlogs()
         files = []

@@ -18,7 +18,15 @@ Scenarios, in Avro and in JSON:
                    as it appears (while the recovery of the first restart has just run), so the
                    group recovers twice.
 
+With --features, the replays also send tombstones (publisher.tombstones) and transaction
+boundaries (publisher.transactions_topic=rowcast._transactions), on binlogs written with
+binlog_row_metadata=FULL (so that tables have keys): every tombstone (its position from its
+headers) must arrive exactly once, in its partition right after its delete, and every
+transaction exactly one BEGIN and one END (their positions from their values), whatever was
+killed.
+
 Usage: test_exactly_once.py --rowcast PATH [--rounds N] [--only NAME,...] [--formats avro,json]
+                            [--features]
 """
 import argparse
 import io
@@ -40,6 +48,9 @@ with skip_if_missing():
 from test_faults import RUNNING, Replay, decode_lines, read_checkpoint, tail  # noqa: E402
 
 TOPICS = ["rowcast.shop.users", "rowcast.shop.orders", "rowcast.shop.events_log"]
+TXN_TOPIC = "rowcast._transactions"
+FEATURES = ["publisher.tombstones=true", f"publisher.transactions_topic={TXN_TOPIC}"]
+END_ROW = 0xFFFFFFFF
 PARTITIONS = 8
 QUIET = {"log_level": 2}
 SLOW = ["batch.max_changes=200", "kafka.queue.buffering.max.messages=2000", "kafka.linger.ms=20",
@@ -52,10 +63,12 @@ SCENARIOS = ["publisher-early", "supervisor-early", "reader", "serializer", "rec
 class Positions:
     """The position (file index, offset, row) of every change message, from its value."""
 
-    def __init__(self, order):
+    def __init__(self, order, features=False):
         self.order = order
+        self.features = features
         self.schemas = {}  # fingerprint -> python3-avro schema
         self.bad = []
+        self.txn = {}  # position of a transaction message -> (BEGIN or END, transaction id)
 
     def learn(self, msgs):
         for m in msgs:
@@ -64,15 +77,31 @@ class Positions:
                 if fp not in self.schemas:
                     self.schemas[fp] = avro.schema.parse(m.value.decode())
 
+    def decode(self, v):
+        if v[:2] == b"\xc3\x01":
+            fp = int.from_bytes(v[2:10], "little")
+            return avro.io.DatumReader(self.schemas[fp]).read(avro.io.BinaryDecoder(io.BytesIO(v[10:])))
+        return json.loads(v)
+
     def of(self, m):
+        """(file index, offset, row) of a change; with --features (file index, offset, row, 0)
+        for a change, 1 last for a tombstone (the delete's position, from headers), and BEGIN at
+        row 0, END at row END_ROW for a transaction message, as rowcast orders them."""
         v = m.value
         try:
-            if v[:2] == b"\xc3\x01":
-                fp = int.from_bytes(v[2:10], "little")
-                d = avro.io.DatumReader(self.schemas[fp]).read(avro.io.BinaryDecoder(io.BytesIO(v[10:])))
-                p = d["source"]
-            else:
-                p = json.loads(v)["pos"]
+            if self.features and v is None:
+                h = m.headers
+                assert h.get("rowcast.tombstone") == b"true", h
+                return (self.order[h["rowcast.file"].decode()], int(h["rowcast.offset"]), int(h["rowcast.row"]), 1)
+            d = self.decode(v)
+            if self.features and m.topic == TXN_TOPIC:
+                f, off = (d["file"], d["offset"]) if "file" in d else (d["pos"]["file"], d["pos"]["offset"])
+                k = (self.order[f], off, END_ROW if d["status"] == "END" else 0, 0)
+                self.txn[k] = (d["status"], d["id"])
+                return k
+            p = d["source"] if "source" in d else d["pos"]
+            if self.features:
+                return (self.order[p["file"]], p["offset"], p["row"], 0)
             return (self.order[p["file"]], p["offset"], p["row"])
         except Exception as e:  # noqa: BLE001: reported as a check
             self.bad.append(f"{m.topic} [{m.partition}] offset {m.offset}: {e!r}")
@@ -141,9 +170,39 @@ def no_progress(cp):
     return cp is None or cp[2] == 0
 
 
-def scenario(ck, rc, tmp, files, want, order, fmt, name, exclude=""):
-    label = f"{fmt}, {name}" + (f", filter.exclude={exclude}" if exclude else "")
-    with Broker(rc, topics=TOPICS, partitions=PARTITIONS, echo_stderr=False) as broker, \
+def check_transactions(ck, label, pos, got, gtids):
+    """One BEGIN and one END per transaction, and each tombstone right after its delete."""
+    count = {}
+    for _, k in got:
+        if k in pos.txn:
+            count[pos.txn[k]] = count.get(pos.txn[k], 0) + 1
+    want = {(s, g) for g in gtids for s in ("BEGIN", "END")}
+    missing = want - set(count)
+    dups = sum(n - 1 for n in count.values())
+    ck.check(not missing and set(count) <= want and dups == 0,
+             f"{label}: one BEGIN and one END per transaction ({len(gtids)} transactions, {len(count)} messages)",
+             f"missing {sorted(missing)[:3]}, unexpected {sorted(set(count) - want)[:3]}, {dups} twice")
+    by_part = {}
+    for m, k in got:
+        by_part.setdefault((m.topic, m.partition), []).append((m.offset, k, m))
+    bad = 0
+    for part in by_part.values():
+        part.sort(key=lambda e: e[0])
+        for i, (_, k, m) in enumerate(part):
+            if k is not None and len(k) == 4 and k[3] == 1:
+                prev = part[i - 1] if i else None
+                bad += prev is None or prev[1] != k[:3] + (0,) or prev[2].key != m.key
+    ck.check(bad == 0, f"{label}: each tombstone right after its delete, with its key", f"{bad} not")
+    unordered, parts = out_of_order((m, k) for m, k in got if k in pos.txn)
+    ck.check(unordered == 0, f"{label}: the transaction messages in binlog order ({parts} partitions)",
+             f"{unordered} out of order")
+
+
+def scenario(ck, rc, tmp, files, want, order, fmt, name, features=None, exclude=""):
+    label = (f"{fmt}, {name}" + (", tombstones and transactions" if features else "")
+             + (f", filter.exclude={exclude}" if exclude else ""))
+    topics = TOPICS + ([TXN_TOPIC] if features else [])
+    with Broker(rc, topics=topics, partitions=PARTITIONS, echo_stderr=False) as broker, \
             Collector(broker.bootstrap, r"^rowcast\.", config=QUIET) as col:
         state = os.path.join(tmp, f"state-{fmt}-{name}")
         early = name.endswith("-early")
@@ -151,6 +210,8 @@ def scenario(ck, rc, tmp, files, want, order, fmt, name, exclude=""):
                  "publisher.checkpoint_interval_ms=" + ("60000" if early else "100")] + SLOW
         if exclude:
             extra.append("filter.exclude=" + exclude)
+        if features:
+            extra += FEATURES
         run = Replay(rc, files, state, extra)
         # some changes in Kafka (the consumer saw them), and, for the early kills, no checkpoint of them yet
         seen = wait_for(lambda: len(col.messages) > 2000 or not run.running(), 60)
@@ -188,11 +249,13 @@ def scenario(ck, rc, tmp, files, want, order, fmt, name, exclude=""):
         recs = [line for line in err.splitlines() if "recovery: read the last message" in line]
         ck.check(recs, f"{label}: the supervisor recovered what Kafka holds ({recs[-1].split('recovery: ')[-1] if recs else 'no line'})",
                  tail(err))
-        pos = Positions(order)
+        pos = Positions(order, features is not None)
         got = collect(col, pos, want)
         ck.check(not pos.bad, f"{label}: every message carries a rowcast position ({len(got)} messages)",
                  "; ".join(pos.bad[:3]))
-        check_exactly_once(ck, label, want, got)
+        check_exactly_once(ck, label, want, [(m, k) for m, k in got if k not in pos.txn])
+        if features:
+            check_transactions(ck, label, pos, got, features)
 
 
 # ---------------------------------------------------------------------------- main
@@ -208,11 +271,14 @@ def main():
     ap.add_argument("--json-scenarios", default="publisher-early,reader")
     # the same kills with tables filtered out by the reader: only the others' changes, exactly once
     ap.add_argument("--exclude", default="", help="filter.exclude for every replay (DB.TABLE patterns)")
+    ap.add_argument("--features", action="store_true",
+                    help="with tombstones and transaction messages (binlog_row_metadata=FULL)")
     a = ap.parse_args()
     only = [s for s in SCENARIOS if not a.only or s in a.only.split(",")]
 
     def body(ck, rc, tmp, t0):
-        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds)
+        files = make_binlogs(os.path.join(tmp, "binlogs"), a.rounds,
+                             extra_args=["--binlog-row-metadata=FULL"] if a.features else ())
         want, order = decode_lines(rc, files)
         if a.exclude:
             pats = [p.strip().split(".") for p in a.exclude.split(",")]
@@ -221,13 +287,22 @@ def main():
                                for d, t in pats)}
             print(f"info  filter.exclude={a.exclude}: {len(kept)} of {len(want)} changes kept")
             want = kept
-        ck.check(len(want) > (100 * a.rounds if a.exclude else 50000), f"workload: {len(want)} changes in {len(files)} files")
+        ck.check(len(want) > (100 if a.exclude else 125) * a.rounds, f"workload: {len(want)} changes in {len(files)} files")
+        gtids = None
+        if a.features:  # the tombstones of the deletes of keyed tables, and the transactions
+            lines = [json.loads(v) for v in want.values()]
+            gtids = {c["gtid"] for c in lines}
+            keyed = {"users", "orders"}
+            want = {k + (0,) for k in want} | {k + (1,) for k, c in zip(want, lines)
+                                               if c["op"] == "d" and c["table"] in keyed}
+            ck.check(len(want) > len(lines), f"workload: {len(want) - len(lines)} deletes with a key, "
+                     f"{len(gtids)} transactions")
         json_only = None if a.json_scenarios == "all" else set(a.json_scenarios.split(","))
         for fmt in a.formats.split(","):
             for name in only:
                 if fmt == "json" and json_only is not None and name not in json_only:
                     continue
-                scenario(ck, rc, tmp, files, set(want), order, fmt, name, a.exclude)
+                scenario(ck, rc, tmp, files, set(want), order, fmt, name, gtids, a.exclude)
     return run_driver(a.rowcast, "rowcast-eo-", RUNNING, body)
 
 

@@ -353,7 +353,7 @@ int roundtrip_ex(rc_avro_table *at, const rc_table *t, char op, const rc_value *
   rc_buf want = {0}, datum = {0}, got = {0};
   char jerr[256] = "";
   int jr = rc_json_change(&want, t, op, b2, a2, pos, jerr, sizeof jerr);
-  rc_avro_source src = {7, pos->file, pos->offset, pos->row, pos->gtid, (uint64_t)pos->ts * 1000 + 999};
+  rc_avro_source src = {7, pos->file, pos->offset, pos->row, pos->gtid, (uint64_t)pos->ts * 1000 + 999, NULL};
   int same = check_encoders(at, op, before, after, &src);
   int er = rc_avro_encode_value(at, &datum, op, before, after, &src, 1700000000123ULL, err, sizeof err);
   int res;
@@ -397,7 +397,7 @@ int roundtrip_ex(rc_avro_table *at, const rc_table *t, char op, const rc_value *
 }
 
 int roundtrip(rc_avro_table *at, const rc_table *t, char op, const rc_value *before, const rc_value *after) {
-  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000};
+  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000, NULL};
   return roundtrip_ex(at, t, op, before, after, &pos, 1);
 }
 

@@ -66,7 +66,7 @@ static void sweep_event(sweep *sw, rc_binlog *bl, const rc_event *ev, uint32_t *
     }
     sw->cache[(*sw->ncache)++] = (cache_ent){sig, at};
   }
-  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts};
+  rc_change_pos pos = {rc_binlog_file(bl), ev->offset, 0, rc_binlog_gtid(bl), ev->ts, NULL};
   while (rc_rows_next_image(&sw->rows, sw->before, 0, err, sizeof err) > 0) {
     const rc_value *b = NULL, *a = NULL;
     if (sw->rows.op == 'u') {
@@ -183,7 +183,7 @@ static void test_reference_edges(void) {
                              {vs(RC_V_JSON, bad_json, sizeof bad_json, 0), V(C_JSON)},
                              {vs(RC_V_VECTOR, vec5, sizeof vec5, 0), V(C_VECTOR)},
                              {vu(RC_V_BIT, 2), V(C_BIT1)}, {vu(RC_V_UINT, 1), V(C_DATE)}};
-  rc_avro_source bsrc = {7, "mariadb-bin.000042", 4, 0, NULL, 1700000000999ULL};
+  rc_avro_source bsrc = {7, "mariadb-bin.000042", 4, 0, NULL, 1700000000999ULL, NULL};
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     fill_row_a(a);
     a[bad[k][1].kind] = bad[k][0];
@@ -192,7 +192,7 @@ static void test_reference_edges(void) {
     RC_CHECK(n_same_err == refused + 1);
   }
   /* the check checks itself */
-  rc_avro_source src = {7, "mariadb-bin.000042", 4, 0, "0-1-42", 1700000000999ULL};
+  rc_avro_source src = {7, "mariadb-bin.000042", 4, 0, "0-1-42", 1700000000999ULL, NULL};
   rc_buf f = {0}, v = {0};
   fill_row_a(a);
   RC_CHECK(rc_avro_encode_value(at, &f, 'c', NULL, a, &src, 1, err, sizeof err) == 0);

@@ -14,6 +14,7 @@
 #include "rc_err.h"
 #include "rc_test.h"
 #include "row_json.h"
+#include "txn_msg.h"
 
 static char err[512];
 
@@ -72,7 +73,7 @@ static void test_avro_position(void) {
                {"b.000001", UINT64_C(0x7fffffffffffffff), UINT32_MAX, 'u'}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rc_buf d = {0};
-    rc_avro_source src = {1, cases[i].file, cases[i].offset, cases[i].row, i ? NULL : "0-1-42", 1700000000999ULL};
+    rc_avro_source src = {1, cases[i].file, cases[i].offset, cases[i].row, i ? NULL : "0-1-42", 1700000000999ULL, NULL};
     RC_CHECK(rc_avro_encode_value(at, &d, cases[i].op, cases[i].op == 'c' ? NULL : row, cases[i].op == 'd' ? NULL : row,
                                   &src, 1, err, sizeof err) == 0);
     char file[256] = "";
@@ -102,7 +103,7 @@ static void test_json_position(void) {
   rc_table *t = table_new();
   rc_value row[2] = {vi(7), vi(-3)};
   rc_buf b = {0};
-  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000};
+  rc_change_pos pos = {"mariadb-bin.000042", 123456789012ULL, 3, "0-1-42", 1700000000, NULL};
   RC_CHECK(rc_json_change(&b, t, 'c', NULL, row, &pos, err, sizeof err) == 0);
   char file[256] = "";
   uint64_t off = 0;
@@ -148,7 +149,65 @@ static void test_json_big_integers(void) {
   RC_CHECK(rc_json_change_position(frac, strlen(frac), file, sizeof file, &off, &r, err, sizeof err) == RC_ERR_CORRUPT);
 }
 
+/* Transaction messages (txn_msg.h): BEGIN at row 0, END at RC_TXN_END_ROW, in Avro (written by
+ * avro-c) and JSON; a change's datum or line is not one. The envelope with the `transaction`
+ * field still gives its change's position, and decodes to the JSON line with it. */
+static void test_txn_position(void) {
+  rc_txn_codec *c = NULL;
+  RC_CHECK(rc_txn_codec_new(&c, err, sizeof err) == 0);
+  if (!c) return;
+  rc_txn_table tabs[2] = {{"shop", "t", 2}, {"shop", "u", 1}};
+  rc_txn_msg m = {1, "0-1-42", "0-1-42", "mariadb-bin.000042", 9000, 1700000000123ull, 3, tabs, 2};
+  rc_buf v = {0};
+  char file[64];
+  uint64_t off = 0;
+  uint32_t row = 0;
+  RC_CHECK(rc_txn_avro_value(c, &v, &m, err, sizeof err) == 0);
+  RC_CHECK(rc_txn_position(rc_txn_value_schema(), v.p, v.len, file, sizeof file, &off, &row, err, sizeof err) == 0 &&
+           !strcmp(file, "mariadb-bin.000042") && off == 9000 && row == RC_TXN_END_ROW);
+  RC_CHECK(rc_txn_position(rc_txn_value_schema(), v.p, v.len - 1, file, sizeof file, &off, &row, err, sizeof err) ==
+           RC_ERR_CORRUPT);
+  rc_buf j = {0}, jj = {0}; /* Avro read back as JSON: the JSON form of the same message */
+  RC_CHECK(rc_txn_value_to_json(rc_txn_value_schema(), v.p, v.len, &j, err, sizeof err) == 0);
+  rc_txn_json_value(&jj, &m);
+  rc_buf_putc(&jj, '\n');
+  RC_CHECK(j.len == jj.len && !memcmp(j.p, jj.p, j.len));
+  rc_buf_free(&j);
+  rc_buf_free(&jj);
+  m.end = 0;
+  v.len = 0;
+  rc_txn_json_value(&v, &m);
+  RC_CHECK(rc_txn_position(NULL, v.p, v.len, file, sizeof file, &off, &row, err, sizeof err) == 0 && off == 9000 &&
+           row == 0);
+  RC_CHECK(rc_txn_position(NULL, "{\"status\":\"X\"}", 14, file, sizeof file, &off, &row, err, sizeof err) ==
+           RC_ERR_CORRUPT);
+  /* a change's envelope with the transaction field */
+  rc_table *t = table_new();
+  rc_avro_table *at = NULL;
+  RC_CHECK(rc_avro_table_new_txn(t, &at, err, sizeof err) == 0);
+  if (at) {
+    rc_value img[2] = {vi(5), vi(-7)};
+    rc_avro_txn x = {"0-1-42", 4, 2};
+    rc_avro_source src = {1, "mariadb-bin.000042", 8000, 3, "0-1-42", 1700000000999ULL, &x};
+    v.len = 0;
+    RC_CHECK(rc_avro_encode_value(at, &v, 'c', NULL, img, &src, 1, err, sizeof err) == 0);
+    RC_CHECK(rc_avro_value_position(rc_avro_value_schema(at), v.p, v.len, file, sizeof file, &off, &row, err,
+                                    sizeof err) == 0 && off == 8000 && row == 3);
+    rc_buf j = {0};
+    RC_CHECK(rc_avro_value_to_json(rc_avro_value_schema(at), v.p, v.len, &j, err, sizeof err) == 0 && j.p &&
+             strstr(j.p, ",\"transaction\":{\"id\":\"0-1-42\",\"order\":4,\"table_order\":2}}\n"));
+    RC_CHECK(rc_txn_position(rc_avro_value_schema(at), v.p, v.len, file, sizeof file, &off, &row, err, sizeof err) ==
+             RC_ERR_CORRUPT);
+    rc_buf_free(&j);
+    rc_avro_table_free(at);
+  }
+  rc_table_free(t);
+  rc_buf_free(&v);
+  rc_txn_codec_free(c);
+}
+
 void rc_tests(void) {
+  RC_RUN(test_txn_position);
   RC_RUN(test_json_big_integers);
   RC_RUN(test_avro_position);
   RC_RUN(test_json_position);

@@ -84,6 +84,60 @@ static void test_messages_round_trip(void) {
 
 /* The bytes the stages exchange: these layouts are what reader, serializer and publisher of
  * one rowcast version agree on (RC_FRAME_VERSION 1). */
+/* The records of publisher.transactions_topic and publisher.tombstones. */
+static void test_txn_records(void) {
+  rc_buf tables = {0};
+  rc_frame_put_txn_table(&tables, "shop", 4, "users", 5, 3);
+  rc_frame_put_txn_table(&tables, "shop", 4, "orders", 6, 1);
+  rc_frame_begin(&b, RC_FRAME_EVENTS, 3);
+  rc_rec_txn x = {1, "0-1-9", 5, "0-1-9", 5, 4000, 1700000000000001ull, 4, (const uint8_t *)tables.p, tables.len};
+  rc_frame_put_txn(&b, &x);
+  size_t n = b.len - RC_FRAME_HDR_LEN;
+  RC_CHECK(n == rc_frame_size_txn(&x));
+  rc_frame_put_txn_order(&b, &(rc_rec_txn_order){"0-1-9", 5, 2, 1});
+  rc_frame_rd rd;
+  parsed(RC_FRAME_EVENTS, 3, 0, &rd);
+  rc_rec_txn g;
+  RC_CHECK(rc_frame_get_txn(&rd, &g) == 0 && g.end == 1 && same(g.id, g.id_len, "0-1-9") && g.offset == 4000 &&
+           g.count == 4 && g.tables_len == tables.len);
+  rc_frame_rd tr;
+  rc_frame_rd_init(&tr, g.tables, g.tables_len);
+  const char *db, *t;
+  size_t dl, tl;
+  uint32_t c;
+  RC_CHECK(rc_frame_get_txn_table(&tr, &db, &dl, &t, &tl, &c) == 1 && same(t, tl, "users") && c == 3);
+  RC_CHECK(rc_frame_get_txn_table(&tr, &db, &dl, &t, &tl, &c) == 1 && same(t, tl, "orders") && c == 1);
+  RC_CHECK(rc_frame_get_txn_table(&tr, &db, &dl, &t, &tl, &c) == 0);
+  rc_rec_txn_order o;
+  RC_CHECK(rc_frame_get_txn_order(&rd, &o) == 0 && o.order == 2 && o.table_order == 1 && !rc_frame_rd_more(&rd));
+  /* a table list cut short, an order of 0: refused */
+  rc_frame_begin(&b, RC_FRAME_EVENTS, 4);
+  x.tables_len = tables.len - 1;
+  rc_frame_put_txn(&b, &x);
+  parsed(RC_FRAME_EVENTS, 4, 0, &rd);
+  RC_CHECK(rc_frame_get_txn(&rd, &g) == RC_ERR_CORRUPT);
+  rc_frame_begin(&b, RC_FRAME_EVENTS, 5);
+  rc_frame_put_txn_order(&b, &(rc_rec_txn_order){"0-1-9", 5, 0, 1});
+  parsed(RC_FRAME_EVENTS, 5, 0, &rd);
+  RC_CHECK(rc_frame_get_txn_order(&rd, &o) == RC_ERR_CORRUPT);
+  /* a tombstone, and one with a null key (refused: compaction needs a key) */
+  rc_frame_begin(&b, RC_FRAME_MESSAGES, 6);
+  rc_frame_put_tombstone(&b, &(rc_rec_tombstone){"t.d.a", 5, (const uint8_t *)"K", 1, "f.000001", 8, 77, 2});
+  parsed(RC_FRAME_MESSAGES, 6, 0, &rd);
+  rc_rec_tombstone z;
+  RC_CHECK(rc_frame_get_tombstone(&rd, &z) == 0 && same(z.key, z.key_len, "K") && z.offset == 77 && z.row == 2);
+  rc_frame_begin(&b, RC_FRAME_MESSAGES, 7);
+  rc_frame_put_u8(&b, RC_REC_TOMBSTONE);
+  rc_frame_put_str16(&b, "t", 1);
+  rc_frame_put_null32(&b);
+  rc_frame_put_str16(&b, "f", 1);
+  rc_frame_put_u64(&b, 1);
+  rc_frame_put_u32(&b, 0);
+  parsed(RC_FRAME_MESSAGES, 7, 0, &rd);
+  RC_CHECK(rc_frame_get_tombstone(&rd, &z) == RC_ERR_CORRUPT);
+  rc_buf_free(&tables);
+}
+
 static void test_exact_bytes(void) {
   rc_buf o = {0};
   rc_frame_put_rows(&o, &(rc_rec_rows){0x0807060504030201ull, 0x11, 0x22, 5, 1, RC_REC_EV_NOCRC, "g", 1,
@@ -256,6 +310,7 @@ static void test_lengths(void) {
 void rc_tests(void) {
   RC_RUN(test_events_round_trip);
   RC_RUN(test_messages_round_trip);
+  RC_RUN(test_txn_records);
   RC_RUN(test_exact_bytes);
   RC_RUN(test_short_records);
   RC_RUN(test_bad_tags_and_fields);

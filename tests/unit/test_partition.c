@@ -62,9 +62,9 @@ static void test_positions(void) {
   RC_CHECK(rc_pos_file_seq("binlog.", 7) == -1);
   RC_CHECK(rc_pos_file_seq("binlog.00a1", 11) == -1);
   /* binlog.999999 before binlog.1000000, although "9" > "1" as text */
-  rc_pos a = {999999, 4000, 0}, b = {1000000, 4, 0};
+  rc_pos a = {999999, 4000, 0, 0}, b = {1000000, 4, 0, 0};
   RC_CHECK(rc_pos_cmp(&a, &b) < 0 && rc_pos_cmp(&b, &a) > 0);
-  rc_pos c = {7, 100, 3}, d = {7, 100, 4}, e = {7, 101, 0};
+  rc_pos c = {7, 100, 3, 0}, d = {7, 100, 4, 0}, e = {7, 101, 0, 0};
   RC_CHECK(rc_pos_cmp(&c, &d) < 0 && rc_pos_cmp(&d, &e) < 0 && rc_pos_cmp(&c, &c) == 0);
 }
 

@@ -61,7 +61,7 @@ static int route(pub_topics *ts, const char *topic, const char *key, const char 
                  int32_t *part) {
   pub_topic *t = pub_topic_get(ts, topic, strlen(topic));
   if (!t) return -100;
-  return pub_route(ts, t, key, key ? strlen(key) : 0, file, strlen(file), off, row, part, err, sizeof err);
+  return pub_route(ts, t, PUB_CHANGE, key, key ? strlen(key) : 0, file, strlen(file), off, row, part, err, sizeof err);
 }
 
 /* No recovery: every change goes where Kafka's Java client puts its key; a keyless one by the topic
@@ -97,7 +97,7 @@ static void test_route_skip(void) {
   key_for(1, 4, ka);
   key_for(3, 4, kb);
   RC_CHECK(rc_topic_list_add(dir, ORDERS, strlen(ORDERS), 4, err, sizeof err) == 0);
-  write_skip(dir, 4, 1, (rc_pos){.seq = 9, .offset = 1000, .row = 2});
+  write_skip(dir, 4, 1, (rc_pos){.seq = 9, .offset = 1000, .row = 2, 0});
   pub_topics ts;
   RC_CHECK(pub_topics_open(&ts, NULL, dir, dir, "bin.000009:400", err, sizeof err) == 0);
   RC_CHECK(ts.in_window);
@@ -138,7 +138,7 @@ static void test_count_changed(void) {
       break;
   }
   RC_CHECK(rc_topic_list_add(dir, ORDERS, strlen(ORDERS), 4, err, sizeof err) == 0);
-  write_skip(dir, 4, 2, (rc_pos){.seq = 1, .offset = 1000, .row = 0});
+  write_skip(dir, 4, 2, (rc_pos){.seq = 1, .offset = 1000, .row = 0, 0});
   pub_topics ts;
   RC_CHECK(pub_topics_open(&ts, NULL, dir, dir, "bin.000001:4", err, sizeof err) == 0);
   pub_topic *t = pub_topic_get(&ts, ORDERS, strlen(ORDERS));
@@ -156,7 +156,7 @@ static void test_count_changed(void) {
   RC_CHECK(route(&ts, ORDERS, kc, "bin.000001", 2200, 0, &part) == 1);
   RC_CHECK(part == rc_partition_of(kc, strlen(kc), ORDERS, strlen(ORDERS), 8) && part != 0);
   pub_topics_close(&ts);
-  write_skip(dir, 8, 2, (rc_pos){.seq = 1, .offset = 1000, .row = 0});
+  write_skip(dir, 8, 2, (rc_pos){.seq = 1, .offset = 1000, .row = 0, 0});
   RC_CHECK(pub_topics_open(&ts, NULL, dir, dir, "bin.000001:4", err, sizeof err) == 0);
   t = pub_topic_get(&ts, ORDERS, strlen(ORDERS));
   RC_CHECK(t && pub_topic_set_parts(&ts, t, 4, err, sizeof err) == RC_ERR_CORRUPT && strstr(err, ORDERS) &&

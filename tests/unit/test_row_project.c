@@ -101,11 +101,11 @@ static void test_all_types(void) {
   RC_CHECK(rc_project_image(p, 0, b, &pb, err, sizeof err) == 0);
   RC_CHECK(rc_project_image(p, 1, a, &pa, err, sizeof err) == 0);
   /* both encoders agree, and the decoder reads the projection back as decode prints it */
-  RC_CHECK(roundtrip_ex(at, v, 'u', pb, pa, &(rc_change_pos){"mariadb-bin.000001", 4, 0, "", 1}, 0) == 1);
+  RC_CHECK(roundtrip_ex(at, v, 'u', pb, pa, &(rc_change_pos){"mariadb-bin.000001", 4, 0, "", 1, NULL}, 0) == 1);
 
   /* every masked value is the HMAC of the text the unfiltered JSON line shows */
   rc_buf line = {0};
-  rc_change_pos pos = {"mariadb-bin.000001", 4, 0, "", 1};
+  rc_change_pos pos = {"mariadb-bin.000001", 4, 0, "", 1, NULL};
   RC_CHECK(rc_json_change(&line, t, 'u', b, a, &pos, err, sizeof err) == 0);
   json_error_t jerr;
   json_t *root = json_loadb(line.p, line.len, 0, &jerr);
