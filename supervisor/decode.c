@@ -19,6 +19,7 @@
 #include "binlog_info.h"
 #include "buf.h"
 #include "row_json.h"
+#include "schema_client.h"
 
 #define OUT_FLUSH (1u << 20)
 
@@ -30,6 +31,8 @@ typedef struct {
   char **warned; /* "db.table" of tables already warned about */
   size_t n_warned;
   rc_row_iter it;
+  rc_schema *sc;      /* the schema history (NULL: schema.tracker=off, or --events) */
+  char *none_msg;     /* why the tracker has no version of the last table map's table */
 } decode_ctx;
 
 static int flush_out(decode_ctx *dc, size_t upto) {
@@ -65,12 +68,19 @@ static void warn_no_names(decode_ctx *dc, const rc_table *t) {
   snprintf(s, n, "%s.%s", t->db, t->name);
   dc->warned = nw;
   dc->warned[dc->n_warned++] = s;
-  fprintf(stderr,
-          "rowcast decode: warning: the binlog carries no column names for %s.%s; columns are keyed "
-          "\"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers). To get names, set binlog_row_metadata=FULL on the server "
-          "(MySQL 8.0+, MariaDB 10.5+) for new binlogs; the live source will look names up in "
-          "information_schema.\n",
-          t->db, t->name);
+  if (dc->none_msg)
+    fprintf(stderr,
+            "rowcast decode: warning: the binlog carries no column names for %s.%s and %s; its columns are "
+            "keyed \"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers).\n",
+            t->db, t->name, dc->none_msg);
+  else
+    fprintf(stderr,
+            "rowcast decode: warning: the binlog carries no column names for %s.%s; columns are keyed "
+            "\"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers). To get names, let "
+            "the schema history run (schema.tracker=auto) with schema.initial=FILE.sql (mariadb-dump "
+            "--no-data) when the binlog starts after the table was created, or set "
+            "binlog_row_metadata=FULL on the server (MySQL 8.0+, MariaDB 10.5+) for new binlogs.\n",
+            t->db, t->name);
 }
 
 static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index, char *err,
@@ -127,6 +137,23 @@ static int print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev, 
   return 0;
 }
 
+/* A TABLE_MAP without names: the schema history's version for its position, fed to bl in its
+ * place. A version that does not match stops the decode (exit 2, the message says how to give
+ * the schema); no version at all leaves the columns keyed @1, @2 with a warning saying why. */
+static int schema_tmap(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, char *err, size_t esz) {
+  const uint8_t *out;
+  size_t len;
+  const char *msg;
+  int st = rc_schema_tmap(dc->sc, bl, ev, &out, &len, &msg, err, esz);
+  if (st < 0) return st;
+  free(dc->none_msg);
+  dc->none_msg = st == RC_SC_NONE && msg ? strdup(msg) : NULL;
+  if (st == RC_SC_MISMATCH) return rc_errf(RC_ERR_ARG, err, esz, "%s", msg);
+  if (st != RC_SC_ENRICHED && st != RC_SC_RESYNCED) return 0;
+  rc_event done;
+  return rc_binlog_feed_nocrc(bl, out, len, ev->offset, &done, err, esz);
+}
+
 /* One event (outer or inner): print or decode it. */
 static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index,
                         char *err, size_t esz) {
@@ -134,6 +161,8 @@ static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint3
   if (!ev->in_payload && !rc_event_type_name(ev->type)) dc->unknown[ev->type]++;
   if (dc->events_mode) return print_event(dc, bl, ev, err, esz);
   if (rc_event_is_rows(ev->type)) return do_rows(dc, bl, ev, row_index, err, esz);
+  if (dc->sc && ev->type == RC_EV_TABLE_MAP) return schema_tmap(dc, bl, ev, err, esz);
+  if (dc->sc) return rc_schema_query(dc->sc, bl, ev, err, esz);
   return 0;
 }
 
@@ -169,10 +198,20 @@ static int decode_file(decode_ctx *dc, rc_binlog *bl, const char *path, char *er
   return r;
 }
 
-int rc_decode_files(char **files, int nfiles, int events_mode) {
+int rc_decode_files(char **files, int nfiles, int events_mode, const rc_config *cfg) {
   decode_ctx dc;
   memset(&dc, 0, sizeof dc);
   dc.events_mode = events_mode;
+  if (!events_mode && strcmp(rc_config_str(cfg, "schema.tracker"), "off")) {
+    const char *initial = rc_config_str(cfg, "schema.initial");
+    rc_schema_opts o = {.mode = "decode", .initial = *initial ? initial : NULL};
+    char e[1024];
+    int st;
+    if (!(dc.sc = rc_schema_new(&o, &st, e, sizeof e))) {
+      fprintf(stderr, "rowcast decode: %s\n", e);
+      return st;
+    }
+  }
   rc_binlog *bl = rc_binlog_new();
   if (!bl) {
     fprintf(stderr, "rowcast decode: out of memory\n");
@@ -208,6 +247,8 @@ int rc_decode_files(char **files, int nfiles, int events_mode) {
     fputc('\n', stderr);
   }
   rc_row_iter_free(&dc.it);
+  rc_schema_free(dc.sc);
+  free(dc.none_msg);
   for (size_t i = 0; i < dc.n_warned; i++) free(dc.warned[i]);
   free(dc.warned);
   rc_buf_free(&dc.out);

@@ -5,7 +5,9 @@
 
 /* Decode files[0..nfiles) in order to JSON lines on stdout: one line per row change, or per
  * event when events_mode. Returns the process exit status (0, 1 output or OS failure, 2 bad
- * input, named on stderr with its file and offset). */
-int rc_decode_files(char **files, int nfiles, int events_mode);
+ * input, named on stderr with its file and offset). cfg gives schema.tracker and schema.initial. */
+#include "config.h"
+
+int rc_decode_files(char **files, int nfiles, int events_mode, const rc_config *cfg);
 
 #endif
