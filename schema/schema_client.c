@@ -234,7 +234,7 @@ int rc_schema_tmap(rc_schema *sc, const rc_binlog *bl, const rc_event *ev, const
   *out_len = 0;
   *msg = NULL;
   const rc_table *t = rc_binlog_table(bl, rc_table_map_id(bl, ev));
-  if (!sc->started && t && t->has_names && t->has_pk) return RC_SC_FULL; /* nothing to add: no need to start */
+  if (!sc->started && t && t->has_names) return RC_SC_FULL; /* nothing to add: no need to start */
   if (sc->failed) return rc_errf(RC_ERR_IO, es, esz, "the schema tracker is gone");
   cache_entry *c = NULL;
   for (size_t i = 0; i < sc->ncache && !c; i++)

@@ -249,7 +249,7 @@ static int on_tmap(tracker *t, const uint8_t *p, size_t n) {
              "binlog with binlog_row_metadata=FULL", tb->db, tb->name, pos.file, (unsigned long long)pos.off);
     rc = tmap_reply(t, RC_SC_NONE, msg, NULL, 0);
   } else if (sc_check(tb, v, why, sizeof why) == 0) {
-    if (tb->has_names && tb->has_pk) rc = tmap_reply(t, RC_SC_FULL, NULL, NULL, 0);
+    if (tb->has_names) rc = tmap_reply(t, RC_SC_FULL, NULL, NULL, 0);
     else if (sc_enrich(&ev, tb, v, is_mariadb, &t->reply) < 0) rc = send_msg(t, 'E', "out of memory", 13);
     else {
       rc_buf out = t->reply;
