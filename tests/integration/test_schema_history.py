@@ -19,7 +19,13 @@ primary key changed, a table renamed) and the rows changed again. Checks:
     with DEFINERs, CREATE TABLE ... LIKE, ALTER ... RENAME, DDL from another default database,
     unusual identifiers, a gh-ost style shadow-table swap): named output equal to FULL's;
   * a schema.initial that does not describe the binlog's tables: exit 2 naming the table, the
-    position and schema.initial.
+    position and schema.initial;
+  * `rowcast replay` of the MINIMAL binlog (JSON into the local broker): the named changes of
+    `rowcast decode`, and <state.dir>/schema_history written;
+  * `rowcast run` on a MINIMAL server across an ALTER executed while it is stopped: the changes
+    written before the ALTER keep their old names, those after get the new ones; with
+    schema.tracker=off (information_schema now) the old changes get the new names, which is
+    what the schema history is for.
 
 Exit status 0 when every check passes, 77 when MariaDB is not installed.
 """
@@ -189,6 +195,95 @@ def write_practical(db, meta):
     return db.binlog_files()[first:-1]
 
 
+def kafka_values(rowcast, args, count, bootstrap_cb):
+    """Run `rowcast` with args (a replay, or a run stopped once count changes arrived) into a
+    local broker; (exit status, stderr, values received)."""
+    from kafka_tool import Broker, Collector
+    with Broker(rowcast, echo_stderr=False) as broker, \
+            Collector(broker.bootstrap, r"^rowcast\.", config={"log_level": 2}) as col:
+        code, err = bootstrap_cb(broker.bootstrap, col, count)
+        return code, err, [json.loads(m.value) for m in col.messages]
+
+
+def replay_check(rowcast, work, files, expected_named):
+    state = os.path.join(work, "replay-state")
+
+    def go(bootstrap, col, count):
+        r = subprocess.run([rowcast, "replay", "-o", "state.dir=" + state, "-o", "serializer.format=json",
+                            "-o", "kafka.bootstrap.servers=" + bootstrap] + files,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        col.wait(count=count, idle=2.0, timeout=60)
+        return r.returncode, r.stderr.decode("utf-8", "replace")
+
+    code, err, values = kafka_values(rowcast, None, len(expected_named), go)
+    check("replay of the MINIMAL binlog succeeds", code == 0, err[-1500:])
+    order = {os.path.basename(f): i for i, f in enumerate(files)}
+    values.sort(key=lambda v: (order[v["pos"]["file"]], v["pos"]["offset"], v["pos"]["row"]))
+    same("replay of the MINIMAL binlog: the named changes of rowcast decode", named("\n".join(
+        json.dumps(v) for v in values)), expected_named)
+    check("replay keeps the versions in <state.dir>/schema_history",
+          os.path.exists(os.path.join(state, "schema_history")))
+
+
+def run_across_alter(rowcast, work, tracker):
+    """rowcast run, stopped; rows, an ALTER, rows; rowcast run again. The changes by id."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import test_live
+    tag = "on" if tracker else "off"
+    extra = [] if tracker else ["schema.tracker=off"]
+    with MariaDBSandbox(extra_args=["--binlog-row-metadata=MINIMAL"]) as db:
+        test_live.grant_rowcast(db)
+        db.sql("CREATE DATABASE sh; CREATE TABLE sh.t (id INT PRIMARY KEY, a VARCHAR(10), b INT, "
+               "e ENUM('x','y','z'));" + "".join("INSERT INTO sh.t VALUES (%d, 'a%d', %d, 'y');" % (i, i, i)
+                                                   for i in (1, 2, 3)))
+        state = os.path.join(work, "run-state-" + tag)
+        results = []
+
+        def go(bootstrap, col, count):
+            live = test_live.Live(rowcast, db, state, bootstrap, extra)
+            col.wait(count=3, idle=2.0, timeout=60)
+            code1 = live.stop()
+            err = live.stderr()
+            # while rowcast is stopped: old-schema rows, the ALTER, new-schema rows
+            db.sql("INSERT INTO sh.t VALUES (4, 'a4', 4, 'z'); ALTER TABLE sh.t RENAME COLUMN a TO a_new, "
+                   "DROP COLUMN b, ADD COLUMN c INT DEFAULT 9 AFTER e, MODIFY e ENUM('x','y','z','w');"
+                   "INSERT INTO sh.t VALUES (5, 'a5', 'w', 5); UPDATE sh.t SET id = id + 10 WHERE id = 1")
+            live = test_live.Live(rowcast, db, state, bootstrap, extra)
+            col.wait(count=count, idle=3.0, timeout=60)
+            code2 = live.stop()
+            results.append((code1, code2))
+            return code2, err + live.stderr()
+
+        code, err, values = kafka_values(rowcast, None, 6, go)
+    by_id = {}
+    for v in values:
+        img = v["after"] or v["before"]
+        ident = img.get("id", img.get("@1"))
+        by_id.setdefault(ident, []).append(v)
+    return results[0] if results else None, err, by_id
+
+
+def test_run(rowcast, work):
+    codes, err, by_id = run_across_alter(rowcast, work, True)
+    check("run (MINIMAL server) streams, stops, streams again", codes == (0, 0), "%s\n%s" % (codes, err[-2500:]))
+    old = by_id.get(4, [{}])[0].get("after") or {}
+    new = by_id.get(5, [{}])[0].get("after") or {}
+    upd = by_id.get(11, [{}])[0]
+    check("run: the row written before the ALTER while rowcast was stopped keeps its old names",
+          old == {"id": 4, "a": "a4", "b": 4, "e": "z"}, json.dumps(by_id.get(4)))
+    check("run: the row written after it has the new names", new == {"id": 5, "a_new": "a5", "e": "w", "c": 5},
+          json.dumps(by_id.get(5)))
+    check("run: the update after the ALTER, before and after images named by the new version",
+          (upd.get("before") or {}).get("a_new") == "a1" and (upd.get("after") or {}).get("id") == 11,
+          json.dumps(upd))
+    check("run: the first rows (before the stop) named", (by_id.get(1, [{}])[0].get("after") or {}).get("a") == "a1",
+          json.dumps(by_id.get(1)))
+    codes, err, by_id = run_across_alter(rowcast, work, False)
+    old = by_id.get(4, [{}])[0].get("after") or {}
+    check("run with schema.tracker=off (information_schema now): the old row gets the new names, "
+          "which the schema history avoids", codes == (0, 0) and "a" not in old, json.dumps(by_id.get(4)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rowcast", required=True)
@@ -252,6 +347,9 @@ def main():
               rc == 2 and "t_int" in err and after[0].rsplit("/", 1)[1] in err and "schema.initial" in err,
               "status %d: %s" % (rc, err[-800:]))
         check("... and nothing printed for that table", '"table":"t_int"' not in out, out[-300:])
+
+        replay_check(rowcast, work, sets["MINIMAL"][0], expected)
+        test_run(rowcast, work)
 
         rc, out, err = decode(rowcast, sets["practical_FULL"])
         check("practical DDL, FULL binlog decodes", rc == 0 and '"@1"' not in out, err[-1000:])
