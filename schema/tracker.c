@@ -141,14 +141,38 @@ static int parse_pos(const uint8_t **p, const uint8_t *end, sc_pos *pos) {
   return 0;
 }
 
-/* Run the statement with its session (database, sql_mode, charsets). 0, or the error. */
+/* Set one session charset variable to a collation id; one MariaDB does not know (MySQL 8's
+ * utf8mb4_0900 family, 255 and up) is taken as utf8mb4_general_ci. */
+static void set_collation(tracker *t, const char *var, unsigned id) {
+  char set[120], es[300];
+  int n = snprintf(set, sizeof set, "SET SESSION %s = %u", var, id);
+  if (sc_db_exec(&t->db, set, (size_t)n, es, sizeof es) == 0) return;
+  rc_debug("%s = %u not taken (%s): utf8mb4 instead", var, id, es);
+  n = snprintf(set, sizeof set, "SET SESSION %s = 45", var);
+  sc_db_exec(&t->db, set, (size_t)n, es, sizeof es);
+}
+
+/* Run the statement with its session (charsets, sql_mode, database). 0, or the error. A
+ * database the private server does not know yet is created (the source had it), with the
+ * event's server collation as its default. */
 static int apply(tracker *t, const rc_sc_query *q, char *es, size_t esz) {
   MYSQL *m = t->db.my;
   char set[200];
+  if (q->has_charsets) {
+    set_collation(t, "character_set_client", q->cs_client);
+    set_collation(t, "collation_connection", q->cs_connection);
+    set_collation(t, "collation_server", q->cs_server);
+  }
+  uint64_t mode = q->has_sql_mode ? q->sql_mode : 0;
+  if (!q->is_mariadb) mode &= 0x7FFFFFFFull; /* MySQL's higher bits mean other things here */
+  mode &= ~(1ull << 30);                     /* NO_ENGINE_SUBSTITUTION: InnoDB tables become Aria */
+  mode |= 1ull << 4;                         /* IGNORE_BAD_TABLE_OPTIONS */
+  int n = snprintf(set, sizeof set, "SET SESSION sql_mode = %llu", (unsigned long long)mode);
+  if (sc_db_exec(&t->db, set, (size_t)n, es, esz)) rc_debug("sql_mode %llu not taken: %s", (unsigned long long)mode, es);
   if (q->db_len && !q->suppress_use) {
     char dbn[256];
     snprintf(dbn, sizeof dbn, "%.*s", (int)q->db_len, q->db);
-    if (mysql_select_db(m, dbn) && mysql_errno(m) == 1049) { /* unknown here: the source had it */
+    if (mysql_select_db(m, dbn) && mysql_errno(m) == 1049) {
       rc_buf c = {0};
       rc_buf_lit(&c, "CREATE DATABASE IF NOT EXISTS `");
       for (const char *s = dbn; *s; s++) {
@@ -160,17 +184,6 @@ static int apply(tracker *t, const rc_sc_query *q, char *es, size_t esz) {
       rc_buf_free(&c);
       mysql_select_db(m, dbn);
     }
-  }
-  uint64_t mode = q->has_sql_mode ? q->sql_mode : 0;
-  if (!q->is_mariadb) mode &= 0x7FFFFFFFull; /* MySQL's higher bits mean other things here */
-  mode &= ~(1ull << 30);                     /* NO_ENGINE_SUBSTITUTION: InnoDB tables become Aria */
-  mode |= 1ull << 4;                         /* IGNORE_BAD_TABLE_OPTIONS */
-  int n = snprintf(set, sizeof set, "SET SESSION sql_mode = %llu", (unsigned long long)mode);
-  if (sc_db_exec(&t->db, set, (size_t)n, es, esz)) rc_debug("sql_mode %llu not taken: %s", (unsigned long long)mode, es);
-  if (q->has_charsets) {
-    n = snprintf(set, sizeof set, "SET SESSION character_set_client = %u, collation_connection = %u, "
-                 "collation_server = %u", q->cs_client, q->cs_connection, q->cs_server);
-    if (sc_db_exec(&t->db, set, (size_t)n, es, esz)) rc_debug("charsets not taken: %s", es);
   }
   int rc = sc_db_exec(&t->db, q->text, q->text_len, es, esz);
   char ignore[64];
