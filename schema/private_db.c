@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ int sc_db_start(sc_db *db, char *es, size_t esz) {
       dup2(null, 1);
     }
     setpgid(0, 0); /* a terminal's ^C goes to rowcast, which stops us in order */
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* and a tracker killed outright does not leave us behind */
     execv(bin, argv);
     _exit(127);
   }

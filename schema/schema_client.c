@@ -53,7 +53,7 @@ static void cache_clear(rc_schema *sc) {
 static int write_all(int fd, const void *p, size_t n) {
   const char *b = p;
   while (n) {
-    ssize_t w = write(fd, b, n);
+    ssize_t w = send(fd, b, n, MSG_NOSIGNAL); /* a tracker gone is an error, not SIGPIPE */
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return -1;
     b += w;
