@@ -79,11 +79,12 @@ int sc_db_start(sc_db *db, char *es, size_t esz) {
   snprintf(arg[1], sizeof arg[1], "--socket=%s", db->sock);
   snprintf(arg[2], sizeof arg[2], "--log-error=%s/error.log", db->dir);
   snprintf(arg[3], sizeof arg[3], "--pid-file=%s/pid", db->dir);
+  snprintf(arg[4], sizeof arg[4], "--tmpdir=%s", db->dir); /* its temporary tables stay its own */
   char *argv[40];
   int n = 0;
   argv[n++] = (char *)bin;
   argv[n++] = "--no-defaults";
-  for (int i = 0; i < 4; i++) argv[n++] = arg[i];
+  for (int i = 0; i < 5; i++) argv[n++] = arg[i];
   if (geteuid() == 0) argv[n++] = "--user=root";
   static char *fixed[] = {"--skip-networking", "--skip-grant-tables", "--skip-log-bin", "--innodb=OFF",
                           "--default-storage-engine=Aria", "--default-tmp-storage-engine=Aria",

@@ -217,7 +217,10 @@ static int on_query(tracker *t, const uint8_t *p, size_t n) {
     return send_msg(t, 'K', &changed, 1);
   }
   int nchanged = 0;
-  if (sc_store_sync(&t->store, &t->db, &pos, 'b', &nchanged, es, sizeof es) < 0) return send_msg(t, 'E', es, strlen(es));
+  if (sc_store_sync(&t->store, &t->db, &pos, 'b', &nchanged, es, sizeof es) < 0) {
+    rc_warn("%s:%llu: reading the tables back failed (%s); trying once more", pos.file, (unsigned long long)pos.off, es);
+    if (sc_store_sync(&t->store, &t->db, &pos, 'b', &nchanged, es, sizeof es) < 0) return send_msg(t, 'E', es, strlen(es));
+  }
   t->ddl_applied++;
   t->db.ddl_ns += rc_now_ns() - t0;
   t->db.ddl_count++;
