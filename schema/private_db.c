@@ -7,6 +7,7 @@
  * commands). Nothing else talks to it.
  */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +66,38 @@ static void log_tail(const sc_db *db, char *out, size_t n) {
     if (*q == '\n') *q = ' ';
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw);
+
+/* Remove what a tracker killed outright left in base: rowcast-schema.* directories whose
+ * mariadbd is gone (its pid file names a process that no longer exists), or that never got a
+ * pid file and are more than an hour old. */
+static void remove_stale(const char *base) {
+  DIR *d = opendir(base);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "rowcast-schema.", 15)) continue;
+    char dir[600], pidpath[700];
+    snprintf(dir, sizeof dir, "%s/%s", base, e->d_name);
+    snprintf(pidpath, sizeof pidpath, "%s/pid", dir);
+    FILE *f = fopen(pidpath, "r");
+    long pid = 0;
+    struct stat sb;
+    int stale = 0;
+    if (f) {
+      stale = fscanf(f, "%ld", &pid) == 1 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+      fclose(f);
+    } else if (stat(dir, &sb) == 0) {
+      stale = time(NULL) - sb.st_mtime > 3600;
+    }
+    if (stale) {
+      rc_info("removing %s, left by a schema tracker that was killed", dir);
+      nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+  }
+  closedir(d);
+}
+
 int sc_db_start(sc_db *db, char *es, size_t esz) {
   char exe[600], arg[12][400];
   const char *bin = find_program("ROWCAST_MARIADBD", "mariadbd", exe, sizeof exe);
@@ -72,7 +106,9 @@ int sc_db_start(sc_db *db, char *es, size_t esz) {
     return rc_errf(RC_ERR_ARG, es, esz, "the schema tracker needs mariadbd (Debian package mariadb-server), "
                    "found neither on PATH nor in /usr/sbin; install it or set schema.tracker=off");
   const char *tmp = getenv("TMPDIR");
-  snprintf(db->dir, sizeof db->dir, "%s/rowcast-schema.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+  if (!tmp || !*tmp || strlen(tmp) >= 60) tmp = "/tmp";
+  remove_stale(tmp);
+  snprintf(db->dir, sizeof db->dir, "%s/rowcast-schema.XXXXXX", tmp);
   if (!mkdtemp(db->dir)) return rc_errf(RC_ERR_IO, es, esz, "cannot make a directory %s: %s", db->dir, strerror(errno));
   snprintf(db->sock, sizeof db->sock, "%s/sock", db->dir);
   snprintf(arg[0], sizeof arg[0], "--datadir=%s", db->dir);
