@@ -217,9 +217,9 @@ static int on_query(tracker *t, const uint8_t *p, size_t n) {
     return send_msg(t, 'K', &changed, 1);
   }
   int nchanged = 0;
-  if (sc_store_sync(&t->store, &t->db, &pos, 'b', &nchanged, es, sizeof es) < 0) {
+  if (sc_store_sync(&t->store, &t->db, &pos, 'b', q.text, q.text_len, &nchanged, es, sizeof es) < 0) {
     rc_warn("%s:%llu: reading the tables back failed (%s); trying once more", pos.file, (unsigned long long)pos.off, es);
-    if (sc_store_sync(&t->store, &t->db, &pos, 'b', &nchanged, es, sizeof es) < 0) return send_msg(t, 'E', es, strlen(es));
+    if (sc_store_sync(&t->store, &t->db, &pos, 'b', q.text, q.text_len, &nchanged, es, sizeof es) < 0) return send_msg(t, 'E', es, strlen(es));
   }
   t->ddl_applied++;
   t->db.ddl_ns += rc_now_ns() - t0;
@@ -375,7 +375,7 @@ int sc_resync_table(tracker *t, const char *db, const char *name, const sc_pos *
   if (!src) return RC_ERR_IO;
   int rc = copy_from_source(t, src, db, name, es, esz), changed = 0;
   mysql_close(src);
-  if (rc == 0) rc = sc_store_sync(&t->store, &t->db, pos, 'r', &changed, es, esz);
+  if (rc == 0) rc = sc_store_sync(&t->store, &t->db, pos, 'r', NULL, 0, &changed, es, esz);
   return rc;
 }
 
@@ -406,13 +406,13 @@ static int on_init(tracker *t, const uint8_t *p, size_t n, char *es, size_t esz)
                          t->store.path, (double)(rc_now_ns() - t0) / 1e6);
   } else if (rc == 0 && initial && *initial) {
     rc = sc_db_source_file(&t->db, initial, es, esz);
-    if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &(sc_pos){{0}, 0}, 'i', &changed, es, esz);
+    if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &(sc_pos){{0}, 0}, 'i', NULL, 0, &changed, es, esz);
     if (rc == 0) rc_info("schema.initial %s: %d tables and databases", initial, changed);
   } else if (rc == 0 && !strcmp(t->mode, "run")) {
     MYSQL *src = source_connect(t, es, esz);
     rc = src ? copy_from_source(t, src, NULL, NULL, es, esz) : RC_ERR_IO;
     if (src) mysql_close(src);
-    if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &start, 's', &changed, es, esz);
+    if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &start, 's', NULL, 0, &changed, es, esz);
     if (rc == 0) rc_info("the source's schema at %s:%llu recorded: %d tables and databases", start.file,
                          (unsigned long long)start.off, changed);
   }

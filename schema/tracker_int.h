@@ -77,8 +77,11 @@ void sc_store_close(sc_store *s);
 /* The version of db.name current at pos (NULL: none, or dropped before pos). */
 const sc_version *sc_store_find(const sc_store *s, const char *db, const char *name, const sc_pos *pos);
 /* Read back what changed on the private server since the last versions; record a version at pos
- * for each table created, changed or dropped (and each database). *changed counts them. */
-int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, int *changed, char *es, size_t esz);
+ * for each table created, changed or dropped (and each database). With stmt (the statement just
+ * applied), only the tables it names are read again besides those created or dropped; NULL: all.
+ * *changed counts them. */
+int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, const char *stmt, size_t stmt_len,
+                  int *changed, char *es, size_t esz);
 /* Record that the DDL at pos was applied (when it changed nothing it has no version). */
 int sc_store_mark_applied(sc_store *s, const sc_pos *pos, char *es, size_t esz);
 /* Create on the private server what the latest versions hold (a restart with a history). */

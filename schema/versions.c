@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -340,17 +341,50 @@ static int read_columns(sc_db *db, sc_version *v, char *es, size_t esz) {
   return rc;
 }
 
-/* What the private server holds now: one row per database (table NULL) and base table, with a
- * hash of the definition. */
-static const char SNAPSHOT_SQL[] =
+/* What the private server holds now: one row per database (table NULL, with its default
+ * collation as its hash) and base table. Listing names does not open the tables. */
+static const char NAMES_SQL[] =
     "SELECT SCHEMA_NAME, NULL, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
     "WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema') UNION ALL "
-    "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, MD5(GROUP_CONCAT(CONCAT_WS(0x1f, c.COLUMN_NAME, c.COLUMN_TYPE, "
-    "IFNULL(c.COLLATION_NAME, ''), c.COLUMN_KEY, c.EXTRA, c.IS_GENERATED) ORDER BY c.ORDINAL_POSITION "
-    "SEPARATOR 0x1e)) FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON "
-    "t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME WHERE t.TABLE_TYPE = 'BASE TABLE' AND "
-    "c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema') "
-    "GROUP BY c.TABLE_SCHEMA, c.TABLE_NAME";
+    "SELECT TABLE_SCHEMA, TABLE_NAME, NULL FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+    "AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema')";
+
+/* A hash of one table's columns (malloc'd), or NULL when it cannot be read. */
+static char *table_hash(sc_db *db, const char *schema, const char *name) {
+  char *d = esc(db->my, schema), *t = esc(db->my, name);
+  rc_buf q = {0};
+  rc_buf_puts(&q, "SELECT MD5(GROUP_CONCAT(CONCAT_WS(0x1f, COLUMN_NAME, COLUMN_TYPE, IFNULL(COLLATION_NAME, ''), "
+                  "COLUMN_KEY, EXTRA, IS_GENERATED) ORDER BY ORDINAL_POSITION SEPARATOR 0x1e)) "
+                  "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '");
+  rc_buf_puts(&q, d ? d : "");
+  rc_buf_lit(&q, "' AND TABLE_NAME = '");
+  rc_buf_puts(&q, t ? t : "");
+  rc_buf_putc(&q, '\'');
+  free(d);
+  free(t);
+  char *out = NULL;
+  if (mysql_real_query(db->my, q.p, (unsigned long)q.len) == 0) {
+    MYSQL_RES *r = mysql_store_result(db->my);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    out = strdup(row && row[0] ? row[0] : "");
+    if (r) mysql_free_result(r);
+  }
+  rc_buf_free(&q);
+  return out;
+}
+
+/* Could the statement have changed table `name`? Only a statement that names it can (a table
+ * created or dropped shows in the list of names). A case-insensitive search for the name in
+ * the text; a name with bytes that may be written otherwise there (non-ASCII, in the statement's
+ * charset; a backtick, doubled) is always looked at. */
+static int mentioned(const char *stmt, size_t len, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = name; *p; p++)
+    if ((unsigned char)*p >= 0x80 || *p == '`') return 1;
+  for (size_t i = 0; n && i + n <= len; i++)
+    if (!strncasecmp(stmt + i, name, n)) return 1;
+  return 0;
+}
 
 /* Is the latest version of (db, name) live and with this hash? */
 static int unchanged(const sc_store *s, const char *db, const char *name, const char *hash) {
@@ -372,10 +406,11 @@ static int record(sc_store *s, sc_version *v, int *changed, char *es, size_t esz
   return store_add(s, v, es, esz);
 }
 
-int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, int *changed, char *es, size_t esz) {
+int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, const char *stmt, size_t stmt_len,
+                  int *changed, char *es, size_t esz) {
   *changed = 0;
   MYSQL_RES *r = NULL;
-  if (mysql_real_query(db->my, SNAPSHOT_SQL, sizeof SNAPSHOT_SQL - 1) || !(r = mysql_store_result(db->my)))
+  if (mysql_real_query(db->my, NAMES_SQL, sizeof NAMES_SQL - 1) || !(r = mysql_store_result(db->my)))
     return rc_errf(RC_ERR_IO, es, esz, "reading the private server's tables: %s", mysql_error(db->my));
   size_t nrows = (size_t)mysql_num_rows(r);
   char **seen = calloc(nrows ? 2 * nrows : 1, sizeof *seen);
@@ -383,10 +418,20 @@ int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, int *c
   MYSQL_ROW row;
   int rc = seen ? 0 : rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
   while (rc == 0 && (row = mysql_fetch_row(r))) {
-    const char *hash = row[2] ? row[2] : "";
     seen[nseen++] = strdup(row[0]);
     seen[nseen++] = row[1] ? strdup(row[1]) : NULL;
-    if (unchanged(s, row[0], row[1], hash)) continue;
+    const sc_version *last = find_any(s, row[0], row[1], NULL);
+    if (row[1] && stmt && last && !last->dropped && !mentioned(stmt, stmt_len, row[1])) continue;
+    char *th = row[1] ? table_hash(db, row[0], row[1]) : NULL;
+    if (row[1] && !th) {
+      rc = rc_errf(RC_ERR_IO, es, esz, "reading `%s`.`%s` back: %s", row[0], row[1], mysql_error(db->my));
+      break;
+    }
+    const char *hash = row[1] ? th : row[2] ? row[2] : "";
+    if (unchanged(s, row[0], row[1], hash)) {
+      free(th);
+      continue;
+    }
     sc_version *v = calloc(1, sizeof *v);
     if (!v) {
       rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
@@ -397,6 +442,7 @@ int sc_store_sync(sc_store *s, sc_db *db, const sc_pos *pos, char origin, int *c
     v->pos = *pos;
     v->origin = origin;
     v->hash = strdup(hash);
+    free(th);
     v->create = show_create(db, v->db, v->name);
     if (v->name && (rc = read_columns(db, v, es, esz)) < 0) {
       sc_version_free(v);
