@@ -172,6 +172,11 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
 
 rc_schema *rc_schema_new(const rc_schema_opts *o, int *status, char *es, size_t esz) {
   *status = 1;
+  if (o->initial && *o->initial && access(o->initial, R_OK) != 0) { /* said now, not at the first table map */
+    *status = 2;
+    rc_errf(RC_ERR_ARG, es, esz, "schema.initial: cannot read %s: %s", o->initial, strerror(errno));
+    return NULL;
+  }
   rc_schema *sc = calloc(1, sizeof *sc);
   if (!sc) {
     rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
