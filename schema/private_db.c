@@ -126,7 +126,7 @@ int sc_db_start(sc_db *db, char *es, size_t esz) {
                           "--default-storage-engine=Aria", "--default-tmp-storage-engine=Aria",
                           "--sql-mode=IGNORE_BAD_TABLE_OPTIONS", "--performance-schema=OFF",
                           "--key-buffer-size=64K", "--aria-pagecache-buffer-size=128K",
-                          "--aria-log-file-size=8M", "--max-connections=4", "--table-open-cache=64",
+                          "--aria-log-file-size=8M", "--max-connections=4", "--table-open-cache=400",
                           "--thread-cache-size=0", "--query-cache-size=0", "--character-set-server=utf8mb4",
                           "--collation-server=utf8mb4_general_ci", "--lower-case-table-names=0",
                           "--explicit-defaults-for-timestamp=ON", NULL};
