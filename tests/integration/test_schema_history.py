@@ -256,8 +256,20 @@ def run_across_alter(rowcast, work, tracker):
                 db.sql("SET sql_log_bin = 0; ALTER TABLE sh.t ADD COLUMN hidden INT DEFAULT 1; SET sql_log_bin = 1; "
                        "INSERT INTO sh.t (id, a_new, e, c, hidden) VALUES (6, 'a6', 'x', 6, 66)")
                 col.wait(count=count + 1, idle=3.0, timeout=60)
+                from pipeline_common import wait_for
+
+                def counted():
+                    r = subprocess.run([rowcast, "stats", "-o", "state.dir=" + state], stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL)
+                    try:
+                        st = json.loads(r.stdout)
+                    except ValueError:
+                        return False
+                    return any(x.get("stage") == "reader" and x.get("schema_mismatches", 0) >= 1
+                               for x in st.get("stages", []))
+                results.append(wait_for(counted, 15))
             code2 = live.stop()
-            results.append((code1, code2))
+            results.insert(0, (code1, code2))
             return code2, err + live.stderr()
 
         code, err, values = kafka_values(rowcast, None, 6, go)
@@ -266,11 +278,11 @@ def run_across_alter(rowcast, work, tracker):
         img = v["after"] or v["before"]
         ident = img.get("id", img.get("@1"))
         by_id.setdefault(ident, []).append(v)
-    return results[0] if results else None, err, by_id
+    return results[0] if results else None, err, by_id, results[1:] == [True]
 
 
 def test_run(rowcast, work):
-    codes, err, by_id = run_across_alter(rowcast, work, True)
+    codes, err, by_id, stats_counted = run_across_alter(rowcast, work, True)
     check("run (MINIMAL server) streams, stops, streams again", codes == (0, 0), "%s\n%s" % (codes, err[-2500:]))
     old = by_id.get(4, [{}])[0].get("after") or {}
     new = by_id.get(5, [{}])[0].get("after") or {}
@@ -289,7 +301,8 @@ def test_run(rowcast, work):
           "schema is read again, warned, and the row named by it", hidden.get("hidden") == 66 and
           "read again" in err, json.dumps(by_id.get(6)) + "\n" + "\n".join(
               l for l in err.splitlines() if "schema" in l)[-1500:])
-    codes, err, by_id = run_across_alter(rowcast, work, False)
+    check("run: rowcast stats counts the mismatch (schema_mismatches)", stats_counted)
+    codes, err, by_id, _ = run_across_alter(rowcast, work, False)
     old = by_id.get(4, [{}])[0].get("after") or {}
     check("run with schema.tracker=off (information_schema now): the old row gets the new names, "
           "which the schema history avoids", codes == (0, 0) and "a" not in old, json.dumps(by_id.get(4)))
