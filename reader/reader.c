@@ -2,8 +2,8 @@
  * reader.c: rowcast-reader, the one sequential stage. Reads the binlog — captured files in
  * order (rowcast replay), or a live server through the replication protocol (rowcast run,
  * reader/source_server.c) — from the checkpoint when there is one, checks framing and
- * checksums, keeps the table maps (completed from information_schema when the server logs no
- * column names),
+ * checksums, keeps the table maps (completed from the schema history, schema/, when the
+ * binlog carries no column names; from information_schema with schema.tracker=off),
  * and cuts the stream into batches of raw events for the serializers: a batch closes at
  * batch.max_changes changes (at the end of the event that reaches it), after batch.max_ms, when
  * the next event would not fit in pipe.max_message_bytes, and when the source has nothing more.
@@ -40,6 +40,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "source_config.h"
+#include "schema_client.h"
 #include "source_server.h"
 #include "stage.h"
 
@@ -111,6 +112,11 @@ typedef struct {
   txn_table *txn_tables;
   size_t txn_ntables, txn_cap;
   rc_buf txn_buf; /* the END's table list */
+  /* the schema history (schema.tracker=auto), NULL when off */
+  rc_schema *sc;
+  uint64_t schema_mismatches; /* table maps the history did not describe (run: re-read from the server) */
+  char **schema_warned;       /* "db.table" without a version, warned once */
+  size_t n_schema_warned;
 } reader;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -139,6 +145,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
     rc_metric_put(b, "reconnects", ss.reconnects);
     rc_metric_put(b, "lookup_failures", r->lookup_failures);
   }
+  if (r->sc) rc_metric_put(b, "schema_mismatches", r->schema_mismatches);
 }
 
 /* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
@@ -190,6 +197,64 @@ static void lookups_clear(reader *r) {
   r->nlookups = 0;
 }
 
+/* Warn once per table that the schema history has no version of it. */
+static void schema_warn_once(reader *r, const rc_table *t, const char *msg) {
+  char name[600];
+  snprintf(name, sizeof name, "%s.%s", t->db, t->name);
+  for (size_t i = 0; i < r->n_schema_warned; i++)
+    if (!strcmp(r->schema_warned[i], name)) return;
+  char **n = realloc(r->schema_warned, (r->n_schema_warned + 1) * sizeof *n);
+  if (!n) return;
+  r->schema_warned = n;
+  if ((n[r->n_schema_warned] = strdup(name))) r->n_schema_warned++;
+  rc_warn("%s; its columns stay \"@1\", \"@2\", ...", msg);
+}
+
+/* The table map completed by the schema history: the event to keep (the completed copy, no
+ * checksum, or the original), or NULL to fall back to information_schema (run, no version).
+ * A version that does not describe the event stops a replay (r->fatal, exit 2); in run the
+ * history has read the server's schema again, and what still differs is counted and warned. */
+static const rc_event *schema_tmap(reader *r, const rc_event *ev, rc_event *tmp, int *nocrc, int *stop) {
+  const uint8_t *out;
+  size_t len;
+  const char *msg;
+  char err[1024];
+  const rc_table *orig = rc_binlog_table(r->bl, rc_table_map_id(r->bl, ev));
+  int st = rc_schema_tmap(r->sc, r->bl, ev, &out, &len, &msg, err, sizeof err);
+  if (st < 0) {
+    rc_error("schema history: %s", err);
+    r->fatal = st == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+    *stop = 1;
+    return ev;
+  }
+  if (st == RC_SC_MISMATCH) {
+    r->schema_mismatches++;
+    if (!r->srv) {
+      rc_error("%s", msg);
+      r->fatal = RC_EXIT_CONFIG;
+      *stop = 1;
+      return ev;
+    }
+    rc_warn("%s (the server's schema, read again, does not match either)", msg);
+    return ev;
+  }
+  if (st == RC_SC_NONE) {
+    if (r->srv) return NULL;
+    if (orig) schema_warn_once(r, orig, msg);
+    return ev;
+  }
+  if (st == RC_SC_RESYNCED) {
+    r->schema_mismatches++;
+    rc_warn("%s; the server's schema was read again and matches: changes from here on use it", msg);
+  }
+  if (st != RC_SC_ENRICHED && st != RC_SC_RESYNCED) return ev;
+  *tmp = *ev;
+  tmp->raw = out;
+  tmp->raw_len = len;
+  *nocrc = 1;
+  return tmp;
+}
+
 /* When the server logs no column names (binlog_row_metadata MINIMAL or NO_LOG), complete the
  * table map from information_schema, looked up once per table and again after DDL. Returns the
  * event to keep: the enriched copy (no checksum), or the original. */
@@ -236,14 +301,18 @@ static const rc_event *enrich_tmap(reader *r, const rc_event *ev, rc_event *tmp,
 }
 
 /* Keep a copy of a TABLE_MAP's bytes: a batch includes each table map its rows need. A
- * filtered table keeps only its id, marked: no copy, no information_schema lookup. */
+ * filtered table keeps only its id, marked: no copy, no information_schema lookup, no schema
+ * history. Returns
+ * 0, -1 out of memory, or RC_STAGE_STOP (r->fatal says why). */
 static int remember_tmap(reader *r, const rc_event *ev) {
   uint64_t id = rc_table_map_id(r->bl, ev);
   const rc_table *tb = rc_binlog_table(r->bl, id);
   int filtered = r->filter_tables && tb && !rc_filter_table(r->filter, tb->db, tb->name);
   rc_event tmp;
-  int nocrc = ev->in_payload;
-  if (!filtered) ev = enrich_tmap(r, ev, &tmp, &nocrc);
+  int nocrc = ev->in_payload, stop = 0;
+  const rc_event *done = r->sc && !filtered ? schema_tmap(r, ev, &tmp, &nocrc, &stop) : NULL;
+  if (stop) return RC_STAGE_STOP;
+  if (!filtered) ev = done ? done : enrich_tmap(r, ev, &tmp, &nocrc);
   tmap_slot *t = tmap_find(r, id);
   if (!t) {
     if (r->n_tmaps >= RC_MAX_TABLES) { /* same bound as the decoder's: start over */
@@ -450,7 +519,18 @@ static int is_ddl(const rc_event *ev) { return rc_event_query_kind(ev) == RC_QUE
 static int handle(reader *r, const rc_event *ev, char *err, size_t esz) {
   r->events++;
   if (r->nlookups && is_ddl(ev)) lookups_clear(r);
-  if (ev->type == RC_EV_TABLE_MAP) return remember_tmap(r, ev) < 0 ? rc_errf(RC_ERR_NOMEM, err, esz, "out of memory") : 0;
+  if (r->sc && is_ddl(ev)) {
+    int rc = rc_schema_query(r->sc, r->bl, ev, err, esz);
+    if (rc < 0) {
+      r->fatal = rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+      rc_error("schema history: %s", err);
+      return RC_STAGE_STOP;
+    }
+  }
+  if (ev->type == RC_EV_TABLE_MAP) {
+    int rc = remember_tmap(r, ev);
+    return rc == RC_STAGE_STOP ? rc : rc < 0 ? rc_errf(RC_ERR_NOMEM, err, esz, "out of memory") : 0;
+  }
   if (rc_event_is_rows(ev->type)) return add_rows(r, ev, err, esz);
   return 0;
 }
@@ -594,6 +674,40 @@ static char *source_password(void *arg, char *es, size_t esz) {
   return rc_source_password(arg, &pw, NULL, es, esz) == 0 ? pw : NULL;
 }
 
+/* The schema history, unless schema.tracker=off: for a replay started at the first table map
+ * without names, for run at once (where the stream starts, the server's schema is read) unless
+ * the server logs FULL metadata. Returns 0, or an exit status. */
+static int schema_start(reader *r, const rc_checkpoint *cp) {
+  rc_config *c = r->st.cfg;
+  if (!strcmp(rc_config_str(c, "schema.tracker"), "off")) return 0;
+  if (r->srv && rc_server_meta_full(r->srv)) return 0;
+  char port[16], err[1024];
+  snprintf(port, sizeof port, "%lld", (long long)rc_config_int(c, "source.port"));
+  uint64_t pos = 0;
+  const char *file = cp ? cp->file : r->srv ? rc_server_started_at(r->srv, &pos) : NULL;
+  if (cp) pos = cp->pos;
+  const char *initial = rc_config_str(c, "schema.initial");
+  char *pw = r->srv ? source_password(c, err, sizeof err) : NULL;
+  if (r->srv && !pw) {
+    rc_error("schema history: %s", err);
+    return RC_EXIT_CONFIG;
+  }
+  rc_schema_opts o = {.mode = r->srv ? "run" : "replay", .state_dir = rc_config_str(c, "state.dir"),
+                      .initial = !r->srv && *initial ? initial : NULL, .eager = r->srv != NULL,
+                      .start_file = file, .start_pos = pos, .source_host = rc_config_str(c, "source.host"),
+                      .source_port = port, .source_socket = rc_config_str(c, "source.socket"),
+                      .source_user = rc_config_str(c, "source.user"),
+                      .source_password = pw};
+  int status;
+  r->sc = rc_schema_new(&o, &status, err, sizeof err);
+  free(pw);
+  if (!r->sc) {
+    rc_error("schema history: %s", err);
+    return status;
+  }
+  return 0;
+}
+
 /* Stream from a live server until stopped. Returns an exit status. */
 /* While the source is away: keep reporting (the snapshot says it is disconnected) and keep
  * serving signals and the supervisor watch, which set st.stop and end the reconnection. */
@@ -632,6 +746,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
   }
   if (!cp && (rc = record_start(r, rc_config_str(c, "state.dir"))) != 0) return rc;
+  if ((rc = schema_start(r, cp)) != 0) return rc;
   unsigned max_backoff = (unsigned)rc_config_int(c, "source.reconnect_max_ms");
   int status = 0;
   while (!should_stop(r)) {
@@ -760,7 +875,7 @@ int main(int argc, char **argv) {
   batch_open(&r);
   if (live) {
     status = read_server(&r, have ? &cp : NULL);
-  } else {
+  } else if ((status = schema_start(&r, NULL)) == 0) {
     for (int i = first; i < r.st.nargs && status == 0 && !should_stop(&r); i++)
       status = read_file(&r, r.st.args[i], i == first ? start : 0);
   }
@@ -786,6 +901,9 @@ done:
   for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
   free(r.tmaps);
   if (r.srv) rc_server_close(r.srv);
+  rc_schema_free(r.sc);
+  for (size_t i = 0; i < r.n_schema_warned; i++) free(r.schema_warned[i]);
+  free(r.schema_warned);
   lookups_clear(&r);
   free(r.lookups);
   rc_filter_free(r.filter);

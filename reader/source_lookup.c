@@ -11,73 +11,6 @@
 #include "log.h"
 #include "source_server_int.h"
 
-/* The labels of "enum('a','b''c')" / "set(...)" as information_schema.COLUMNS.COLUMN_TYPE
- * writes them: each quoted, a quote doubled, backslash escapes for \, NUL, newline, CR. */
-static int parse_labels(const char *ct, char ***labels, uint32_t **lens, uint32_t *count) {
-  const char *p = strchr(ct, '(');
-  if (!p) return -1;
-  p++;
-  size_t cap = 8, n = 0;
-  char **l = calloc(cap, sizeof *l);
-  uint32_t *ln = calloc(cap, sizeof *ln);
-  if (!l || !ln) goto fail;
-  while (*p == '\'') {
-    rc_buf b = {0};
-    p++;
-    for (;;) {
-      if (!*p) {
-        rc_buf_free(&b);
-        goto fail;
-      }
-      if (*p == '\'' && p[1] == '\'') {
-        rc_buf_putc(&b, '\'');
-        p += 2;
-      } else if (*p == '\'') {
-        p++;
-        break;
-      } else if (*p == '\\' && p[1]) {
-        char c = p[1];
-        rc_buf_putc(&b, c == '0' ? '\0' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'Z' ? '\032' : c);
-        p += 2;
-      } else {
-        rc_buf_putc(&b, *p++);
-      }
-    }
-    if (n == cap) {
-      cap *= 2;
-      char **nl = realloc(l, cap * sizeof *nl);
-      if (nl) l = nl;
-      uint32_t *nln = realloc(ln, cap * sizeof *nln);
-      if (nln) ln = nln;
-      if (!nl || !nln) {
-        rc_buf_free(&b);
-        goto fail;
-      }
-    }
-    char *str = malloc(b.len + 1);
-    if (!str) {
-      rc_buf_free(&b);
-      goto fail;
-    }
-    if (b.len) memcpy(str, b.p, b.len);
-    str[b.len] = 0;
-    l[n] = str;
-    ln[n] = (uint32_t)b.len;
-    n++;
-    rc_buf_free(&b);
-    if (*p == ',') p++;
-  }
-  *labels = l;
-  *lens = ln;
-  *count = (uint32_t)n;
-  return 0;
-fail:
-  for (size_t i = 0; i < n; i++) free(l[i]);
-  free(l);
-  free(ln);
-  return -1;
-}
-
 typedef struct {
   char *name, *key;
   uint32_t key_len;
@@ -188,7 +121,7 @@ int rc_server_lookup(rc_server *s, rc_table *t, char *es, size_t esz) {
     if (rc_type_is_numeric(c->type) && c->is_signed < 0) x->is_signed = strstr(ctype, "unsigned") ? 0 : 1;
     if (rc_type_has_labels(c->type) && !c->labels) {
       if (strncasecmp(ctype, c->type == RC_T_ENUM ? "enum(" : "set(", c->type == RC_T_ENUM ? 5 : 4) ||
-          parse_labels(ctype, &x->labels, &x->label_lens, &x->n_labels) < 0) {
+          rc_sql_labels_parse(ctype, &x->labels, &x->label_lens, &x->n_labels) < 0) {
         rc = rc_errf(RC_ERR_ARG, es, esz,
                      "column %u of `%s`.`%s` is %s in its TABLE_MAP but %s in information_schema "
                      "(its definition changed since the event was written)",

@@ -397,12 +397,14 @@ static int check_server(rc_server *s, char *es, size_t esz) {
       meta = metabuf;
     }
   }
+  s->meta_full = !strcasecmp(meta, "FULL");
   if (!s->warned && strcasecmp(meta, "FULL"))
     rc_warn("binlog_row_metadata is %s on %s, not FULL: table maps carry no column names (nor "
-            "ENUM/SET labels, primary keys, and with NO_LOG signedness), so rowcast reads them from "
-            "information_schema; after a DDL the schema there is the new one while the events "
-            "read may still be older, so names can disagree with the rows until the stream passes "
-            "the DDL. Set binlog_row_metadata=FULL to have them in every event",
+            "ENUM/SET labels, primary keys, and with NO_LOG signedness), so rowcast takes them from "
+            "its schema history (schema.tracker=auto, docs/schema-history.md), or with "
+            "schema.tracker=off from information_schema, where after a DDL the schema is the new "
+            "one while the events read may still be older. Set binlog_row_metadata=FULL to have "
+            "them in every event",
             meta, s->where);
   s->warned = 1;
   rc = 0;
@@ -912,6 +914,8 @@ int rc_server_reconnect(rc_server *s, const char *file, uint64_t pos, unsigned m
     backoff = backoff * 2 > max_backoff_ms ? max_backoff_ms : backoff * 2;
   }
 }
+
+int rc_server_meta_full(const rc_server *s) { return s->meta_full; }
 
 const char *rc_server_started_at(const rc_server *s, uint64_t *pos) {
   *pos = s->started_pos;

@@ -123,6 +123,8 @@ void rc_server_get_status(const rc_server *s, rc_server_status *st);
 /* The concrete file and *pos the first dump started at (source.start or the checkpoint,
  * resolved: `latest` and `earliest` become a file:pos once); "" for a GTID start. */
 const char *rc_server_started_at(const rc_server *s, uint64_t *pos);
+/* Did the server log binlog_row_metadata=FULL at the last pre-flight (names in every table map)? */
+int rc_server_meta_full(const rc_server *s);
 void rc_server_close(rc_server *s);
 
 #endif

@@ -41,6 +41,7 @@ struct rc_server {
   int checksums;            /* the negotiated stream carries CRC32 */
   int file_alg;             /* checksum alg of the current file's FDE: -1 unknown */
   int warned;               /* row image / metadata warnings given once */
+  int meta_full;            /* binlog_row_metadata=FULL at the last pre-flight */
   char who[300];            /* CURRENT_USER(), quoted, for messages */
   char started_file[256];    /* where the first dump of this run started (resolved source.start) */
   uint64_t started_pos;

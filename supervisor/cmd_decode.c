@@ -15,6 +15,8 @@ static void usage(FILE *out) {
   fputs("usage: rowcast decode [--events] [OPTIONS] FILE...\n"
         "Decode captured binlog files, in the order given, to JSON lines on stdout: one line\n"
         "per row change (see docs/json-mapping.md), or with --events one line per event.\n"
+        "Without names in the binlog, the schema history gives them (schema.tracker,\n"
+        "schema.initial=FILE.sql; docs/schema-history.md).\n"
         "Exit status 2 on bad input, with the file and offset of the problem on stderr.\n"
         "\n"
         "Filters, the same keys as rowcast replay and run (README: Filters); they apply to the\n"
@@ -26,7 +28,8 @@ static void usage(FILE *out) {
         "                              with HMAC-SHA256 (hex) of the value's text\n"
         "  --mask-key-file=FILE        filter.mask_key_file: the key (needed to mask)\n"
         "  -o filter.KEY=VALUE         any of them as a config key; --config FILE reads them\n"
-        "                              from a config file (other keys there are ignored)\n",
+        "                              from a config file (other keys there are ignored)\n"
+        "  -o schema.KEY=VALUE         schema.tracker=auto|off, schema.initial=FILE.sql\n",
         out);
 }
 
@@ -45,10 +48,10 @@ static const char *filter_key(int opt) {
 }
 
 /* -o takes filter.* keys only: decode has no other use for the configuration. */
-static int only_filter_keys(const rc_cli_config *cc) {
+static int only_decode_keys(const rc_cli_config *cc) {
   for (int i = 0; i < cc->nsets; i++)
-    if (strncmp(cc->sets[i], "filter.", 7)) {
-      fprintf(stderr, "rowcast decode: -o %s: decode takes only filter.* keys (try rowcast decode --help)\n",
+    if (strncmp(cc->sets[i], "filter.", 7) && strncmp(cc->sets[i], "schema.", 7)) {
+      fprintf(stderr, "rowcast decode: -o %s: decode takes only filter.* and schema.* keys (try rowcast decode --help)\n",
               cc->sets[i]);
       return -1;
     }
@@ -95,7 +98,7 @@ int rc_cmd_decode(int argc, char **argv) {
   int status = 2;
   char err[1024];
   rc_filter *f = NULL;
-  if (only_filter_keys(&cc) < 0) {
+  if (only_decode_keys(&cc) < 0) {
     rc_cli_config_free(&cc);
     goto done;
   }
@@ -109,7 +112,7 @@ int rc_cmd_decode(int argc, char **argv) {
     fprintf(stderr, "rowcast decode: %s\n", err);
     goto done;
   }
-  status = rc_decode_files(argv + optind, argc - optind, events_mode, f);
+  status = rc_decode_files(argv + optind, argc - optind, events_mode, f, cfg);
 done:
   rc_filter_free(f);
   rc_config_free(cfg);

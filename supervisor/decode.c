@@ -25,6 +25,7 @@
 #include "filter.h"
 #include "row_json.h"
 #include "row_project.h"
+#include "schema_client.h"
 
 #define OUT_FLUSH (1u << 20)
 
@@ -39,6 +40,8 @@ typedef struct {
   const rc_filter *filter;
   struct proj { uint64_t sig; rc_project *p; } *projs; /* by table signature; p NULL: as it is */
   size_t nprojs;
+  rc_schema *sc;      /* the schema history (NULL: schema.tracker=off, or --events) */
+  char *none_msg;     /* why the tracker has no version of the last table map's table */
 } decode_ctx;
 
 static int column_action(void *filter, const char *db, const char *table, const char *column) {
@@ -108,12 +111,19 @@ static void warn_no_names(decode_ctx *dc, const rc_table *t) {
   snprintf(s, n, "%s.%s", t->db, t->name);
   dc->warned = nw;
   dc->warned[dc->n_warned++] = s;
-  fprintf(stderr,
-          "rowcast decode: warning: the binlog carries no column names for %s.%s; columns are keyed "
-          "\"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers). To get names, set binlog_row_metadata=FULL on the server "
-          "(MySQL 8.0+, MariaDB 10.5+) for new binlogs; the live source will look names up in "
-          "information_schema.\n",
-          t->db, t->name);
+  if (dc->none_msg)
+    fprintf(stderr,
+            "rowcast decode: warning: the binlog carries no column names for %s.%s and %s; its columns are "
+            "keyed \"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers).\n",
+            t->db, t->name, dc->none_msg);
+  else
+    fprintf(stderr,
+            "rowcast decode: warning: the binlog carries no column names for %s.%s; columns are keyed "
+            "\"@1\", \"@2\", ... (and ENUM/SET values, without labels, are numbers). To get names, let "
+            "the schema history run (schema.tracker=auto) with schema.initial=FILE.sql (mariadb-dump "
+            "--no-data) when the binlog starts after the table was created, or set "
+            "binlog_row_metadata=FULL on the server (MySQL 8.0+, MariaDB 10.5+) for new binlogs.\n",
+            t->db, t->name);
 }
 
 static int do_rows(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index, char *err,
@@ -177,6 +187,23 @@ static int print_event(decode_ctx *dc, const rc_binlog *bl, const rc_event *ev, 
   return 0;
 }
 
+/* A TABLE_MAP without names: the schema history's version for its position, fed to bl in its
+ * place. A version that does not match stops the decode (exit 2, the message says how to give
+ * the schema); no version at all leaves the columns keyed @1, @2 with a warning saying why. */
+static int schema_tmap(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, char *err, size_t esz) {
+  const uint8_t *out;
+  size_t len;
+  const char *msg;
+  int st = rc_schema_tmap(dc->sc, bl, ev, &out, &len, &msg, err, esz);
+  if (st < 0) return st;
+  free(dc->none_msg);
+  dc->none_msg = st == RC_SC_NONE && msg ? strdup(msg) : NULL;
+  if (st == RC_SC_MISMATCH) return rc_errf(RC_ERR_ARG, err, esz, "%s", msg);
+  if (st != RC_SC_ENRICHED && st != RC_SC_RESYNCED) return 0;
+  rc_event done;
+  return rc_binlog_feed_nocrc(bl, out, len, ev->offset, &done, err, esz);
+}
+
 /* One event (outer or inner): print or decode it. */
 static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint32_t *row_index,
                         char *err, size_t esz) {
@@ -188,6 +215,8 @@ static int handle_event(decode_ctx *dc, rc_binlog *bl, const rc_event *ev, uint3
     if (t && !rc_filter_table(dc->filter, t->db, t->name)) return 0; /* filtered: not decoded */
     return do_rows(dc, bl, ev, row_index, err, esz);
   }
+  if (dc->sc && ev->type == RC_EV_TABLE_MAP) return schema_tmap(dc, bl, ev, err, esz);
+  if (dc->sc) return rc_schema_query(dc->sc, bl, ev, err, esz);
   return 0;
 }
 
@@ -223,11 +252,21 @@ static int decode_file(decode_ctx *dc, rc_binlog *bl, const char *path, char *er
   return r;
 }
 
-int rc_decode_files(char **files, int nfiles, int events_mode, const rc_filter *filter) {
+int rc_decode_files(char **files, int nfiles, int events_mode, const rc_filter *filter, const rc_config *cfg) {
   decode_ctx dc;
   memset(&dc, 0, sizeof dc);
   dc.events_mode = events_mode;
   dc.filter = filter;
+  if (!events_mode && strcmp(rc_config_str(cfg, "schema.tracker"), "off")) {
+    const char *initial = rc_config_str(cfg, "schema.initial");
+    rc_schema_opts o = {.mode = "decode", .initial = *initial ? initial : NULL};
+    char e[1024];
+    int st;
+    if (!(dc.sc = rc_schema_new(&o, &st, e, sizeof e))) {
+      fprintf(stderr, "rowcast decode: %s\n", e);
+      return st;
+    }
+  }
   rc_binlog *bl = rc_binlog_new();
   if (!bl) {
     fprintf(stderr, "rowcast decode: out of memory\n");
@@ -265,6 +304,8 @@ int rc_decode_files(char **files, int nfiles, int events_mode, const rc_filter *
   rc_row_iter_free(&dc.it);
   for (size_t i = 0; i < dc.nprojs; i++) rc_project_free(dc.projs[i].p);
   free(dc.projs);
+  rc_schema_free(dc.sc);
+  free(dc.none_msg);
   for (size_t i = 0; i < dc.n_warned; i++) free(dc.warned[i]);
   free(dc.warned);
   rc_buf_free(&dc.out);

@@ -26,6 +26,7 @@
 #include "rc_err.h"
 
 typedef struct rc_buf rc_buf_t;
+typedef struct rc_binlog rc_binlog;
 
 /* Event type codes (MySQL's Log_event_type and MariaDB's additions). */
 enum {
@@ -158,6 +159,27 @@ enum {
  * compressed statement is inflated only when its length could be one of the keywords). */
 int rc_event_query_kind(const rc_event *ev);
 
+/* What a schema tracker needs of a QUERY or QUERY_COMPRESSED event (query.c). db and text
+ * point into the event, or into `inflated` (owned: rc_query_free) for a compressed statement. */
+typedef struct rc_query {
+  const char *db;        /* the default database (USE db), db_len bytes, not NUL-terminated */
+  size_t db_len;
+  const char *text;      /* the statement, text_len bytes */
+  size_t text_len;
+  uint64_t sql_mode;     /* when has_sql_mode */
+  uint16_t cs_client, cs_connection, cs_server; /* when has_charsets */
+  uint16_t error_code;
+  uint8_t has_sql_mode, has_charsets, suppress_use;
+  char *inflated;
+} rc_query;
+int rc_event_query_parse(const rc_binlog *bl, const rc_event *ev, rc_query *q, char *errstr,
+                         size_t errstr_size);
+void rc_query_free(rc_query *q);
+/* The labels of an ENUM or SET as information_schema.COLUMNS.COLUMN_TYPE and SHOW CREATE TABLE
+ * write them ("enum('a','b''c')": each quoted, a quote doubled, backslash escapes). 0 with
+ * *labels and *lens (malloc'd, each label too: the caller's) and *count set, or -1. */
+int rc_sql_labels_parse(const char *column_type, char ***labels, uint32_t **lens, uint32_t *count);
+
 /* ---- transaction bounds (txn.c) -------------------------------------------------------- */
 
 /* Where an event stands in the stream's transactions: what rc_txn_step returns. BEGINS and
@@ -260,7 +282,6 @@ static inline const char *rc_column_sql_name(const rc_column *c) {
 
 /* ---- the decoding state ------------------------------------------------------------------ */
 
-typedef struct rc_binlog rc_binlog;
 
 rc_binlog *rc_binlog_new(void);
 void rc_binlog_free(rc_binlog *bl);

@@ -199,6 +199,21 @@ const key_def rc_config_keys[] = {
      "state.dir: it holds the configuration the stages read (mode 0600), source.password "
      "included when one is set."},
 
+    {"schema.tracker", KT_ENUM, "auto", 0, 0, "auto|off",
+     "Where column names come from when the binlog lacks them (binlog_row_metadata MINIMAL or "
+     "NO_LOG): auto runs the schema history (docs/schema-history.md): the binlog's own DDL "
+     "applied, in order, to a private MariaDB that rowcast starts (mariadbd, from the "
+     "mariadb-server package), so that every change is decoded with the table as it was at its "
+     "position. `decode` and `replay` start it at the first table map without names; `run` "
+     "at start-up, when the server does not log FULL metadata. off: no schema history; `run` "
+     "then looks tables up in information_schema as they are now, and files print columns "
+     "keyed \"@1\", \"@2\", ..."},
+    {"schema.initial", KT_STRING, "", 0, 4000, NULL,
+     "For `decode` and `replay` of binlogs that start after their tables were created: a file "
+     "of CREATE statements (the output of mariadb-dump --no-data or mysqldump --no-data) that "
+     "holds the tables as they were where the binlog starts. Applied once, before the first "
+     "DDL of the binlog; a schema history kept in state.dir wins over it."},
+
     {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
      "How often each process sends a snapshot of its metrics (throughput, latency) to the "
      "supervisor, which serves them and prints the live summary."},
