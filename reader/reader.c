@@ -20,12 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "binlog.h"
 #include "checkpoint.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "position.h"
+#include "snapshot.h"
 #include "source_server.h"
 #include "stage.h"
 
@@ -75,6 +78,19 @@ typedef struct {
   struct lookup { char *name; rc_table *t; } *lookups;
   size_t nlookups;
   uint64_t lookup_failures;
+  /* snapshot (reader/snapshot.h): the chunk held until the stream reaches its position */
+  rc_snap *snap;
+  int snap_only;            /* snapshot.mode=initial_only: end once the snapshot is sent */
+  int snap_finished;
+  char snap_file[256];      /* where the last chunk was sent: its rows are numbered on from */
+  uint64_t snap_pos;        /* snap_row at the same position (a quiet server: every chunk */
+  uint32_t snap_row;        /* at one position) */
+  uint64_t snap_seq;        /* chunks sent (the checkpoint's snapshot progress) */
+  uint64_t snap_tmap_seq;   /* batch that carries the chunk's TABLE_MAP (+1) */
+  uint64_t snap_tmap_id;    /* ... of this table id */
+  uint64_t snap_rows, snap_dropped, snap_events_dropped;
+  uint64_t snap_started_ns;
+  rc_buf snapev;
 } reader;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -95,6 +111,13 @@ static void metrics(rc_stage *st, rc_buf *b) {
     rc_metric_put(b, "seconds_behind", ss.seconds_behind);
     rc_metric_put(b, "reconnects", ss.reconnects);
     rc_metric_put(b, "lookup_failures", r->lookup_failures);
+  }
+  if (r->snap) {
+    rc_metric_put(b, "snapshot_rows_sent", r->snap_rows);
+    rc_metric_put(b, "snapshot_rows_dropped", r->snap_dropped);
+    rc_metric_put(b, "snapshot_events_dropped", r->snap_events_dropped);
+    rc_metric_put(b, "snapshot_chunks", r->snap_seq);
+    rc_snap_metrics(r->snap, b);
   }
 }
 
@@ -247,10 +270,22 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (already_sent(r, ev)) return 0;
   int rc = rc_row_iter_begin(&r->it, r->bl, ev, 0, err, esz);
   if (rc < 0) return rc;
+  /* a change of the table whose snapshot chunk is held: the merge rule (snapshot.h) */
+  int track = r->snap && rc_snap_covers(r->snap, r->it.rows.table);
+  if (track && rc_snap_held(r->snap)->keyless) { /* the chunk holds its effect: not sent */
+    r->snap_events_dropped++;
+    return 0;
+  }
   /* count the changes: walk the row images (sizes depend on the values) */
   uint32_t n = 0;
   rc_row_change ch;
-  while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) n++;
+  while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) {
+    n++;
+    if (track) {
+      rc_snap_track(r->snap, r->it.rows.table, ch.before);
+      rc_snap_track(r->snap, r->it.rows.table, ch.after);
+    }
+  }
   if (rc < 0) return rc;
   tmap_slot *tm = tmap_find(r, r->it.rows.table_id);
   const char *gtid = rc_binlog_gtid(r->bl);
@@ -332,6 +367,103 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
   return 0;
 }
 
+/* ---- snapshots: the held chunk goes out when the stream reaches its position ------------- */
+
+/* Is file:pos at or after the chunk's position? */
+static int reached(const char *file, uint64_t pos, const rc_snap_chunk *ch) {
+  int64_t a = rc_pos_file_seq(file, strlen(file)), b = rc_pos_file_seq(ch->file, strlen(ch->file));
+  if (a < 0 || b < 0) return !strcmp(file, ch->file) && pos >= ch->pos;
+  return a > b || (a == b && pos >= ch->pos);
+}
+
+/* Put the chunk's TABLE_MAP in the current batch once. */
+static void put_snap_tmap(reader *r, const rc_snap_chunk *ch) {
+  put_file_header(r);
+  if (r->snap_tmap_seq == r->seq + 1 && r->snap_tmap_id == ch->table_id) return;
+  rc_frame_put_tmap(&r->batch, &(rc_rec_tmap){RC_REC_EV_NOCRC, ch->tmap, ch->tmap_len});
+  r->snap_tmap_seq = r->seq + 1;
+  r->snap_tmap_id = ch->table_id;
+}
+
+/* Send the held chunk's rows (those the stream did not carry) as WRITE_ROWS events flagged
+ * SNAPSHOT, numbered at position `at` of the current file (a transaction boundary: the next
+ * event starts there), then a transaction end there: a checkpoint candidate. Returns 0, or
+ * RC_STAGE_STOP. */
+static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
+  if (strcmp(r->snap_file, r->file) || r->snap_pos != at) {
+    snprintf(r->snap_file, sizeof r->snap_file, "%s", r->file);
+    r->snap_pos = at;
+    r->snap_row = 0;
+  }
+  uint32_t ts = (uint32_t)(rc_wall_ns() / 1000000000ull);
+  size_t limit = r->max_bytes / 2;
+  rc_event fake = {.offset = at};
+  uint32_t i = 0, sent = 0;
+  while (i < ch->nrows) {
+    uint32_t room = r->max_changes > r->batch_changes ? r->max_changes - r->batch_changes : 1;
+    rc_rows_build_begin(&r->snapev, ch->table_id, ch->ncols, ts);
+    uint32_t n = 0;
+    for (; i < ch->nrows && n < room; i++) {
+      if (ch->dropped[i]) continue;
+      size_t len = ch->off[i + 1] - ch->off[i];
+      if (n && r->snapev.len + len > limit) break;
+      rc_buf_put(&r->snapev, ch->images + ch->off[i], len);
+      n++;
+    }
+    if (!n) continue;
+    rc_rows_build_finish(&r->snapev);
+    rc_rec_rows rec = {at, rc_now_ns(), 0, n, r->snap_row, RC_REC_EV_NOCRC | RC_REC_EV_SNAPSHOT, "", 0,
+                       (const uint8_t *)r->snapev.p, r->snapev.len};
+    rc_rec_tmap trec = {RC_REC_EV_NOCRC, ch->tmap, ch->tmap_len};
+    if (make_room(r, rc_frame_size_rows(&rec) + rc_frame_size_tmap(&trec), &fake) < 0) return RC_STAGE_STOP;
+    if (r->batch_changes == 0) r->batch_open_ns = rc_now_ns();
+    put_snap_tmap(r, ch);
+    rc_frame_put_rows(&r->batch, &rec);
+    r->snap_row += n;
+    r->batch_changes += n;
+    r->changes += n;
+    sent += n;
+    if (r->batch_changes >= r->max_changes && batch_close(r) < 0) return RC_STAGE_STOP;
+  }
+  if (make_room(r, 16, &fake) < 0) return RC_STAGE_STOP;
+  put_file_header(r);
+  rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){at});
+  r->snap_seq++;
+  r->snap_rows += sent;
+  r->snap_dropped += ch->nrows - sent;
+  rc_snap_count(r->snap, ch->table, sent, ch->last);
+  rc_snap_release(r->snap);
+  return 0;
+}
+
+/* Between two transactions, at file:pos of the stream (the next event's offset): read the next
+ * chunk when none is held, and send the held one once the stream has reached its position.
+ * Returns 0, 1 when the snapshot is complete, RC_STAGE_STOP, or an exit status > 1 after
+ * saying why (a table that cannot be read). */
+static int snap_step(reader *r, const char *file, uint64_t pos) {
+  if (!r->snap || !r->fde_len || strcmp(file, r->file)) return 0;
+  for (;;) {
+    rc_snap_chunk *ch = rc_snap_held(r->snap);
+    if (!ch) {
+      char err[1024];
+      int rc = rc_snap_read(r->snap, &ch, err, sizeof err);
+      if (rc < 0) {
+        rc_error("%s", err);
+        return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+      }
+      if (rc == 0) {
+        double secs = (double)(rc_now_ns() - r->snap_started_ns) / 1e9;
+        rc_info("snapshot complete: %llu rows sent in %llu chunks, %llu left to the stream, in %.1f s (%.0f rows/s)",
+                (unsigned long long)r->snap_rows, (unsigned long long)r->snap_seq,
+                (unsigned long long)r->snap_dropped, secs, secs > 0 ? (double)r->snap_rows / secs : 0.0);
+        return 1;
+      }
+    }
+    if (!reached(file, pos, ch)) return 0;
+    if (send_chunk(r, ch, pos) < 0) return RC_STAGE_STOP;
+  }
+}
+
 /* An exit status for what process_event returned. */
 static int status_of(reader *r, int rc, const char *err) {
   if (rc >= 0) return 0;
@@ -408,6 +540,56 @@ static int record_start(reader *r, const char *state) {
   return 0;
 }
 
+#define SNAP_REQUEST "snapshot.request"
+
+/* A snapshot to run: `rowcast run` leaves <state.dir>/snapshot.request (its tables= line) when
+ * snapshot.mode asks for one; it stays until the snapshot is sent, so a group restarted after
+ * a crash runs it again. Returns 0 or an exit status. */
+static int snap_open(reader *r) {
+  const char *state = rc_config_str(r->st.cfg, "state.dir");
+  char path[4200], err[1024], line[4200], tables[4200] = "";
+  snprintf(path, sizeof path, "%s/%s", state, SNAP_REQUEST);
+  FILE *f;
+  int o = rc_state_open(path, "the snapshot request ", &f, err, sizeof err);
+  if (o < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
+  if (o == 0) return 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!strncmp(line, "tables=", 7)) snprintf(tables, sizeof tables, "%s", line + 7);
+  }
+  fclose(f);
+  if (!tables[0]) {
+    rc_error("%s has no tables= line: remove it, and give the tables with snapshot.tables", path);
+    return RC_EXIT_CONFIG;
+  }
+  int rc = rc_snap_new(&r->snap, r->srv, tables, (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), err,
+                       sizeof err);
+  if (rc < 0) {
+    rc_error("%s", err);
+    return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+  }
+  r->snap_only = !strcmp(rc_config_str(r->st.cfg, "snapshot.mode"), "initial_only");
+  r->snap_started_ns = rc_now_ns();
+  return 0;
+}
+
+/* snap_step at file:pos; when the snapshot is complete, the request is done. Returns 0, 1 when
+ * the reader is to end (snapshot.mode=initial_only), or an exit status. */
+static int snap_at(reader *r, const char *file, uint64_t pos) {
+  if (r->snap_finished) return 0;
+  int rc = snap_step(r, file, pos);
+  if (rc == RC_STAGE_STOP) return RC_EXIT_FAILURE;
+  if (rc != 1) return rc;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+  unlink(path);
+  r->snap_finished = 1;
+  return r->snap_only ? 1 : 0;
+}
+
 /* Stream from a live server until stopped. Returns an exit status. */
 static int read_server(reader *r, const rc_checkpoint *cp) {
   char err[1024];
@@ -430,6 +612,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
   }
   if (!cp && (rc = record_start(r, rc_config_str(c, "state.dir"))) != 0) return rc;
+  if ((rc = snap_open(r)) != 0) return rc;
   unsigned max_backoff = (unsigned)rc_config_int(c, "source.reconnect_max_ms");
   int status = 0;
   while (!should_stop(r)) {
@@ -443,6 +626,14 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     int timeout = r->batch_changes ? 0 : 100;
     rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
     if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
+      if (r->snap && !rc_txn_open(&r->txn)) {
+        rc_server_status ss;
+        rc_server_get_status(r->srv, &ss);
+        if ((rc = snap_at(r, ss.file, ss.pos)) != 0) {
+          if (rc == 1) break; /* snapshot.mode=initial_only: done */
+          return rc;
+        }
+      }
       if (batch_close(r) < 0) return RC_EXIT_FAILURE;
       if (rc_stage_wait(&r->st, NULL, 0, 0) < 0) return RC_EXIT_FAILURE;
       continue;
@@ -470,6 +661,10 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     }
     if (strcmp(file, r->file)) set_file(r, file);
     if (raw[4] == RC_EV_ROTATE) continue; /* the new file's name is all it says */
+    if (r->snap && !rc_txn_open(&r->txn) && (rc = snap_at(r, file, off)) != 0) {
+      if (rc == 1) break;
+      return rc;
+    }
     if ((rc = process_event(r, raw, len, off, err, sizeof err)) < 0) {
       status = status_of(r, rc, err);
       break;
@@ -573,6 +768,8 @@ done:
   rc_binlog_free(r.bl);
   for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
   free(r.tmaps);
+  rc_snap_free(r.snap);
+  rc_buf_free(&r.snapev);
   if (r.srv) rc_server_close(r.srv);
   lookups_clear(&r);
   free(r.lookups);

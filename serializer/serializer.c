@@ -276,7 +276,7 @@ static void put_avro_header(serializer *s, rc_buf *b, uint64_t fp, int id) {
   }
 }
 
-static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
+static int rows_to_messages(serializer *s, const rc_event *ev, int snapshot, uint32_t first_row, uint64_t recv_ns,
                             uint64_t commit_us, const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
   int r = rc_row_iter_begin(&s->it, s->bl, ev, first_row, err, esz);
@@ -317,7 +317,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
   rc_row_change ch;
   while ((r = rc_row_iter_next(&s->it, &ch, err, esz)) > 0) {
     const rc_value *before = ch.before, *after = ch.after;
-    char op = ch.op;
+    char op = snapshot ? 'r' : ch.op; /* a snapshot row: the reader wrote it as an insert */
     pos.row = ch.row;
     size_t rec = s->frame.len;
     rc_frame_put_message_head(&s->frame, &m);
@@ -405,7 +405,7 @@ static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t 
     if (rc_frame_get_rows(rd, &w) < 0) return RC_ERR_CORRUPT;
     int r = feed(s, w.flags, w.raw, w.raw_len, w.offset, &ev, err, esz);
     if (r < 0) return r;
-    return rows_to_messages(s, &ev, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
+    return rows_to_messages(s, &ev, (w.flags & RC_REC_EV_SNAPSHOT) != 0, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
   }
   case RC_REC_TXN_END: {
     rc_rec_txn_end c;

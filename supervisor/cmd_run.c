@@ -4,7 +4,9 @@
  * SIGTERM/SIGINT.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -17,6 +19,34 @@ static void usage(FILE *out) {
         "from the checkpoint (or source.start), until SIGTERM/SIGINT, which drains: what was read\n"
         "is published and checkpointed. `rowcast config --help` lists every key.\n",
         out);
+}
+
+/* snapshot.mode: leave <state.dir>/snapshot.request (the tables to read) for the reader, which
+ * runs the snapshot and removes the request once it is sent: initial, without a checkpoint (a
+ * first run); always and initial_only, at every start. A request left by a run that did not
+ * finish its snapshot stays, so the snapshot is run again. Returns 0, or 2 after saying why. */
+static int snapshot_request(rc_config *cfg) {
+  const char *mode = rc_config_str(cfg, "snapshot.mode");
+  if (!strcmp(mode, "never")) return 0;
+  const char *state = rc_config_str(cfg, "state.dir");
+  rc_checkpoint cp;
+  char err[1024], path[4200], tmp[4210];
+  int have = rc_checkpoint_read(state, &cp, err, sizeof err);
+  if (have < 0) return 0; /* the reader says what is wrong with it, and stops */
+  if (have && !strcmp(mode, "initial")) return 0;
+  if (rc_mkdirs(state, err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast run: %s\n", err);
+    return 2;
+  }
+  snprintf(path, sizeof path, "%s/snapshot.request", state);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f || fprintf(f, "tables=%s\n", rc_config_str(cfg, "snapshot.tables")) < 0 || fclose(f) != 0 ||
+      rename(tmp, path) != 0) {
+    fprintf(stderr, "rowcast run: cannot write the snapshot request %s\n", path);
+    return 2;
+  }
+  return 0;
 }
 
 int rc_cmd_run(int argc, char **argv) {
@@ -32,7 +62,7 @@ int rc_cmd_run(int argc, char **argv) {
     fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
                     "(e.g. -o source.server_id=4242)\n",
             rc_config_str(cfg, "source.host"));
-  } else {
+  } else if ((status = snapshot_request(cfg)) == 0) {
     status = rc_group_run(cfg, argv + first, 0);
   }
   rc_config_free(cfg);

@@ -178,7 +178,10 @@ enum {
  * TRANSACTION_PAYLOAD (whose own checksum covered it) or rebuilt by the reader (a table map
  * completed from information_schema). Feed it with rc_binlog_feed_nocrc. */
 #define RC_REC_EV_NOCRC 0x01u
-#define RC_REC_EV_FLAGS RC_REC_EV_NOCRC /* every flag bit this version knows */
+/* flag of 'R' only: the rows are a snapshot of the table's existing rows (written by the
+ * reader as a WRITE_ROWS event): their changes get op 'r', not 'c' */
+#define RC_REC_EV_SNAPSHOT 0x02u
+#define RC_REC_EV_FLAGS (RC_REC_EV_NOCRC | RC_REC_EV_SNAPSHOT) /* every flag bit this version knows */
 
 typedef struct { const char *name; size_t len; } rc_rec_file;
 typedef struct { const uint8_t *raw; size_t len; } rc_rec_fde;

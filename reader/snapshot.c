@@ -1,0 +1,938 @@
+/*
+ * snapshot.c: the server side of snapshots (see snapshot.h): the plan from information_schema,
+ * the table definitions, chunks read in consistent snapshots with prepared statements, and
+ * the held chunk's keys for the merge with the stream.
+ */
+#include "snapshot.h"
+
+#include <fnmatch.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "calendar.h"
+#include "clock.h"
+#include "decimal.h"
+#include "log.h"
+#include "source_server_int.h"
+
+#define SNAP_TABLE_ID_BASE 0xFFFF00000000ull /* far above the ids a server gives */
+
+/* How a column is fetched and turned into a value. */
+enum { F_INT, F_FLOAT, F_DOUBLE, F_DECIMAL, F_DATE, F_DATETIME, F_TIMESTAMP, F_TIME, F_BYTES };
+
+typedef struct {
+  int fetch;               /* F_* */
+  char expr[300];          /* what the SELECT list reads */
+  char *charset, *collation_name; /* of a character key column, for its parameter */
+  int is_char;
+  /* result buffer */
+  MYSQL_BIND *b;
+  unsigned long len;
+  my_bool is_null, error;
+  union { long long ll; float f; double d; MYSQL_TIME tm; } num;
+  char *buf;
+  size_t cap;
+  uint8_t dec[32];         /* a DECIMAL's packed form */
+} col_fetch;
+
+typedef struct {
+  char *db, *name;
+  uint64_t estimate;       /* information_schema.TABLES.TABLE_ROWS */
+  uint64_t rows_sent;
+  int state;               /* 0 waiting, 1 reading, 2 done */
+  uint64_t started_ms, ended_ms;
+} plan_table;
+
+struct rc_snap {
+  rc_server *srv;
+  MYSQL *my;
+  uint32_t chunk_rows;
+  plan_table *tables;
+  uint32_t ntables, cur;  /* cur: the table being read */
+  /* the current table */
+  rc_table *t;             /* parsed from the TABLE_MAP built for it */
+  rc_buf tmap;
+  col_fetch *cf;
+  uint32_t *pk;            /* column indexes of the primary key, in key order */
+  uint32_t npk;
+  MYSQL_STMT *first, *next;
+  MYSQL_BIND *res, *par;
+  col_fetch *parv;         /* the last key read, the next chunk's parameters */
+  int started, table_done;
+  /* the chunk */
+  rc_snap_chunk ch;
+  int held;
+  rc_buf images, keys;
+  size_t *off, *koff;
+  uint8_t *dropped;
+  uint32_t *slots;         /* open addressing over key hashes: row index + 1, 0 empty */
+  uint32_t nslots;
+  size_t rows_cap;
+  rc_value *vals;
+  rc_buf kb;
+};
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int query(rc_snap *sn, const char *sql, MYSQL_RES **res, const char *doing, char *es, size_t esz) {
+  if (mysql_real_query(sn->my, sql, strlen(sql))) return rc_server_fail(sn->srv, sn->my, doing, es, esz);
+  MYSQL_RES *r = mysql_store_result(sn->my);
+  if (res)
+    *res = r;
+  else if (r)
+    mysql_free_result(r);
+  if (res && !r && mysql_errno(sn->my)) return rc_server_fail(sn->srv, sn->my, doing, es, esz);
+  return 0;
+}
+
+static char *esc(rc_snap *sn, const char *s) {
+  size_t n = strlen(s);
+  char *o = malloc(2 * n + 1);
+  if (o) mysql_real_escape_string(sn->my, o, s, (unsigned long)n);
+  return o;
+}
+
+/* `name` quoted as an identifier into b. */
+static void put_ident(rc_buf *b, const char *name) {
+  rc_buf_putc(b, '`');
+  for (const char *p = name; *p; p++) {
+    if (*p == '`') rc_buf_putc(b, '`');
+    rc_buf_putc(b, *p);
+  }
+  rc_buf_putc(b, '`');
+}
+
+static int is_system_db(const char *db) {
+  return !strcmp(db, "mysql") || !strcmp(db, "sys") || !strcmp(db, "information_schema") ||
+         !strcmp(db, "performance_schema");
+}
+
+/* ---- the plan ----------------------------------------------------------------------------- */
+
+static int plan(rc_snap *sn, const char *patterns, char *es, size_t esz) {
+  MYSQL_RES *res;
+  int rc = query(sn,
+                 "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES "
+                 "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME",
+                 &res, "listing the tables for the snapshot", es, esz);
+  if (rc < 0) return rc;
+  char *pats = strdup(patterns);
+  if (!pats) {
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  size_t cap = 16;
+  sn->tables = calloc(cap, sizeof *sn->tables);
+  MYSQL_ROW row;
+  while (sn->tables && (row = mysql_fetch_row(res))) {
+    if (!row[0] || !row[1] || is_system_db(row[0])) continue;
+    char full[600];
+    snprintf(full, sizeof full, "%s.%s", row[0], row[1]);
+    int match = 0;
+    char *copy = strdup(pats), *save = NULL;
+    for (char *p = copy ? strtok_r(copy, ",", &save) : NULL; p && !match; p = strtok_r(NULL, ",", &save)) {
+      while (*p == ' ') p++;
+      match = fnmatch(p, full, 0) == 0;
+    }
+    free(copy);
+    if (!match) continue;
+    if (sn->ntables == cap) {
+      plan_table *n = realloc(sn->tables, 2 * cap * sizeof *n);
+      if (!n) break;
+      sn->tables = n;
+      memset(n + cap, 0, cap * sizeof *n);
+      cap *= 2;
+    }
+    plan_table *pt = &sn->tables[sn->ntables++];
+    pt->db = strdup(row[0]);
+    pt->name = strdup(row[1]);
+    pt->estimate = row[2] ? strtoull(row[2], NULL, 10) : 0;
+  }
+  mysql_free_result(res);
+  /* a pattern without wildcards names one table: it must be there */
+  char *save = NULL;
+  for (char *p = strtok_r(pats, ",", &save); p && rc == 0; p = strtok_r(NULL, ",", &save)) {
+    while (*p == ' ') p++;
+    if (strpbrk(p, "*?[")) continue;
+    int found = 0;
+    for (uint32_t i = 0; i < sn->ntables && !found; i++) {
+      char full[600];
+      snprintf(full, sizeof full, "%s.%s", sn->tables[i].db, sn->tables[i].name);
+      found = !strcmp(full, p);
+    }
+    if (!found)
+      rc = rc_errf(RC_ERR_ARG, es, esz,
+                   "snapshot.tables names %s, but %s shows user %s no such table: it does not exist, or the "
+                   "user has no privilege on it (GRANT SELECT ON %s TO the user)",
+                   p, sn->srv->where, sn->srv->user, p);
+  }
+  free(pats);
+  if (!sn->tables) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  return rc;
+}
+
+/* ---- a table's definition ----------------------------------------------------------------- */
+
+static int set_pack_len(uint32_t n) {
+  int len = (int)((n + 7) / 8);
+  return len > 4 ? 8 : len;
+}
+
+/* The labels of COLUMN_TYPE "enum('a','b')" into c (quotes doubled, as the server writes). */
+static int labels_of(rc_column *c, const char *ct) {
+  const char *p = strchr(ct, '(');
+  if (!p) return -1;
+  p++;
+  uint32_t cap = 8;
+  c->labels = calloc(cap, sizeof *c->labels);
+  c->label_lens = calloc(cap, sizeof *c->label_lens);
+  if (!c->labels || !c->label_lens) return -1;
+  while (*p == '\'') {
+    rc_buf b = {0};
+    for (p++; *p && !(*p == '\'' && p[1] != '\''); p++) {
+      if (*p == '\'') p++;
+      rc_buf_putc(&b, *p);
+    }
+    if (!*p) {
+      rc_buf_free(&b);
+      return -1;
+    }
+    p++;
+    if (c->n_labels == cap) {
+      cap *= 2;
+      char **nl = realloc(c->labels, cap * sizeof *nl);
+      uint32_t *nn = nl ? realloc(c->label_lens, cap * sizeof *nn) : NULL;
+      if (nl) c->labels = nl;
+      if (!nn) {
+        rc_buf_free(&b);
+        return -1;
+      }
+      c->label_lens = nn;
+    }
+    rc_buf_putc(&b, 0);
+    c->labels[c->n_labels] = b.p;
+    c->label_lens[c->n_labels++] = (uint32_t)(b.len - 1);
+    if (*p == ',') p++;
+  }
+  return 0;
+}
+
+/* One column of information_schema.COLUMNS into c and f. */
+static int column_of(rc_column *c, col_fetch *f, MYSQL_ROW row, char *es, size_t esz, const char *db,
+                     const char *tn) {
+  const char *name = row[0], *dt = row[1], *ct = row[2];
+  uint64_t octets = row[4] ? strtoull(row[4], NULL, 10) : 0;
+  unsigned prec = row[5] ? (unsigned)atoi(row[5]) : 0, scale = row[6] ? (unsigned)atoi(row[6]) : 0;
+  unsigned fsp = row[7] ? (unsigned)atoi(row[7]) : 0;
+  c->name = strdup(name);
+  rc_buf k = {0};
+  rc_buf_json_str(&k, name, strlen(name));
+  rc_buf_putc(&k, ':');
+  c->key = k.p;
+  c->key_len = (uint32_t)k.len;
+  c->nullable = row[3] && !strcmp(row[3], "YES");
+  c->is_signed = strstr(ct, "unsigned") ? 0 : 1;
+  c->collation = row[8] ? (uint16_t)atoi(row[8]) : 63;
+  rc_buf q = {0};
+  put_ident(&q, name);
+  rc_buf_putc(&q, 0);
+  snprintf(f->expr, sizeof f->expr, "%s", q.p);
+  f->fetch = F_INT;
+  static const struct { const char *dt; uint8_t type; } ints[] = {
+      {"tinyint", RC_T_TINY}, {"smallint", RC_T_SHORT}, {"mediumint", RC_T_INT24},
+      {"int", RC_T_LONG}, {"bigint", RC_T_LONGLONG}, {"year", RC_T_YEAR}};
+  int known = 0;
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    if (!strcmp(dt, ints[i].dt)) c->type = ints[i].type, known = 1;
+  if (known) {
+  } else if (!strcmp(dt, "float")) {
+    c->type = RC_T_FLOAT, f->fetch = F_FLOAT;
+  } else if (!strcmp(dt, "double")) {
+    c->type = RC_T_DOUBLE, f->fetch = F_DOUBLE;
+  } else if (!strcmp(dt, "decimal")) {
+    c->type = RC_T_NEWDECIMAL, c->precision = (uint8_t)prec, c->scale = (uint8_t)scale, f->fetch = F_DECIMAL;
+  } else if (!strcmp(dt, "date")) {
+    c->type = RC_T_DATE, f->fetch = F_DATE;
+  } else if (!strcmp(dt, "datetime")) {
+    c->type = RC_T_DATETIME2, c->fsp = (uint8_t)fsp, f->fetch = F_DATETIME;
+  } else if (!strcmp(dt, "timestamp")) {
+    c->type = RC_T_TIMESTAMP2, c->fsp = (uint8_t)fsp, f->fetch = F_TIMESTAMP;
+  } else if (!strcmp(dt, "time")) {
+    c->type = RC_T_TIME2, c->fsp = (uint8_t)fsp, f->fetch = F_TIME;
+  } else if (!strcmp(dt, "bit")) {
+    c->type = RC_T_BIT, c->length = prec;
+    snprintf(f->expr, sizeof f->expr, "%s+0", q.p);
+  } else if (!strcmp(dt, "enum") || !strcmp(dt, "set")) {
+    c->type = dt[0] == 'e' ? RC_T_ENUM : RC_T_SET;
+    if (labels_of(c, ct) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    c->length = c->type == RC_T_ENUM ? (c->n_labels < 256 ? 1 : 2) : (uint32_t)set_pack_len(c->n_labels);
+    snprintf(f->expr, sizeof f->expr, "%s+0", q.p);
+  } else if (!strcmp(dt, "char") || !strcmp(dt, "binary")) {
+    c->type = RC_T_STRING, c->length = (uint32_t)octets, f->fetch = F_BYTES;
+  } else if (!strcmp(dt, "varchar") || !strcmp(dt, "varbinary")) {
+    c->type = RC_T_VARCHAR, c->length = (uint32_t)octets, f->fetch = F_BYTES;
+  } else if (strstr(dt, "text") || strstr(dt, "blob") || !strcmp(dt, "json")) {
+    c->type = RC_T_BLOB, f->fetch = F_BYTES;
+    c->length = !strncmp(dt, "tiny", 4) ? 1 : !strncmp(dt, "medium", 6) ? 3 : !strncmp(dt, "long", 4) || !strcmp(dt, "json") ? 4 : 2;
+  } else if (strstr(dt, "point") || strstr(dt, "linestring") || strstr(dt, "polygon") || strstr(dt, "geometry")) {
+    c->type = RC_T_GEOMETRY, c->length = 4, f->fetch = F_BYTES;
+  } else if (!strcmp(dt, "uuid") || !strcmp(dt, "inet6") || !strcmp(dt, "inet4")) {
+    c->type = RC_T_STRING, c->length = dt[4] == '4' ? 4 : 16, c->collation = 63, f->fetch = F_BYTES;
+    snprintf(f->expr, sizeof f->expr, "CAST(%s AS BINARY(%u))", q.p, c->length);
+  } else {
+    rc_buf_free(&q);
+    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: column %s has type %s, which rowcast cannot snapshot",
+                   db, tn, name, ct);
+  }
+  rc_buf_free(&q);
+  if (rc_type_is_char(c->type, 1) && c->collation != 63 && row[9] && row[10]) {
+    f->is_char = 1;
+    f->charset = strdup(row[9]);
+    f->collation_name = strdup(row[10]);
+  }
+  return 0;
+}
+
+static int load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz) {
+  char *d = esc(sn, pt->db), *n = esc(sn, pt->name);
+  char sql[2600];
+  snprintf(sql, sizeof sql,
+           "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, c.CHARACTER_OCTET_LENGTH, "
+           "c.NUMERIC_PRECISION, c.NUMERIC_SCALE, c.DATETIME_PRECISION, co.ID, c.CHARACTER_SET_NAME, "
+           "c.COLLATION_NAME, IFNULL(s.SEQ_IN_INDEX, 0) FROM information_schema.COLUMNS c "
+           "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME "
+           "LEFT JOIN information_schema.STATISTICS s ON s.TABLE_SCHEMA = c.TABLE_SCHEMA AND "
+           "s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = 'PRIMARY' "
+           "WHERE c.TABLE_SCHEMA = '%s' AND c.TABLE_NAME = '%s' ORDER BY c.ORDINAL_POSITION",
+           d ? d : "", n ? n : "");
+  free(d);
+  free(n);
+  MYSQL_RES *res;
+  int rc = query(sn, sql, &res, "reading a table's definition for the snapshot", es, esz);
+  if (rc < 0) return rc;
+  uint32_t nc = (uint32_t)mysql_num_rows(res);
+  if (nc == 0) {
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: the table is gone (dropped or renamed)", pt->db, pt->name);
+  }
+  rc_table *t = calloc(1, sizeof *t);
+  sn->cf = calloc(nc, sizeof *sn->cf);
+  sn->pk = calloc(nc, sizeof *sn->pk);
+  if (!t || !sn->cf || !sn->pk || !(t->cols = calloc(nc, sizeof *t->cols))) {
+    free(t);
+    mysql_free_result(res);
+    return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  }
+  t->db = strdup(pt->db);
+  t->name = strdup(pt->name);
+  t->ncols = nc;
+  t->has_names = t->has_pk = t->has_charsets = 1;
+  MYSQL_ROW row;
+  uint32_t i = 0;
+  sn->npk = 0;
+  while (rc == 0 && (row = mysql_fetch_row(res)) && i < nc) {
+    rc = column_of(&t->cols[i], &sn->cf[i], row, es, esz, pt->db, pt->name);
+    unsigned seq = row[11] ? (unsigned)atoi(row[11]) : 0;
+    if (seq > 0 && seq <= nc) {
+      t->cols[i].pk = 1;
+      sn->pk[seq - 1] = i;
+      sn->npk++;
+    }
+    i++;
+  }
+  mysql_free_result(res);
+  if (rc < 0) {
+    rc_table_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+/* ---- statements --------------------------------------------------------------------------- */
+
+/* The parameter placeholder for key column j: a character column's bytes are in its own
+ * charset (results are not converted), so they are relabelled, not converted. */
+static void put_param(rc_buf *b, const col_fetch *f) {
+  if (f->is_char) {
+    rc_buf_lit(b, "CONVERT(CAST(? AS BINARY) USING ");
+    rc_buf_puts(b, f->charset);
+    rc_buf_lit(b, ") COLLATE ");
+    rc_buf_puts(b, f->collation_name);
+  } else {
+    rc_buf_putc(b, '?');
+  }
+}
+
+static int prepare(rc_snap *sn, MYSQL_STMT **st, int keyset, char *es, size_t esz) {
+  const rc_table *t = sn->t;
+  rc_buf q = {0};
+  rc_buf_lit(&q, "SELECT ");
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    if (i) rc_buf_putc(&q, ',');
+    rc_buf_puts(&q, sn->cf[i].expr);
+  }
+  rc_buf_lit(&q, " FROM ");
+  put_ident(&q, t->db);
+  rc_buf_putc(&q, '.');
+  put_ident(&q, t->name);
+  if (keyset) { /* (k1 > ?) OR (k1 = ? AND k2 > ?) OR ... */
+    rc_buf_lit(&q, " WHERE ");
+    for (uint32_t i = 0; i < sn->npk; i++) {
+      rc_buf_puts(&q, i ? " OR (" : "(");
+      for (uint32_t j = 0; j <= i; j++) {
+        if (j) rc_buf_lit(&q, " AND ");
+        rc_buf_puts(&q, sn->cf[sn->pk[j]].expr);
+        rc_buf_puts(&q, j == i ? " > " : " = ");
+        put_param(&q, &sn->cf[sn->pk[j]]);
+      }
+      rc_buf_putc(&q, ')');
+    }
+  }
+  if (sn->npk) {
+    rc_buf_lit(&q, " ORDER BY ");
+    for (uint32_t i = 0; i < sn->npk; i++) {
+      if (i) rc_buf_putc(&q, ',');
+      rc_buf_puts(&q, sn->cf[sn->pk[i]].expr);
+    }
+    char lim[40];
+    snprintf(lim, sizeof lim, " LIMIT %u", sn->chunk_rows);
+    rc_buf_puts(&q, lim);
+  }
+  *st = mysql_stmt_init(sn->my);
+  int rc = 0;
+  if (!*st || mysql_stmt_prepare(*st, q.p, (unsigned long)q.len)) {
+    unsigned e = *st ? mysql_stmt_errno(*st) : 0;
+    rc = rc_errf(e == ER_TABLEACCESS_DENIED_ERROR || e == ER_COLUMNACCESS_DENIED_ERROR ? RC_ERR_ARG
+                 : e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG,
+                 es, esz, "snapshot of %s.%s on %s: %s (error %u)%s", t->db, t->name, sn->srv->where,
+                 *st ? mysql_stmt_error(*st) : "out of memory", e,
+                 e == ER_TABLEACCESS_DENIED_ERROR || e == ER_COLUMNACCESS_DENIED_ERROR
+                     ? ": rowcast needs SELECT on every table of snapshot.tables"
+                     : "");
+  }
+  if (rc == 0) {
+    my_bool on = 1;
+    mysql_stmt_attr_set(*st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+  }
+  rc_buf_free(&q);
+  return rc;
+}
+
+static enum enum_field_types bind_type(int fetch) {
+  switch (fetch) {
+  case F_INT: return MYSQL_TYPE_LONGLONG;
+  case F_FLOAT: return MYSQL_TYPE_FLOAT;
+  case F_DOUBLE: return MYSQL_TYPE_DOUBLE;
+  case F_DATE: return MYSQL_TYPE_DATE;
+  case F_DATETIME: case F_TIMESTAMP: return MYSQL_TYPE_DATETIME;
+  case F_TIME: return MYSQL_TYPE_TIME;
+  default: return MYSQL_TYPE_BLOB; /* DECIMAL as text; strings and blobs as bytes */
+  }
+}
+
+/* Point bind b at f's buffers (the result of column f, or a parameter holding its last value). */
+static void bind_to(MYSQL_BIND *b, col_fetch *f, int unsigned_) {
+  memset(b, 0, sizeof *b);
+  b->buffer_type = bind_type(f->fetch);
+  b->is_null = &f->is_null;
+  b->length = &f->len;
+  b->error = &f->error;
+  b->is_unsigned = (my_bool)unsigned_;
+  if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
+    b->buffer = f->buf;
+    b->buffer_length = (unsigned long)f->cap;
+  } else {
+    b->buffer = &f->num;
+    b->buffer_length = sizeof f->num;
+  }
+}
+
+static void close_table(rc_snap *sn) {
+  if (sn->first) mysql_stmt_close(sn->first);
+  if (sn->next) mysql_stmt_close(sn->next);
+  sn->first = sn->next = NULL;
+  uint32_t nc = sn->t ? sn->t->ncols : 0;
+  for (uint32_t i = 0; sn->cf && i < nc; i++) {
+    free(sn->cf[i].buf);
+    free(sn->cf[i].charset);
+    free(sn->cf[i].collation_name);
+  }
+  for (uint32_t i = 0; sn->parv && i < sn->npk; i++) free(sn->parv[i].buf);
+  free(sn->cf);
+  free(sn->parv);
+  free(sn->pk);
+  free(sn->res);
+  free(sn->par);
+  sn->cf = NULL;
+  sn->parv = NULL;
+  sn->pk = NULL;
+  sn->res = sn->par = NULL;
+  rc_table_free(sn->t);
+  sn->t = NULL;
+  sn->started = 0;
+}
+
+static int open_table(rc_snap *sn, char *es, size_t esz) {
+  plan_table *pt = &sn->tables[sn->cur];
+  rc_table *def = NULL;
+  int rc = load_table(sn, pt, &def, es, esz);
+  if (rc < 0) return rc;
+  uint64_t id = SNAP_TABLE_ID_BASE + sn->cur;
+  rc = rc_table_map_build(def, id, (uint32_t)time(NULL), sn->srv->is_mariadb, &sn->tmap, es, esz);
+  if (rc == 0) /* the table as the serializer will see it (charset kinds resolved) */
+    rc = rc_table_map_parse((const uint8_t *)sn->tmap.p + RC_EVENT_HEADER_LEN, sn->tmap.len - RC_EVENT_HEADER_LEN, 8,
+                            sn->srv->is_mariadb, &sn->t, es, esz);
+  rc_table_free(def);
+  if (rc < 0) return rc;
+  uint32_t nc = sn->t->ncols;
+  sn->res = calloc(nc, sizeof *sn->res);
+  sn->par = calloc(sn->npk * (sn->npk + 1) / 2 + 1, sizeof *sn->par);
+  sn->parv = calloc(sn->npk + 1, sizeof *sn->parv);
+  sn->vals = realloc(sn->vals, nc * sizeof *sn->vals);
+  if (!sn->res || !sn->par || !sn->parv || !sn->vals) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  if ((rc = prepare(sn, &sn->first, 0, es, esz)) < 0) return rc;
+  if (sn->npk && (rc = prepare(sn, &sn->next, 1, es, esz)) < 0) return rc;
+  sn->started = 1;
+  sn->table_done = 0;
+  pt->state = 1;
+  pt->started_ms = rc_wall_ns() / 1000000;
+  rc_info("snapshot of %s.%s started (about %llu rows, %s)", pt->db, pt->name, (unsigned long long)pt->estimate,
+          sn->npk ? "in chunks by primary key" : "no primary key: read whole in one snapshot");
+  return 0;
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+/* The value of column i of the fetched row, as rows.c would decode it from a row image. */
+static int value_of(rc_snap *sn, uint32_t i, rc_value *v, char *es, size_t esz) {
+  col_fetch *f = &sn->cf[i];
+  const rc_column *c = &sn->t->cols[i];
+  memset(v, 0, sizeof *v);
+  if (f->is_null) {
+    v->kind = RC_V_NULL;
+    return 0;
+  }
+  const MYSQL_TIME *tm = &f->num.tm;
+  switch (f->fetch) {
+  case F_INT:
+    v->kind = c->type == RC_T_YEAR ? RC_V_YEAR : c->type == RC_T_BIT ? RC_V_BIT : c->type == RC_T_ENUM ? RC_V_ENUM
+              : c->type == RC_T_SET ? RC_V_SET : c->is_signed ? RC_V_INT : RC_V_UINT;
+    v->v.u = (uint64_t)f->num.ll;
+    break;
+  case F_FLOAT: v->kind = RC_V_FLOAT, v->v.f = f->num.f; break;
+  case F_DOUBLE: v->kind = RC_V_DOUBLE, v->v.d = f->num.d; break;
+  case F_DECIMAL:
+    if (rc_decimal_from_text(f->buf, f->len, c->precision, c->scale, f->dec) < 0)
+      return rc_errf(RC_ERR_CORRUPT, es, esz, "snapshot of %s.%s: column %s: the server sent '%.*s' for a DECIMAL(%u,%u)",
+                     sn->t->db, sn->t->name, c->name, (int)f->len, f->buf, c->precision, c->scale);
+    v->kind = RC_V_DECIMAL;
+    v->v.s.p = f->dec;
+    v->v.s.len = (uint32_t)rc_decimal_size(c->precision, c->scale);
+    break;
+  case F_DATE: case F_DATETIME:
+    v->kind = f->fetch == F_DATE ? RC_V_DATE : RC_V_DATETIME;
+    v->v.dt.year = (uint16_t)tm->year, v->v.dt.month = (uint8_t)tm->month, v->v.dt.day = (uint8_t)tm->day;
+    v->v.dt.hour = (uint8_t)tm->hour, v->v.dt.minute = (uint8_t)tm->minute, v->v.dt.second = (uint8_t)tm->second;
+    v->v.dt.usec = (uint32_t)tm->second_part;
+    break;
+  case F_TIMESTAMP: /* the session is in UTC: the stored seconds */
+    v->kind = RC_V_TIMESTAMP;
+    if (tm->year == 0 && tm->month == 0 && tm->day == 0) {
+      v->v.ts.sec = 0;
+    } else {
+      int64_t s = rc_days_from_civil(tm->year, tm->month, tm->day) * 86400 + tm->hour * 3600 + tm->minute * 60 + tm->second;
+      v->v.ts.sec = (uint32_t)s;
+    }
+    v->v.ts.usec = (uint32_t)tm->second_part;
+    break;
+  case F_TIME:
+    v->kind = RC_V_TIME;
+    v->v.tm.neg = tm->neg ? 1 : 0;
+    v->v.tm.hour = tm->hour + tm->day * 24;
+    v->v.tm.minute = (uint8_t)tm->minute, v->v.tm.second = (uint8_t)tm->second;
+    v->v.tm.usec = (uint32_t)tm->second_part;
+    break;
+  default:
+    v->kind = RC_V_STRING;
+    v->v.s.p = (const uint8_t *)f->buf;
+    v->v.s.len = (uint32_t)f->len;
+    break;
+  }
+  return 0;
+}
+
+/* A canonical form of a key value, the same from a row read here and from a row image of the
+ * stream (rows.c): integers as 64 bits, text and bytes without the padding the binlog strips. */
+static void key_put(rc_buf *b, const rc_column *c, const rc_value *v) {
+  rc_buf_putc(b, (char)v->kind);
+  switch (v->kind) {
+  case RC_V_INT: case RC_V_UINT: case RC_V_YEAR: case RC_V_BIT: case RC_V_ENUM: case RC_V_SET:
+    rc_buf_put(b, &v->v.u, 8);
+    break;
+  case RC_V_FLOAT: rc_buf_put(b, &v->v.f, 4); break;
+  case RC_V_DOUBLE: rc_buf_put(b, &v->v.d, 8); break;
+  case RC_V_DATE: case RC_V_DATETIME: {
+    uint64_t x = (uint64_t)v->v.dt.year << 40 | (uint64_t)v->v.dt.month << 32 | (uint64_t)v->v.dt.day << 24 |
+                 (uint64_t)v->v.dt.hour << 16 | (uint64_t)v->v.dt.minute << 8 | v->v.dt.second;
+    rc_buf_put(b, &x, 8);
+    rc_buf_put(b, &v->v.dt.usec, 4);
+    break;
+  }
+  case RC_V_TIMESTAMP: rc_buf_put(b, &v->v.ts, sizeof v->v.ts); break;
+  case RC_V_TIME: {
+    uint64_t x = (uint64_t)v->v.tm.neg << 60 | (uint64_t)v->v.tm.hour << 20 | (uint64_t)v->v.tm.minute << 8 | v->v.tm.second;
+    rc_buf_put(b, &x, 8);
+    rc_buf_put(b, &v->v.tm.usec, 4);
+    break;
+  }
+  case RC_V_NULL: case RC_V_ABSENT: break;
+  default: {
+    uint32_t n = v->v.s.len;
+    int pad = c->cs_kind == RC_CS_BINARY ? 0 : ' ';
+    if (c->type == RC_T_STRING)
+      while (n && v->v.s.p[n - 1] == pad) n--;
+    rc_buf_put(b, &n, 4);
+    rc_buf_put(b, v->v.s.p, n);
+  }
+  }
+}
+
+static uint64_t hash_bytes(const char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* ---- chunks ------------------------------------------------------------------------------- */
+
+static int grow_rows(rc_snap *sn, size_t need) {
+  if (need <= sn->rows_cap) return 0;
+  size_t cap = sn->rows_cap ? sn->rows_cap * 2 : 1024;
+  while (cap < need) cap *= 2;
+  size_t *o = realloc(sn->off, (cap + 1) * sizeof *o);
+  if (o) sn->off = o;
+  size_t *k = o ? realloc(sn->koff, (cap + 1) * sizeof *k) : NULL;
+  if (k) sn->koff = k;
+  uint8_t *d = k ? realloc(sn->dropped, cap) : NULL;
+  if (!d) return -1;
+  sn->dropped = d;
+  sn->rows_cap = cap;
+  return 0;
+}
+
+static void index_keys(rc_snap *sn, uint32_t n) {
+  uint32_t want = 16;
+  while (want < 2 * n + 16) want *= 2;
+  if (want != sn->nslots) {
+    free(sn->slots);
+    sn->slots = calloc(want, sizeof *sn->slots);
+    sn->nslots = sn->slots ? want : 0;
+  } else {
+    memset(sn->slots, 0, want * sizeof *sn->slots);
+  }
+  for (uint32_t i = 0; i < n && sn->nslots; i++) {
+    uint64_t h = hash_bytes(sn->keys.p + sn->koff[i], sn->koff[i + 1] - sn->koff[i]);
+    uint32_t s = (uint32_t)(h & (sn->nslots - 1));
+    while (sn->slots[s]) s = (s + 1) & (sn->nslots - 1);
+    sn->slots[s] = i + 1;
+  }
+}
+
+/* Fetch the rows of an executed statement into the chunk. */
+static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
+  const rc_table *t = sn->t;
+  if (mysql_stmt_store_result(st)) goto fail;
+  MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+  for (uint32_t i = 0; i < t->ncols; i++) {
+    col_fetch *f = &sn->cf[i];
+    if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
+      size_t need = (meta ? mysql_fetch_field_direct(meta, i)->max_length : 0) + 1;
+      if (need < 80) need = 80;
+      if (f->cap < need) {
+        char *p = realloc(f->buf, need);
+        if (!p) {
+          if (meta) mysql_free_result(meta);
+          return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+        }
+        f->buf = p;
+        f->cap = need;
+      }
+    }
+    bind_to(&sn->res[i], f, !t->cols[i].is_signed);
+  }
+  if (meta) mysql_free_result(meta);
+  if (mysql_stmt_bind_result(st, sn->res)) goto fail;
+  uint32_t n = 0;
+  sn->images.len = sn->keys.len = 0;
+  int r;
+  while ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED) {
+    if (grow_rows(sn, n + 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    for (uint32_t i = 0; i < t->ncols; i++)
+      if ((r = value_of(sn, i, &sn->vals[i], es, esz)) < 0) return r;
+    sn->off[n] = sn->images.len;
+    if ((r = rc_row_image_put(&sn->images, t, sn->vals, es, esz)) < 0) return r;
+    sn->koff[n] = sn->keys.len;
+    for (uint32_t k = 0; k < sn->npk; k++) key_put(&sn->keys, &t->cols[sn->pk[k]], &sn->vals[sn->pk[k]]);
+    sn->dropped[n] = 0;
+    n++;
+  }
+  if (r != MYSQL_NO_DATA) goto fail;
+  sn->off[n] = sn->images.len;
+  sn->koff[n] = sn->keys.len;
+  /* the last key: the parameters of the next chunk */
+  if (n && sn->npk) {
+    for (uint32_t k = 0; k < sn->npk; k++) {
+      col_fetch *src = &sn->cf[sn->pk[k]], *dst = &sn->parv[k];
+      dst->fetch = src->fetch;
+      dst->num = src->num;
+      dst->len = src->len;
+      dst->is_null = 0;
+      if (src->fetch == F_BYTES || src->fetch == F_DECIMAL) {
+        if (dst->cap < src->len + 1) {
+          char *p = realloc(dst->buf, src->len + 1);
+          if (!p) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+          dst->buf = p;
+          dst->cap = src->len + 1;
+        }
+        memcpy(dst->buf, src->buf, src->len);
+      }
+    }
+  }
+  mysql_stmt_free_result(st);
+  sn->ch.nrows = n;
+  sn->ch.ndropped = 0;
+  if (sn->npk) index_keys(sn, n);
+  if (!sn->npk || n < sn->chunk_rows) sn->table_done = 1;
+  return 0;
+fail: {
+  unsigned e = mysql_stmt_errno(st);
+  return rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
+                 t->db, t->name, sn->srv->where, mysql_stmt_error(st), e);
+}
+}
+
+/* Bind the last key as the keyset statement's parameters: (k1 > ?) OR (k1 = ? AND k2 > ?) ... */
+static int bind_params(rc_snap *sn, char *es, size_t esz) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < sn->npk; i++)
+    for (uint32_t j = 0; j <= i; j++) {
+      bind_to(&sn->par[n], &sn->parv[j], !sn->t->cols[sn->pk[j]].is_signed);
+      sn->par[n].buffer_length = (unsigned long)sn->parv[j].len;
+      if (sn->parv[j].fetch == F_DECIMAL) sn->par[n].buffer_type = MYSQL_TYPE_STRING;
+      n++;
+    }
+  if (mysql_stmt_bind_param(sn->next, sn->par))
+    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: binding the key: %s", sn->t->db, sn->t->name,
+                   mysql_stmt_error(sn->next));
+  return 0;
+}
+
+/* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to. */
+static int read_chunk(rc_snap *sn, char *es, size_t esz) {
+  int rc;
+  if ((rc = query(sn, "START TRANSACTION WITH CONSISTENT SNAPSHOT", NULL, "starting a consistent snapshot", es, esz)) < 0)
+    return rc;
+  MYSQL_RES *res;
+  if ((rc = query(sn, "SHOW STATUS LIKE 'binlog_snapshot_%'", &res, "reading the snapshot's binlog position", es, esz)) < 0)
+    return rc;
+  sn->ch.file[0] = 0;
+  sn->ch.pos = 0;
+  MYSQL_ROW row;
+  while ((row = mysql_fetch_row(res))) {
+    if (!row[0] || !row[1]) continue;
+    if (!strcasecmp(row[0], "binlog_snapshot_file")) snprintf(sn->ch.file, sizeof sn->ch.file, "%s", row[1]);
+    if (!strcasecmp(row[0], "binlog_snapshot_position")) sn->ch.pos = strtoull(row[1], NULL, 10);
+  }
+  mysql_free_result(res);
+  if (!sn->ch.file[0] || !sn->ch.pos) {
+    query(sn, "ROLLBACK", NULL, "ending the snapshot", es, esz);
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "%s gives no binlog_snapshot_file/binlog_snapshot_position: rowcast's lock-free snapshot needs "
+                   "MariaDB (MySQL is not supported for snapshots)", sn->srv->where);
+  }
+  MYSQL_STMT *st = sn->ch.first ? sn->first : sn->next;
+  if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
+  if (mysql_stmt_execute(st)) {
+    unsigned e = mysql_stmt_errno(st);
+    rc = rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
+                 sn->t->db, sn->t->name, sn->srv->where, mysql_stmt_error(st), e);
+  } else {
+    rc = fetch_rows(sn, st, es, esz);
+  }
+  char e2[256];
+  if (query(sn, "COMMIT", NULL, "ending the snapshot", e2, sizeof e2) < 0 && rc == 0)
+    rc = rc_errf(RC_ERR_IO, es, esz, "%s", e2);
+  return rc;
+}
+
+int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
+  *out = NULL;
+  if (sn->held) {
+    *out = &sn->ch;
+    return 1;
+  }
+  int rc;
+  for (;;) {
+    if (sn->cur >= sn->ntables) return 0;
+    if (!sn->started) {
+      if ((rc = open_table(sn, es, esz)) < 0) return rc;
+      sn->ch.first = 1;
+    } else if (sn->table_done) {
+      plan_table *pt = &sn->tables[sn->cur];
+      pt->state = 2;
+      pt->ended_ms = rc_wall_ns() / 1000000;
+      double secs = (double)(pt->ended_ms - pt->started_ms) / 1000.0;
+      rc_info("snapshot of %s.%s done: %llu rows in %.1f s (%.0f rows/s)", pt->db, pt->name,
+              (unsigned long long)pt->rows_sent, secs, secs > 0 ? (double)pt->rows_sent / secs : 0.0);
+      close_table(sn);
+      sn->cur++;
+      continue;
+    }
+    break;
+  }
+  if ((rc = read_chunk(sn, es, esz)) < 0) return rc;
+  plan_table *pt = &sn->tables[sn->cur];
+  sn->ch.table = sn->cur;
+  sn->ch.db = pt->db;
+  sn->ch.name = pt->name;
+  sn->ch.tmap = (const uint8_t *)sn->tmap.p;
+  sn->ch.tmap_len = sn->tmap.len;
+  sn->ch.table_id = SNAP_TABLE_ID_BASE + sn->cur;
+  sn->ch.ncols = sn->t->ncols;
+  sn->ch.images = (const uint8_t *)sn->images.p;
+  sn->ch.off = sn->off;
+  sn->ch.dropped = sn->dropped;
+  sn->ch.keyless = sn->npk == 0;
+  sn->ch.last = sn->table_done;
+  sn->held = 1;
+  *out = &sn->ch;
+  return 1;
+}
+
+rc_snap_chunk *rc_snap_held(rc_snap *sn) { return sn && sn->held ? &sn->ch : NULL; }
+
+void rc_snap_release(rc_snap *sn) {
+  sn->held = 0;
+  sn->ch.first = 0;
+}
+
+int rc_snap_covers(const rc_snap *sn, const rc_table *t) {
+  if (!sn || !sn->held || !t->db || !t->name) return 0;
+  return !strcmp(t->db, sn->ch.db) && !strcmp(t->name, sn->ch.name);
+}
+
+void rc_snap_track(rc_snap *sn, const rc_table *t, const rc_value *img) {
+  if (!sn->held || !sn->npk || !sn->nslots || !img) return;
+  sn->kb.len = 0;
+  for (uint32_t k = 0; k < sn->npk; k++) {
+    uint32_t i = sn->pk[k];
+    if (i >= t->ncols || img[i].kind == RC_V_ABSENT) return;
+    key_put(&sn->kb, &sn->t->cols[i], &img[i]);
+  }
+  uint64_t h = hash_bytes(sn->kb.p, sn->kb.len);
+  for (uint32_t s = (uint32_t)(h & (sn->nslots - 1)); sn->slots[s]; s = (s + 1) & (sn->nslots - 1)) {
+    uint32_t row = sn->slots[s] - 1;
+    size_t n = sn->koff[row + 1] - sn->koff[row];
+    if (n == sn->kb.len && !memcmp(sn->keys.p + sn->koff[row], sn->kb.p, n)) {
+      if (!sn->dropped[row]) sn->ch.ndropped++;
+      sn->dropped[row] = 1;
+      return;
+    }
+  }
+}
+
+void rc_snap_count(rc_snap *sn, uint32_t table, uint32_t rows, int last) {
+  (void)last;
+  if (table < sn->ntables) sn->tables[table].rows_sent += rows;
+}
+
+int rc_snap_done(const rc_snap *sn) { return !sn || (sn->cur >= sn->ntables && !sn->held); }
+
+void rc_snap_metrics(const rc_snap *sn, rc_buf *b) {
+  uint64_t sent = 0, est = 0, done = 0;
+  for (uint32_t i = 0; i < sn->ntables; i++) {
+    const plan_table *pt = &sn->tables[i];
+    char line[800];
+    snprintf(line, sizeof line, "snapshot_table %s.%s %llu %llu %d %llu %llu\n", pt->db, pt->name,
+             (unsigned long long)pt->rows_sent, (unsigned long long)pt->estimate, pt->state,
+             (unsigned long long)pt->started_ms, (unsigned long long)pt->ended_ms);
+    rc_buf_puts(b, line);
+    sent += pt->rows_sent;
+    est += pt->estimate;
+    done += pt->state == 2;
+  }
+  rc_buf_lit(b, "snapshot_rows ");
+  char n[80];
+  snprintf(n, sizeof n, "%llu\nsnapshot_tables_done %llu\nsnapshot_tables %u\n", (unsigned long long)sent,
+           (unsigned long long)done, sn->ntables);
+  rc_buf_puts(b, n);
+  (void)est;
+}
+
+int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, uint32_t chunk_rows, char *es, size_t esz) {
+  *out = NULL;
+  rc_snap *sn = calloc(1, sizeof *sn);
+  if (!sn) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+  sn->srv = srv;
+  sn->chunk_rows = chunk_rows ? chunk_rows : 10000;
+  int rc;
+  sn->my = rc_server_connect(srv, 0, es, esz, &rc);
+  if (!sn->my) {
+    free(sn);
+    return rc;
+  }
+  MYSQL_RES *res = NULL;
+  if ((rc = query(sn, "SET SESSION time_zone = '+00:00', character_set_results = NULL", NULL,
+                  "setting up the snapshot session", es, esz)) < 0 ||
+      (rc = query(sn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", NULL, "setting up the snapshot session",
+                  es, esz)) < 0 ||
+      (rc = query(sn, "SELECT @@binlog_row_image", &res, "reading binlog_row_image", es, esz)) < 0) {
+    rc_snap_free(sn);
+    return rc;
+  }
+  MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+  int full = row && row[0] && !strcasecmp(row[0], "FULL");
+  if (res) mysql_free_result(res);
+  if (!full) {
+    rc_snap_free(sn);
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "a snapshot needs binlog_row_image=FULL on %s (the merge with the stream takes a changed "
+                   "row's state from its change): SET GLOBAL binlog_row_image=FULL, or snapshot.mode=never",
+                   srv->where);
+  }
+  if ((rc = plan(sn, patterns, es, esz)) < 0) {
+    rc_snap_free(sn);
+    return rc;
+  }
+  uint64_t est = 0;
+  for (uint32_t i = 0; i < sn->ntables; i++) est += sn->tables[i].estimate;
+  rc_info("snapshot planned: %u tables matching '%s', about %llu rows, %u rows per chunk", sn->ntables, patterns,
+          (unsigned long long)est, sn->chunk_rows);
+  *out = sn;
+  return 0;
+}
+
+void rc_snap_free(rc_snap *sn) {
+  if (!sn) return;
+  close_table(sn);
+  for (uint32_t i = 0; i < sn->ntables; i++) {
+    free(sn->tables[i].db);
+    free(sn->tables[i].name);
+  }
+  free(sn->tables);
+  if (sn->my) mysql_close(sn->my);
+  rc_buf_free(&sn->tmap);
+  rc_buf_free(&sn->images);
+  rc_buf_free(&sn->keys);
+  rc_buf_free(&sn->kb);
+  free(sn->off);
+  free(sn->koff);
+  free(sn->dropped);
+  free(sn->slots);
+  free(sn->vals);
+  free(sn);
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""`rowcast run` snapshots (docs/snapshots.md) against a MariaDB sandbox and the local broker.
+
+  types     every table of the type-coverage suite (test_mariadb_types.py: every type and edge
+            value of the decoder tests, a table without a primary key with duplicate rows) and
+            an empty table are snapshotted; then `INSERT ... SELECT` copies each table into a
+            twin. Every `r` after-image must equal the `c` after-image the binlog gives for the
+            same row (as multisets per table: the same rows, value for value); the empty table
+            gives no message and the snapshot completes.
+  replica   20,000 rows (--rows), read in chunks of 1,000 while a writer inserts, updates and
+            deletes; a consumer folds the topic (r/c/u upsert by key, d delete) and the result
+            must equal the table's rows at the end, value for value (CAST to text by the
+            server); and the log says where the table's snapshot started and ended.
+  kill      the same with the reader killed (kill -9) in the middle of the snapshot: the
+            restarted group runs the snapshot again, the fold is still equal.
+  privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
+            message naming the table.
+
+Usage: test_snapshot.py --rowcast PATH [--only types,replica,kill,privilege] [--rows N]
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from pipeline_common import RunOutput, run_driver, skip_if_missing, wait_for  # noqa: E402
+from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
+import test_mariadb_types as types_suite  # noqa: E402
+
+with skip_if_missing():
+    from kafka_tool import Broker, Collector  # noqa: E402
+
+USER, PASSWORD = "rowcast", "rc-Secret-42"
+RUNNING = []
+
+
+class Run(RunOutput):
+    """`rowcast run` in the background, output in files beside the state dir."""
+
+    def __init__(self, rc, db, state, bootstrap, extra=(), user=USER, password=PASSWORD):
+        self.state = state
+        self.out_path, self.err_path = state + ".stdout", state + ".stderr"
+        opts = ["state.dir=" + state, "serializer.format=json", "source.host=127.0.0.1", f"source.port={db.port}",
+                f"source.user={user}", f"source.password={password}", "source.start=latest",
+                "source.server_id=4343", f"kafka.bootstrap.servers={bootstrap}"]
+        args = [rc, "run"]
+        for o in opts + list(extra):
+            args += ["-o", o]
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        RUNNING.append(self)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=60):
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "timeout"
+
+    def log(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+def grant(db, user=USER, password=PASSWORD, select="*.*"):
+    db.sql(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';"
+           f"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{user}'@'%';"
+           f"GRANT SELECT ON {select} TO '{user}'@'%';")
+
+
+def changes(msgs, table):
+    """The JSON change lines of one table's topic."""
+    return [json.loads(m.value) for m in msgs if m.topic == "rowcast." + table]
+
+
+def canon(after):
+    return json.dumps(after, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------- types
+
+def test_types(ck, rc, tmp, db, broker):
+    db.sql("CREATE DATABASE rc_types")
+    names = []
+    for table, rows in types_suite.TABLES:
+        db.sql(table.ddl(), database="rc_types")
+        ids = 1
+        for r in rows:
+            r = {k: v for k, v in r.items() if k in table.by_name}
+            cols = ["id"] + list(r) if table.pk else list(r)
+            vals = [str(ids)] + list(r.values()) if table.pk else list(r.values())
+            db.sql("SET SESSION sql_mode=''; SET time_zone='+00:00'; INSERT INTO `%s` (%s) VALUES (%s)" % (
+                table.name, ",".join("`%s`" % c for c in cols), ",".join(vals)), database="rc_types")
+            ids += 1
+        db.sql("CREATE TABLE `z_%s` LIKE `%s`" % (table.name, table.name), database="rc_types")
+        names.append(table.name)
+    db.sql("CREATE TABLE t_empty (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE z_t_empty LIKE t_empty",
+           database="rc_types")
+    state = os.path.join(tmp, "types-state")
+    with Collector(broker.bootstrap, r"^rowcast\.rc_types\.") as col:
+        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=rc_types.t_*", "snapshot.chunk_rows=3"])
+        done = wait_for(lambda: "snapshot complete" in run.log() or not run.running(), 120, 0.1)
+        ck.check(done and run.running(), "types: the snapshot completes", run.log()[-3000:])
+        for n in names + ["t_empty"]:
+            db.sql("SET SESSION sql_mode=''; INSERT INTO `z_%s` SELECT * FROM `%s`" % (n, n), database="rc_types")
+        total = sum(len(rows) for _t, rows in types_suite.TABLES)
+        col.wait(count=2 * total, idle=5, timeout=120)
+        code = run.stop()
+        ck.check(code == 0, "types: rowcast run drains and exits 0", f"exit {code}: {run.log()[-2000:]}")
+        msgs = col.messages
+    for table, rows in types_suite.TABLES:
+        snap = changes(msgs, "rc_types." + table.name)
+        twin = changes(msgs, "rc_types.z_" + table.name)
+        ck.check(len(snap) == len(rows) and all(c["op"] == "r" for c in snap),
+                 f"types: {table.name}: one r change per row ({len(rows)})",
+                 f"got {len(snap)}: ops {Counter(c['op'] for c in snap)}")
+        ck.check(len(twin) == len(rows) and all(c["op"] == "c" for c in twin),
+                 f"types: z_{table.name}: one c change per row", f"got {len(twin)}")
+        a = Counter(canon(c["after"]) for c in snap)
+        b = Counter(canon(c["after"]) for c in twin)
+        diff = [(k, a[k], b[k]) for k in set(a) | set(b) if a[k] != b[k]]
+        ck.check(snap and not diff, f"types: {table.name}: every r after-image equals the binlog's c after-image",
+                 "\n".join(f"r x{x} c x{y}: {k[:600]}" for k, x, y in diff[:6]))
+    ck.check(not changes(msgs, "rc_types.t_empty"), "types: the empty table gives no change")
+    ck.check("snapshot of rc_types.t_nopk started" in run.log() and "no primary key" in run.log(),
+             "types: the table without a primary key is read whole", run.log()[-2000:])
+
+
+# ---------------------------------------------------------------------------- replica
+
+class Writer(threading.Thread):
+    """Inserts, updates and deletes on replica.items until stop(), as fast as one client goes."""
+
+    def __init__(self, db, base, seed=7):
+        super().__init__(daemon=True, name="writer")
+        self.db, self.rnd, self.next_id, self.base = db, random.Random(seed), base + 1, base
+        self.halt = threading.Event()
+        self.txns = 0
+        self.errors = []
+
+    def run(self):
+        from test_live import SqlClient
+        cl = SqlClient(self.db, "replica")
+        r = self.rnd
+        while not self.halt.is_set():
+            s = []
+            for _ in range(r.randint(1, 4)):
+                k = r.random()
+                if k < 0.4:
+                    s.append(f"INSERT INTO items VALUES ({self.next_id}, {r.randrange(1000)}, 'new {self.next_id}', "
+                             f"{r.randrange(10**6)}.{r.randrange(100):02d}, NOW(6))")
+                    self.next_id += 1
+                elif k < 0.8:
+                    i = r.randrange(1, self.next_id)
+                    s.append(f"UPDATE items SET n = n + 1, note = CONCAT('upd ', n), amount = amount + 0.01 WHERE id = {i}")
+                else:
+                    i = r.randrange(1, self.next_id)
+                    s.append(f"DELETE FROM items WHERE id = {i}")
+            try:
+                cl.run("BEGIN; " + "; ".join(s) + "; COMMIT")
+                self.txns += 1
+            except SandboxError as e:
+                self.errors.append(str(e)[:300])
+                cl = SqlClient(self.db, "replica")
+        cl.close()
+
+    def stop(self):
+        self.halt.set()
+        self.join(60)
+
+
+def fold(msgs, topic):
+    """r/c/u upsert by key, d delete, in partition order; (rows by id, count of r per id)."""
+    state, seen_r = {}, Counter()
+    for m in sorted((m for m in msgs if m.topic == topic), key=lambda m: (m.partition, m.offset)):
+        ch = json.loads(m.value)
+        if ch["op"] in ("u", "d") and ch.get("before"):
+            state.pop(ch["before"]["id"], None)
+        if ch["op"] in ("r", "c", "u"):
+            state[ch["after"]["id"]] = ch["after"]
+            if ch["op"] == "r":
+                seen_r[ch["after"]["id"]] += 1
+    return state, seen_r
+
+
+def table_rows(db):
+    rows = db.query("SELECT id, n, note, CAST(amount AS CHAR), DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%s.%f') FROM items",
+                    database="replica")
+    return {int(r[0]): (int(r[1]), r[2], r[3], r[4]) for r in rows}
+
+
+def folded_rows(state):
+    out = {}
+    for k, a in state.items():
+        at = a["at"]
+        out[int(k)] = (a["n"], a["note"], a["amount"], at.rstrip("Z") if isinstance(at, str) else at)
+    return out
+
+
+def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
+    dbname = "replica"
+    db.sql(f"DROP DATABASE IF EXISTS {dbname}; CREATE DATABASE {dbname}")
+    db.sql("CREATE TABLE items (id INT PRIMARY KEY, n INT, note VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6))",
+           database=dbname)
+    db.sql(f"INSERT INTO items SELECT seq, seq % 1000, CONCAT('row ', seq), seq * 1.5, '2026-01-02 03:04:05.123456' "
+           f"FROM seq_1_to_{rows}", database=dbname)
+    state = os.path.join(tmp, label + "-state")
+    topic = f"rowcast.{dbname}.items"
+    with Collector(broker.bootstrap, "^" + topic.replace(".", r"\.") + "$") as col:
+        before = len([m for m in col.messages])
+        writer = Writer(db, rows)
+        writer.start()
+        run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbname}.items", "snapshot.chunk_rows=1000",
+                                                     "batch.max_changes=500"])
+        if kill:
+            wait_for(lambda: "snapshot of replica.items started" in run.log(), 60, 0.05)
+            wait_for(lambda: col.count() > before + rows // 3, 60, 0.01)
+            pids = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.proc.pid), "-f", "rowcast-reader"],
+                                                   capture_output=True, text=True).stdout.split()]
+            ck.check(len(pids) == 1, f"{label}: the reader found to kill", str(pids))
+            for p in pids:
+                os.kill(p, signal.SIGKILL)
+        done = wait_for(lambda: run.log().count("snapshot complete") >= 1 or not run.running(), 240, 0.1)
+        time.sleep(1.0)
+        writer.stop()
+        ck.check(done and run.running(), f"{label}: the snapshot completes while the writer writes "
+                 f"({writer.txns} transactions)", run.log()[-3000:])
+        ck.check(not writer.errors, f"{label}: the writer had no errors", "\n".join(writer.errors[:3]))
+        # the stream drains to the end of the binlog
+        col.wait(idle=4, timeout=120)
+        code = run.stop()
+        msgs = col.messages
+    ck.check(code == 0, f"{label}: rowcast run drains and exits 0", f"exit {code}")
+    state_rows, seen_r = fold(msgs, topic)
+    got, want = folded_rows(state_rows), table_rows(db)
+    missing = [k for k in want if k not in got]
+    extra = [k for k in got if k not in want]
+    wrong = [k for k in want if k in got and got[k] != want[k]]
+    ck.check(not missing and not extra and not wrong,
+             f"{label}: the fold of the topic equals the table ({len(want)} rows)",
+             f"missing {missing[:5]} extra {extra[:5]} wrong {[(k, got[k], want[k]) for k in wrong[:3]]}")
+    twice = [k for k, n in seen_r.items() if n > 1]
+    log = run.log()
+    ck.check("snapshot of replica.items started" in log and "snapshot of replica.items done" in log,
+             f"{label}: the log says where the table's snapshot started and ended")
+    if not kill:
+        ck.check(not twice, f"{label}: no row comes twice as r", f"{len(twice)} rows: {twice[:5]}")
+        m = [l for l in log.splitlines() if "snapshot complete" in l]
+        print(f"  {label}: {m[-1] if m else ''}")
+    else:
+        print(f"  {label}: {len(twice)} rows came twice as r after the kill (the snapshot is run again)")
+
+
+def test_privilege(ck, rc, tmp, db, broker):
+    db.sql("CREATE DATABASE IF NOT EXISTS pub; CREATE DATABASE IF NOT EXISTS secret;"
+           "CREATE TABLE IF NOT EXISTS pub.a (id INT PRIMARY KEY); CREATE TABLE IF NOT EXISTS secret.b (id INT PRIMARY KEY)")
+    grant(db, "limited", PASSWORD, select="pub.*")
+    state = os.path.join(tmp, "priv-state")
+    run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=pub.*,secret.b"], user="limited")
+    try:
+        code = run.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        code = "timeout"
+    log = run.log()
+    ck.check(code == 2, "privilege: a table the user cannot read: exit 2", f"exit {code}: {log[-1500:]}")
+    ck.check("secret.b" in log and "SELECT" in log, "privilege: the message names the table and SELECT", log[-1500:])
+    ck.check(log.count("snapshot planned") == 0 or log.count("starting") <= 2, "privilege: no restart loop")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rowcast", required=True)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--rows", type=int, default=20000)
+    a = ap.parse_args()
+    only = set(x for x in a.only.split(",") if x)
+
+    def body(ck, rc, tmp, t0):
+        with MariaDBSandbox(extra_args=["--binlog-row-image=FULL"]) as db, Broker(rc, echo_stderr=False) as broker:
+            grant(db)
+            if not only or "types" in only:
+                test_types(ck, rc, tmp, db, broker)
+            if not only or "replica" in only:
+                replica_case(ck, rc, tmp, db, broker, "replica", a.rows, kill=False)
+            if not only or "kill" in only:
+                replica_case(ck, rc, tmp, db, broker, "kill", a.rows, kill=True)
+            if not only or "privilege" in only:
+                test_privilege(ck, rc, tmp, db, broker)
+    return run_driver(a.rowcast, "rc-snapshot-", RUNNING, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
