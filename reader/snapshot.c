@@ -62,6 +62,7 @@ struct rc_snap {
   MYSQL_BIND *res, *par;
   col_fetch *parv;         /* the last key read, the next chunk's parameters */
   int started, table_done;
+  int have_key;            /* parv holds the last key of the table read so far */
   /* the chunk */
   rc_snap_chunk ch;
   int held;
@@ -474,6 +475,7 @@ static void close_table(rc_snap *sn) {
   rc_table_free(sn->t);
   sn->t = NULL;
   sn->started = 0;
+  sn->have_key = 0;
 }
 
 static int open_table(rc_snap *sn, char *es, size_t esz) {
@@ -685,6 +687,7 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
   sn->koff[n] = sn->keys.len;
   /* the last key: the parameters of the next chunk */
   if (n && sn->npk) {
+    sn->have_key = 1;
     for (uint32_t k = 0; k < sn->npk; k++) {
       col_fetch *src = &sn->cf[sn->pk[k]], *dst = &sn->parv[k];
       dst->fetch = src->fetch;
@@ -782,12 +785,6 @@ int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
       if ((rc = open_table(sn, es, esz)) < 0) return rc;
       sn->ch.first = 1;
     } else if (sn->table_done) {
-      plan_table *pt = &sn->tables[sn->cur];
-      pt->state = 2;
-      pt->ended_ms = rc_wall_ns() / 1000000;
-      double secs = (double)(pt->ended_ms - pt->started_ms) / 1000.0;
-      rc_info("snapshot of %s.%s done: %llu rows in %.1f s (%.0f rows/s)", pt->db, pt->name,
-              (unsigned long long)pt->rows_sent, secs, secs > 0 ? (double)pt->rows_sent / secs : 0.0);
       close_table(sn);
       sn->cur++;
       continue;
@@ -846,8 +843,85 @@ void rc_snap_track(rc_snap *sn, const rc_table *t, const rc_value *img) {
 }
 
 void rc_snap_count(rc_snap *sn, uint32_t table, uint32_t rows, int last) {
-  (void)last;
-  if (table < sn->ntables) sn->tables[table].rows_sent += rows;
+  if (table >= sn->ntables) return;
+  plan_table *pt = &sn->tables[table];
+  pt->rows_sent += rows;
+  if (!last) return;
+  pt->state = 2;
+  pt->ended_ms = rc_wall_ns() / 1000000;
+  double secs = (double)(pt->ended_ms - pt->started_ms) / 1000.0;
+  rc_info("snapshot of %s.%s done: %llu rows sent in %.1f s (%.0f rows/s)", pt->db, pt->name,
+          (unsigned long long)pt->rows_sent, secs, secs > 0 ? (double)pt->rows_sent / secs : 0.0);
+}
+
+uint32_t rc_snap_ntables(const rc_snap *sn) { return sn->ntables; }
+
+/* The key layout: per key column, u8 fetch kind, u32 length, the bytes (a number's buffer as
+ * kept in memory: the spool is read back by the same build on the same machine). */
+void rc_snap_key_save(const rc_snap *sn, rc_buf *b) {
+  if (!sn->npk || !sn->parv || !sn->have_key) return;
+  for (uint32_t k = 0; k < sn->npk; k++) {
+    const col_fetch *f = &sn->parv[k];
+    uint32_t len = (uint32_t)f->len;
+    rc_buf_putc(b, (char)f->fetch);
+    if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
+      rc_buf_put(b, &len, 4);
+      rc_buf_put(b, f->buf, len);
+    } else {
+      uint32_t n = (uint32_t)sizeof f->num;
+      rc_buf_put(b, &n, 4);
+      rc_buf_put(b, &f->num, n);
+    }
+  }
+}
+
+int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, const uint8_t *key, size_t klen,
+                   char *es, size_t esz) {
+  uint32_t i = 0;
+  while (i < sn->ntables && (strcmp(sn->tables[i].db, db) || strcmp(sn->tables[i].name, name))) i++;
+  if (i == sn->ntables) { /* gone since: go on with the tables after it by name */
+    for (i = 0; i < sn->ntables; i++) {
+      int c = strcmp(sn->tables[i].db, db);
+      if (c > 0 || (c == 0 && strcmp(sn->tables[i].name, name) > 0)) break;
+    }
+    done = 0;
+    klen = 0;
+    rc_warn("snapshot resume: %s.%s is no longer there; going on after it", db, name);
+  } else if (done) {
+    i++;
+  }
+  for (uint32_t k = 0; k < i && k < sn->ntables; k++) sn->tables[k].state = 2;
+  sn->cur = i;
+  if (i >= sn->ntables || !klen) return 0;
+  int rc = open_table(sn, es, esz);
+  if (rc < 0) return rc;
+  const uint8_t *p = key, *end = key + klen;
+  for (uint32_t k = 0; k < sn->npk; k++) {
+    col_fetch *f = &sn->parv[k];
+    uint32_t n;
+    if (end - p < 5) return rc_errf(RC_ERR_CORRUPT, es, esz, "snapshot resume of %s.%s: the saved key is cut short", db, name);
+    f->fetch = *p++;
+    memcpy(&n, p, 4);
+    p += 4;
+    if ((size_t)(end - p) < n) return rc_errf(RC_ERR_CORRUPT, es, esz, "snapshot resume of %s.%s: the saved key is cut short", db, name);
+    if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
+      char *b = realloc(f->buf, n + 1);
+      if (!b) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+      f->buf = b;
+      f->cap = n + 1;
+      memcpy(f->buf, p, n);
+      f->len = n;
+    } else if (n == sizeof f->num) {
+      memcpy(&f->num, p, n);
+      f->len = 0;
+    }
+    f->is_null = 0;
+    p += n;
+  }
+  sn->ch.first = 0;
+  sn->have_key = 1;
+  rc_info("snapshot of %s.%s resumes after the last chunk Kafka has", db, name);
+  return 0;
 }
 
 int rc_snap_done(const rc_snap *sn) { return !sn || (sn->cur >= sn->ntables && !sn->held); }

@@ -81,6 +81,15 @@ void rc_snap_metrics(const rc_snap *sn, rc_buf *b);
 /* The rows sent of the plan's table i, counted by the caller at emission. */
 void rc_snap_count(rc_snap *sn, uint32_t table, uint32_t rows, int last);
 int rc_snap_done(const rc_snap *sn);
+uint32_t rc_snap_ntables(const rc_snap *sn);
+/* The last key read of the current table (for the chunk spool, reader.c), appended to b:
+ * nothing for a keyless table or before the table's first row. */
+void rc_snap_key_save(const rc_snap *sn, rc_buf *b);
+/* Resume the plan after a restart: the table db.name was sent up to the key saved by
+ * rc_snap_key_save (klen 0: from its start), or whole (done). The next rc_snap_read reads on
+ * from there. A table no longer in the plan: on with the tables after it by name. */
+int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, const uint8_t *key, size_t klen,
+                   char *errstr, size_t errstr_size);
 void rc_snap_free(rc_snap *sn);
 
 #endif

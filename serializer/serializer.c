@@ -414,6 +414,13 @@ static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t 
     rc_frame_put_boundary(&s->frame, &(rc_rec_boundary){file, strlen(file), c.pos});
     return fit_record(s, rec, seq, count, 0) == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
   }
+  case RC_REC_PROGRESS: { /* passed on: the publisher's checkpoint records it */
+    rc_rec_progress g;
+    if (rc_frame_get_progress(rd, &g) < 0) return RC_ERR_CORRUPT;
+    size_t rec = s->frame.len;
+    rc_frame_put_progress(&s->frame, &g);
+    return fit_record(s, rec, seq, count, 0) == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
+  }
   default:
     rd->rec = rd->p;
     return rc_frame_rec_bad(rd, "unknown tag in an events frame");

@@ -24,7 +24,7 @@ static void usage(FILE *out) {
 /* snapshot.mode: leave <state.dir>/snapshot.request (the tables to read) for the reader, which
  * runs the snapshot and removes the request once it is sent: initial, without a checkpoint (a
  * first run); always and initial_only, at every start. A request left by a run that did not
- * finish its snapshot stays, so the snapshot is run again. Returns 0, or 2 after saying why. */
+ * finish its snapshot stays as it is: the snapshot resumes. Returns 0, or 2 after saying why. */
 static int snapshot_request(rc_config *cfg) {
   const char *mode = rc_config_str(cfg, "snapshot.mode");
   if (!strcmp(mode, "never")) return 0;
@@ -40,8 +40,15 @@ static int snapshot_request(rc_config *cfg) {
   }
   snprintf(path, sizeof path, "%s/snapshot.request", state);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *old = fopen(path, "r");
+  if (old) { /* a snapshot a run did not finish: it resumes where it was */
+    fclose(old);
+    return 0;
+  }
   FILE *f = fopen(tmp, "w");
-  if (!f || fprintf(f, "tables=%s\n", rc_config_str(cfg, "snapshot.tables")) < 0 || fclose(f) != 0 ||
+  /* its chunks are numbered on from those the checkpoint counts (checkpoint.h snapshot=) */
+  if (!f || fprintf(f, "tables=%s\nfirst=%llu\n", rc_config_str(cfg, "snapshot.tables"),
+                    (unsigned long long)(have ? cp.snapshot + 1 : 1)) < 0 || fclose(f) != 0 ||
       rename(tmp, path) != 0) {
     fprintf(stderr, "rowcast run: cannot write the snapshot request %s\n", path);
     return 2;
