@@ -928,23 +928,26 @@ int rc_snap_done(const rc_snap *sn) { return !sn || (sn->cur >= sn->ntables && !
 
 void rc_snap_metrics(const rc_snap *sn, rc_buf *b) {
   uint64_t sent = 0, est = 0, done = 0;
+  const plan_table *cur = NULL;
   for (uint32_t i = 0; i < sn->ntables; i++) {
     const plan_table *pt = &sn->tables[i];
-    char line[800];
-    snprintf(line, sizeof line, "snapshot_table %s.%s %llu %llu %d %llu %llu\n", pt->db, pt->name,
-             (unsigned long long)pt->rows_sent, (unsigned long long)pt->estimate, pt->state,
-             (unsigned long long)pt->started_ms, (unsigned long long)pt->ended_ms);
-    rc_buf_puts(b, line);
     sent += pt->rows_sent;
-    est += pt->estimate;
+    est += pt->estimate > pt->rows_sent ? pt->estimate : pt->rows_sent;
     done += pt->state == 2;
+    if (pt->state == 1) cur = pt;
   }
-  rc_buf_lit(b, "snapshot_rows ");
-  char n[80];
-  snprintf(n, sizeof n, "%llu\nsnapshot_tables_done %llu\nsnapshot_tables %u\n", (unsigned long long)sent,
-           (unsigned long long)done, sn->ntables);
-  rc_buf_puts(b, n);
-  (void)est;
+  char line[900];
+  if (cur) { /* the table being read: one line of text, like the reader's file */
+    snprintf(line, sizeof line, "snapshot_table %s.%s\n", cur->db, cur->name);
+    rc_buf_puts(b, line);
+    snprintf(line, sizeof line, "snapshot_table_rows %llu\nsnapshot_table_estimate %llu\nsnapshot_table_ms %llu\n",
+             (unsigned long long)cur->rows_sent, (unsigned long long)cur->estimate,
+             (unsigned long long)(rc_wall_ns() / 1000000 - cur->started_ms));
+    rc_buf_puts(b, line);
+  }
+  snprintf(line, sizeof line, "snapshot_rows %llu\nsnapshot_rows_estimate %llu\nsnapshot_tables_done %llu\nsnapshot_tables %u\n",
+           (unsigned long long)sent, (unsigned long long)est, (unsigned long long)done, sn->ntables);
+  rc_buf_puts(b, line);
 }
 
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, uint32_t chunk_rows, char *es, size_t esz) {

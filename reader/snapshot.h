@@ -75,8 +75,9 @@ int rc_snap_covers(const rc_snap *sn, const rc_table *t);
 /* Mark the held chunk's row whose key the image img (of the stream's table map t) has as
  * dropped. An image without every key column marks nothing. */
 void rc_snap_track(rc_snap *sn, const rc_table *t, const rc_value *img);
-/* Progress, for the metrics: one line per table "snapshot_table db.name rows_sent estimate
- * state started_ms ended_ms" (state: 0 waiting, 1 reading, 2 done), and the totals. */
+/* Progress, for the metrics: the table being read ("snapshot_table db.name", its rows sent,
+ * its estimate from information_schema, milliseconds since it started), and the totals (rows
+ * sent, estimated, tables done, tables). */
 void rc_snap_metrics(const rc_snap *sn, rc_buf *b);
 /* The rows sent of the plan's table i, counted by the caller at emission. */
 void rc_snap_count(rc_snap *sn, uint32_t table, uint32_t rows, int last);

@@ -54,7 +54,7 @@
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
-#define MAX_METRICS 24
+#define MAX_METRICS 40
 
 typedef struct {
   char name[32];
@@ -69,6 +69,7 @@ typedef struct {
   metric m[MAX_METRICS];
   int nm;
   char file[256]; /* reader: current file */
+  char snap_table[300]; /* reader: the table a snapshot is reading ("" none) */
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
@@ -139,11 +140,16 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
   if (!c) return;
   c->nm = 0;
   c->snap_ns = rc_now_ns();
+  c->snap_table[0] = 0;
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
     char name[32];
     unsigned long long v;
     if (!strncmp(line, "file ", 5)) {
       snprintf(c->file, sizeof c->file, "%s", line + 5);
+      continue;
+    }
+    if (!strncmp(line, "snapshot_table ", 15)) {
+      snprintf(c->snap_table, sizeof c->snap_table, "%s", line + 15);
       continue;
     }
     if (sscanf(line, "%31s %llu", name, &v) == 2 && c->nm < MAX_METRICS) {
@@ -177,6 +183,12 @@ static void write_stats(group *g) {
       if (strcmp(c->m[k].name, "worker") && strcmp(c->m[k].name, "pid"))
         fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
+    if (c->snap_table[0]) { /* the table a snapshot reads, its pace and what is left */
+      double ms = (double)metric_of(c, "snapshot_table_ms"), rows = (double)metric_of(c, "snapshot_table_rows");
+      double est = (double)metric_of(c, "snapshot_table_estimate"), rate = ms > 0 ? rows * 1000 / ms : 0;
+      fprintf(f, ",\"snapshot_table\":\"%s\",\"snapshot_table_rows_per_s\":%.0f,\"snapshot_table_eta_s\":%.0f",
+              c->snap_table, rate, rate > 0 && est > rows ? (est - rows) / rate : 0);
+    }
     fputc('}', f);
   }
   fprintf(f, "]}\n");
@@ -200,6 +212,11 @@ static void progress_line(group *g, int final) {
             (unsigned long long)(read > acked ? read - acked : 0),
             pub ? (double)metric_of(pub, "latency_p50_us") / 1000 : 0,
             pub ? (double)metric_of(pub, "latency_p99_us") / 1000 : 0);
+    child *rd = find_child(g, "reader", 0);
+    if (rd && rd->snap_table[0])
+      fprintf(stderr, "\rrowcast: snapshot %s %llu/~%llu rows (tables %llu/%llu done)   ", rd->snap_table,
+              (unsigned long long)metric_of(rd, "snapshot_table_rows"), (unsigned long long)metric_of(rd, "snapshot_table_estimate"),
+              (unsigned long long)metric_of(rd, "snapshot_tables_done"), (unsigned long long)metric_of(rd, "snapshot_tables"));
     fflush(stderr);
   }
   g->last_line_ns = now;
