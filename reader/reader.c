@@ -695,7 +695,8 @@ static int snap_open(reader *r, const rc_checkpoint *cp) {
   }
   free(seqs);
   if (rc < 0) {
-    rc_error("%s", err);
+    rc_error("%s (the snapshot request stays in %s/%s: fix the cause, or remove that file to run without it)",
+             err, rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
     return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
   }
   r->snap_only = !strcmp(rc_config_str(r->st.cfg, "snapshot.mode"), "initial_only");
@@ -707,6 +708,25 @@ static int snap_open(reader *r, const rc_checkpoint *cp) {
  * chunk (the checkpoint's snapshot=, looked at once a second), then forget the request. Returns
  * 0, 1 when the reader is to end (snapshot.mode=initial_only), or an exit status. */
 static int snap_at(reader *r, const char *file, uint64_t pos) {
+  if (!r->snap || (r->snap_finished && !r->snap_final)) { /* a request left by `rowcast snapshot`? */
+    if (rc_now_ns() < r->snap_poll_ns) return 0;
+    r->snap_poll_ns = rc_now_ns() + 1000000000ull;
+    char path[4200], err[1024];
+    snprintf(path, sizeof path, "%s/%s", rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+    if (access(path, F_OK) != 0) return 0;
+    rc_checkpoint cp;
+    int have = rc_checkpoint_read(rc_config_str(r->st.cfg, "state.dir"), &cp, err, sizeof err);
+    rc_snap_free(r->snap);
+    r->snap = NULL;
+    r->snap_finished = 0;
+    r->snap_final = 0;
+    r->snap_sent = r->snap_rows = r->snap_dropped = 0;
+    r->nreplay = r->ireplay = 0;
+    r->replay_loaded = 0;
+    int rc = snap_open(r, have > 0 ? &cp : NULL);
+    if (rc != 0 || !r->snap) return rc;
+    rc_info("snapshot requested while streaming: starting it");
+  }
   if (r->snap_finished) {
     if (!r->snap_final || rc_now_ns() < r->snap_poll_ns) return 0;
     r->snap_poll_ns = rc_now_ns() + 1000000000ull;
@@ -768,7 +788,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     int timeout = r->batch_changes ? 0 : 100;
     rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
     if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
-      if (r->snap && !rc_txn_open(&r->txn)) {
+      if (!rc_txn_open(&r->txn)) {
         rc_server_status ss;
         rc_server_get_status(r->srv, &ss);
         if ((rc = snap_at(r, ss.file, ss.pos)) != 0) {
@@ -803,7 +823,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     }
     if (strcmp(file, r->file)) set_file(r, file);
     if (raw[4] == RC_EV_ROTATE) continue; /* the new file's name is all it says */
-    if (r->snap && !rc_txn_open(&r->txn) && (rc = snap_at(r, file, off)) != 0) {
+    if (!rc_txn_open(&r->txn) && (rc = snap_at(r, file, off)) != 0) {
       if (rc == 1) break;
       return rc;
     }

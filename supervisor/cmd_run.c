@@ -30,27 +30,12 @@ static int snapshot_request(rc_config *cfg) {
   if (!strcmp(mode, "never")) return 0;
   const char *state = rc_config_str(cfg, "state.dir");
   rc_checkpoint cp;
-  char err[1024], path[4200], tmp[4210];
+  char err[1024];
   int have = rc_checkpoint_read(state, &cp, err, sizeof err);
   if (have < 0) return 0; /* the reader says what is wrong with it, and stops */
   if (have && !strcmp(mode, "initial")) return 0;
-  if (rc_mkdirs(state, err, sizeof err) < 0) {
+  if (rc_snapshot_request(state, rc_config_str(cfg, "snapshot.tables"), err, sizeof err) < 0) {
     fprintf(stderr, "rowcast run: %s\n", err);
-    return 2;
-  }
-  snprintf(path, sizeof path, "%s/snapshot.request", state);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *old = fopen(path, "r");
-  if (old) { /* a snapshot a run did not finish: it resumes where it was */
-    fclose(old);
-    return 0;
-  }
-  FILE *f = fopen(tmp, "w");
-  /* its chunks are numbered on from those the checkpoint counts (checkpoint.h snapshot=) */
-  if (!f || fprintf(f, "tables=%s\nfirst=%llu\n", rc_config_str(cfg, "snapshot.tables"),
-                    (unsigned long long)(have ? cp.snapshot + 1 : 1)) < 0 || fclose(f) != 0 ||
-      rename(tmp, path) != 0) {
-    fprintf(stderr, "rowcast run: cannot write the snapshot request %s\n", path);
     return 2;
   }
   return 0;

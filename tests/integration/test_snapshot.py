@@ -13,10 +13,13 @@
             server); and the log says where the table's snapshot started and ended.
   kill      the same with the reader killed (kill -9) in the middle of the snapshot: the
             restarted group runs the snapshot again, the fold is still equal.
+  ondemand  `rowcast snapshot od.t` while `rowcast run` streams with snapshot.mode=never: the
+            running reader takes the request, every row comes once as r, the stream goes on, a
+            second request meanwhile is refused, the fold equals the table.
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,replica,kill,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,replica,kill,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -268,6 +271,39 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
     print(f"  {label}: {m[-1] if m else ''}")
 
 
+def test_ondemand(ck, rc, tmp, db, broker):
+    """`rowcast snapshot TABLE` while `rowcast run` streams (snapshot.mode=never): the running
+    reader picks the request up, the stream goes on, the fold equals the table."""
+    db.sql("DROP DATABASE IF EXISTS od; CREATE DATABASE od")
+    db.sql("CREATE TABLE od.t (id INT PRIMARY KEY, v VARCHAR(20));"
+           "INSERT INTO od.t SELECT seq, CONCAT('v', seq) FROM seq_1_to_3000", database="od")
+    state = os.path.join(tmp, "od-state")
+    with Collector(broker.bootstrap, r"^rowcast\.od\.t$") as col:
+        run = Run(rc, db, state, broker.bootstrap, ["snapshot.mode=never"])
+        wait_for(lambda: "recorded in" in run.log(), 60, 0.05)
+        db.sql("INSERT INTO od.t VALUES (5000, 'before')")
+        ck.check(col.wait(count=1, timeout=30), "ondemand: the stream runs (snapshot.mode=never sends no r)")
+        p = subprocess.run([rc, "snapshot", "-o", "state.dir=" + state, "od.t"], capture_output=True, text=True)
+        ck.check(p.returncode == 0, "ondemand: rowcast snapshot TABLE asks for it", p.stderr)
+        p2 = subprocess.run([rc, "snapshot", "-o", "state.dir=" + state, "od.t"], capture_output=True, text=True)
+        ck.check(p2.returncode == 2 and "in progress" in p2.stderr, "ondemand: a second request is refused meanwhile",
+                 p2.stderr)
+        done = wait_for(lambda: "Kafka acknowledged the whole snapshot" in run.log() or not run.running(), 60, 0.1)
+        db.sql("UPDATE od.t SET v = 'after' WHERE id = 7; DELETE FROM od.t WHERE id = 8")
+        col.wait(count=1 + 3001 + 2, timeout=60)
+        code = run.stop()
+        msgs = col.messages
+    ck.check(done and code == 0, "ondemand: the snapshot is done and acknowledged while streaming; exit 0",
+             f"exit {code}: {run.log()[-1500:]}")
+    ch = [json.loads(m.value) for m in msgs]
+    ck.check(Counter(c["op"] for c in ch) == Counter({"r": 3001, "c": 1, "u": 1, "d": 1}),
+             "ondemand: every row once as r, and the stream's changes", str(Counter(c["op"] for c in ch)))
+    state_rows, _ = fold(msgs, "rowcast.od.t")
+    want = {int(r[0]): r[1] for r in db.query("SELECT id, v FROM t", database="od")}
+    got = {int(k): a["v"] for k, a in state_rows.items()}
+    ck.check(got == want, f"ondemand: the fold equals the table ({len(want)} rows)")
+
+
 def test_privilege(ck, rc, tmp, db, broker):
     db.sql("CREATE DATABASE IF NOT EXISTS pub; CREATE DATABASE IF NOT EXISTS secret;"
            "CREATE TABLE IF NOT EXISTS pub.a (id INT PRIMARY KEY); CREATE TABLE IF NOT EXISTS secret.b (id INT PRIMARY KEY)")
@@ -301,6 +337,8 @@ def main():
                 replica_case(ck, rc, tmp, db, broker, "replica", a.rows, kill=False)
             if not only or "kill" in only:
                 replica_case(ck, rc, tmp, db, broker, "kill", a.rows, kill=True)
+            if not only or "ondemand" in only:
+                test_ondemand(ck, rc, tmp, db, broker)
             if not only or "privilege" in only:
                 test_privilege(ck, rc, tmp, db, broker)
     return run_driver(a.rowcast, "rc-snapshot-", RUNNING, body)
