@@ -670,6 +670,7 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
   if (mysql_stmt_bind_result(st, sn->res)) goto fail;
   uint32_t n = 0;
   sn->images.len = sn->keys.len = 0;
+  if (grow_rows(sn, 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory"); /* off[0] even for no row */
   int r;
   while ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED) {
     if (grow_rows(sn, n + 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
