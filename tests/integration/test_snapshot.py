@@ -146,18 +146,19 @@ def test_types(ck, rc, tmp, db, broker):
 # ---------------------------------------------------------------------------- replica
 
 class Writer(threading.Thread):
-    """Inserts, updates and deletes on replica.items until stop(), as fast as one client goes."""
+    """Inserts, updates and deletes on <dbname>.items until stop(), as fast as one client goes."""
 
-    def __init__(self, db, base, seed=7):
+    def __init__(self, db, base, dbname, seed=7):
         super().__init__(daemon=True, name="writer")
         self.db, self.rnd, self.next_id, self.base = db, random.Random(seed), base + 1, base
+        self.dbname = dbname
         self.halt = threading.Event()
         self.txns = 0
         self.errors = []
 
     def run(self):
         from test_live import SqlClient
-        cl = SqlClient(self.db, "replica")
+        cl = SqlClient(self.db, self.dbname)
         r = self.rnd
         while not self.halt.is_set():
             s = []
@@ -178,7 +179,7 @@ class Writer(threading.Thread):
                 self.txns += 1
             except SandboxError as e:
                 self.errors.append(str(e)[:300])
-                cl = SqlClient(self.db, "replica")
+                cl = SqlClient(self.db, self.dbname)
         cl.close()
 
     def stop(self):
@@ -200,9 +201,9 @@ def fold(msgs, topic):
     return state, seen_r
 
 
-def table_rows(db):
+def table_rows(db, dbname):
     rows = db.query("SELECT id, n, note, CAST(amount AS CHAR), DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f') FROM items",
-                    database="replica")
+                    database=dbname)
     return {int(r[0]): (int(r[1]), r[2], r[3], r[4]) for r in rows}
 
 
@@ -215,7 +216,7 @@ def folded_rows(state):
 
 
 def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
-    dbname = "replica"
+    dbname = label + "db"  # a topic of its own: the broker is shared by the cases
     db.sql(f"DROP DATABASE IF EXISTS {dbname}; CREATE DATABASE {dbname}")
     db.sql("CREATE TABLE items (id INT PRIMARY KEY, n INT, note VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6))",
            database=dbname)
@@ -225,7 +226,7 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
     topic = f"rowcast.{dbname}.items"
     with Collector(broker.bootstrap, "^" + topic.replace(".", r"\.") + "$") as col:
         before = len([m for m in col.messages])
-        writer = Writer(db, rows)
+        writer = Writer(db, rows, dbname)
         writer.start()
         run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbname}.items",
                                                      "snapshot.chunk_rows=%d" % (100 if kill else 200),
@@ -251,7 +252,7 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
         msgs = col.messages
     ck.check(code == 0, f"{label}: rowcast run drains and exits 0", f"exit {code}")
     state_rows, seen_r = fold(msgs, topic)
-    got, want = folded_rows(state_rows), table_rows(db)
+    got, want = folded_rows(state_rows), table_rows(db, dbname)
     missing = [k for k in want if k not in got]
     extra = [k for k in got if k not in want]
     wrong = [k for k in want if k in got and got[k] != want[k]]
@@ -260,9 +261,10 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
              f"missing {missing[:5]} extra {extra[:5]} wrong {[(k, got[k], want[k]) for k in wrong[:3]]}")
     twice = [k for k, n in seen_r.items() if n > 1]
     log = run.log()
-    ck.check("snapshot of replica.items started" in log and "snapshot of replica.items done" in log,
+    ck.check(f"snapshot of {dbname}.items started" in log and f"snapshot of {dbname}.items done" in log,
              f"{label}: the log says where the table's snapshot started and ended")
-    ck.check(not twice, f"{label}: no row comes twice as r", f"{len(twice)} rows: {twice[:5]}")
+    ck.check(not twice, f"{label}: no row comes twice as r", f"{len(twice)} rows: {twice[:5]}\n" +
+             "\n".join(l for l in log.splitlines() if "snapshot" in l or "exited" in l or "killed" in l)[-3000:])
     if kill:
         ck.check("resuming the snapshot" in log, f"{label}: the restarted reader resumes the snapshot",
                  "\n".join(l for l in log.splitlines() if "snapshot" in l)[-2000:])
