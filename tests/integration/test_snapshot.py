@@ -187,13 +187,20 @@ class Writer(threading.Thread):
         self.join(60)
 
 
-def fold(msgs, topic):
-    """r/c/u upsert by key, d delete, in partition order; (rows by id, count of r per id)."""
+def fold(msgs, topic, stale=None):
+    """r/c/u upsert by key, d delete, in partition order; (rows by id, count of r per id). With
+    `stale` (a list), every u and d whose before-image differs from the state folded so far for
+    its key is noted there: a consumer that saw a row's state at P must then see the changes after
+    P, each starting from that state (an r sent before the stream reached its chunk's position
+    would be followed by older changes)."""
     state, seen_r = {}, Counter()
     for m in sorted((m for m in msgs if m.topic == topic), key=lambda m: (m.partition, m.offset)):
         ch = json.loads(m.value)
         if ch["op"] in ("u", "d") and ch.get("before"):
-            state.pop(ch["before"]["id"], None)
+            k = ch["before"]["id"]
+            if stale is not None and k in state and state[k] != ch["before"]:
+                stale.append((k, state[k], ch["before"]))
+            state.pop(k, None)
         if ch["op"] in ("r", "c", "u"):
             state[ch["after"]["id"]] = ch["after"]
             if ch["op"] == "r":
@@ -251,7 +258,10 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
         code = run.stop()
         msgs = col.messages
     ck.check(code == 0, f"{label}: rowcast run drains and exits 0", f"exit {code}")
-    state_rows, seen_r = fold(msgs, topic)
+    stale = []
+    state_rows, seen_r = fold(msgs, topic, stale)
+    ck.check(not stale, f"{label}: every change after a row's r starts from the state the r gave",
+             f"{len(stale)} changes: {stale[:3]}")
     got, want = folded_rows(state_rows), table_rows(db, dbname)
     missing = [k for k in want if k not in got]
     extra = [k for k in got if k not in want]
