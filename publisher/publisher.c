@@ -634,7 +634,12 @@ static int produce_frame(publisher *p, worker_in *w) {
     if (tag == RC_REC_PROGRESS) { /* snapshot progress: the boundary just before records it */
       rc_rec_progress g;
       if (rc_frame_get_progress(rd, &g) < 0) break;
-      if (p->m_tail != p->m_head) p->markers[(p->m_tail - 1) % p->m_cap].snapshot = g.value;
+      if (p->m_tail != p->m_head) {
+        p->markers[(p->m_tail - 1) % p->m_cap].snapshot = g.value;
+      } else { /* its boundary is checkpointed already (a frame part ended between them) */
+        p->cp.snapshot = g.value;
+        p->cp_dirty = 1;
+      }
       continue;
     }
     if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA) {
