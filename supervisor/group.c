@@ -713,7 +713,7 @@ static void print_done(const group *g, const char *summary) {
          "values %.3f MB); latency p50 %.1f ms, "
          "p99 %.1f ms, max %.1f ms (receipt to Kafka ack; from commit: p50 %.1f ms, p99 %.1f ms); "
          "checkpoint %.*s\n",
-         g->draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
+         g->draining ? "stopped on request after publishing" : g->nfiles ? "replayed" : "published", (unsigned long long)changes,
          (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
          (double)done_value(summary, "key_bytes=") / 1e6, (double)done_value(summary, "value_bytes=") / 1e6,
          (double)done_value(summary, "latency_p50_us=") / 1000, (double)done_value(summary, "latency_p99_us=") / 1000,
@@ -721,6 +721,13 @@ static void print_done(const group *g, const char *summary) {
          (double)done_value(summary, "commit_latency_p50_us=") / 1000,
          (double)done_value(summary, "commit_latency_p99_us=") / 1000, cp ? (int)strcspn(cp + 11, "\n") : 0,
          cp ? cp + 11 : "");
+  uint64_t chunks = stage_sum(g, "reader", "snapshot_chunks");
+  if (chunks) /* the reader's last report: this run's snapshot */
+    printf("rowcast: snapshot: %llu rows sent as r in %llu chunks (%llu left to the stream), %llu of %llu tables done\n",
+           (unsigned long long)stage_sum(g, "reader", "snapshot_rows_sent"), (unsigned long long)chunks,
+           (unsigned long long)stage_sum(g, "reader", "snapshot_rows_dropped"),
+           (unsigned long long)stage_sum(g, "reader", "snapshot_tables_done"),
+           (unsigned long long)stage_sum(g, "reader", "snapshot_tables"));
 }
 
 /* The last two summary lines: peak memory and CPU time of each stage (from the kernel, summed
