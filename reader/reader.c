@@ -485,6 +485,8 @@ static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
  * after saying why (a table that cannot be read). */
 static int snap_step(reader *r, const char *file, uint64_t pos) {
   if (!r->snap || !r->fde_len || strcmp(file, r->file)) return 0;
+  /* after a reconnect, events already in batches are read again: no chunk goes out before them */
+  if (r->sent_file[0] && !strcmp(r->sent_file, file) && pos < r->sent_pos) return 0;
   char err[1024];
   while (r->ireplay < r->nreplay) {
     rc_spool_chunk *sp = &r->spool;

@@ -7,6 +7,8 @@
             twin. Every `r` after-image must equal the `c` after-image the binlog gives for the
             same row (as multisets per table: the same rows, value for value); the empty table
             gives no message and the snapshot completes.
+  avro      the same in Avro: the r and c after records decoded by python3-avro with the
+            writer schemas of the schema topic.
   replica   20,000 rows (--rows), read in chunks of 1,000 while a writer inserts, updates and
             deletes; a consumer folds the topic (r/c/u upsert by key, d delete) and the result
             must equal the table's rows at the end, value for value (CAST to text by the
@@ -23,7 +25,7 @@
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,replica,kill,killsup,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -100,51 +102,85 @@ def canon(after):
 
 # ---------------------------------------------------------------------------- types
 
-def test_types(ck, rc, tmp, db, broker):
-    db.sql("CREATE DATABASE rc_types")
+def avro_afters(msgs, table):
+    """The `after` records of one table's Avro messages, decoded by python3-avro with the writer
+    schemas of the schema topic (C3 01 + fingerprint framing), as comparable text; and ops."""
+    import io
+    import struct
+    import avro.io
+    import avro.schema
+    def strip_logical(j):  # raw values: python3-avro cannot hold year 0 or invalid dates
+        if isinstance(j, dict):
+            return {k: strip_logical(v) for k, v in j.items() if k != "logicalType"}
+        return [strip_logical(v) for v in j] if isinstance(j, list) else j
+    writers = {}
+    for m in msgs:
+        if m.topic == "rowcast._schemas":
+            writers[m.key.decode()] = avro.schema.parse(json.dumps(strip_logical(json.loads(m.value))))
+    out, ops = [], []
+    for m in msgs:
+        if m.topic != "rowcast." + table:
+            continue
+        fp = "%016x" % struct.unpack("<Q", m.value[2:10])[0]
+        w = writers[fp]
+        v = avro.io.DatumReader(w, w).read(avro.io.BinaryDecoder(io.BytesIO(m.value[10:])))
+        ops.append(v["op"])
+        out.append(repr(sorted(v["after"].items())) if v["after"] is not None else "null")
+    return out, ops
+
+
+def test_types(ck, rc, tmp, db, broker, fmt="json"):
+    """fmt json: rowcast's canonical JSON; avro: the after records decoded by python3-avro."""
+    dbn = "rc_types" if fmt == "json" else "rc_types_" + fmt  # topics of its own
+    db.sql("CREATE DATABASE " + dbn)
     names = []
     for table, rows in types_suite.TABLES:
-        db.sql(table.ddl(), database="rc_types")
+        db.sql(table.ddl(), database=dbn)
         ids = 1
         for r in rows:
             r = {k: v for k, v in r.items() if k in table.by_name}
             cols = ["id"] + list(r) if table.pk else list(r)
             vals = [str(ids)] + list(r.values()) if table.pk else list(r.values())
             db.sql("SET SESSION sql_mode=''; SET time_zone='+00:00'; INSERT INTO `%s` (%s) VALUES (%s)" % (
-                table.name, ",".join("`%s`" % c for c in cols), ",".join(vals)), database="rc_types")
+                table.name, ",".join("`%s`" % c for c in cols), ",".join(vals)), database=dbn)
             ids += 1
-        db.sql("CREATE TABLE `z_%s` LIKE `%s`" % (table.name, table.name), database="rc_types")
+        db.sql("CREATE TABLE `z_%s` LIKE `%s`" % (table.name, table.name), database=dbn)
         names.append(table.name)
     db.sql("CREATE TABLE t_empty (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE z_t_empty LIKE t_empty",
-           database="rc_types")
-    state = os.path.join(tmp, "types-state")
-    with Collector(broker.bootstrap, r"^rowcast\.rc_types\.") as col:
-        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=rc_types.t_*", "snapshot.chunk_rows=3"])
+           database=dbn)
+    state = os.path.join(tmp, "types-state-" + fmt)
+    with Collector(broker.bootstrap, r"^rowcast\.(" + dbn + r"\.|_schemas$)") as col:
+        run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbn}.t_*", "snapshot.chunk_rows=3",
+                                                     "serializer.format=" + fmt])
         done = wait_for(lambda: "snapshot complete" in run.log() or not run.running(), 120, 0.1)
-        ck.check(done and run.running(), "types: the snapshot completes", run.log()[-3000:])
+        ck.check(done and run.running(), f"types {fmt}: the snapshot completes", run.log()[-3000:])
         for n in names + ["t_empty"]:
-            db.sql("SET SESSION sql_mode=''; INSERT INTO `z_%s` SELECT * FROM `%s`" % (n, n), database="rc_types")
+            db.sql("SET SESSION sql_mode=''; INSERT INTO `z_%s` SELECT * FROM `%s`" % (n, n), database=dbn)
         total = sum(len(rows) for _t, rows in types_suite.TABLES)
-        col.wait(count=2 * total, idle=5, timeout=120)
+        wait_for(lambda: len([m for m in col.messages if m.topic != "rowcast._schemas"]) >= 2 * total, 120, 0.1)
         code = run.stop()
-        ck.check(code == 0, "types: rowcast run drains and exits 0", f"exit {code}: {run.log()[-2000:]}")
+        ck.check(code == 0, f"types {fmt}: rowcast run drains and exits 0", f"exit {code}: {run.log()[-2000:]}")
         msgs = col.messages
     for table, rows in types_suite.TABLES:
-        snap = changes(msgs, "rc_types." + table.name)
-        twin = changes(msgs, "rc_types.z_" + table.name)
-        ck.check(len(snap) == len(rows) and all(c["op"] == "r" for c in snap),
-                 f"types: {table.name}: one r change per row ({len(rows)})",
-                 f"got {len(snap)}: ops {Counter(c['op'] for c in snap)}")
-        ck.check(len(twin) == len(rows) and all(c["op"] == "c" for c in twin),
-                 f"types: z_{table.name}: one c change per row", f"got {len(twin)}")
-        a = Counter(canon(c["after"]) for c in snap)
-        b = Counter(canon(c["after"]) for c in twin)
+        if fmt == "avro":
+            sa, sops = avro_afters(msgs, dbn + "." + table.name)
+            ta, tops = avro_afters(msgs, dbn + ".z_" + table.name)
+        else:
+            snap, twin = changes(msgs, dbn + "." + table.name), changes(msgs, dbn + ".z_" + table.name)
+            sa, sops = [canon(c["after"]) for c in snap], [c["op"] for c in snap]
+            ta, tops = [canon(c["after"]) for c in twin], [c["op"] for c in twin]
+        ck.check(len(sops) == len(rows) and all(o == "r" for o in sops),
+                 f"types {fmt}: {table.name}: one r change per row ({len(rows)})", f"got {len(sops)}: ops {Counter(sops)}")
+        ck.check(len(tops) == len(rows) and all(o == "c" for o in tops),
+                 f"types {fmt}: z_{table.name}: one c change per row", f"got {len(tops)}")
+        snap = sa
+        a, b = Counter(sa), Counter(ta)
         diff = [(k, a[k], b[k]) for k in set(a) | set(b) if a[k] != b[k]]
-        ck.check(snap and not diff, f"types: {table.name}: every r after-image equals the binlog's c after-image",
+        ck.check(snap and not diff, f"types {fmt}: {table.name}: every r after-image equals the binlog's c after-image",
                  "\n".join(f"r x{x} c x{y}: {k[:600]}" for k, x, y in diff[:6]))
-    ck.check(not changes(msgs, "rc_types.t_empty"), "types: the empty table gives no change")
-    ck.check("snapshot of rc_types.t_nopk started" in run.log() and "no primary key" in run.log(),
-             "types: the table without a primary key is read whole", run.log()[-2000:])
+    ck.check(not [m for m in msgs if m.topic == "rowcast." + dbn + ".t_empty"], f"types {fmt}: the empty table gives no change")
+    ck.check(f"snapshot of {dbn}.t_nopk started" in run.log() and "no primary key" in run.log(),
+             f"types {fmt}: the table without a primary key is read whole", run.log()[-2000:])
 
 
 # ---------------------------------------------------------------------------- replica
@@ -359,6 +395,8 @@ def main():
             grant(db)
             if not only or "types" in only:
                 test_types(ck, rc, tmp, db, broker)
+            if not only or "avro" in only:
+                test_types(ck, rc, tmp, db, broker, "avro")
             if not only or "replica" in only:
                 replica_case(ck, rc, tmp, db, broker, "replica", a.rows, kill=False)
             if not only or "kill" in only:
