@@ -662,7 +662,7 @@ int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, uint32_t ch
                   "setting up the snapshot session", es, esz)) < 0 ||
       (rc = rc_snap_query(sn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", NULL, "setting up the snapshot session",
                   es, esz)) < 0 ||
-      (rc = rc_snap_query(sn, "SELECT @@binlog_row_image", &res, "reading binlog_row_image", es, esz)) < 0) {
+      (rc = rc_snap_query(sn, "SELECT @@GLOBAL.binlog_row_image", &res, "reading binlog_row_image", es, esz)) < 0) {
     rc_snap_free(sn);
     return rc;
   }
