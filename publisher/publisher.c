@@ -87,6 +87,7 @@ typedef struct {
   char file[256];
   uint64_t pos;
   char gtid[128]; /* GTID of the last change before it ("" none): folded into the checkpoint */
+  uint64_t snapshot; /* snapshot progress recorded at it (0: none) */
 } marker;
 
 typedef struct {
@@ -321,6 +322,7 @@ static int advance(publisher *p, int force) {
     snprintf(p->cp.file, sizeof p->cp.file, "%s", m->file);
     p->cp.pos = m->pos;
     p->cp.changes = p->base_changes + m->changes;
+    if (m->snapshot) p->cp.snapshot = m->snapshot;
     if (m->gtid[0] && rc_gtid_state_add(p->cp.gtid, sizeof p->cp.gtid, m->gtid, strlen(m->gtid)) < 0)
       rc_warn("the GTID state of the checkpoint is full (%zu bytes): %s not recorded", sizeof p->cp.gtid, m->gtid);
     p->cp_dirty = 1;
@@ -348,6 +350,7 @@ static int push_marker(publisher *p, const char *file, size_t flen, uint64_t pos
   snprintf(m->file, sizeof m->file, "%.*s", (int)(flen < 255 ? flen : 255), file);
   m->pos = pos;
   snprintf(m->gtid, sizeof m->gtid, "%s", p->last_gtid);
+  m->snapshot = 0;
   p->m_tail++;
   return 0;
 }
@@ -713,6 +716,17 @@ static int produce_frame(publisher *p, worker_in *w) {
       if (rc_frame_get_boundary(rd, &c) < 0) break;
       if (push_marker(p, c.file, c.file_len, c.pos) < 0) return -1;
       if (p->tp.switch_pending && switch_counts(p, &c) < 0) return -1;
+      continue;
+    }
+    if (tag == RC_REC_PROGRESS) { /* snapshot progress: the boundary just before records it */
+      rc_rec_progress g;
+      if (rc_frame_get_progress(rd, &g) < 0) break;
+      if (p->m_tail != p->m_head) {
+        p->markers[(p->m_tail - 1) % p->m_cap].snapshot = g.value;
+      } else { /* its boundary is checkpointed already (a frame part ended between them) */
+        p->cp.snapshot = g.value;
+        p->cp_dirty = 1;
+      }
       continue;
     }
     if (tag != RC_REC_MESSAGE && tag != RC_REC_SCHEMA && tag != RC_REC_TOMBSTONE) {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "binlog.h"
 #include "checkpoint.h"
@@ -41,6 +42,9 @@
 #include "metrics.h"
 #include "source_config.h"
 #include "schema_client.h"
+#include "position.h"
+#include "snapshot.h"
+#include "snapshot_spool.h"
 #include "source_server.h"
 #include "stage.h"
 
@@ -117,6 +121,27 @@ typedef struct {
   uint64_t schema_mismatches; /* table maps the history did not describe (run: re-read from the server) */
   char **schema_warned;       /* "db.table" without a version, warned once */
   size_t n_schema_warned;
+  /* snapshot (reader/snapshot.h): the chunk held until the stream reaches its position */
+  rc_snap *snap;
+  int snap_only;            /* snapshot.mode=initial_only: end once the snapshot is sent */
+  int snap_finished;
+  char snap_file[256];      /* where the last chunk was sent: its rows are numbered on from */
+  uint64_t snap_pos;        /* snap_row at the same position (a quiet server: every chunk */
+  uint32_t snap_row;        /* at one position) */
+  uint64_t snap_sent;       /* chunks sent in this run */
+  uint64_t snap_next;       /* the number the next chunk gets (the checkpoint's snapshot progress) */
+  uint64_t snap_final;      /* the number of the plan's last chunk, once sent */
+  char spool_dir[4200];     /* <state.dir>/snapshot: the chunks sent (snapshot_spool.h) */
+  rc_spool_chunk spool;
+  uint64_t *replay;         /* chunks to send again after a restart, and how far */
+  size_t nreplay, ireplay;
+  int replay_loaded;
+  uint64_t snap_poll_ns;
+  uint64_t snap_tmap_seq;   /* batch that carries the chunk's TABLE_MAP (+1) */
+  uint64_t snap_tmap_id;    /* ... of this table id */
+  uint64_t snap_rows, snap_dropped, snap_events_dropped;
+  uint64_t snap_started_ns;
+  rc_buf snapev;
 } reader;
 
 static void metrics(rc_stage *st, rc_buf *b) {
@@ -146,6 +171,13 @@ static void metrics(rc_stage *st, rc_buf *b) {
     rc_metric_put(b, "lookup_failures", r->lookup_failures);
   }
   if (r->sc) rc_metric_put(b, "schema_mismatches", r->schema_mismatches);
+  if (r->snap) {
+    rc_metric_put(b, "snapshot_rows_sent", r->snap_rows);
+    rc_metric_put(b, "snapshot_rows_dropped", r->snap_dropped);
+    rc_metric_put(b, "snapshot_events_dropped", r->snap_events_dropped);
+    rc_metric_put(b, "snapshot_chunks", r->snap_sent);
+    rc_snap_metrics(r->snap, b);
+  }
 }
 
 /* Send a whole frame, blocking while the pipe is full (backpressure), still serving metrics.
@@ -451,10 +483,22 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (sent && !r->txn_on) return 0;
   int rc = rc_row_iter_begin(&r->it, r->bl, ev, 0, err, esz);
   if (rc < 0) return rc;
+  /* a change of the table whose snapshot chunk is held: the merge rule (snapshot.h) */
+  int track = r->snap && rc_snap_covers(r->snap, r->it.rows.table);
+  if (track && rc_snap_held(r->snap)->keyless) { /* the chunk holds its effect: not sent */
+    r->snap_events_dropped++;
+    return 0;
+  }
   /* count the changes: walk the row images (sizes depend on the values) */
   uint32_t n = 0;
   rc_row_change ch;
-  while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) n++;
+  while ((rc = rc_row_iter_next(&r->it, &ch, err, esz)) > 0) {
+    n++;
+    if (track) {
+      rc_snap_track(r->snap, r->it.rows.table, ch.before);
+      rc_snap_track(r->snap, r->it.rows.table, ch.after);
+    }
+  }
   if (rc < 0) return rc;
   /* the transaction's order of this event's first change, in it and in its table */
   rc_rec_txn_order ord = {0};
@@ -590,6 +634,155 @@ static int process_event(reader *r, const uint8_t *raw, size_t len, uint64_t off
   return 0;
 }
 
+/* ---- snapshots: the held chunk goes out when the stream reaches its position ------------- */
+
+/* Is file:pos at or after cfile:cpos? */
+static int reached(const char *file, uint64_t pos, const char *cfile, uint64_t cpos) {
+  int64_t a = rc_pos_file_seq(file, strlen(file)), b = rc_pos_file_seq(cfile, strlen(cfile));
+  if (a < 0 || b < 0) return !strcmp(file, cfile) && pos >= cpos;
+  return a > b || (a == b && pos >= cpos);
+}
+
+/* Put the chunk's TABLE_MAP in the current batch once. */
+static void put_snap_tmap(reader *r, const rc_spool_chunk *sp) {
+  put_file_header(r);
+  if (r->snap_tmap_seq == r->seq + 1 && r->snap_tmap_id == sp->table_id) return;
+  rc_frame_put_tmap(&r->batch, &(rc_rec_tmap){RC_REC_EV_NOCRC, (const uint8_t *)sp->tmap.p, sp->tmap.len});
+  r->snap_tmap_seq = r->seq + 1;
+  r->snap_tmap_id = sp->table_id;
+}
+
+/* Send a chunk's rows as WRITE_ROWS events flagged SNAPSHOT, numbered from sp->row_base at
+ * position `at` of the current file (a transaction boundary: the next event starts there), then
+ * a transaction end there (a checkpoint candidate) and the chunk's number (the checkpoint's
+ * snapshot progress). Returns 0, or RC_STAGE_STOP. */
+static int send_spool(reader *r, const rc_spool_chunk *sp, uint64_t at) {
+  uint32_t ts = (uint32_t)(rc_wall_ns() / 1000000000ull);
+  size_t limit = r->max_bytes / 2;
+  rc_event fake = {.offset = at};
+  uint32_t i = 0, row = sp->row_base;
+  while (i < sp->nrows) {
+    uint32_t room = r->max_changes > r->batch_changes ? r->max_changes - r->batch_changes : 1;
+    rc_rows_build_begin(&r->snapev, sp->table_id, sp->ncols, ts);
+    uint32_t n = 0;
+    for (; i < sp->nrows && n < room; i++, n++) {
+      size_t len = sp->off[i + 1] - sp->off[i];
+      if (n && r->snapev.len + len > limit) break;
+      rc_buf_put(&r->snapev, sp->images.p + sp->off[i], len);
+    }
+    rc_rows_build_finish(&r->snapev);
+    rc_rec_rows rec = {at, rc_now_ns(), 0, n, row, RC_REC_EV_NOCRC | RC_REC_EV_SNAPSHOT, "", 0,
+                       (const uint8_t *)r->snapev.p, r->snapev.len};
+    rc_rec_tmap trec = {RC_REC_EV_NOCRC, (const uint8_t *)sp->tmap.p, sp->tmap.len};
+    if (make_room(r, rc_frame_size_rows(&rec) + rc_frame_size_tmap(&trec), &fake) < 0) return RC_STAGE_STOP;
+    if (r->batch_changes == 0) r->batch_open_ns = rc_now_ns();
+    put_snap_tmap(r, sp);
+    rc_frame_put_rows(&r->batch, &rec);
+    row += n;
+    r->batch_changes += n;
+    r->changes += n;
+    if (r->batch_changes >= r->max_changes && batch_close(r) < 0) return RC_STAGE_STOP;
+  }
+  if (make_room(r, 32, &fake) < 0) return RC_STAGE_STOP;
+  put_file_header(r);
+  rc_frame_put_txn_end(&r->batch, &(rc_rec_txn_end){at});
+  rc_frame_put_progress(&r->batch, &(rc_rec_progress){sp->seq});
+  snprintf(r->snap_file, sizeof r->snap_file, "%s", r->file);
+  r->snap_pos = at;
+  r->snap_row = row;
+  r->snap_sent++;
+  r->snap_rows += sp->nrows;
+  if (sp->flags & RC_SPOOL_FINAL) r->snap_final = sp->seq;
+  return 0;
+}
+
+/* The held chunk, sent at `at`: its rows the stream did not carry go into the spool (written
+ * before anything of it leaves), numbered on from the last chunk sent at the same position. */
+static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
+  rc_spool_chunk *sp = &r->spool;
+  if (strcmp(r->snap_file, r->file) || r->snap_pos != at) r->snap_row = 0;
+  sp->seq = r->snap_next;
+  sp->flags = (ch->last ? RC_SPOOL_TABLE_DONE : 0) |
+              (ch->last && ch->table + 1 >= rc_snap_ntables(r->snap) ? RC_SPOOL_FINAL : 0);
+  snprintf(sp->db, sizeof sp->db, "%s", ch->db);
+  snprintf(sp->name, sizeof sp->name, "%s", ch->name);
+  snprintf(sp->file, sizeof sp->file, "%s", r->file);
+  sp->pos = at;
+  sp->row_base = r->snap_row;
+  sp->table_id = ch->table_id;
+  sp->ncols = ch->ncols;
+  sp->tmap.len = sp->images.len = sp->key.len = 0;
+  rc_buf_put(&sp->tmap, ch->tmap, ch->tmap_len);
+  free(sp->off);
+  if (!(sp->off = malloc(((size_t)ch->nrows + 1) * sizeof *sp->off))) return RC_STAGE_STOP;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < ch->nrows; i++) {
+    if (ch->dropped[i]) continue;
+    sp->off[n++] = sp->images.len;
+    rc_buf_put(&sp->images, ch->images + ch->off[i], ch->off[i + 1] - ch->off[i]);
+  }
+  sp->off[n] = sp->images.len;
+  sp->nrows = n;
+  rc_snap_key_save(r->snap, &sp->key);
+  char err[1024];
+  if (rc_spool_write(r->spool_dir, sp, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_STAGE_STOP;
+  }
+  r->snap_next++;
+  r->snap_dropped += ch->nrows - n;
+  rc_snap_count(r->snap, ch->table, n, ch->last);
+  rc_snap_release(r->snap);
+  return send_spool(r, sp, at);
+}
+
+/* Between two transactions, at file:pos of the stream (the next event's offset): first the
+ * chunks a crash left unacknowledged, again, each at the position it was sent at; then read
+ * the next chunk when none is held, and send the held one once the stream has reached its
+ * position. Returns 0, 1 when the snapshot is complete, RC_STAGE_STOP, or an exit status > 1
+ * after saying why (a table that cannot be read). */
+static int snap_step(reader *r, const char *file, uint64_t pos) {
+  if (!r->snap || !r->fde_len || strcmp(file, r->file)) return 0;
+  /* after a reconnect, events already in batches are read again: no chunk goes out before them */
+  if (r->sent_file[0] && !strcmp(r->sent_file, file) && pos < r->sent_pos) return 0;
+  char err[1024];
+  while (r->ireplay < r->nreplay) {
+    rc_spool_chunk *sp = &r->spool;
+    if (!r->replay_loaded) {
+      int rc = rc_spool_read(r->spool_dir, r->replay[r->ireplay], sp, err, sizeof err);
+      if (rc <= 0) {
+        rc_error("%s", rc < 0 ? err : "a snapshot chunk file went away while rowcast runs");
+        return RC_EXIT_CONFIG;
+      }
+      r->replay_loaded = 1;
+    }
+    if (!reached(file, pos, sp->file, sp->pos)) return 0;
+    if (strcmp(file, sp->file) || pos != sp->pos)
+      rc_warn("snapshot chunk %llu was sent at %s:%llu and is sent again at %s:%llu",
+              (unsigned long long)sp->seq, sp->file, (unsigned long long)sp->pos, file, (unsigned long long)pos);
+    rc_info("snapshot chunk %llu (%s.%s, %u rows) sent again as before the restart", (unsigned long long)sp->seq,
+            sp->db, sp->name, sp->nrows);
+    if (send_spool(r, sp, sp->pos) < 0) return RC_STAGE_STOP;
+    r->replay_loaded = 0;
+    r->ireplay++;
+  }
+  if (r->snap_final) return 1;
+  for (;;) {
+    rc_snap_chunk *ch = rc_snap_held(r->snap);
+    if (!ch) {
+      int rc = rc_snap_read(r->snap, &ch, err, sizeof err);
+      if (rc < 0) {
+        rc_error("%s", err);
+        return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+      }
+      if (rc == 0) return 1;
+    }
+    if (!reached(file, pos, ch->file, ch->pos)) return 0;
+    if (send_chunk(r, ch, pos) < 0) return RC_STAGE_STOP;
+    if (r->snap_final) return 1;
+  }
+}
+
 /* An exit status for what process_event returned. */
 static int status_of(reader *r, int rc, const char *err) {
   if (rc >= 0) return 0;
@@ -708,6 +901,159 @@ static int schema_start(reader *r, const rc_checkpoint *cp) {
   return 0;
 }
 
+#define SNAP_REQUEST "snapshot.request"
+
+/* The snapshot request (`rowcast run` leaves <state.dir>/snapshot.request when snapshot.mode
+ * asks for one: tables= the patterns, first= the number of its first chunk) and its spool: 0 when
+ * there is nothing (more) to do, 1 with tables and *first set, or an exit status. */
+static int snap_request(reader *r, char *tables, size_t tsize, uint64_t *first) {
+  char path[4200], err[1024], line[4200];
+  snprintf(path, sizeof path, "%s/%s", rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+  FILE *f;
+  int o = rc_state_open(path, "the snapshot request ", &f, err, sizeof err);
+  if (o < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
+  if (o == 0) return 0;
+  tables[0] = 0;
+  *first = 1;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!strncmp(line, "tables=", 7)) snprintf(tables, tsize, "%s", line + 7);
+    if (!strncmp(line, "first=", 6)) *first = strtoull(line + 6, NULL, 10);
+  }
+  fclose(f);
+  if (!tables[0]) {
+    rc_error("%s has no tables= line: remove it, and give the tables with snapshot.tables", path);
+    return RC_EXIT_CONFIG;
+  }
+  return 1;
+}
+
+/* The snapshot is sent and acknowledged: the request and the spool go. */
+static void snap_forget(reader *r, uint64_t upto) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+  unlink(path);
+  uint64_t *seqs;
+  size_t n;
+  char err[1024];
+  if (rc_spool_list(r->spool_dir, &seqs, &n, err, sizeof err) == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (seqs[i] <= upto) rc_spool_remove(r->spool_dir, seqs[i]);
+    free(seqs);
+  }
+}
+
+/* At start: a snapshot to run, or to resume after a crash (checkpoint.h snapshot= says which
+ * chunks Kafka acknowledged; the spooled ones after it are sent again, then the plan reads on
+ * after the last one). Returns 0 or an exit status. */
+static int snap_open(reader *r, const rc_checkpoint *cp) {
+  char tables[4200], err[1024];
+  uint64_t first = 1;
+  int rc = snap_request(r, tables, sizeof tables, &first);
+  if (rc != 1) return rc;
+  snprintf(r->spool_dir, sizeof r->spool_dir, "%s/snapshot", rc_config_str(r->st.cfg, "state.dir"));
+  uint64_t acked = cp ? cp->snapshot : 0, *seqs = NULL;
+  size_t n = 0, keep = 0;
+  if (rc_spool_list(r->spool_dir, &seqs, &n, err, sizeof err) < 0) {
+    rc_error("%s", err);
+    return RC_EXIT_FAILURE;
+  }
+  for (size_t i = 0; i < n; i++) /* older requests' chunks, and chunks before the acknowledged one */
+    if (seqs[i] < first || seqs[i] < acked) rc_spool_remove(r->spool_dir, seqs[i]);
+    else seqs[keep++] = seqs[i];
+  rc_spool_chunk *sp = &r->spool;
+  r->snap_next = first > acked + 1 ? first : acked + 1;
+  if (keep && (rc = rc_spool_read(r->spool_dir, seqs[keep - 1], sp, err, sizeof err)) <= 0) {
+    rc_error("%s", rc < 0 ? err : "a snapshot chunk file went away while rowcast starts");
+    free(seqs);
+    return RC_EXIT_CONFIG;
+  }
+  if (keep && (sp->flags & RC_SPOOL_FINAL) && acked >= sp->seq) { /* sent and acknowledged */
+    rc_info("the snapshot was sent and Kafka has all of it: nothing to resume");
+    snap_forget(r, sp->seq);
+    free(seqs);
+    return 0;
+  }
+  rc = rc_snap_new(&r->snap, r->srv, tables, r->filter_tables ? r->filter : NULL, (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), err,
+                   sizeof err);
+  if (rc == 0 && keep) {
+    r->snap_next = sp->seq + 1;
+    snprintf(r->snap_file, sizeof r->snap_file, "%s", sp->file);
+    r->snap_pos = sp->pos;
+    r->snap_row = sp->row_base + sp->nrows;
+    rc = rc_snap_resume(r->snap, sp->db, sp->name, (sp->flags & RC_SPOOL_TABLE_DONE) != 0,
+                        (const uint8_t *)sp->key.p, sp->key.len, err, sizeof err);
+    size_t from = 0;
+    while (from < keep && seqs[from] <= acked) from++;
+    memmove(seqs, seqs + from, (keep - from) * sizeof *seqs);
+    r->replay = seqs;
+    r->nreplay = keep - from;
+    seqs = NULL;
+    rc_info("resuming the snapshot: %llu chunks acknowledged, %zu to send again, then on after %s.%s",
+            (unsigned long long)acked, r->nreplay, sp->db, sp->name);
+  }
+  free(seqs);
+  if (rc < 0) {
+    rc_error("%s (the snapshot request stays in %s/%s: fix the cause, or remove that file to run without it)",
+             err, rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+    return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
+  }
+  r->snap_only = !strcmp(rc_config_str(r->st.cfg, "snapshot.mode"), "initial_only");
+  r->snap_started_ns = rc_now_ns();
+  return 0;
+}
+
+/* snap_step at file:pos; once the snapshot is complete, wait for Kafka to acknowledge its last
+ * chunk (the checkpoint's snapshot=, looked at once a second), then forget the request. Returns
+ * 0, 1 when the reader is to end (snapshot.mode=initial_only), or an exit status. */
+static int snap_at(reader *r, const char *file, uint64_t pos) {
+  if (!r->snap || (r->snap_finished && !r->snap_final)) { /* a request left by `rowcast snapshot`? */
+    if (rc_now_ns() < r->snap_poll_ns) return 0;
+    r->snap_poll_ns = rc_now_ns() + 1000000000ull;
+    char path[4200], err[1024];
+    snprintf(path, sizeof path, "%s/%s", rc_config_str(r->st.cfg, "state.dir"), SNAP_REQUEST);
+    if (access(path, F_OK) != 0) return 0;
+    rc_checkpoint cp;
+    int have = rc_checkpoint_read(rc_config_str(r->st.cfg, "state.dir"), &cp, err, sizeof err);
+    rc_snap_free(r->snap);
+    r->snap = NULL;
+    r->snap_finished = 0;
+    r->snap_final = 0;
+    r->snap_sent = r->snap_rows = r->snap_dropped = 0;
+    r->nreplay = r->ireplay = 0;
+    r->replay_loaded = 0;
+    int rc = snap_open(r, have > 0 ? &cp : NULL);
+    if (rc != 0 || !r->snap) return rc;
+    rc_info("snapshot requested while streaming: starting it");
+  }
+  if (r->snap_finished) {
+    if (!r->snap_final || rc_now_ns() < r->snap_poll_ns) return 0;
+    r->snap_poll_ns = rc_now_ns() + 1000000000ull;
+    rc_checkpoint cp;
+    char err[1024];
+    if (rc_checkpoint_read(rc_config_str(r->st.cfg, "state.dir"), &cp, err, sizeof err) > 0 &&
+        cp.snapshot >= r->snap_final) {
+      rc_info("Kafka acknowledged the whole snapshot (chunk %llu)", (unsigned long long)r->snap_final);
+      snap_forget(r, r->snap_final);
+      r->snap_final = 0;
+    }
+    return 0;
+  }
+  int rc = snap_step(r, file, pos);
+  if (rc == RC_STAGE_STOP) return RC_EXIT_FAILURE;
+  if (rc != 1) return rc;
+  double secs = (double)(rc_now_ns() - r->snap_started_ns) / 1e9;
+  rc_info("snapshot complete: %llu rows sent in %llu chunks, %llu left to the stream, in %.1f s (%.0f rows/s)",
+          (unsigned long long)r->snap_rows, (unsigned long long)r->snap_sent, (unsigned long long)r->snap_dropped,
+          secs, secs > 0 ? (double)r->snap_rows / secs : 0.0);
+  r->snap_finished = 1;
+  if (!r->snap_final) snap_forget(r, UINT64_MAX); /* nothing was sent: nothing to wait for */
+  return r->snap_only ? 1 : 0;
+}
+
 /* Stream from a live server until stopped. Returns an exit status. */
 /* While the source is away: keep reporting (the snapshot says it is disconnected) and keep
  * serving signals and the supervisor watch, which set st.stop and end the reconnection. */
@@ -747,6 +1093,7 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
   }
   if (!cp && (rc = record_start(r, rc_config_str(c, "state.dir"))) != 0) return rc;
   if ((rc = schema_start(r, cp)) != 0) return rc;
+  if ((rc = snap_open(r, cp)) != 0) return rc;
   unsigned max_backoff = (unsigned)rc_config_int(c, "source.reconnect_max_ms");
   int status = 0;
   while (!should_stop(r)) {
@@ -760,6 +1107,14 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     int timeout = r->batch_changes ? 0 : 100;
     rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
     if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
+      if (!rc_txn_open(&r->txn)) {
+        rc_server_status ss;
+        rc_server_get_status(r->srv, &ss);
+        if ((rc = snap_at(r, ss.file, ss.pos)) != 0) {
+          if (rc == 1) break; /* snapshot.mode=initial_only: done */
+          return rc;
+        }
+      }
       if (batch_close(r) < 0) return RC_EXIT_FAILURE;
       if (rc_stage_wait(&r->st, NULL, 0, 0) < 0) return RC_EXIT_FAILURE;
       continue;
@@ -789,6 +1144,10 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     }
     if (strcmp(file, r->file)) set_file(r, file);
     if (raw[4] == RC_EV_ROTATE) continue; /* the new file's name is all it says */
+    if (!rc_txn_open(&r->txn) && (rc = snap_at(r, file, off)) != 0) {
+      if (rc == 1) break;
+      return rc;
+    }
     if ((rc = process_event(r, raw, len, off, err, sizeof err)) < 0) {
       status = status_of(r, rc, err);
       break;
@@ -900,6 +1259,10 @@ done:
   rc_binlog_free(r.bl);
   for (size_t i = 0; i < r.n_tmaps; i++) free(r.tmaps[i].raw);
   free(r.tmaps);
+  rc_snap_free(r.snap);
+  rc_buf_free(&r.snapev);
+  rc_spool_chunk_free(&r.spool);
+  free(r.replay);
   if (r.srv) rc_server_close(r.srv);
   rc_schema_free(r.sc);
   for (size_t i = 0; i < r.n_schema_warned; i++) free(r.schema_warned[i]);

@@ -123,6 +123,12 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
   exe[n] = 0;
   char *slash = strrchr(exe, '/');
   snprintf(slash + 1, sizeof exe - (size_t)(slash + 1 - exe), "rowcast-schema");
+  if (access(exe, X_OK) != 0) { /* an installation without it: not worth a restart */
+    if (status) *status = 2;
+    return rc_errf(RC_ERR_ARG, es, esz,
+                   "cannot run %s (%s): rowcast-schema belongs beside the other rowcast programs; or set "
+                   "schema.tracker=off", exe, strerror(errno));
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return rc_errf(RC_ERR_IO, es, esz, "socketpair: %s", strerror(errno));

@@ -499,7 +499,7 @@ static int txn_message(serializer *s, const rc_rec_txn *x, const char *file, uin
   return f == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
 }
 
-static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_row, uint64_t recv_ns,
+static int rows_to_messages(serializer *s, const rc_event *ev, int snapshot, uint32_t first_row, uint64_t recv_ns,
                             uint64_t commit_us, const char *gtid,
                             size_t gtid_len, uint64_t seq, uint32_t *count, char *err, size_t esz) {
   int r = rc_row_iter_begin(&s->it, s->bl, ev, first_row, err, esz);
@@ -555,7 +555,7 @@ static int rows_to_messages(serializer *s, const rc_event *ev, uint32_t first_ro
     if (pj && ((r = rc_project_image(pj, 0, before, &before, err, esz)) < 0 ||
                (r = rc_project_image(pj, 1, after, &after, err, esz)) < 0))
       return r;
-    char op = ch.op;
+    char op = snapshot ? 'r' : ch.op; /* a snapshot row: the reader wrote it as an insert */
     pos.row = ch.row;
     size_t rec = s->frame.len;
     rc_frame_put_message_head(&s->frame, &m);
@@ -649,7 +649,7 @@ static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t 
     if (rc_frame_get_rows(rd, &w) < 0) return RC_ERR_CORRUPT;
     int r = feed(s, w.flags, w.raw, w.raw_len, w.offset, &ev, err, esz);
     if (r < 0) return r;
-    return rows_to_messages(s, &ev, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
+    return rows_to_messages(s, &ev, (w.flags & RC_REC_EV_SNAPSHOT) != 0, w.first_row, w.recv_ns, w.commit_us, w.gtid, w.gtid_len, seq, count, err, esz);
   }
   case RC_REC_TXN: {
     rc_rec_txn x;
@@ -673,6 +673,13 @@ static int handle_record(serializer *s, rc_frame_rd *rd, uint64_t seq, uint32_t 
     if (rc_frame_get_txn_end(rd, &c) < 0) return RC_ERR_CORRUPT;
     size_t rec = s->frame.len;
     rc_frame_put_boundary(&s->frame, &(rc_rec_boundary){file, strlen(file), c.pos});
+    return fit_record(s, rec, seq, count, 0) == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
+  }
+  case RC_REC_PROGRESS: { /* passed on: the publisher's checkpoint records it */
+    rc_rec_progress g;
+    if (rc_frame_get_progress(rd, &g) < 0) return RC_ERR_CORRUPT;
+    size_t rec = s->frame.len;
+    rc_frame_put_progress(&s->frame, &g);
     return fit_record(s, rec, seq, count, 0) == RC_STAGE_STOP ? RC_STAGE_STOP : 0;
   }
   default:

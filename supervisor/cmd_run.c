@@ -5,7 +5,9 @@
  * server of source.* (group.c) until SIGTERM/SIGINT.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -35,6 +37,26 @@ static int check_source(const rc_config *cfg) {
   return 0;
 }
 
+/* snapshot.mode: leave <state.dir>/snapshot.request (the tables to read) for the reader, which
+ * runs the snapshot and removes the request once it is sent: initial, without a checkpoint (a
+ * first run); always and initial_only, at every start. A request left by a run that did not
+ * finish its snapshot stays as it is: the snapshot resumes. Returns 0, or 2 after saying why. */
+static int snapshot_request(rc_config *cfg) {
+  const char *mode = rc_config_str(cfg, "snapshot.mode");
+  if (!strcmp(mode, "never")) return 0;
+  const char *state = rc_config_str(cfg, "state.dir");
+  rc_checkpoint cp;
+  char err[1024];
+  int have = rc_checkpoint_read(state, &cp, err, sizeof err);
+  if (have < 0) return 0; /* the reader says what is wrong with it, and stops */
+  if (have && !strcmp(mode, "initial")) return 0;
+  if (rc_snapshot_request(state, rc_config_str(cfg, "snapshot.tables"), err, sizeof err) < 0) {
+    fprintf(stderr, "rowcast run: %s\n", err);
+    return 2;
+  }
+  return 0;
+}
+
 int rc_cmd_run(int argc, char **argv) {
   rc_log_init("rowcast");
   rc_config *cfg;
@@ -48,7 +70,7 @@ int rc_cmd_run(int argc, char **argv) {
     fprintf(stderr, "rowcast run: set source.server_id to a replica id no other replica of %s uses "
                     "(e.g. -o source.server_id=4242)\n",
             rc_config_str(cfg, "source.host"));
-  } else if (check_source(cfg) == 0) {
+  } else if (check_source(cfg) == 0 && (status = snapshot_request(cfg)) == 0) {
     status = rc_group_run(cfg, argv + first, 0);
   }
   rc_config_free(cfg);

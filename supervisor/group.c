@@ -62,7 +62,7 @@
 #include "state_lock.h"
 
 #define MAX_CHILDREN 66
-#define MAX_METRICS 48 /* a snapshot's counters kept per stage (the publisher sends 23) */
+#define MAX_METRICS 64 /* a snapshot's counters kept per stage (the reader sends up to ~40) */
 
 typedef struct {
   char name[32];
@@ -80,6 +80,7 @@ typedef struct {
   char gtid[128]; /* reader: the GTID of the transaction it reads */
   char *snap;      /* its last snapshot as it came (snap_len bytes), for /metrics */
   size_t snap_len;
+  char snap_table[300]; /* reader: the table a snapshot is reading ("" none) */
   /* from the kernel when reaped (wait4), summed over the slot's restarts: exact, unlike the
    * stages' own snapshots, which stop up to metrics.interval_ms before they exit */
   uint64_t cpu_us, max_rss_kb;
@@ -170,6 +171,7 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
   }
   c->nm = 0;
   c->snap_ns = rc_now_ns();
+  c->snap_table[0] = 0;
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
     char name[32];
     unsigned long long v;
@@ -180,6 +182,10 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
     }
     if (!strncmp(line, "gtid ", 5)) {
       snprintf(c->gtid, sizeof c->gtid, "%s", line + 5);
+      continue;
+    }
+    if (!strncmp(line, "snapshot_table ", 15)) {
+      snprintf(c->snap_table, sizeof c->snap_table, "%s", line + 15);
       continue;
     }
     if (sscanf(line, "%31s %llu", name, &v) == 2 && c->nm < MAX_METRICS) {
@@ -237,6 +243,12 @@ static void write_stats(group *g) {
         fprintf(f, ",\"%s\":%llu", c->m[k].name, (unsigned long long)c->m[k].value);
     if (c->file[0]) fprintf(f, ",\"file\":\"%s\"", c->file);
     if (c->gtid[0]) fprintf(f, ",\"gtid\":\"%s\"", c->gtid);
+    if (c->snap_table[0]) { /* the table a snapshot reads, its pace and what is left */
+      double ms = (double)metric_of(c, "snapshot_table_ms"), rows = (double)metric_of(c, "snapshot_table_rows");
+      double est = (double)metric_of(c, "snapshot_table_estimate"), rate = ms > 0 ? rows * 1000 / ms : 0;
+      fprintf(f, ",\"snapshot_table\":\"%s\",\"snapshot_table_rows_per_s\":%.0f,\"snapshot_table_eta_s\":%.0f",
+              c->snap_table, rate, rate > 0 && est > rows ? (est - rows) / rate : 0);
+    }
     fputc('}', f);
   }
   fputc(']', f);
@@ -262,6 +274,11 @@ static void progress_line(group *g, int final) {
             (unsigned long long)(read > acked ? read - acked : 0),
             pub ? (double)metric_of(pub, "latency_p50_us") / 1000 : 0,
             pub ? (double)metric_of(pub, "latency_p99_us") / 1000 : 0);
+    child *rd = find_child(g, "reader", 0);
+    if (rd && rd->snap_table[0])
+      fprintf(stderr, "\rrowcast: snapshot %s %llu/~%llu rows (tables %llu/%llu done)   ", rd->snap_table,
+              (unsigned long long)metric_of(rd, "snapshot_table_rows"), (unsigned long long)metric_of(rd, "snapshot_table_estimate"),
+              (unsigned long long)metric_of(rd, "snapshot_tables_done"), (unsigned long long)metric_of(rd, "snapshot_tables"));
     fflush(stderr);
   }
   g->last_line_ns = now;
@@ -783,7 +800,7 @@ static void print_done(const group *g, const char *summary) {
          "values %.3f MB); latency p50 %.1f ms, "
          "p99 %.1f ms, max %.1f ms (receipt to Kafka ack; from commit: p50 %.1f ms, p99 %.1f ms); "
          "checkpoint %.*s\n",
-         g->draining ? "stopped on request after publishing" : "replayed", (unsigned long long)changes,
+         g->draining ? "stopped on request after publishing" : g->nfiles ? "replayed" : "published", (unsigned long long)changes,
          (unsigned long long)done_value(summary, "tables="), secs, secs > 0 ? (double)changes / secs : 0,
          (double)done_value(summary, "key_bytes=") / 1e6, (double)done_value(summary, "value_bytes=") / 1e6,
          (double)done_value(summary, "latency_p50_us=") / 1000, (double)done_value(summary, "latency_p99_us=") / 1000,
@@ -791,6 +808,13 @@ static void print_done(const group *g, const char *summary) {
          (double)done_value(summary, "commit_latency_p50_us=") / 1000,
          (double)done_value(summary, "commit_latency_p99_us=") / 1000, cp ? (int)strcspn(cp + 11, "\n") : 0,
          cp ? cp + 11 : "");
+  uint64_t chunks = stage_sum(g, "reader", "snapshot_chunks");
+  if (chunks) /* the reader's last report: this run's snapshot */
+    printf("rowcast: snapshot: %llu rows sent as r in %llu chunks (%llu left to the stream), %llu of %llu tables done\n",
+           (unsigned long long)stage_sum(g, "reader", "snapshot_rows_sent"), (unsigned long long)chunks,
+           (unsigned long long)stage_sum(g, "reader", "snapshot_rows_dropped"),
+           (unsigned long long)stage_sum(g, "reader", "snapshot_tables_done"),
+           (unsigned long long)stage_sum(g, "reader", "snapshot_tables"));
 }
 
 /* The last two summary lines: peak memory and CPU time of each stage (from the kernel, summed

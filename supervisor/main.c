@@ -24,6 +24,9 @@ static const command commands[] = {
     {"run", rc_cmd_run, "[--config F] [-o key=value]...",
      "stream every row change of the live MySQL/MariaDB server\n"
      "of source.* into Kafka until SIGTERM/SIGINT (which drains)"},
+    {"snapshot", rc_cmd_snapshot, "[--config F] [-o key=value]... TABLE...",
+     "ask a running (or the next) run to snapshot the tables:\n"
+     "their rows as op r changes, merged with the stream"},
     {"stats", rc_cmd_stats, "[--config F] [-o key=value]... [--watch [--interval MS]]",
      "the live figures of a running replay or run (--watch:\n"
      "a live view, like top)"},

@@ -481,4 +481,24 @@ static inline int rc_row_iter_next(rc_row_iter *it, rc_row_change *ch, char *err
   return 1;
 }
 
+/* ---- writing the binlog's forms (row_encode.c), for snapshots ------------------------- */
+
+/* A complete TABLE_MAP event (header, body, optional metadata for signedness, column charsets,
+ * names, ENUM/SET labels and the simple primary key; no checksum) for table t, with table_id
+ * and timestamp ts. t needs db, name, and per column: type (RC_T_ENUM/SET as such), length,
+ * precision/scale, fsp, nullable, is_signed, collation, name, labels, pk; and has_names,
+ * has_pk, has_charsets set. out is overwritten. 0, or RC_ERR_UNSUPPORTED naming the column whose
+ * type has no table-map form here. */
+int rc_table_map_build(const rc_table *t, uint64_t table_id, uint32_t ts, int is_mariadb, rc_buf_t *out,
+                       char *errstr, size_t errstr_size);
+/* A WRITE_ROWS_V1 event in out (overwritten): begin writes its header for table_id (every
+ * column present); rc_row_image_put appends one row image (vals[i].kind RC_V_NULL or the
+ * value in the kind rows.c decodes for the column's type; strings, decimals and blobs point to
+ * their bytes, a DECIMAL in its packed form); finish sets the event's size. The event has no
+ * checksum. rc_row_image_put returns 0, or RC_ERR_ARG / RC_ERR_UNSUPPORTED naming the column
+ * (out is then as before the call). */
+void rc_rows_build_begin(rc_buf_t *out, uint64_t table_id, uint32_t ncols, uint32_t ts);
+int rc_row_image_put(rc_buf_t *out, const rc_table *t, const rc_value *vals, char *errstr, size_t errstr_size);
+void rc_rows_build_finish(rc_buf_t *out);
+
 #endif

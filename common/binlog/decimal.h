@@ -24,4 +24,9 @@ int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale);
  * (set on a negative zero too). Returns 0, or RC_ERR_CORRUPT as rc_decimal_format does. */
 int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg);
 
+/* The packed form (rc_decimal_size bytes into out) of a decimal written as text ("-12.50",
+ * digits, an optional sign and point): the inverse of rc_decimal_format. Returns 0, or
+ * RC_ERR_ARG when the text is not a decimal or has more digits than the column holds. */
+int rc_decimal_from_text(const char *s, size_t n, int precision, int scale, uint8_t *out);
+
 #endif

@@ -57,13 +57,18 @@ static int parse_line(char *line, rc_checkpoint *cp, int *have, char *why, size_
       return -1;
     }
     snprintf(cp->gtid, sizeof cp->gtid, "%s", line + 5);
+  } else if (!strncmp(line, "snapshot=", 9)) {
+    if (parse_u64(line + 9, &cp->snapshot) < 0) {
+      snprintf(why, wn, "snapshot= needs a decimal count, not '%.40s'", line + 9);
+      return -1;
+    }
   } else if (!strncmp(line, "changes=", 8)) {
     if (parse_u64(line + 8, &cp->changes) < 0) {
       snprintf(why, wn, "changes= needs a decimal count, not '%.40s'", line + 8);
       return -1;
     }
   } else {
-    snprintf(why, wn, "unexpected '%.60s' (expected file=, pos=, changes= or gtid=)", line);
+    snprintf(why, wn, "unexpected '%.60s' (expected file=, pos=, changes=, gtid= or snapshot=)", line);
     return -1;
   }
   return 0;
@@ -117,6 +122,8 @@ int rc_checkpoint_write(const char *dir, const rc_checkpoint *cp, char *errstr, 
   int n = snprintf(text, sizeof text, "file=%s\npos=%llu\nchanges=%llu\n%s%s%s", cp->file,
                    (unsigned long long)cp->pos, (unsigned long long)cp->changes, cp->gtid[0] ? "gtid=" : "",
                    cp->gtid, cp->gtid[0] ? "\n" : "");
+  if (cp->snapshot && n > 0 && (size_t)n < sizeof text)
+    n += snprintf(text + n, sizeof text - (size_t)n, "snapshot=%llu\n", (unsigned long long)cp->snapshot);
   errno = 0; /* a short write sets none */
   if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
     int e = errno ? errno : EIO;

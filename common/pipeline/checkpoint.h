@@ -8,6 +8,10 @@
  *   pos=1234
  *   changes=5000
  *   gtid=0-1-4711,1-2-99
+ *   snapshot=17
+ *
+ * snapshot= (absent: 0) is the snapshot progress at the checkpoint: the number of the last
+ * snapshot chunk whose rows Kafka acknowledged (frame.h rc_rec_progress; reader/snapshot.h).
  *
  * gtid= (absent when the stream had no GTID) is the GTID state at the checkpoint, as far as the
  * acknowledged changes give it: the last GTID per MariaDB domain ("domain-server-seq", comma
@@ -30,6 +34,7 @@ typedef struct rc_checkpoint {
   uint64_t pos;
   uint64_t changes; /* changes acknowledged in total, for reports */
   char gtid[RC_GTID_STATE_MAX]; /* the GTID state ("" none): see above */
+  uint64_t snapshot; /* snapshot chunks acknowledged (0: none) */
 } rc_checkpoint;
 
 /* Fold one GTID (text, len bytes) into a GTID state: it replaces the entry of its MariaDB

@@ -86,6 +86,23 @@ const key_def rc_config_keys[] = {
     {"source.connect_timeout_ms", KT_MS, "5000", 100, 600000, NULL,
      "How long one connection attempt may take."},
 
+    {"snapshot.mode", KT_ENUM, "initial", 0, 0, "initial|never|always|initial_only",
+     "rowcast run only. initial: when the state dir has no checkpoint yet, first send every "
+     "row the tables of snapshot.tables already hold (op r), merged with the stream, then "
+     "stream on; never: stream only; always: a snapshot at every start of rowcast run, even "
+     "with a checkpoint (a restart after a crash resumes the snapshot in progress instead); "
+     "initial_only: the snapshot, then stop (the checkpoint is then where a later run streams "
+     "on from). See docs/snapshots.md."},
+    {"snapshot.tables", KT_STRING, "*.*", 1, 4096, NULL,
+     "The tables a snapshot reads: comma-separated DB.TABLE patterns, the syntax of "
+     "filter.include (each part matched on its own with * ? [...]), e.g. shop.*,crm.customer. "
+     "Tables that filter.include / filter.exclude leave out are not read either; the system "
+     "schemas (mysql, sys, information_schema, performance_schema) never are."},
+    {"snapshot.chunk_rows", KT_INT, "10000", 1, 1000000, NULL,
+     "Rows per chunk: a table with a primary key is read in chunks of this many rows in key "
+     "order, each in its own consistent snapshot. A chunk is held in the reader's memory until "
+     "the stream reaches its position: this bounds the memory a snapshot takes."},
+
     {"batch.max_changes", KT_INT, "1000", 1, 1000000, NULL,
      "A batch closes when it holds this many changes (inserted, updated or deleted rows). "
      "Bigger batches mean fewer messages between stages, and more memory and latency per "
@@ -251,6 +268,7 @@ const key_check rc_config_checks[] = {
     {"filter.exclude", rc_filter_check_tables},
     {"filter.exclude_columns", rc_filter_check_columns},
     {"filter.mask_columns", rc_filter_check_columns},
+    {"snapshot.tables", rc_filter_check_tables},
     {NULL, NULL},
 };
 

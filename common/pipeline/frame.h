@@ -29,6 +29,7 @@
  *                                           str16 table u32 count (END only)
  *   'X' rc_rec_txn_order str16 id u32 order u32 table_order   the transaction of the next 'R'
  *                       and the order (1-based) of its first change in it, and in its table
+ *   'P' rc_rec_progress u64 value           snapshot progress at the transaction end before it
  * MESSAGES frames (serializer -> publisher):
  *   'M' rc_rec_message  u64 recv_ns u64 commit_us str16 topic bytes32 key (null allowed)
  *                       bytes32 value str16 file u64 offset u32 row str16 gtid
@@ -36,6 +37,8 @@
  *   'S' rc_rec_schema   str16 fingerprint (16 hex digits) bytes32 schema JSON
  *   'Z' rc_rec_tombstone str16 topic bytes32 key str16 file u64 offset u32 row
  *                       the tombstone of the delete just before it (publisher.tombstones)
+ *   'P' rc_rec_progress u64 value           (passed on from the events frame) the checkpoint
+ *                                           taken at the boundary before it records it
  *
  * Records point into the payload (reading) or into the caller's memory (writing): nothing is
  * copied but into the frame buffer, nothing is allocated. The writers and readers are static
@@ -184,13 +187,18 @@ enum {
   RC_REC_BOUNDARY = 'C',
   RC_REC_SCHEMA = 'S',
   RC_REC_TOMBSTONE = 'Z',
+  /* both */
+  RC_REC_PROGRESS = 'P',
 };
 
 /* flags of 'T' and 'R': the raw event has no checksum trailer, because it was unpacked from a
  * TRANSACTION_PAYLOAD (whose own checksum covered it) or rebuilt by the reader (a table map
  * completed from information_schema). Feed it with rc_binlog_feed_nocrc. */
 #define RC_REC_EV_NOCRC 0x01u
-#define RC_REC_EV_FLAGS RC_REC_EV_NOCRC /* every flag bit this version knows */
+/* flag of 'R' only: the rows are a snapshot of the table's existing rows (written by the
+ * reader as a WRITE_ROWS event): their changes get op 'r', not 'c' */
+#define RC_REC_EV_SNAPSHOT 0x02u
+#define RC_REC_EV_FLAGS (RC_REC_EV_NOCRC | RC_REC_EV_SNAPSHOT) /* every flag bit this version knows */
 
 typedef struct { const char *name; size_t len; } rc_rec_file;
 typedef struct { const uint8_t *raw; size_t len; } rc_rec_fde;
@@ -226,6 +234,10 @@ typedef struct {
   size_t gtid_len;
 } rc_rec_message;
 typedef struct { const char *file; size_t file_len; uint64_t pos; } rc_rec_boundary;
+/* Snapshot progress (an opaque number to the pipeline: the reader's count of snapshot chunks
+ * sent, see reader/snapshot.h): a checkpoint taken at the boundary just before it records it
+ * (checkpoint.h, snapshot=), so a restarted reader knows which chunks Kafka acknowledged. */
+typedef struct { uint64_t value; } rc_rec_progress;
 #define RC_REC_FINGERPRINT_LEN 16
 typedef struct {
   const char *fingerprint; /* RC_REC_FINGERPRINT_LEN hex digits, not NUL-terminated */
@@ -327,6 +339,10 @@ static inline void rc_frame_put_boundary(rc_buf *b, const rc_rec_boundary *c) {
   rc_frame_put_u8(b, RC_REC_BOUNDARY);
   rc_frame_put_str16(b, c->file, c->file_len);
   rc_frame_put_u64(b, c->pos);
+}
+static inline void rc_frame_put_progress(rc_buf *b, const rc_rec_progress *g) {
+  rc_frame_put_u8(b, RC_REC_PROGRESS);
+  rc_frame_put_u64(b, g->value);
 }
 static inline void rc_frame_put_schema(rc_buf *b, const rc_rec_schema *s) {
   rc_frame_put_u8(b, RC_REC_SCHEMA);
@@ -442,6 +458,11 @@ static inline int rc_frame_get_boundary(rc_frame_rd *r, rc_rec_boundary *c) {
   if (rc_frame_rec_tag(r, RC_REC_BOUNDARY) < 0) return RC_ERR_CORRUPT;
   c->file = (const char *)rc_frame_get_str16(r, &c->file_len);
   c->pos = rc_frame_get_u64(r);
+  return rc_frame_rec_end(r, 1);
+}
+static inline int rc_frame_get_progress(rc_frame_rd *r, rc_rec_progress *g) {
+  if (rc_frame_rec_tag(r, RC_REC_PROGRESS) < 0) return RC_ERR_CORRUPT;
+  g->value = rc_frame_get_u64(r);
   return rc_frame_rec_end(r, 1);
 }
 static inline int rc_frame_get_schema(rc_frame_rd *r, rc_rec_schema *s) {

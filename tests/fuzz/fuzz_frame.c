@@ -90,6 +90,12 @@ static void walk_events(rc_frame_rd *rd) {
       rc_frame_put_txn_order(&out, &o);
       break;
     }
+    case RC_REC_PROGRESS: {
+      rc_rec_progress g = {0};
+      if (rc_frame_get_progress(rd, &g) < 0) return;
+      rc_frame_put_progress(&out, &g);
+      break;
+    }
     default:
       return;
     }
@@ -118,6 +124,12 @@ static void walk_messages(rc_frame_rd *rd) {
       if (rc_frame_get_boundary(rd, &c) < 0) return;
       check_inside(rd, c.file, c.file_len);
       rc_frame_put_boundary(&out, &c);
+      break;
+    }
+    case RC_REC_PROGRESS: {
+      rc_rec_progress g = {0};
+      if (rc_frame_get_progress(rd, &g) < 0) return;
+      rc_frame_put_progress(&out, &g);
       break;
     }
     case RC_REC_SCHEMA: {

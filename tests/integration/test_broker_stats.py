@@ -187,7 +187,7 @@ def check_watch(ck, rc, tmp, db):
     state = os.path.join(tmp, "live")
     args = [rc, "run", "-o", f"state.dir={state}", "-o", "serializer.workers=2", "-o", "source.host=127.0.0.1",
             "-o", f"source.port={db.port}", "-o", f"source.user={USER}", "-o", f"source.password={PASSWORD}",
-            "-o", "source.server_id=4242", "-o", "source.start=latest"]
+            "-o", "source.server_id=4242", "-o", "source.start=latest", "-o", "snapshot.mode=never"]
     run = Run(args, state)
     ok = wait_for(lambda: os.path.exists(os.path.join(state, "stats.json")), 30, 0.1)
     ck.check(ok, "rowcast run writes stats.json", run.stderr()[-2000:])

@@ -221,7 +221,7 @@ def live_chaos(ck, rc, work, seed, kills, rate, txn_per_s=40):
         opts = group_opts(state, broker.bootstrap, rate) + [
             "source.host=127.0.0.1", f"source.port={db.port}", f"source.user={USER}", f"source.password={PASSWORD}",
             "source.start=earliest", "source.server_id=4343", "source.reconnect_max_ms=1000",
-            "source.connect_timeout_ms=3000"]
+            "source.connect_timeout_ms=3000", "snapshot.mode=never"]  # the stream alone
         g = cl.Group(with_opts([rc, "run"], opts), work)
         chaos = cl.Chaos(g, col, rnd, kills * 1500, state)
         chaos.kills_extra = []

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import tempfile
 
-COMMANDS = ["replay", "run", "stats", "config", "decode", "tail", "broker"]
+COMMANDS = ["replay", "run", "snapshot", "stats", "config", "decode", "tail", "broker"]
 
 # an option each command takes that needs an argument, given without it
 NEEDS_ARGUMENT = {
-    "replay": "--config", "run": "-o", "stats": "--config", "tail": "--topic", "broker": "--partitions",
+    "replay": "--config", "run": "-o", "snapshot": "--config", "stats": "--config", "tail": "--topic", "broker": "--partitions",
 }
 
 failures = []

@@ -346,6 +346,7 @@ def check_run(ck, rc, db, tmp, key_file, expected, masked, cols):
         state = os.path.join(tmp, "st-run")
         opts = ["state.dir=" + state, "source.host=127.0.0.1", "source.port=%d" % db.port, "source.user=" + USER,
                 "source.password=" + PASSWORD, "source.start=earliest", "source.server_id=%d" % SERVER_ID,
+                "snapshot.mode=never",  # the stream alone (a snapshot would send the rows again as r)
                 "kafka.bootstrap.servers=" + broker.bootstrap] + filter_opts(key_file)
         args = [rc, "run"]
         for o in opts:

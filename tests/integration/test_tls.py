@@ -101,7 +101,7 @@ class Run(RunOutput):
 def opts(db, state, host="127.0.0.1", **kw):
     o = {"state.dir": state, "serializer.format": "json", "source.host": host, "source.port": str(db.port),
          "source.user": USER, "source.server_id": "4343", "source.connect_timeout_ms": "3000",
-         "supervisor.max_restarts": "2"}
+         "supervisor.max_restarts": "2", "snapshot.mode": "never"}  # the stream alone
     o.update(kw)
     args = []
     for k, v in o.items():

@@ -69,6 +69,11 @@ static void test_line(void) {
   RC_CHECK_STR(back.gtid, "0-1-4711,1-2-99");
   RC_CHECK_STR(back.file, "mariadb-bin.000003");
   RC_CHECK(back.pos == 1234);
+  RC_CHECK(back.snapshot == 0 && strstr(text, "snapshot") == NULL); /* no snapshot: no line */
+  cp.snapshot = 17; /* the snapshot progress survives a write too */
+  RC_CHECK(rc_checkpoint_write(dir, &cp, err, sizeof err) == 0);
+  RC_CHECK(rc_checkpoint_read(dir, &back, err, sizeof err) == 1 && back.snapshot == 17);
+  RC_CHECK_STR(back.gtid, "0-1-4711,1-2-99");
   unlink(path);
   rmdir(dir);
 }

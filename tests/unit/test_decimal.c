@@ -139,7 +139,34 @@ static void test_unscaled(void) {
   RC_CHECK_STR(unscaled((const uint8_t[]){0x81, 0x0D, 0xFB, 0x38, 0xD2, 0x04, 0xD2}, 14, 4), "12345678901234");
 }
 
+/* rc_decimal_from_text is the inverse of rc_decimal_format (the snapshot writes DECIMALs read
+ * as text): the known encoding, and text -> packed -> text for edge values. */
+static void test_from_text(void) {
+  uint8_t out[32];
+  const uint8_t pos[] = {0x81, 0x0D, 0xFB, 0x38, 0xD2, 0x04, 0xD2};
+  RC_CHECK(rc_decimal_from_text("1234567890.1234", 15, 14, 4, out) == 0 && !memcmp(out, pos, 7));
+  static const struct { const char *in, *out; int p, s; } cases[] = {
+      {"99999999999999999999999999999999999.999999999999999999999999999999",
+       "99999999999999999999999999999999999.999999999999999999999999999999", 65, 30},
+      {"-0.000000000000000000000000000001", "-0.000000000000000000000000000001", 65, 30},
+      {"0.00", "0.00", 4, 2}, {"-0.00", "0.00", 4, 2}, {"-99.99", "-99.99", 4, 2}, {"5", "5", 1, 0},
+      {"-9999999999", "-9999999999", 10, 0}, {"-0.999999999", "-0.999999999", 9, 9},
+      {"123456789012345678901.12345678901234567", "123456789012345678901.12345678901234567", 38, 17},
+      {"1.5", "1.50000000000000000", 38, 17}, {"007", "7", 3, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int rc = rc_decimal_from_text(cases[i].in, strlen(cases[i].in), cases[i].p, cases[i].s, out);
+    RC_CHECK(rc == 0);
+    if (rc == 0) RC_CHECK_STR(fmt(out, cases[i].p, cases[i].s), cases[i].out);
+  }
+  RC_CHECK(rc_decimal_from_text("100", 3, 4, 2, out) == RC_ERR_ARG);   /* too many integer digits */
+  RC_CHECK(rc_decimal_from_text("1.234", 5, 4, 2, out) == RC_ERR_ARG); /* too many fraction digits */
+  RC_CHECK(rc_decimal_from_text("1e5", 3, 10, 0, out) == RC_ERR_ARG);
+  RC_CHECK(rc_decimal_from_text("", 0, 10, 0, out) == RC_ERR_ARG);
+}
+
 void rc_tests(void) {
+  RC_RUN(test_from_text);
   RC_RUN(test_sizes);
   RC_RUN(test_values);
   RC_RUN(test_unscaled);

@@ -239,9 +239,24 @@ static void test_bad_tags_and_fields(void) {
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
   RC_CHECK(rc_frame_get_tmap(&rd, &t) == RC_ERR_CORRUPT);
   o.len = 0;
-  rc_frame_put_rows(&o, &(rc_rec_rows){1, 2, 3, 4, 0, 0x02, "", 0, (const uint8_t *)"r", 1});
+  rc_frame_put_rows(&o, &(rc_rec_rows){1, 2, 3, 4, 0, 0x04, "", 0, (const uint8_t *)"r", 1});
   rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
   RC_CHECK(rc_frame_get_rows(&rd, &g) == RC_ERR_CORRUPT);
+  /* the snapshot flag is known; a progress record reads back; a short one is refused */
+  o.len = 0;
+  rc_frame_put_rows(&o, &(rc_rec_rows){1, 2, 3, 4, 0, RC_REC_EV_SNAPSHOT | RC_REC_EV_NOCRC, "", 0, (const uint8_t *)"r", 1});
+  rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
+  RC_CHECK(rc_frame_get_rows(&rd, &g) == 0 && g.flags == (RC_REC_EV_SNAPSHOT | RC_REC_EV_NOCRC));
+  o.len = 0;
+  rc_frame_put_progress(&o, &(rc_rec_progress){0x0102030405060708ull});
+  rc_rec_progress pg;
+  rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
+  RC_CHECK(rc_frame_get_progress(&rd, &pg) == 0 && pg.value == 0x0102030405060708ull && !rc_frame_rd_more(&rd));
+  o.len = 0;
+  rc_frame_put_u8(&o, RC_REC_PROGRESS);
+  rc_frame_put_u32(&o, 7);
+  rc_frame_rd_init(&rd, (const uint8_t *)o.p, o.len);
+  RC_CHECK(rc_frame_get_progress(&rd, &pg) == RC_ERR_CORRUPT);
   /* a null where the layout allows none: a table map's event, a message's value */
   o.len = 0;
   rc_frame_put_u8(&o, RC_REC_TMAP);
