@@ -15,7 +15,7 @@ sys.path.insert(0, HERE)
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 
-STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher")
+STAGE_EXECUTABLES = ("rowcast", "rowcast-reader", "rowcast-serializer", "rowcast-publisher", "rowcast-schema")
 
 
 class RunOutput:
@@ -56,7 +56,7 @@ def new_accounts(writer, n, row):
 
 
 def private_rowcast(rowcast, tmp):
-    """Copy the four executables next to `rowcast` into tmp/bin and return tmp/bin/rowcast.
+    """Copy the executables next to `rowcast` into tmp/bin and return tmp/bin/rowcast.
 
     The supervisor runs the stages from its own directory, so with a private copy a rebuild
     during the test cannot swap them under a running group."""
