@@ -50,7 +50,7 @@ static void test_defaults(void) {
   RC_CHECK(rc_config_int(c, "supervisor.stall_timeout_ms") == 30000);
   RC_CHECK(rc_config_kafka_count(c) == 0);
   RC_CHECK(rc_config_int(c, "publisher.headers") == 0);
-  RC_CHECK(rc_config_key_count() == 44);
+  RC_CHECK(rc_config_key_count() == 45);
   RC_CHECK(rc_config_int(c, "source.gtid_resume") == 0);
   RC_CHECK(rc_config_key_name(rc_config_key_count()) == NULL);
   rc_config_free(c);
