@@ -7,7 +7,8 @@
  * (broker_watch.h), which `rowcast stats` (cmd_stats.c) prints and `stats --watch` shows.
  *
  * The steps, in order: open_dirs, open_kafka (the local broker when no Kafka is configured),
- * open_channels; then supervise: start_group/spawn_stage, and per wake-up on_stop_signal,
+ * open_channels, the schema history rebuilt from Kafka when its file is gone (schema_topic.h);
+ * then supervise (which also publishes what the schema history file gained, once a second): start_group/spawn_stage, and per wake-up on_stop_signal,
  * drain_metrics, progress_line and on_child_exit (reaping), whose restart policy is
  * restart_after_crash; at the end print_done and print_resources (the summary).
  *
