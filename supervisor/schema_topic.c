@@ -42,6 +42,7 @@
 #define READ_MS 30000    /* the rebuild's reading of the topic */
 #define MAX_LINES 50000  /* versions produced per look */
 #define METADATA_MS 2000 /* before the topic's creation */
+#define BACKOFF_MAX_MS 30000 /* the rebuild, while Kafka does not answer */
 
 struct rc_schema_topic {
   rc_config *cfg;
@@ -525,7 +526,11 @@ static int write_history(const char *state_dir, hlist *l) {
 int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_broker, volatile sig_atomic_t *stop) {
   char path[PATH_MAX], topic[300], es[600];
   snprintf(path, sizeof path, "%s/schema_history", state_dir);
-  if (!rc_schema_topic_enabled(cfg) || empty_broker || access(path, F_OK) == 0) return 0;
+  if (!rc_schema_topic_enabled(cfg) || access(path, F_OK) == 0) return 0;
+  char mark[PATH_MAX + 16];
+  snprintf(mark, sizeof mark, "%s.published", path);
+  unlink(mark); /* it was of a file that is gone (and whose inode a new file may reuse) */
+  if (empty_broker) return 0;
   topic_name(cfg, topic, sizeof topic);
   static const char *const own[] = {"client.id", "rowcast-schema-history", "group.id", "rowcast-schema-history",
                                     "enable.partition.eof", "true", "enable.auto.commit", "false",
@@ -535,24 +540,35 @@ int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_bro
     rc_error("the schema history topic %s cannot be read: %s", topic, es);
     return 2;
   }
-  const rd_kafka_metadata_t *md = NULL;
-  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, KAFKA_MS);
+  /* the topic's partitions and their offsets; while Kafka does not answer, again and again */
   int npart = -1, rc = 0;
-  for (int i = 0; !e && i < md->topic_cnt; i++)
-    if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err) npart = md->topics[i].partition_cnt;
-  if (md) rd_kafka_metadata_destroy(md);
-  int64_t *lo = calloc(npart > 0 ? (size_t)npart : 1, sizeof *lo), *hi = calloc(npart > 0 ? (size_t)npart : 1, sizeof *hi);
-  int64_t total = 0;
-  for (int p = 0; !e && p < npart; p++) {
-    e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo[p], &hi[p], KAFKA_MS);
-    total += hi[p] - lo[p];
+  int64_t *lo = NULL, *hi = NULL, total = 0;
+  rd_kafka_resp_err_t e;
+  for (uint64_t backoff = 1000;; backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2) {
+    const rd_kafka_metadata_t *md = NULL;
+    npart = -1;
+    total = 0;
+    e = rd_kafka_metadata(rk, 1, NULL, &md, KAFKA_MS);
+    for (int i = 0; !e && i < md->topic_cnt; i++)
+      if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err) npart = md->topics[i].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    free(lo);
+    free(hi);
+    lo = calloc(npart > 0 ? (size_t)npart : 1, sizeof *lo);
+    hi = calloc(npart > 0 ? (size_t)npart : 1, sizeof *hi);
+    for (int p = 0; !e && p < npart; p++) {
+      e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo[p], &hi[p], KAFKA_MS);
+      total += hi[p] - lo[p];
+    }
+    if (!e || *stop) break;
+    rc_warn("Kafka at %s does not answer (%s): rowcast cannot tell whether %s holds the schema history that %s "
+            "lacks, so the stages wait; trying again in %.0f s (SIGTERM stops; schema.history_topic=false lets the "
+            "history start over)", bootstrap_of(cfg), rd_kafka_err2str(e), topic, path, (double)backoff / 1e3);
+    for (uint64_t end = rc_now_ms() + backoff; !*stop && rc_now_ms() < end;) usleep(100000);
   }
   hlist l = {0};
-  if (e) {
-    rc_error("Kafka at %s did not answer (%s): rowcast cannot tell whether %s holds the schema history that %s "
-             "lacks; start again when Kafka answers, or with schema.history_topic=false to let the history start "
-             "over", bootstrap_of(cfg), rd_kafka_err2str(e), topic, path);
-    rc = 1;
+  if (*stop) {
+    rc = RC_SCHEMA_TOPIC_STOPPED;
   } else if (npart > 0 && total > 0 && (rc = read_topic(rk, topic, npart, lo, hi, &l, stop)) == 0 && l.n) {
     qsort(l.e, l.n, sizeof *l.e, by_key);
     size_t k = 0; /* the last message of each key */

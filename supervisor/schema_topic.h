@@ -36,9 +36,11 @@ int rc_schema_topic_enabled(const rc_config *cfg);
  * from them (the last message of each key, in the order of their binlog positions), and
  * record it as published. Logged; nothing to do when the file exists, the topic does not, or
  * empty_broker (rowcast's local broker, started empty by this run). Kafka is reached with cfg's
- * kafka.* settings. Returns 0, RC_SCHEMA_TOPIC_STOPPED when *stop was set, or an exit status after logging why: 1 when Kafka does not answer
- * (rowcast cannot tell whether there is a history to rebuild) or the file cannot be written, 2
- * for a message in the topic that is not a version rowcast wrote.
+ * kafka.* settings; while it does not answer (rowcast cannot tell whether there is a history to
+ * rebuild), the attempt is logged and made again, with a delay doubling to 30 s, until *stop.
+ * Returns 0, RC_SCHEMA_TOPIC_STOPPED when *stop was set, or an exit status after logging why: 1
+ * when the topic cannot be read to its end or the file cannot be written, 2 for a message in the
+ * topic that is not a version rowcast wrote.
  */
 int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_broker, volatile sig_atomic_t *stop);
 
