@@ -532,6 +532,7 @@ int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_bro
   unlink(mark); /* it was of a file that is gone (and whose inode a new file may reuse) */
   if (empty_broker) return 0;
   topic_name(cfg, topic, sizeof topic);
+  uint64_t t0 = rc_now_ms();
   static const char *const own[] = {"client.id", "rowcast-schema-history", "group.id", "rowcast-schema-history",
                                     "enable.partition.eof", "true", "enable.auto.commit", "false",
                                     "enable.auto.offset.store", "false", "fetch.wait.max.ms", "10", NULL};
@@ -586,8 +587,8 @@ int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_bro
     rc = write_history(state_dir, &l);
     if (rc == 0)
       rc_info("schema history: %s was missing; rebuilt from %s: %zu table versions (%zu messages read), up to "
-              "%s:%llu", path, topic, l.n, read, l.e[l.n - 1].file[0] ? l.e[l.n - 1].file : "(first versions)",
-              (unsigned long long)l.e[l.n - 1].off);
+              "%s:%llu, in %llu ms", path, topic, l.n, read, l.e[l.n - 1].file[0] ? l.e[l.n - 1].file : "(first versions)",
+              (unsigned long long)l.e[l.n - 1].off, (unsigned long long)(rc_now_ms() - t0));
   }
   hlist_free(&l);
   free(lo);
