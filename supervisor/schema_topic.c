@@ -193,6 +193,16 @@ static void mark_write(rc_schema_topic *st) {
 
 /* ---- publishing ---------------------------------------------------------------------------- */
 
+/* A metadata request for the topic alone, which creates it where the cluster auto-creates topics
+ * (as the first produce would, but the producer learns its partitions now instead of after its
+ * next metadata refresh, a second later). */
+static void auto_create(rc_schema_topic *st) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(st->rk, st->topic, NULL);
+  const rd_kafka_metadata_t *md = NULL;
+  if (rkt && rd_kafka_metadata(st->rk, 0, rkt, &md, METADATA_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+  if (rkt) rd_kafka_topic_destroy(rkt);
+}
+
 /* Ask for the topic, compacted, unless it exists or the cluster cannot create it: a metadata
  * round first (at most METADATA_MS, once per run: the supervisor's loop waits that long only
  * when Kafka does not answer), since a CreateTopics without a controller waits out its whole
@@ -202,6 +212,7 @@ static void create_topic(rc_schema_topic *st) {
   if (st->local_broker) {
     rc_info("%s: rowcast's local broker cannot create topics, so it is created at the first version published, "
             "not compacted (it keeps messages in memory only)", st->topic);
+    auto_create(st);
     return;
   }
   const rd_kafka_metadata_t *md = NULL;
@@ -217,6 +228,7 @@ static void create_topic(rc_schema_topic *st) {
               "is created at the first version published, with the cluster's defaults for new topics; where those "
               "delete old messages, create it with cleanup.policy=compact, or the history cannot be rebuilt from "
               "it in full", bootstrap_of(st->cfg), st->topic);
+      auto_create(st);
       return;
     }
   }
