@@ -24,7 +24,8 @@ it too.
                  source over TLS itself (its own log line; the server, which requires SSL of
                  the user, let it in) to read the server's schema, and the rows arrive named.
                  The password, given in ROWCAST_SOURCE_PASSWORD, is in neither the tracker's
-                 /proc/PID/cmdline nor its /proc/PID/environ (the reader's environment has it).
+                 /proc/PID/cmdline nor its /proc/PID/environ (the reader's environment has it),
+                 nor in a log line or a file of the state dir (schema_history included).
   disabled       source.tls=disabled streams with no TLS handshake (Ssl_accepts unchanged), the
                  password from ROWCAST_SOURCE_PASSWORD.
   no TLS         the server restarted without TLS (--skip-ssl): required refuses it (exit 2, "does
@@ -346,6 +347,13 @@ def test_tracker(ck, rc, tmp, db, certs, broker, col):
                  f"{label}: the password is in neither the command line nor the environment of the tracker "
                  f"(pid {tracker}); the reader's environment has it; no log line holds it",
                  repr(texts)[:600])
+        kept = {}
+        for d, _, names in os.walk(state):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    kept[n] = f.read()
+        ck.check("schema_history" in kept and not any(SECRET.encode() in v for v in kept.values()),
+                 f"{label}: no file of the state dir holds the password ({', '.join(sorted(kept))})")
     finally:
         plain_sql(db, f"ALTER USER '{USER}'@'%' REQUIRE NONE; SET GLOBAL binlog_row_metadata = FULL;")
 
