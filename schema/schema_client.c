@@ -156,6 +156,9 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
   sc->fd = sv[0];
   sc->started = 1;
   rc_buf b = {0};
+  size_t need = 64;
+  for (int i = 0; i < NSTRS; i++) need += 24 + (sc->strs[i] ? strlen(sc->strs[i]) : 0);
+  rc_buf_grow(&b, need); /* grown once: no copy of the password is left behind by a realloc */
   size_t at = frame_begin(&b, 'I');
   for (int i = 0; i < NSTRS; i++)
     if (sc->strs[i]) rc_buf_printf(&b, "%s=%s\n", init_keys[i], sc->strs[i]);
