@@ -871,6 +871,7 @@ static char *source_password(void *arg, char *es, size_t esz) {
  * without names, for run at once (where the stream starts, the server's schema is read) unless
  * the server logs FULL metadata. Returns 0, or an exit status. */
 static int schema_start(reader *r, const rc_checkpoint *cp) {
+  static const char *const password_env[] = {RC_SOURCE_PASSWORD_ENV, NULL}; /* it gets the password otherwise */
   rc_config *c = r->st.cfg;
   if (!strcmp(rc_config_str(c, "schema.tracker"), "off")) return 0;
   if (r->srv && rc_server_meta_full(r->srv)) return 0;
@@ -890,9 +891,13 @@ static int schema_start(reader *r, const rc_checkpoint *cp) {
                       .start_file = file, .start_pos = pos, .source_host = rc_config_str(c, "source.host"),
                       .source_port = port, .source_socket = rc_config_str(c, "source.socket"),
                       .source_user = rc_config_str(c, "source.user"),
-                      .source_password = pw};
+                      .source_password = pw, .source_tls = rc_config_str(c, "source.tls"),
+                      .source_tls_ca = rc_config_str(c, "source.tls_ca"),
+                      .source_tls_cert = rc_config_str(c, "source.tls_cert"),
+                      .source_tls_key = rc_config_str(c, "source.tls_key"), .env_drop = password_env};
   int status;
   r->sc = rc_schema_new(&o, &status, err, sizeof err);
+  if (pw) explicit_bzero(pw, strlen(pw));
   free(pw);
   if (!r->sc) {
     rc_error("schema history: %s", err);

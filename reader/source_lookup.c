@@ -53,7 +53,7 @@ static int lookup_query(rc_server *s, const rc_table *t, MYSQL_RES **res, char *
   free(n);
   int rc = 0;
   sigset_t old;
-  int held = rc_server_hold_signals(s->tls_on, &old);
+  int held = rc_server_hold_signals(s->tls_st.on, &old);
   if (mysql_query(s->meta, sql) || !(*res = mysql_store_result(s->meta)))
     rc = rc_server_fail(s, s->meta, "looking a table up in information_schema", es, esz);
   rc_server_release_signals(&old, held);

@@ -49,6 +49,7 @@ typedef unsigned char uchar;
 
 #include "buf.h"
 #include "clock.h"
+#include "connect_tls.h"
 #include "log.h"
 #include "source_config.h"
 
@@ -63,8 +64,11 @@ static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
-/* source.tls by rc_tls_mode, for messages */
-static const char *const tls_names[] = {"disabled", "preferred", "required", "verify_ca", "verify_identity"};
+/* source.tls and its files as the connection helper takes them (connect_tls.h) */
+_Static_assert(RC_TLS_VERIFY_IDENTITY == 4 && RC_CONNECT_TLS_MODES == 5, "connect_tls.h numbers source.tls as rc_tls_mode");
+static rc_connect_tls tls_of(const rc_server *s) {
+  return (rc_connect_tls){s->tls, s->tls_ca, s->tls_cert, s->tls_key, s->where, s->socket && s->socket[0]};
+}
 
 /* Is this MySQL error something the user must fix (RC_ERR_ARG) or transient (RC_ERR_IO)? */
 static int classify(unsigned e) {
@@ -83,36 +87,20 @@ static int classify(unsigned e) {
   case 4151:                            /* ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB) */
   case CR_AUTH_PLUGIN_CANNOT_LOAD:      /* 2059 */
     return RC_ERR_ARG;
-  case CR_SSL_CONNECTION_ERROR:         /* 2026: see tls_refused */
+  case CR_SSL_CONNECTION_ERROR:         /* 2026: see rc_connect_tls_refused */
     return RC_ERR_IO;
   default:
     return RC_ERR_IO; /* CR_* network errors, 1040 too many connections, 1053 shutdown, ... */
   }
 }
 
-/* A TLS error (2026) that a retry will not cure: the server's certificate refused (chain,
- * host name), or TLS required and not offered. Other 2026 errors (a connection cut during the
- * handshake) are transient. Connector/C gives no finer code than the message, whose words come
- * from OpenSSL's X509_verify_cert_error_string and Connector/C's own texts. */
-static int tls_refused(const char *msg) {
-  return strstr(msg, "certificate") || strstr(msg, "Certificate") || strstr(msg, "verif") ||
-         strstr(msg, "SSL is required") || strstr(msg, "issuer") || strstr(msg, "self-signed") ||
-         strstr(msg, "self signed");
-}
-
 /* The error of the last call on m, as an rc_err_t with a message that says what to do. */
 int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t esz) {
   unsigned e = mysql_errno(m);
   const char *msg = mysql_error(m);
-  if (e == CR_SSL_CONNECTION_ERROR && tls_refused(msg))
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "TLS to %s refused (source.tls=%s): %s (error %u): %s", s->where, tls_names[s->tls], msg, e,
-                   strstr(msg, "SSL is required")
-                       ? "enable TLS on the server (ssl_cert and ssl_key), or choose another source.tls"
-                   : s->tls == RC_TLS_VERIFY_IDENTITY
-                       ? "the certificate must be signed by source.tls_ca (or a CA the system trusts) and name "
-                         "source.host in its subject alternative names or common name"
-                       : "the server's certificate must be signed by a CA of source.tls_ca");
+  rc_connect_tls t = tls_of(s);
+  int refused = rc_connect_tls_refused(m, &t, es, esz);
+  if (refused) return refused;
   switch (e) {
   case ER_ACCESS_DENIED_ERROR:
   case 1698:
@@ -139,55 +127,6 @@ int rc_server_fail(rc_server *s, MYSQL *m, const char *doing, char *es, size_t e
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-/* source.tls as Connector/C options (3.3, OpenSSL; libmariadb/secure/openssl.c and
- * plugins/auth/my_auth.c): MYSQL_OPT_SSL_ENFORCE asks for TLS, but when the server does not
- * offer it the login goes on in clear, so the modes that require TLS also check the cipher
- * after the login (tls_check). A CA (MYSQL_OPT_SSL_CA) makes OpenSSL verify the chain during
- * the handshake (SSL_VERIFY_PEER). MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host name check
- * (X509_check_host / X509_check_ip_asc against the host connected to, with the system's CAs
- * when no CA is given), and makes a server without TLS an error before the login. */
-static void tls_options(rc_server *s, MYSQL *m) {
-  my_bool yes = 1, no = 0;
-  if (s->tls == RC_TLS_DISABLED) {
-    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &no);
-    return;
-  }
-  mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
-  if (s->tls >= RC_TLS_VERIFY_CA && s->tls_ca) mysql_optionsv(m, MYSQL_OPT_SSL_CA, s->tls_ca);
-  if (s->tls_cert) mysql_optionsv(m, MYSQL_OPT_SSL_CERT, s->tls_cert);
-  if (s->tls_key) mysql_optionsv(m, MYSQL_OPT_SSL_KEY, s->tls_key);
-  mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, s->tls == RC_TLS_VERIFY_IDENTITY ? &yes : &no);
-}
-
-/* After the login: is the connection as encrypted as source.tls wants? Logs the TLS state of
- * the first connection. 0, or RC_ERR_ARG. */
-static int tls_check(rc_server *s, MYSQL *m, char *es, size_t esz) {
-  const char *cipher = mysql_get_ssl_cipher(m);
-  const char *lib = NULL;
-  mariadb_get_infov(m, MARIADB_TLS_LIBRARY, &lib);
-  s->tls_on = cipher != NULL;
-  s->tls_openssl = lib && !strncmp(lib, "OpenSSL", 7);
-  if (!cipher && s->tls >= RC_TLS_REQUIRED)
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "%s does not offer TLS, and source.tls=%s requires it: enable TLS on the server "
-                   "(ssl_cert and ssl_key; SHOW VARIABLES LIKE 'have_ssl' says YES), or choose "
-                   "source.tls=preferred or disabled",
-                   s->where, tls_names[s->tls]);
-  if (s->tls_said) return 0;
-  s->tls_said = 1;
-  const char *version = NULL;
-  if (cipher) mariadb_get_infov(m, MARIADB_CONNECTION_TLS_VERSION, &version);
-  if (cipher)
-    rc_info("connected to %s over TLS (%s, %s); the server's certificate %s", s->where, version ? version : "?", cipher,
-            s->tls == RC_TLS_VERIFY_IDENTITY ? "is signed by a trusted CA and names the host"
-            : s->tls == RC_TLS_VERIFY_CA     ? "is signed by source.tls_ca (its name is not checked)"
-                                             : "is not checked (source.tls=verify_ca checks it)");
-  else if (s->tls == RC_TLS_PREFERRED && !s->socket)
-    rc_warn("%s does not offer TLS: the connection is not encrypted (source.tls=preferred; required "
-            "refuses such a server)", s->where);
-  return 0;
-}
-
 MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, int *rc) {
   char *pw = NULL;
   if (s->password_fn && !(pw = s->password_fn(s->password_arg, es, esz))) {
@@ -213,7 +152,8 @@ MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, in
   mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
   mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
   mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  tls_options(s, m);
+  rc_connect_tls t = tls_of(s);
+  rc_connect_tls_options(m, &t);
   int use_sock = s->socket && s->socket[0];
   MYSQL *ok = mysql_real_connect(m, use_sock ? "localhost" : s->host, s->user, pw ? pw : s->password, NULL,
                                  use_sock ? 0 : s->port, use_sock ? s->socket : NULL, 0);
@@ -221,7 +161,7 @@ MYSQL *rc_server_connect(rc_server *s, int replication, char *es, size_t esz, in
     explicit_bzero(pw, strlen(pw));
     free(pw);
   }
-  if (!ok || (*rc = tls_check(s, m, es, esz)) != 0) {
+  if (!ok || (*rc = rc_connect_tls_check(m, &t, &s->tls_st, NULL, es, esz)) != 0) {
     if (!ok) *rc = rc_server_fail(s, m, "connecting", es, esz);
     mysql_close(m);
     return NULL;
@@ -669,7 +609,7 @@ static int start_dump(rc_server *s, const rc_checkpoint *cp, const char *start, 
   s->my = rc_server_connect(s, 1, es, esz, &rc);
   if (!s->my) return rc;
   sigset_t old;
-  int held = rc_server_hold_signals(s->tls_on, &old);
+  int held = rc_server_hold_signals(s->tls_st.on, &old);
   rc = start_dump_on(s, cp, start, quiet, es, esz);
   rc_server_release_signals(&old, held);
   return rc;
@@ -786,7 +726,7 @@ static int place_event(rc_server *s, const rc_event *h, uint64_t *off, char *es,
  * in Connector/C, up to the next heartbeat. */
 static int tls_pending(const rc_server *s, const MARIADB_PVIO *pv) {
   if (!pv->ctls) return 0;
-  if (!s->tls_openssl || !pv->ctls->ssl) return 1;
+  if (!s->tls_st.openssl || !pv->ctls->ssl) return 1;
   SSL *ssl = pv->ctls->ssl;
   return SSL_pending(ssl) > 0 || SSL_has_pending(ssl);
 }
@@ -843,7 +783,7 @@ int rc_server_next(rc_server *s, const uint8_t **raw, size_t *len, const char **
         }
       }
       sigset_t old;
-      int held = rc_server_hold_signals(s->tls_on, &old);
+      int held = rc_server_hold_signals(s->tls_st.on, &old);
       int rc = fetch(s, es, esz);
       rc_server_release_signals(&old, held);
       if (rc < 0) return rc;

@@ -11,6 +11,7 @@
 #include <mariadb_rpl.h>
 #include <signal.h>
 
+#include "connect_tls.h"
 #include "source_server.h"
 
 #define DEFAULT_HEARTBEAT_MS 500
@@ -24,8 +25,7 @@ struct rc_server {
   char *tls_ca, *tls_cert, *tls_key; /* NULL when not set */
   char *(*password_fn)(void *arg, char *es, size_t esz);
   void *password_arg;
-  int tls_said;             /* the TLS state of the connection logged once */
-  int tls_on, tls_openssl;  /* the last connection is encrypted; by OpenSSL */
+  rc_connect_tls_state tls_st; /* the last connection's TLS (on, by OpenSSL), said once */
   unsigned port;
   uint32_t server_id;
   unsigned heartbeat_ms, connect_timeout_ms;

@@ -18,6 +18,12 @@
 
 #include "rc_err.h"
 
+/* o's strings, in the order of strs and of the init message's keys */
+enum { STR_PASSWORD = 8, NSTRS = 13 };
+static const char *const init_keys[NSTRS] = {"mode", "state", "initial", "start_file", "source_host", "source_port",
+                                             "source_socket", "source_user", "source_password", "source_tls",
+                                             "source_tls_ca", "source_tls_cert", "source_tls_key"};
+
 typedef struct {
   uint8_t *body;    /* the TABLE_MAP body it answers (header excluded: it differs per event) */
   size_t body_len;
@@ -29,10 +35,11 @@ typedef struct {
 
 struct rc_schema {
   rc_schema_opts o;
-  char *strs[11];   /* the copies behind o's strings */
+  char *strs[NSTRS]; /* the copies behind o's strings (STR_PASSWORD: wiped once sent) */
   pid_t pid;
   int fd;
   int started, failed;
+  int retriable;    /* the tracker's last error was one a restart may mend ('R') */
   rc_buf pending;   /* 'Q' requests read before the start, each framed as on the wire */
   rc_buf out, in;
   cache_entry *cache;
@@ -109,11 +116,19 @@ static int exchange(rc_schema *sc, const rc_buf *b, char *es, size_t esz) {
   }
   sc->in.len = n - 1;
   sc->in.p[sc->in.len] = 0;
-  if (h[4] == 'E') {
-    rc_errf(RC_ERR_ARG, es, esz, "%s", sc->in.p);
+  if (h[4] == 'E' || h[4] == 'R') {
+    sc->retriable = h[4] == 'R';
+    rc_errf(sc->retriable ? RC_ERR_IO : RC_ERR_ARG, es, esz, "%s", sc->in.p);
     return -1;
   }
   return h[4];
+}
+
+static void wipe_password(rc_schema *sc) {
+  if (sc->strs[STR_PASSWORD]) explicit_bzero(sc->strs[STR_PASSWORD], strlen(sc->strs[STR_PASSWORD]));
+  free(sc->strs[STR_PASSWORD]);
+  sc->strs[STR_PASSWORD] = NULL;
+  sc->o.source_password = NULL;
 }
 
 static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
@@ -136,6 +151,7 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
   if (sc->pid < 0) return rc_errf(RC_ERR_IO, es, esz, "fork: %s", strerror(errno));
   if (sc->pid == 0) {
     int fd = dup(sv[1]); /* without CLOEXEC */
+    for (const char *const *e = sc->o.env_drop; e && *e; e++) unsetenv(*e);
     char fdarg[16];
     snprintf(fdarg, sizeof fdarg, "%d", fd);
     execl(exe, "rowcast-schema", "--fd", fdarg, (char *)NULL);
@@ -146,19 +162,20 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
   sc->fd = sv[0];
   sc->started = 1;
   rc_buf b = {0};
+  size_t need = 64;
+  for (int i = 0; i < NSTRS; i++) need += 24 + (sc->strs[i] ? strlen(sc->strs[i]) : 0);
+  rc_buf_grow(&b, need); /* grown once: no copy of the password is left behind by a realloc */
   size_t at = frame_begin(&b, 'I');
-  const char *keys[] = {"mode", "state", "initial", "start_file", "source_host", "source_port", "source_socket",
-                        "source_user", "source_password"};
-  const char *vals[] = {sc->o.mode, sc->o.state_dir, sc->o.initial, sc->o.start_file, sc->o.source_host,
-                        sc->o.source_port, sc->o.source_socket, sc->o.source_user, sc->o.source_password};
-  for (int i = 0; i < 9; i++)
-    if (vals[i]) rc_buf_printf(&b, "%s=%s\n", keys[i], vals[i]);
+  for (int i = 0; i < NSTRS; i++)
+    if (sc->strs[i]) rc_buf_printf(&b, "%s=%s\n", init_keys[i], sc->strs[i]);
   rc_buf_printf(&b, "start_pos=%llu\n", (unsigned long long)sc->o.start_pos);
   frame_end(&b, at);
   int k = exchange(sc, &b, es, esz);
+  explicit_bzero(b.p, b.len); /* it held the password */
   rc_buf_free(&b);
+  wipe_password(sc);
   if (k < 0) {
-    *status = sc->failed ? 1 : 2;
+    *status = sc->failed || sc->retriable ? 1 : 2;
     return -1;
   }
   /* the statements read before the start, in order */
@@ -190,9 +207,11 @@ rc_schema *rc_schema_new(const rc_schema_opts *o, int *status, char *es, size_t 
   }
   sc->fd = -1;
   sc->o = *o;
-  const char **fields[] = {&sc->o.mode, &sc->o.state_dir, &sc->o.initial, &sc->o.start_file, &sc->o.source_host,
-                           &sc->o.source_port, &sc->o.source_socket, &sc->o.source_user, &sc->o.source_password};
-  for (int i = 0; i < 9; i++) *fields[i] = sc->strs[i] = dup_or_null(*fields[i]);
+  const char **fields[NSTRS] = {&sc->o.mode,          &sc->o.state_dir,     &sc->o.initial,       &sc->o.start_file,
+                                &sc->o.source_host,   &sc->o.source_port,   &sc->o.source_socket, &sc->o.source_user,
+                                &sc->o.source_password, &sc->o.source_tls,  &sc->o.source_tls_ca,
+                                &sc->o.source_tls_cert, &sc->o.source_tls_key};
+  for (int i = 0; i < NSTRS; i++) *fields[i] = sc->strs[i] = dup_or_null(*fields[i]);
   if (o->eager && spawn(sc, status, es, esz) < 0) {
     rc_schema_free(sc);
     return NULL;
@@ -210,7 +229,8 @@ void rc_schema_free(rc_schema *sc) {
   }
   cache_clear(sc);
   free(sc->cache);
-  for (int i = 0; i < 11; i++) free(sc->strs[i]);
+  wipe_password(sc);
+  for (int i = 0; i < NSTRS; i++) free(sc->strs[i]);
   rc_buf_free(&sc->pending);
   rc_buf_free(&sc->out);
   rc_buf_free(&sc->in);

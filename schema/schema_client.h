@@ -27,7 +27,13 @@ typedef struct {
   int eager;              /* start at rc_schema_new (run: the server's schema is read there) */
   const char *start_file; /* run: the position the stream starts at */
   uint64_t start_pos;
+  /* run: how the tracker connects to the source, as the reader does (source.tls: its word) */
   const char *source_host, *source_port, *source_socket, *source_user, *source_password;
+  const char *source_tls, *source_tls_ca, *source_tls_cert, *source_tls_key;
+  /* environment variables the tracker must not inherit (NULL-terminated, or NULL): the one that
+   * may hold the source's password. The password goes to it in the init message only, and the
+   * client wipes its own copy once that is sent. Not copied: give an array of static storage. */
+  const char *const *env_drop;
 } rc_schema_opts;
 
 /* A client (started now when eager). On failure NULL with errstr set; *status says whether it

@@ -13,8 +13,14 @@
  * info line when it does not. Nothing a statement does stops the stream: a DDL that fails here
  * leaves its tables as they were, and the next TABLE_MAP check says when that matters.
  *
+ * In `run` it connects to the source itself (to read the server's schema at the start, and a
+ * table again after a mismatch) as the reader does: source.tls and its files, the same check after
+ * the login and the same refusals (common/connect). The password comes in the init message,
+ * never on the command line or in the environment, and is wiped from every buffer that held it.
+ *
  * Protocol (schema_client.c is the other side): each message is a u32 LE length, a kind byte
- * and a payload. 'I' init (key=value lines) -> 'K' or 'E' message; 'Q' query -> 'K' u8 changed;
+ * and a payload. 'I' init (key=value lines) -> 'K', or 'E' (a configuration error) or 'R' (an
+ * error a restart may mend) with the message; 'Q' query -> 'K' u8 changed;
  * 'T' table map -> 'T' u8 status, u32 message length, message, event bytes. EOF: stop.
  */
 #include <errno.h>
@@ -27,17 +33,25 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "connect_tls.h"
 #include "log.h"
 #include "rc_err.h"
 #include "schema_proto.h"
 #include "tracker_int.h"
+
+/* the source's settings in the init message (run), as tracker.src indexes them */
+enum { SRC_HOST, SRC_PORT, SRC_SOCKET, SRC_USER, SRC_PASSWORD, SRC_TLS, SRC_TLS_CA, SRC_TLS_CERT, SRC_TLS_KEY, NSRC };
+static const char *const srckeys[NSRC] = {"source_host", "source_port", "source_socket", "source_user",
+                                          "source_password", "source_tls", "source_tls_ca", "source_tls_cert",
+                                          "source_tls_key"};
 
 typedef struct {
   int fd;
   sc_db db;
   sc_store store;
   char mode[16];              /* decode, replay, run */
-  char *src[5];               /* run: host, port, socket, user, password */
+  char *src[NSRC];            /* run: the source's host, port, socket, user, password, TLS (SRC_*) */
+  rc_connect_tls_state tls_st; /* its TLS, said at the first connection */
   const sc_version **warned;  /* FULL-metadata mismatches already logged */
   size_t nwarned;
   rc_buf msg, reply;
@@ -311,15 +325,44 @@ static int on_tmap(tracker *t, const uint8_t *p, size_t n) {
 
 /* ---- the source server (run) --------------------------------------------------------------- */
 
-static MYSQL *source_connect(tracker *t, char *es, size_t esz) {
+/* A connection to the source as the reader opens its own: the same TLS options, the same check
+ * after the login and the same refusals (connect_tls.h). NULL with es set: RC_ERR_ARG in *rc for
+ * what a retry will not cure (TLS refused or missing, the login refused), RC_ERR_IO otherwise. */
+static MYSQL *source_connect(tracker *t, int *rc, char *es, size_t esz) {
+  const char *sock = t->src[SRC_SOCKET] && *t->src[SRC_SOCKET] ? t->src[SRC_SOCKET] : NULL;
+  unsigned port = (unsigned)atoi(t->src[SRC_PORT] ? t->src[SRC_PORT] : "3306");
+  char where[300];
+  if (sock) snprintf(where, sizeof where, "%s", sock);
+  else snprintf(where, sizeof where, "%s:%u", t->src[SRC_HOST] ? t->src[SRC_HOST] : "127.0.0.1", port);
+  int mode = rc_connect_tls_mode(t->src[SRC_TLS] ? t->src[SRC_TLS] : "preferred");
+  rc_connect_tls tls = {mode < 0 ? 1 : mode, t->src[SRC_TLS_CA], t->src[SRC_TLS_CERT], t->src[SRC_TLS_KEY], where,
+                        sock != NULL};
   MYSQL *m = mysql_init(NULL);
+  if (!m) {
+    *rc = rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    return NULL;
+  }
   mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   unsigned timeout = 10;
+  my_bool no = 0;
   mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-  const char *sock = t->src[2] && *t->src[2] ? t->src[2] : NULL;
-  if (!mysql_real_connect(m, sock ? NULL : t->src[0], t->src[3], t->src[4], NULL,
-                          (unsigned)atoi(t->src[1] ? t->src[1] : "3306"), sock, 0)) {
-    rc_errf(RC_ERR_IO, es, esz, "the schema tracker cannot connect to the source: %s", mysql_error(m));
+  mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &(unsigned){60});
+  mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
+  rc_connect_tls_options(m, &tls);
+  char detail[1024];
+  if (!mysql_real_connect(m, sock ? "localhost" : t->src[SRC_HOST], t->src[SRC_USER], t->src[SRC_PASSWORD], NULL,
+                          sock ? 0 : port, sock, 0)) {
+    unsigned e = mysql_errno(m);
+    if ((*rc = rc_connect_tls_refused(m, &tls, detail, sizeof detail)) == 0) {
+      *rc = e == 1045 || e == 1698 || e == 1130 || e == 1129 ? RC_ERR_ARG : RC_ERR_IO; /* refused logins */
+      snprintf(detail, sizeof detail, "%s (error %u)", mysql_error(m), e);
+    }
+    rc_errf(*rc, es, esz, "the schema tracker cannot connect to the source %s: %s", where, detail);
+    mysql_close(m);
+    return NULL;
+  }
+  if ((*rc = rc_connect_tls_check(m, &tls, &t->tls_st, "the schema tracker connected to", detail, sizeof detail))) {
+    rc_errf(*rc, es, esz, "the schema tracker's connection to the source: %s", detail);
     mysql_close(m);
     return NULL;
   }
@@ -371,9 +414,10 @@ static int copy_from_source(tracker *t, MYSQL *src, const char *db, const char *
 }
 
 int sc_resync_table(tracker *t, const char *db, const char *name, const sc_pos *pos, char *es, size_t esz) {
-  MYSQL *src = source_connect(t, es, esz);
-  if (!src) return RC_ERR_IO;
-  int rc = copy_from_source(t, src, db, name, es, esz), changed = 0;
+  int rc, changed = 0;
+  MYSQL *src = source_connect(t, &rc, es, esz);
+  if (!src) return rc;
+  rc = copy_from_source(t, src, db, name, es, esz);
   mysql_close(src);
   if (rc == 0) rc = sc_store_sync(&t->store, &t->db, pos, 'r', NULL, 0, &changed, es, esz);
   return rc;
@@ -384,7 +428,7 @@ int sc_resync_table(tracker *t, const char *db, const char *name, const sc_pos *
 static int on_init(tracker *t, const uint8_t *p, size_t n, char *es, size_t esz) {
   char *text = strndup((const char *)p, n), *save = NULL, *state = NULL, *initial = NULL;
   sc_pos start = {{0}, 0};
-  static const char *const srckeys[] = {"source_host", "source_port", "source_socket", "source_user", "source_password"};
+  if (!text) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
   for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
     char *eq = strchr(l, '=');
     if (!eq) continue;
@@ -394,8 +438,11 @@ static int on_init(tracker *t, const uint8_t *p, size_t n, char *es, size_t esz)
     else if (!strcmp(l, "initial")) initial = eq;
     else if (!strcmp(l, "start_file")) snprintf(start.file, sizeof start.file, "%s", eq);
     else if (!strcmp(l, "start_pos")) start.off = strtoull(eq, NULL, 10);
-    for (int i = 0; i < 5; i++)
-      if (!strcmp(l, srckeys[i])) t->src[i] = strdup(eq);
+    for (int i = 0; i < NSRC; i++)
+      if (!strcmp(l, srckeys[i])) {
+        free(t->src[i]);
+        t->src[i] = strdup(eq);
+      }
   }
   uint64_t t0 = rc_now_ns();
   int rc = sc_store_open(&t->store, state, es, esz), changed = 0;
@@ -409,13 +456,14 @@ static int on_init(tracker *t, const uint8_t *p, size_t n, char *es, size_t esz)
     if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &(sc_pos){{0}, 0}, 'i', NULL, 0, &changed, es, esz);
     if (rc == 0) rc_info("schema.initial %s: %d tables and databases", initial, changed);
   } else if (rc == 0 && !strcmp(t->mode, "run")) {
-    MYSQL *src = source_connect(t, es, esz);
-    rc = src ? copy_from_source(t, src, NULL, NULL, es, esz) : RC_ERR_IO;
+    MYSQL *src = source_connect(t, &rc, es, esz);
+    if (src) rc = copy_from_source(t, src, NULL, NULL, es, esz);
     if (src) mysql_close(src);
     if (rc == 0) rc = sc_store_sync(&t->store, &t->db, &start, 's', NULL, 0, &changed, es, esz);
     if (rc == 0) rc_info("the source's schema at %s:%llu recorded: %d tables and databases", start.file,
                          (unsigned long long)start.off, changed);
   }
+  explicit_bzero(text, n); /* it held the password */
   free(text);
   return rc;
 }
@@ -448,9 +496,11 @@ int main(int argc, char **argv) {
     const uint8_t *p = (const uint8_t *)in.p;
     int rc = 0;
     if (h[4] == 'I') {
-      if (on_init(&t, p, len - 1, es, sizeof es) < 0) {
-        send_msg(&t, 'E', es, strlen(es));
-        status = 2;
+      int irc = on_init(&t, p, len - 1, es, sizeof es);
+      explicit_bzero(in.p, len - 1); /* the init message holds the source's password */
+      if (irc < 0) { /* 'E': a configuration error; 'R': one a restart may mend */
+        send_msg(&t, irc == RC_ERR_ARG ? 'E' : 'R', es, strlen(es));
+        status = irc == RC_ERR_ARG ? 2 : 1;
         break;
       }
       rc = send_msg(&t, 'K', NULL, 0);
@@ -470,7 +520,8 @@ int main(int argc, char **argv) {
             (unsigned long long)t.ddl_skipped, (unsigned long long)t.resyncs);
   sc_db_stop(&t.db);
   sc_store_close(&t.store);
-  for (int i = 0; i < 5; i++) free(t.src[i]);
+  if (t.src[SRC_PASSWORD]) explicit_bzero(t.src[SRC_PASSWORD], strlen(t.src[SRC_PASSWORD]));
+  for (int i = 0; i < NSRC; i++) free(t.src[i]);
   free(t.warned);
   rc_buf_free(&in);
   rc_buf_free(&t.msg);

@@ -7,7 +7,8 @@
  * (broker_watch.h), which `rowcast stats` (cmd_stats.c) prints and `stats --watch` shows.
  *
  * The steps, in order: open_dirs, open_kafka (the local broker when no Kafka is configured),
- * open_channels; then supervise: start_group/spawn_stage, and per wake-up on_stop_signal,
+ * open_channels, the schema history rebuilt from Kafka when its file is gone (schema_topic.h);
+ * then supervise (which also publishes what the schema history file gained, once a second): start_group/spawn_stage, and per wake-up on_stop_signal,
  * drain_metrics, progress_line and on_child_exit (reaping), whose restart policy is
  * restart_after_crash; at the end print_done and print_resources (the summary).
  *
@@ -57,6 +58,7 @@
 #include "metrics_http.h"
 #include "pipe.h"
 #include "recovery_prepare.h"
+#include "schema_topic.h"
 #include "signals.h"
 #include "source_config.h"
 #include "state_lock.h"
@@ -119,6 +121,7 @@ typedef struct {
   /* the HTTP endpoint (metrics.listen; NULL: off), what it shows of the group, and when */
   rc_http *http;
   rc_group_state state;
+  rc_schema_topic *schema_topic; /* the schema history published to Kafka (schema_topic.h); NULL off */
   char state_reason[256];
   uint64_t restarts_total, http_ns;
   double start_wall_s;
@@ -656,6 +659,7 @@ static int supervise(group *g) {
       r = on_stop_signal(g);
     if (r != KEEP_GOING) return r;
     drain_metrics(g);
+    rc_schema_topic_tick(g->schema_topic);
     progress_line(g, 0);
     http_publish(g, g->draining ? RC_GROUP_DRAINING : RC_GROUP_RUNNING, g->draining ? "stopping on request" : NULL, 0);
     int status;
@@ -904,10 +908,18 @@ int rc_group_run(rc_config *cfg, char **files, int nfiles) {
   int status = open_dirs(&g, &own_run_dir);
   if (status == 0) status = open_http(&g);
   if (status == 0) status = open_kafka(&g) < 0 || open_channels(&g) < 0 ? 1 : 0;
-  if (status == 0) {
+  /* a schema history lost from the state dir, rebuilt from Kafka before the tracker starts */
+  int stopped = 0;
+  if (status == 0 && (status = rc_schema_topic_rebuild(cfg, g.state_dir, g.broker_pid > 0, &got_signal)) < 0) {
+    rc_info("stopped by a signal before the stages started; nothing was sent");
+    status = 0, stopped = 1;
+  }
+  if (status == 0 && !stopped) {
     g.tty = isatty(STDERR_FILENO);
     g.start_ns = rc_now_ns();
+    g.schema_topic = rc_schema_topic_new(cfg, g.state_dir, g.broker_pid > 0);
     status = supervise(&g);
+    rc_schema_topic_close(g.schema_topic); /* what the tracker added last, before the broker stops */
     if (g.tty) fputc('\n', stderr);
     char summary[2048];
     if (status == 0 && read_done(&g, summary, sizeof summary) == 0) {

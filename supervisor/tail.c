@@ -17,8 +17,8 @@
  * partition and offset; tail goes on with the next message and exits 2 at the end.
  *
  * Partitions are assigned directly (no consumer group, nothing committed): every partition of
- * every topic matching the pattern (default ^<prefix>\., the schema topic and
- * publisher.transactions_topic excluded; tombstones are counted, not printed; the BEGIN/END of
+ * every topic matching the pattern (default ^<prefix>\., the schema topic,
+ * publisher.transactions_topic and the schema history <prefix>._schema_history excluded; tombstones are counted, not printed; the BEGIN/END of
  * the transactions topic, when the pattern names it, print as their JSON), the topics listed again every second to pick up new tables. Partitions present at start begin at their
  * end (only new messages), or at their beginning with --from-beginning; partitions that appear
  * later begin at their beginning (all their messages are new); a partition read from its
@@ -95,6 +95,7 @@ typedef struct {
   rd_kafka_t *srk; /* the schema topic */
   rd_kafka_queue_t *sq;
   char schema_topic[256];
+  char history_topic[256]; /* <prefix>._schema_history */
   const char *txn_topic; /* publisher.transactions_topic: its BEGIN/END printed as JSON, "" off */
   int default_topics;    /* no --topic: the transactions topic is left out */
   uint64_t tombstones;   /* tombstones seen (publisher.tombstones): not changes, not printed */
@@ -305,6 +306,7 @@ static int list_topics(tail *t) {
     }
     if (regexec(&t->re, mt->topic, 0, NULL, 0) != 0) continue;
     if (t->default_topics && t->txn_topic[0] && !strcmp(mt->topic, t->txn_topic)) continue;
+    if (t->default_topics && !strcmp(mt->topic, t->history_topic)) continue; /* table versions, not changes */
     for (int k = 0; k < mt->partition_cnt; k++) {
       int32_t p = mt->partitions[k].id;
       if (find_part(t, mt->topic, p)) continue;
@@ -563,6 +565,7 @@ static int tail_open(tail *t, const char *pattern) {
   const char *prefix = rc_config_str(t->cfg, "publisher.topic_prefix");
   t->registry_url = rc_config_str(t->cfg, "schema_registry.url");
   snprintf(t->schema_topic, sizeof t->schema_topic, "%s._schemas", prefix);
+  snprintf(t->history_topic, sizeof t->history_topic, "%s._schema_history", prefix);
   t->txn_topic = rc_config_str(t->cfg, "publisher.transactions_topic");
   t->default_topics = !pattern;
   if (!pattern) {

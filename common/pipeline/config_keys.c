@@ -230,6 +230,14 @@ const key_def rc_config_keys[] = {
      "of CREATE statements (the output of mariadb-dump --no-data or mysqldump --no-data) that "
      "holds the tables as they were where the binlog starts. Applied once, before the first "
      "DDL of the binlog; a schema history kept in state.dir wins over it."},
+    {"schema.history_topic", KT_BOOL, "true", 0, 1, NULL,
+     "With the schema history running (schema.tracker=auto, `run` and `replay`): publish every "
+     "table version it records to the topic <publisher.topic_prefix>._schema_history as well "
+     "(key `db`.`table`@FILE:OFFSET, value the version's line of <state.dir>/schema_history), "
+     "so that a lost history file is rebuilt from Kafka: when `run` or `replay` start with no "
+     "schema_history in state.dir and the topic holds versions, the file is written from it "
+     "before the stages start. rowcast creates the topic compacted (cleanup.policy=compact, "
+     "one partition) when the cluster lets it. false: the history stays in state.dir only."},
 
     {"metrics.interval_ms", KT_MS, "1000", 100, 60000, NULL,
      "How often each process sends a snapshot of its metrics (throughput, latency) to the "

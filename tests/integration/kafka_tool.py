@@ -204,12 +204,15 @@ class Collector:
     arrival order; wait(count, idle, timeout) blocks until enough arrived or the topics have
     been quiet for `idle` seconds. `errors`: consumer errors seen (strings); `gaps`: offset
     jumps inside a partition as (topic, partition, expected, got); `eof`: set of
-    (topic, partition) currently at their end. `config`: extra consumer properties.
+    (topic, partition) currently at their end. `config`: extra consumer properties. The schema
+    history topic (<prefix>._schema_history, which holds table versions, not changes) is read
+    only when `topic_regex` names it.
     """
 
     def __init__(self, bootstrap, topic_regex, config=None, refresh_interval=0.5):
         self.bootstrap = bootstrap
         self.regex = re.compile(topic_regex)
+        self.history_too = "_schema_history" in topic_regex
         self.refresh_interval = refresh_interval
         self.conf = {
             "bootstrap.servers": bootstrap,
@@ -298,7 +301,8 @@ class Collector:
             return
         new = []
         for name, tmd in md.topics.items():
-            if not self.regex.search(name) or tmd.error is not None:
+            if not self.regex.search(name) or tmd.error is not None or \
+                    (name.endswith("._schema_history") and not self.history_too):
                 continue
             for p in tmd.partitions:
                 if (name, p) not in self.assigned:

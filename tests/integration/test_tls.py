@@ -18,6 +18,14 @@ it too.
   identity       verify_identity to 127.0.0.1 (in the certificate) connects, the password given as
                  -o source.password=... and blanked in the supervisor's command line; to
                  127.0.0.2 (not in it) exit 2 naming the host check.
+  tracker        the table written with binlog_row_metadata=MINIMAL (the server's global, for the
+                 run) and the user altered to REQUIRE SSL (the server refuses it any connection in
+                 clear): `run` under verify_ca starts the schema tracker, which connects to the
+                 source over TLS itself (its own log line; the server, which requires SSL of
+                 the user, let it in) to read the server's schema, and the rows arrive named.
+                 The password, given in ROWCAST_SOURCE_PASSWORD, is in neither the tracker's
+                 /proc/PID/cmdline nor its /proc/PID/environ (the reader's environment has it),
+                 nor in a log line or a file of the state dir (schema_history included).
   disabled       source.tls=disabled streams with no TLS handshake (Ssl_accepts unchanged), the
                  password from ROWCAST_SOURCE_PASSWORD.
   no TLS         the server restarted without TLS (--skip-ssl): required refuses it (exit 2, "does
@@ -284,6 +292,72 @@ def test_identity(ck, rc, tmp, db, certs, broker):
             r"refused \(source\.tls=verify_identity\).*name source\.host")
 
 
+def descendants(pid):
+    """[(pid, name)] of the processes below pid (the stages, and what they started)."""
+    out, todo = [], [pid]
+    while todo:
+        for k, name, st in child_processes(todo.pop()):
+            if st != "Z":
+                out.append((k, name))
+                todo.append(k)
+    return out
+
+
+def proc_file(pid, name):
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_tracker(ck, rc, tmp, db, certs, broker, col):
+    label = "tracker"
+    plain_sql(db, "SET GLOBAL binlog_row_metadata = MINIMAL;")  # the tracker runs when the server does not log FULL
+    plain_sql(db, f"ALTER USER '{USER}'@'%' REQUIRE SSL;")    # the server refuses it a connection in clear
+    try:
+        write_rows(db, "m", 1, 12)
+        before = ssl_accepts(db)
+        state = os.path.join(tmp, "tracker-state")
+        env = dict(os.environ, ROWCAST_SOURCE_PASSWORD=SECRET)
+        live = Run(rc, opts(db, state, **{"source.tls": "verify_ca", "source.tls_ca": certs["ca.pem"],
+                                          "kafka.bootstrap.servers": broker.bootstrap}), state, env=env)
+        got = wait_for(lambda: len(ids_of(col, "m")) >= 12 or not live.running(), 40, 0.1)
+        procs = descendants(live.proc.pid) if live.running() else []
+        tracker = [p for p, name in procs if name == "rowcast-schema"]
+        reader = [p for p, name in procs if name == "rowcast-reader"]
+        texts = {p: (proc_file(p, "cmdline"), proc_file(p, "environ")) for p in tracker}
+        reader_env = proc_file(reader[0], "environ") if reader else ""
+        after = ssl_accepts(db)
+        code = live.stop()
+        err = live.stderr()
+        ck.check(got and ids_of(col, "m") == list(range(1, 13)),
+                 f"{label}: the rows of the MINIMAL table arrive with their column names ({len(ids_of(col, 'm'))} of 12)",
+                 tail(err))
+        ck.check(re.search(r"rowcast-schema\[\d+\].*the schema tracker connected to 127\.0\.0\.1:\d+ over TLS "
+                           r"\(TLSv1\.[23], [^)]+\); the server's certificate is signed by source\.tls_ca", err)
+                 and "the source's schema at" in err and code == 0,
+                 f"{label}: the tracker says its own TLS connection and the CA check, and recorded the server's "
+                 f"schema; exit {code}", tail(err))
+        ck.check(after > before, f"{label}: the server counts TLS handshakes (Ssl_accepts {before} -> {after}); the "
+                 f"user requires SSL, so the server took none of its connections in clear")
+        ck.check(len(tracker) == 1 and not any(SECRET in c or SECRET in e or "ROWCAST_SOURCE_PASSWORD" in e
+                                               for c, e in texts.values())
+                 and SECRET in reader_env and SECRET not in err,
+                 f"{label}: the password is in neither the command line nor the environment of the tracker "
+                 f"(pid {tracker}); the reader's environment has it; no log line holds it",
+                 repr(texts)[:600])
+        kept = {}
+        for d, _, names in os.walk(state):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    kept[n] = f.read()
+        ck.check("schema_history" in kept and not any(SECRET.encode() in v for v in kept.values()),
+                 f"{label}: no file of the state dir holds the password ({', '.join(sorted(kept))})")
+    finally:
+        plain_sql(db, f"ALTER USER '{USER}'@'%' REQUIRE NONE; SET GLOBAL binlog_row_metadata = FULL;")
+
+
 def test_disabled(ck, rc, tmp, db, broker, col):
     write_rows(db, "d", 1, 15)
     before = ssl_accepts(db)
@@ -344,6 +418,7 @@ def main():
             for name, fn, args in (("verify_ca", test_verify_ca, (db, certs, broker, col)),
                                    ("wrong CA", test_wrong_ca, (db, certs)),
                                    ("identity", test_identity, (db, certs, broker)),
+                                   ("tracker", test_tracker, (db, certs, broker, col)),
                                    ("disabled", test_disabled, (db, broker, col)),
                                    ("no TLS", test_no_tls_server, (db, broker, col))):
                 print(f"---- {name} (at {time.monotonic() - t0:.1f} s)")
