@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "log.h"
 #include "position.h"
@@ -550,6 +551,11 @@ int rc_schema_topic_rebuild(rc_config *cfg, const char *state_dir, int empty_bro
   snprintf(mark, sizeof mark, "%s.published", path);
   unlink(mark); /* it was of a file that is gone (and whose inode a new file may reuse) */
   if (empty_broker) return 0;
+  /* without a checkpoint the stream starts afresh, and its first schema comes from where it
+   * starts (the binlog's own DDL, schema.initial, the server's schema): only a resume needs the
+   * history it had, and a fresh start does not wait on Kafka for it */
+  rc_checkpoint cp;
+  if (rc_checkpoint_read(state_dir, &cp, es, sizeof es) <= 0) return 0;
   topic_name(cfg, topic, sizeof topic);
   uint64_t t0 = rc_now_ms();
   static const char *const own[] = {"client.id", "rowcast-schema-history", "group.id", "rowcast-schema-history",

@@ -34,7 +34,8 @@ int rc_schema_topic_enabled(const rc_config *cfg);
 /*
  * When <state_dir>/schema_history does not exist and the topic holds versions, write the file
  * from them (the last message of each key, in the order of their binlog positions), and
- * record it as published. Logged; nothing to do when the file exists, the topic does not, or
+ * record it as published. Logged; nothing to do when the file exists, the topic does not,
+ * there is no checkpoint (a fresh start takes its first schema where it starts), or
  * empty_broker (rowcast's local broker, started empty by this run). Kafka is reached with cfg's
  * kafka.* settings; while it does not answer (rowcast cannot tell whether there is a history to
  * rebuild), the attempt is logged and made again, with a delay doubling to 30 s, until *stop.

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,35 @@ class RunOutput:
     def stdout(self):
         with open(self.out_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+
+class Background(RunOutput):
+    """A rowcast command started in the background, its stdout and stderr in files; appended to
+    `runs` (the list run_driver kills at the end), so that none outlives the test."""
+
+    def __init__(self, args, out_path, err_path, runs, env=None):
+        self.out_path, self.err_path = out_path, err_path
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        runs.append(self)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=60):
+        """SIGTERM (a drain), then wait: the exit status, or 'timeout' (then killed); the time it
+        took in stop_secs."""
+        t0 = time.monotonic()
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = "timeout"
+        self.stop_secs = time.monotonic() - t0
+        return code
 
 
 @contextlib.contextmanager

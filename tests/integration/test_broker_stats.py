@@ -35,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_common import RunOutput, run_driver, skip_if_missing, wait_for  # noqa: E402
+from pipeline_common import Background, run_driver, skip_if_missing, wait_for  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing(" (install python3-confluent-kafka)"):
@@ -50,17 +50,11 @@ SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
 STDERRS = []  # (what, text) of every process the test ran: none may hold a sanitizer report
 
 
-class Run(RunOutput):
+class Run(Background):
     """rowcast replay or run in the background, output in files beside its state dir."""
 
     def __init__(self, args, state):
-        self.out_path, self.err_path = state + ".stdout", state + ".stderr"
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        RUNS.append(self)
-
-    def running(self):
-        return self.proc.poll() is None
+        super().__init__(args, state + ".stdout", state + ".stderr", RUNS)
 
 
 def make_binlogs(db):

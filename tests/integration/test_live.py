@@ -42,7 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import RunOutput, compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
+from pipeline_common import Background, compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
 with skip_if_missing():
@@ -293,33 +293,12 @@ def run_args(rc, db, state, bootstrap=None, extra=(), user=USER, password=PASSWO
     return args
 
 
-class Live(RunOutput):
+class Live(Background):
     """`rowcast run` in the background; stdout/stderr kept in files next to the state dir."""
 
     def __init__(self, rc, db, state, bootstrap, extra=()):
         self.state = state
-        self.out_path, self.err_path = state + ".stdout", state + ".stderr"
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(run_args(rc, db, state, bootstrap, extra), stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL)
-        RUNNING.append(self)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self, timeout=60):
-        """SIGTERM (drain), wait; the exit status, or 'timeout' (then killed)."""
-        t0 = time.monotonic()
-        if self.running():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = "timeout"
-        self.stop_secs = time.monotonic() - t0
-        return code
+        super().__init__(run_args(rc, db, state, bootstrap, extra), state + ".stdout", state + ".stderr", RUNNING)
 
     def stage_pid(self, stage):
         """The pid of one of the group's stages (rowcast-publisher, ...), or None: a child of

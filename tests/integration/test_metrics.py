@@ -30,7 +30,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import RunOutput, child_processes, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
+from pipeline_common import Background, child_processes, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing(" (Debian: python3-prometheus-client, python3-confluent-kafka)"):
@@ -89,27 +89,11 @@ def group_state(smp):
     return None
 
 
-class Run(RunOutput):
+class Run(Background):
     """A rowcast command in the background, its output in files under tmp."""
 
     def __init__(self, args, tmp, name):
-        self.out_path, self.err_path = os.path.join(tmp, name + ".out"), os.path.join(tmp, name + ".err")
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        RUNNING.append(self)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self, timeout=60):
-        if self.running():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return "timeout"
+        super().__init__(args, os.path.join(tmp, name + ".out"), os.path.join(tmp, name + ".err"), RUNNING)
 
 
 def check_text(ck, label, text):

@@ -40,7 +40,7 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import RunOutput, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
+from pipeline_common import Background, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 import test_mariadb_types as types_suite  # noqa: E402
 
@@ -51,34 +51,19 @@ USER, PASSWORD = "rowcast", "rc-Secret-42"
 RUNNING = []
 
 
-class Run(RunOutput):
+class Run(Background):
     """`rowcast run` in the background, output in files beside the state dir."""
 
     def __init__(self, rc, db, state, bootstrap, extra=(), user=USER, password=PASSWORD):
         self.state = state
-        self.out_path, self.err_path = state + ".stdout", state + ".stderr"
         opts = ["state.dir=" + state, "serializer.format=json", "source.host=127.0.0.1", f"source.port={db.port}",
                 f"source.user={user}", f"source.password={password}", "source.start=latest",
                 "source.server_id=4343", f"kafka.bootstrap.servers={bootstrap}"]
         args = [rc, "run"]
         for o in opts + list(extra):
             args += ["-o", o]
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        RUNNING.append(self)
+        super().__init__(args, state + ".stdout", state + ".stderr", RUNNING)
 
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self, timeout=60):
-        if self.running():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return "timeout"
 
     def log(self):
         with open(self.err_path, "rb") as f:

@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -47,7 +46,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import RunOutput, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
+from pipeline_common import Background, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing():
@@ -81,29 +80,12 @@ def make_certs(d):
     return {n: os.path.join(d, n) for n in ("ca.pem", "other-ca.pem", "server.pem", "server.key")}
 
 
-class Run(RunOutput):
+class Run(Background):
     """`rowcast run` in the background, output in files beside its state dir."""
 
     def __init__(self, rc, args, state, env=None):
         self.state = state
-        self.out_path, self.err_path = state + ".stdout", state + ".stderr"
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([rc, "run"] + args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=env)
-        RUNNING.append(self)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self, timeout=60):
-        if self.running():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return "timeout"
+        super().__init__([rc, "run"] + args, state + ".stdout", state + ".stderr", RUNNING, env)
 
 
 def opts(db, state, host="127.0.0.1", **kw):
