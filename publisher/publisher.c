@@ -3,7 +3,8 @@
  * message to Kafka with librdkafka (idempotent, acks=all), and writes the checkpoint only when
  * every message up to a transaction boundary is acknowledged.
  *
- * The producer itself is configured in kafka.c (with the position headers of a message).
+ * The producer itself is configured in kafka.c (with the position headers of a message); the held
+ * frames and the delivery reports are in deliver.c, the state both share in publisher_int.h.
  *
  * Order: each worker has its own pipe (publisher-<i>.ipc) and sends its batches in increasing
  * sequence; the publisher holds at most one frame per worker and takes the one whose sequence is
@@ -45,112 +46,8 @@
 #include "stage.h"
 #include "topics.h"
 
-#define MAX_WORKERS 64
-/* Frames held until every message in them has its delivery report (payloads are not copied):
- * at most this many, which with librdkafka's queue limits bounds the memory. */
-#define MAX_FRAMES 1024
-/* Changes routed but not yet handed to librdkafka: handed over per topic-partition, in batches. */
-#define PEND_MAX 4096
-#define MAX_GROUPS 256
-/* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
-#define SCHEMA_MSG (1ull << 62)
-/* ... and with this bit, tombstones and transaction messages: in the ring, not changes. */
-#define META_MSG (1ull << 61)
+#include "publisher_int.h"
 
-/* A serializer frame (nanomsg message) whose payload librdkafka still points into. */
-typedef struct {
-  void *msg;
-  uint32_t refs; /* its messages not yet reported, plus one while it is being read */
-  uint32_t next_free;
-} held_frame;
-
-/* One in-flight message, in the ring indexed by message number: one cache line holds what its
- * delivery report needs (three arrays cost three misses per message, at produce and at report). */
-typedef struct {
-  uint64_t recv_ns;   /* reader receipt (CLOCK_MONOTONIC); 0: acknowledged */
-  uint64_t commit_us; /* binlog commit time, microseconds since 1970 (0: none) */
-  uint32_t frame;     /* the held frame of its payload (UINT32_MAX: none) */
-} flight;
-
-/* Changes of one topic-partition waiting for rd_kafka_produce_batch, in stream order. */
-typedef struct {
-  rd_kafka_topic_t *rkt;
-  int32_t part;
-  rd_kafka_message_t *m; /* [cap] */
-  int n, sent, cap;
-} pend_group;
-
-typedef struct {
-  int sock, fd;
-  void *msg;            /* the frame being held or consumed (nanomsg message) */
-  uint32_t frame;       /* its held_frame, while msg is a MESSAGES frame */
-  rc_frame_hdr h;
-  const uint8_t *payload;
-  rc_frame_rd rd;       /* where we are in its payload */
-} worker_in;
-
-typedef struct {
-  uint64_t msg_no;  /* messages numbered below this must be acknowledged */
-  uint64_t changes; /* changes produced before it in this run */
-  char file[256];
-  uint64_t pos;
-  char gtid[128]; /* GTID of the last change before it ("" none): folded into the checkpoint */
-  uint64_t snapshot; /* snapshot progress recorded at it (0: none) */
-} marker;
-
-typedef struct {
-  rc_stage st;
-  rd_kafka_t *rk;
-  int kafka_fd[2]; /* librdkafka's main queue wakes us through this pipe */
-  worker_in w[MAX_WORKERS];
-  int nworkers;
-  int current; /* worker whose frame is being produced, or -1 */
-  uint64_t expect_seq;
-  flight *ring; /* in-flight messages, indexed by message number & ring_mask */
-  held_frame frames[MAX_FRAMES];
-  uint32_t free_frame, frames_held; /* free list head (MAX_FRAMES: empty) */
-  pend_group groups[MAX_GROUPS];
-  int ngroups, last_group;
-  size_t npend;
-  rd_kafka_queue_t *mainq;
-  uint64_t ring_mask;
-  uint64_t next_msg, acked_below;
-  marker *markers;
-  char last_gtid[128]; /* GTID of the last change produced (for the next marker) */
-  size_t m_head, m_tail, m_cap;
-  rc_checkpoint cp;
-  uint64_t base_changes; /* acknowledged before this run (from the checkpoint) */
-  int cp_dirty;
-  uint64_t cp_written_ns, cp_interval_ns;
-  const char *state_dir;
-  int ended;
-  int fatal; /* set by a delivery report: exit status */
-  char fatal_msg[1024];
-  /* the table topics, their partition counts, the recovery skip (topics.h) */
-  pub_topics tp;
-  int topics_open;
-  rd_kafka_topic_t *schema_rkt;
-  int headers; /* publisher.headers: the position in message headers too */
-  const char *txn_topic; /* publisher.transactions_topic ("" off) */
-  size_t txn_topic_len;
-  uint64_t meta_produced, meta_acked, tombstones; /* tombstones and transaction messages */
-  /* schemas published to the schema topic (fingerprints, hex), each once per run */
-  char (*schemas)[17];
-  size_t nschemas;
-  char schema_topic[300];
-  uint64_t schema_msgs;
-  /* metrics */
-  uint64_t produced, acked, queue_full_waits, batches;
-  uint64_t key_bytes, value_bytes; /* of the changes produced */
-  rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
-  rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
-  rc_phist lat_buckets, commit_lat_buckets; /* the same two, in Prometheus' fixed buckets */
-  uint64_t start_ns;
-  /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
-  uint64_t watch_acked, watch_since_ns, watch_logged_ns;
-  uint64_t queue_max;     /* librdkafka's queue.buffering.max.messages, for stats */
-  uint64_t ack_commit_us; /* commit time of the last change acknowledged (lag, in stats) */
-} publisher;
 
 static void metrics(rc_stage *st, rc_buf *b) {
   publisher *p = st->ctx;
@@ -208,142 +105,6 @@ static void watch_kafka(publisher *p) {
           (unsigned long long)waiting);
 }
 
-/* ---- held frames --------------------------------------------------------------------------- */
-
-static void frames_init(publisher *p) {
-  for (uint32_t i = 0; i < MAX_FRAMES; i++) p->frames[i].next_free = i + 1;
-  p->free_frame = 0;
-}
-
-/* Hold a frame (one reference: the reader's); MAX_FRAMES when every slot is taken. */
-static uint32_t frame_hold(publisher *p, void *msg) {
-  uint32_t i = p->free_frame;
-  if (i == MAX_FRAMES) return i;
-  p->free_frame = p->frames[i].next_free;
-  p->frames[i].msg = msg;
-  p->frames[i].refs = 1;
-  p->frames_held++;
-  return i;
-}
-
-static void frame_unref(publisher *p, uint32_t i) {
-  held_frame *f = &p->frames[i];
-  if (--f->refs) return;
-  rc_pipe_msg_free(f->msg);
-  f->msg = NULL;
-  f->next_free = p->free_frame;
-  p->free_frame = i;
-  p->frames_held--;
-}
-
-/* ---- delivery reports, in bulk -------------------------------------------------------------- */
-
-/* Acknowledged changes of equal latency, added to the histograms at once: the changes of one
- * rows event share their receipt and commit times, and a delivery report shares its clock
- * reading, so a report of a thousand changes costs a few histogram adds, not four thousand. */
-typedef struct {
-  uint64_t recv_ns, commit_us, n;
-} ack_run;
-
-static void ack_run_flush(publisher *p, ack_run *r, uint64_t now, uint64_t wall) {
-  if (!r->n) return;
-  uint64_t lat_us = now > r->recv_ns ? (now - r->recv_ns) / 1000 : 0;
-  rc_hist_add_n(&p->lat, lat_us, r->n);
-  rc_phist_add_n(&p->lat_buckets, lat_us, r->n);
-  if (r->commit_us) {
-    uint64_t commit_us = wall > r->commit_us ? wall - r->commit_us : 0;
-    rc_hist_add_n(&p->commit_lat, commit_us, r->n);
-    rc_phist_add_n(&p->commit_lat_buckets, commit_us, r->n);
-    p->ack_commit_us = r->commit_us;
-  }
-  r->n = 0;
-}
-
-/* Frame references released by a delivery report: consecutive messages of one frame at once. */
-typedef struct {
-  uint32_t frame, n;
-} unref_run;
-
-static void unref_run_flush(publisher *p, unref_run *u) {
-  if (!u->n) return;
-  held_frame *f = &p->frames[u->frame];
-  f->refs -= u->n - 1; /* the last one through frame_unref, which frees at zero */
-  u->n = 0;
-  frame_unref(p, u->frame);
-}
-
-static inline void unref_run_add(publisher *p, unref_run *u, uint32_t fr) {
-  if (fr == UINT32_MAX) return;
-  if (u->n && u->frame != fr) unref_run_flush(p, u);
-  u->frame = fr;
-  u->n++;
-}
-
-static void delivered(publisher *p, const rd_kafka_message_t *m, ack_run *r, unref_run *u, uint64_t now,
-                      uint64_t wall) {
-  uint64_t no = (uint64_t)(uintptr_t)m->_private;
-  if (m->err) {
-    if (!p->fatal) {
-      /* a message over message.max.bytes will never fit: retrying cannot help */
-      p->fatal = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
-      snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka did not take a message for %s (%zu bytes): %s",
-               rd_kafka_topic_name(m->rkt), m->len, rd_kafka_err2str(m->err));
-    }
-    return; /* its frame stays held: the publisher exits */
-  }
-  flight *f = &p->ring[no & p->ring_mask];
-  if (no & META_MSG) {
-    unref_run_add(p, u, f->frame);
-    p->meta_acked++;
-  } else if (!(no & SCHEMA_MSG)) {
-    if (r->n && (r->recv_ns != f->recv_ns || r->commit_us != f->commit_us)) ack_run_flush(p, r, now, wall);
-    r->recv_ns = f->recv_ns;
-    r->commit_us = f->commit_us;
-    r->n++;
-    unref_run_add(p, u, f->frame);
-    p->acked++;
-  }
-  f->frame = UINT32_MAX;
-  f->recv_ns = 0;
-}
-
-/* Every event waiting on librdkafka's main queue (up to timeout_ms for the first): delivery
- * reports an array at a time, one clock reading per event; errors logged, a fatal one fatal. */
-static void serve_events(publisher *p, int timeout_ms) {
-  rd_kafka_event_t *ev;
-  while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
-    timeout_ms = 0;
-    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
-      const rd_kafka_message_t *ms[512];
-      uint64_t now = rc_now_ns(), wall = rc_wall_ns() / 1000;
-      ack_run r = {0, 0, 0};
-      unref_run u = {0, 0};
-      size_t n;
-      while ((n = rd_kafka_event_message_array(ev, ms, sizeof ms / sizeof ms[0])) > 0)
-        for (size_t i = 0; i < n; i++) delivered(p, ms[i], &r, &u, now, wall);
-      ack_run_flush(p, &r, now, wall);
-      unref_run_flush(p, &u);
-    } else if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR) {
-      rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-      if (rd_kafka_event_error_is_fatal(ev) && !p->fatal) {
-        p->fatal = RC_EXIT_FAILURE;
-        snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka: fatal error (%s): %s", rd_kafka_err2name(e),
-                 rd_kafka_event_error_string(ev));
-      } else {
-        rc_error("Kafka: ERROR: %s", rd_kafka_event_error_string(ev));
-      }
-    }
-    rd_kafka_event_destroy(ev);
-  }
-}
-
-/* Wait up to timeout_ms for librdkafka to report every message handed to it (rd_kafka_flush
- * cannot: with delivery reports as events it would wait for us to serve them). */
-static void drain_kafka(publisher *p, int timeout_ms) {
-  uint64_t until = rc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-  while (rd_kafka_outq_len(p->rk) > 0 && rc_now_ns() < until) serve_events(p, 100);
-  serve_events(p, 0);
-}
 
 static int write_checkpoint(publisher *p) {
   char err[512];
@@ -418,7 +179,7 @@ static void serve_kafka(publisher *p) {
   char c[64];
   while (read(p->kafka_fd[0], c, sizeof c) > 0) {
   }
-  serve_events(p, 0);
+  pub_serve_events(p, 0);
 }
 
 /* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
@@ -833,7 +594,7 @@ static int find_next(publisher *p, int *status) {
         return -1;
       }
       w->msg = m;
-      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = frame_hold(p, m);
+      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = pub_frame_hold(p, m);
       w->payload = payload;
       rc_frame_rd_init(&w->rd, payload, w->h.payload_len);
     }
@@ -852,7 +613,7 @@ static int kafka_setup(publisher *p) {
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
   if (!(p->ring = calloc(ring, sizeof *p->ring))) return RC_EXIT_FAILURE;
   for (uint64_t i = 0; i < ring; i++) p->ring[i].frame = UINT32_MAX;
-  frames_init(p);
+  pub_frames_init(p);
   p->ring_mask = ring - 1;
   if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
   p->mainq = rd_kafka_queue_get_main(p->rk);
@@ -955,7 +716,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
       p->expect_seq++;
       p->batches++;
     }
-    frame_unref(p, w->frame); /* freed when its last message is reported */
+    pub_frame_unref(p, w->frame); /* freed when its last message is reported */
     w->msg = NULL;
     p->current = -1;
     return STEP_AGAIN;
@@ -994,7 +755,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
  * was, and say what is left for the next start. */
 static void stop_flush(publisher *p, int timeout_ms, const char *why) {
   if (!p->rk) return;
-  drain_kafka(p, timeout_ms); /* event-mode delivery reports: rd_kafka_flush would not serve them */
+  pub_drain_kafka(p, timeout_ms); /* event-mode delivery reports: rd_kafka_flush would not serve them */
   advance(p, 1);
   uint64_t left = p->next_msg - p->acked_below;
   char rest[128] = "";
