@@ -3,7 +3,8 @@
  * message to Kafka with librdkafka (idempotent, acks=all), and writes the checkpoint only when
  * every message up to a transaction boundary is acknowledged.
  *
- * The producer itself is configured in kafka.c (with the position headers of a message).
+ * The producer itself is configured in kafka.c (with the position headers of a message); the held
+ * frames and the delivery reports are in deliver.c, the state both share in publisher_int.h.
  *
  * Order: each worker has its own pipe (publisher-<i>.ipc) and sends its batches in increasing
  * sequence; the publisher holds at most one frame per worker and takes the one whose sequence is
@@ -45,107 +46,8 @@
 #include "stage.h"
 #include "topics.h"
 
-#define MAX_WORKERS 64
-/* Frames held until every message in them has its delivery report (payloads are not copied):
- * at most this many, which with librdkafka's queue limits bounds the memory. */
-#define MAX_FRAMES 1024
-/* Changes routed but not yet handed to librdkafka: handed over per topic-partition, in batches. */
-#define PEND_MAX 4096
-#define MAX_GROUPS 256
-/* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
-#define SCHEMA_MSG (1ull << 62)
-/* ... and with this bit, tombstones and transaction messages: in the ring, not changes. */
-#define META_MSG (1ull << 61)
+#include "publisher_int.h"
 
-/* A serializer frame (nanomsg message) whose payload librdkafka still points into. */
-typedef struct {
-  void *msg;
-  uint32_t refs; /* its messages not yet reported, plus one while it is being read */
-  uint32_t next_free;
-} held_frame;
-
-/* Changes of one topic-partition waiting for rd_kafka_produce_batch, in stream order. */
-typedef struct {
-  rd_kafka_topic_t *rkt;
-  int32_t part;
-  rd_kafka_message_t *m; /* [cap] */
-  int n, sent, cap;
-} pend_group;
-
-typedef struct {
-  int sock, fd;
-  void *msg;            /* the frame being held or consumed (nanomsg message) */
-  uint32_t frame;       /* its held_frame, while msg is a MESSAGES frame */
-  rc_frame_hdr h;
-  const uint8_t *payload;
-  rc_frame_rd rd;       /* where we are in its payload */
-} worker_in;
-
-typedef struct {
-  uint64_t msg_no;  /* messages numbered below this must be acknowledged */
-  uint64_t changes; /* changes produced before it in this run */
-  char file[256];
-  uint64_t pos;
-  char gtid[128]; /* GTID of the last change before it ("" none): folded into the checkpoint */
-  uint64_t snapshot; /* snapshot progress recorded at it (0: none) */
-} marker;
-
-typedef struct {
-  rc_stage st;
-  rd_kafka_t *rk;
-  int kafka_fd[2]; /* librdkafka's main queue wakes us through this pipe */
-  worker_in w[MAX_WORKERS];
-  int nworkers;
-  int current; /* worker whose frame is being produced, or -1 */
-  uint64_t expect_seq;
-  /* in-flight messages: ring indexed by message number, holding recv_ns (0 = acknowledged) */
-  uint64_t *ring;
-  uint64_t *ring_commit; /* commit time of each in-flight message, microseconds since 1970 */
-  uint32_t *ring_frame;  /* the held frame of each in-flight change (UINT32_MAX: none) */
-  held_frame frames[MAX_FRAMES];
-  uint32_t free_frame, frames_held; /* free list head (MAX_FRAMES: empty) */
-  pend_group groups[MAX_GROUPS];
-  int ngroups, last_group;
-  size_t npend;
-  rd_kafka_queue_t *mainq;
-  uint64_t ring_mask;
-  uint64_t next_msg, acked_below;
-  marker *markers;
-  char last_gtid[128]; /* GTID of the last change produced (for the next marker) */
-  size_t m_head, m_tail, m_cap;
-  rc_checkpoint cp;
-  uint64_t base_changes; /* acknowledged before this run (from the checkpoint) */
-  int cp_dirty;
-  uint64_t cp_written_ns, cp_interval_ns;
-  const char *state_dir;
-  int ended;
-  int fatal; /* set by a delivery report: exit status */
-  char fatal_msg[1024];
-  /* the table topics, their partition counts, the recovery skip (topics.h) */
-  pub_topics tp;
-  int topics_open;
-  rd_kafka_topic_t *schema_rkt;
-  int headers; /* publisher.headers: the position in message headers too */
-  const char *txn_topic; /* publisher.transactions_topic ("" off) */
-  size_t txn_topic_len;
-  uint64_t meta_produced, meta_acked, tombstones; /* tombstones and transaction messages */
-  /* schemas published to the schema topic (fingerprints, hex), each once per run */
-  char (*schemas)[17];
-  size_t nschemas;
-  char schema_topic[300];
-  uint64_t schema_msgs;
-  /* metrics */
-  uint64_t produced, acked, queue_full_waits, batches;
-  uint64_t key_bytes, value_bytes; /* of the changes produced */
-  rc_hist lat;        /* reader receipt to Kafka acknowledgement (one clock: CLOCK_MONOTONIC) */
-  rc_hist commit_lat; /* binlog commit time to acknowledgement (server clock vs ours) */
-  rc_phist lat_buckets, commit_lat_buckets; /* the same two, in Prometheus' fixed buckets */
-  uint64_t start_ns;
-  /* watch_kafka: since when messages wait with no acknowledgement, and the last report */
-  uint64_t watch_acked, watch_since_ns, watch_logged_ns;
-  uint64_t queue_max;     /* librdkafka's queue.buffering.max.messages, for stats */
-  uint64_t ack_commit_us; /* commit time of the last change acknowledged (lag, in stats) */
-} publisher;
 
 static void metrics(rc_stage *st, rc_buf *b) {
   publisher *p = st->ctx;
@@ -203,105 +105,6 @@ static void watch_kafka(publisher *p) {
           (unsigned long long)waiting);
 }
 
-/* ---- held frames --------------------------------------------------------------------------- */
-
-static void frames_init(publisher *p) {
-  for (uint32_t i = 0; i < MAX_FRAMES; i++) p->frames[i].next_free = i + 1;
-  p->free_frame = 0;
-}
-
-/* Hold a frame (one reference: the reader's); MAX_FRAMES when every slot is taken. */
-static uint32_t frame_hold(publisher *p, void *msg) {
-  uint32_t i = p->free_frame;
-  if (i == MAX_FRAMES) return i;
-  p->free_frame = p->frames[i].next_free;
-  p->frames[i].msg = msg;
-  p->frames[i].refs = 1;
-  p->frames_held++;
-  return i;
-}
-
-static void frame_unref(publisher *p, uint32_t i) {
-  held_frame *f = &p->frames[i];
-  if (--f->refs) return;
-  rc_pipe_msg_free(f->msg);
-  f->msg = NULL;
-  f->next_free = p->free_frame;
-  p->free_frame = i;
-  p->frames_held--;
-}
-
-/* ---- delivery reports, in bulk -------------------------------------------------------------- */
-
-static void delivered(publisher *p, const rd_kafka_message_t *m, uint64_t now, uint64_t wall) {
-  uint64_t no = (uint64_t)(uintptr_t)m->_private;
-  if (m->err) {
-    if (!p->fatal) {
-      /* a message over message.max.bytes will never fit: retrying cannot help */
-      p->fatal = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? RC_EXIT_CONFIG : RC_EXIT_FAILURE;
-      snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka did not take a message for %s (%zu bytes): %s",
-               rd_kafka_topic_name(m->rkt), m->len, rd_kafka_err2str(m->err));
-    }
-    return; /* its frame stays held: the publisher exits */
-  }
-  uint64_t *slot = &p->ring[no & p->ring_mask];
-  if (no & META_MSG) {
-    uint32_t *fr = &p->ring_frame[no & p->ring_mask];
-    if (*fr != UINT32_MAX) frame_unref(p, *fr);
-    *fr = UINT32_MAX;
-    p->meta_acked++;
-  } else if (!(no & SCHEMA_MSG)) {
-    uint64_t lat_us = now > *slot ? (now - *slot) / 1000 : 0;
-    rc_hist_add(&p->lat, lat_us);
-    rc_phist_add(&p->lat_buckets, lat_us);
-    uint64_t commit = p->ring_commit[no & p->ring_mask];
-    if (commit) {
-      uint64_t commit_us = wall > commit ? wall - commit : 0;
-      rc_hist_add(&p->commit_lat, commit_us);
-      rc_phist_add(&p->commit_lat_buckets, commit_us);
-      p->ack_commit_us = commit;
-    }
-    uint32_t *fr = &p->ring_frame[no & p->ring_mask];
-    if (*fr != UINT32_MAX) frame_unref(p, *fr);
-    *fr = UINT32_MAX;
-    p->acked++;
-  }
-  *slot = 0;
-}
-
-/* Every event waiting on librdkafka's main queue (up to timeout_ms for the first): delivery
- * reports an array at a time, one clock reading per event; errors logged, a fatal one fatal. */
-static void serve_events(publisher *p, int timeout_ms) {
-  rd_kafka_event_t *ev;
-  while ((ev = rd_kafka_queue_poll(p->mainq, timeout_ms))) {
-    timeout_ms = 0;
-    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR) {
-      const rd_kafka_message_t *ms[512];
-      uint64_t now = rc_now_ns(), wall = rc_wall_ns() / 1000;
-      size_t n;
-      while ((n = rd_kafka_event_message_array(ev, ms, sizeof ms / sizeof ms[0])) > 0)
-        for (size_t i = 0; i < n; i++) delivered(p, ms[i], now, wall);
-    } else if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR) {
-      rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-      if (rd_kafka_event_error_is_fatal(ev) && !p->fatal) {
-        p->fatal = RC_EXIT_FAILURE;
-        snprintf(p->fatal_msg, sizeof p->fatal_msg, "Kafka: fatal error (%s): %s", rd_kafka_err2name(e),
-                 rd_kafka_event_error_string(ev));
-      } else {
-        rc_error("Kafka: ERROR: %s", rd_kafka_event_error_string(ev));
-      }
-    }
-    rd_kafka_event_destroy(ev);
-  }
-}
-
-/* Wait up to timeout_ms for librdkafka to report every message handed to it (rd_kafka_flush
- * cannot: with delivery reports as events it would wait for us to serve them). */
-static void drain_kafka(publisher *p, int timeout_ms) {
-  uint64_t until = rc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-  while (rd_kafka_outq_len(p->rk) > 0 && rc_now_ns() < until) serve_events(p, 100);
-  serve_events(p, 0);
-}
 
 static int write_checkpoint(publisher *p) {
   char err[512];
@@ -316,7 +119,7 @@ static int write_checkpoint(publisher *p) {
 
 /* Advance the acknowledged watermark and the checkpoint candidate; write it when due. */
 static int advance(publisher *p, int force) {
-  while (p->acked_below < p->next_msg && p->ring[p->acked_below & p->ring_mask] == 0) p->acked_below++;
+  while (p->acked_below < p->next_msg && p->ring[p->acked_below & p->ring_mask].recv_ns == 0) p->acked_below++;
   while (p->m_head != p->m_tail && p->markers[p->m_head % p->m_cap].msg_no <= p->acked_below) {
     marker *m = &p->markers[p->m_head % p->m_cap];
     snprintf(p->cp.file, sizeof p->cp.file, "%s", m->file);
@@ -376,7 +179,7 @@ static void serve_kafka(publisher *p) {
   char c[64];
   while (read(p->kafka_fd[0], c, sizeof c) > 0) {
   }
-  serve_events(p, 0);
+  pub_serve_events(p, 0);
 }
 
 /* A schema for the schema topic (key: fingerprint in hex, value: the schema JSON), produced
@@ -413,7 +216,7 @@ static int produce_schema(publisher *p, rc_frame_rd *rd, const uint8_t *rec) {
     memcpy(p->schemas[p->nschemas], hex, 16);
     p->schemas[p->nschemas++][16] = 0;
   }
-  p->ring[no & p->ring_mask] = 1;
+  p->ring[no & p->ring_mask] = (flight){.recv_ns = 1, .frame = UINT32_MAX};
   p->next_msg++;
   p->schema_msgs++;
   return 1;
@@ -471,9 +274,7 @@ static inline void note_gtid(publisher *p, const rc_rec_message *m) {
 
 static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
   note_gtid(p, m);
-  p->ring[no & p->ring_mask] = m->recv_ns ? m->recv_ns : 1;
-  p->ring_commit[no & p->ring_mask] = m->commit_us;
-  p->ring_frame[no & p->ring_mask] = fr;
+  p->ring[no & p->ring_mask] = (flight){.recv_ns = m->recv_ns ? m->recv_ns : 1, .commit_us = m->commit_us, .frame = fr};
   p->frames[fr].refs++;
   p->next_msg++;
   p->produced++;
@@ -485,9 +286,7 @@ static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32
  * GTID, for a transaction message, noted like a change's). */
 static void meta_in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
   note_gtid(p, m);
-  p->ring[no & p->ring_mask] = 1;
-  p->ring_commit[no & p->ring_mask] = 0;
-  p->ring_frame[no & p->ring_mask] = fr;
+  p->ring[no & p->ring_mask] = (flight){.recv_ns = 1, .frame = fr};
   p->frames[fr].refs++;
   p->next_msg++;
   p->meta_produced++;
@@ -795,7 +594,7 @@ static int find_next(publisher *p, int *status) {
         return -1;
       }
       w->msg = m;
-      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = frame_hold(p, m);
+      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = pub_frame_hold(p, m);
       w->payload = payload;
       rc_frame_rd_init(&w->rd, payload, w->h.payload_len);
     }
@@ -812,12 +611,9 @@ static int kafka_setup(publisher *p) {
   p->queue_max = max_msgs;
   uint64_t ring = 1024;
   while (ring < max_msgs && ring < (1u << 22)) ring <<= 1;
-  p->ring = calloc(ring, sizeof *p->ring);
-  p->ring_commit = calloc(ring, sizeof *p->ring_commit);
-  p->ring_frame = malloc(ring * sizeof *p->ring_frame);
-  if (!p->ring || !p->ring_commit || !p->ring_frame) return RC_EXIT_FAILURE;
-  memset(p->ring_frame, 0xff, ring * sizeof *p->ring_frame);
-  frames_init(p);
+  if (!(p->ring = calloc(ring, sizeof *p->ring))) return RC_EXIT_FAILURE;
+  for (uint64_t i = 0; i < ring; i++) p->ring[i].frame = UINT32_MAX;
+  pub_frames_init(p);
   p->ring_mask = ring - 1;
   if (pipe2(p->kafka_fd, O_CLOEXEC | O_NONBLOCK) != 0) return RC_EXIT_FAILURE;
   p->mainq = rd_kafka_queue_get_main(p->rk);
@@ -920,7 +716,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
       p->expect_seq++;
       p->batches++;
     }
-    frame_unref(p, w->frame); /* freed when its last message is reported */
+    pub_frame_unref(p, w->frame); /* freed when its last message is reported */
     w->msg = NULL;
     p->current = -1;
     return STEP_AGAIN;
@@ -959,7 +755,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
  * was, and say what is left for the next start. */
 static void stop_flush(publisher *p, int timeout_ms, const char *why) {
   if (!p->rk) return;
-  drain_kafka(p, timeout_ms); /* event-mode delivery reports: rd_kafka_flush would not serve them */
+  pub_drain_kafka(p, timeout_ms); /* event-mode delivery reports: rd_kafka_flush would not serve them */
   advance(p, 1);
   uint64_t left = p->next_msg - p->acked_below;
   char rest[128] = "";
@@ -1021,8 +817,6 @@ int main(int argc, char **argv) {
     if (p->frames[i].msg) rc_pipe_msg_free(p->frames[i].msg);
   for (int i = 0; i < MAX_GROUPS; i++) free(p->groups[i].m);
   free(p->ring);
-  free(p->ring_commit);
-  free(p->ring_frame);
   free(p->markers);
   free(p->schemas);
   return status;

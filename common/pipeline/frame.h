@@ -49,6 +49,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "rc_err.h"
@@ -147,8 +148,12 @@ static inline const uint8_t *rc_frame_take(rc_frame_rd *r, size_t n) {
 static inline uint64_t rc_frame_get_le(rc_frame_rd *r, int n) {
   const uint8_t *q = rc_frame_take(r, (size_t)n);
   uint64_t v = 0;
-  if (q)
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | q[i];
+  if (!q) return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(&v, q, (size_t)n); /* frames are little-endian, like the host: one load, not n */
+#else
+  for (int i = n - 1; i >= 0; i--) v = v << 8 | q[i];
+#endif
   return v;
 }
 static inline uint8_t rc_frame_get_u8(rc_frame_rd *r) { return (uint8_t)rc_frame_get_le(r, 1); }

@@ -22,9 +22,11 @@ static uint64_t bucket_upper(unsigned b) {
   return ((uint64_t)(RC_HIST_SUB + sub + 1) << (p - 3)) - 1;
 }
 
-void rc_hist_add(rc_hist *h, uint64_t us) {
-  h->n[bucket_of(us)]++;
-  h->count++;
+void rc_hist_add(rc_hist *h, uint64_t us) { rc_hist_add_n(h, us, 1); }
+
+void rc_hist_add_n(rc_hist *h, uint64_t us, uint64_t n) {
+  h->n[bucket_of(us)] += n;
+  h->count += n;
   if (us > h->max) h->max = us;
 }
 
@@ -49,12 +51,14 @@ const uint64_t rc_phist_bounds_us[RC_PHIST_NB] = {
     1000,    2500,    5000,     10000,    25000,    50000,     100000,    250000,   500000,
     1000000, 2500000, 5000000, 10000000, 30000000, 60000000, 120000000, 300000000};
 
-void rc_phist_add(rc_phist *h, uint64_t us) {
+void rc_phist_add(rc_phist *h, uint64_t us) { rc_phist_add_n(h, us, 1); }
+
+void rc_phist_add_n(rc_phist *h, uint64_t us, uint64_t n) {
   unsigned i = 0;
   while (i < RC_PHIST_NB && us > rc_phist_bounds_us[i]) i++;
-  h->n[i]++;
-  h->count++;
-  h->sum_us += us;
+  h->n[i] += n;
+  h->count += n;
+  h->sum_us += us * n;
 }
 
 void rc_phist_put(rc_buf *b, const char *name, const rc_phist *h) {

@@ -26,6 +26,8 @@ typedef struct rc_hist {
 } rc_hist;
 
 void rc_hist_add(rc_hist *h, uint64_t us);
+/* n samples of the same value at once (what a batch of equal latencies costs one add). */
+void rc_hist_add_n(rc_hist *h, uint64_t us, uint64_t n);
 /* The value below which a fraction q of the samples lie (upper bound of its bucket). */
 uint64_t rc_hist_quantile(const rc_hist *h, double q);
 
@@ -41,6 +43,7 @@ typedef struct rc_phist {
 } rc_phist;
 
 void rc_phist_add(rc_phist *h, uint64_t us);
+void rc_phist_add_n(rc_phist *h, uint64_t us, uint64_t n);
 /* One snapshot line: "hist NAME COUNT SUM_US N0 ... N17". */
 void rc_phist_put(rc_buf *b, const char *name, const rc_phist *h);
 /* Parse a "hist ..." line (up to its newline or end) into *name (up to name_size - 1 bytes)
