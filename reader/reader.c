@@ -977,8 +977,11 @@ static int snap_open(reader *r, const rc_checkpoint *cp) {
     free(seqs);
     return 0;
   }
-  rc = rc_snap_new(&r->snap, r->srv, tables, r->filter_tables ? r->filter : NULL, (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), err,
-                   sizeof err);
+  const char *how = rc_config_str(r->st.cfg, "snapshot.position");
+  int position = !strcmp(how, "read_lock") ? RC_SNAP_POS_READ_LOCK
+                 : !strcmp(how, "binlog_snapshot") ? RC_SNAP_POS_BINLOG_SNAPSHOT : RC_SNAP_POS_AUTO;
+  rc = rc_snap_new(&r->snap, r->srv, tables, r->filter_tables ? r->filter : NULL,
+                   (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), position, err, sizeof err);
   if (rc == 0 && keep) {
     r->snap_next = sp->seq + 1;
     snprintf(r->snap_file, sizeof r->snap_file, "%s", sp->file);

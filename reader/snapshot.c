@@ -429,29 +429,11 @@ static int bind_params(rc_snap *sn, char *es, size_t esz) {
   return 0;
 }
 
-/* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to. */
+/* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to
+ * (snapshot_pos.c). */
 static int read_chunk(rc_snap *sn, char *es, size_t esz) {
   int rc;
-  if ((rc = rc_snap_query(sn, "START TRANSACTION WITH CONSISTENT SNAPSHOT", NULL, "starting a consistent snapshot", es, esz)) < 0)
-    return rc;
-  MYSQL_RES *res;
-  if ((rc = rc_snap_query(sn, "SHOW STATUS LIKE 'binlog_snapshot_%'", &res, "reading the snapshot's binlog position", es, esz)) < 0)
-    return rc;
-  sn->ch.file[0] = 0;
-  sn->ch.pos = 0;
-  MYSQL_ROW row;
-  while ((row = mysql_fetch_row(res))) {
-    if (!row[0] || !row[1]) continue;
-    if (!strcasecmp(row[0], "binlog_snapshot_file")) snprintf(sn->ch.file, sizeof sn->ch.file, "%s", row[1]);
-    if (!strcasecmp(row[0], "binlog_snapshot_position")) sn->ch.pos = strtoull(row[1], NULL, 10);
-  }
-  mysql_free_result(res);
-  if (!sn->ch.file[0] || !sn->ch.pos) {
-    rc_snap_query(sn, "ROLLBACK", NULL, "ending the snapshot", es, esz);
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "%s gives no binlog_snapshot_file/binlog_snapshot_position: rowcast's lock-free snapshot needs "
-                   "MariaDB (MySQL is not supported for snapshots)", sn->srv->where);
-  }
+  if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
   MYSQL_STMT *st = sn->ch.first ? sn->first : sn->next;
   if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
   if (mysql_stmt_execute(st)) {
@@ -462,7 +444,7 @@ static int read_chunk(rc_snap *sn, char *es, size_t esz) {
     rc = fetch_rows(sn, st, es, esz);
   }
   char e2[256];
-  if (rc_snap_query(sn, "COMMIT", NULL, "ending the snapshot", e2, sizeof e2) < 0 && rc == 0)
+  if (rc_snap_pos_end(sn, e2, sizeof e2) < 0 && rc == 0)
     rc = rc_errf(RC_ERR_IO, es, esz, "%s", e2);
   return rc;
 }
@@ -646,12 +628,14 @@ void rc_snap_metrics(const rc_snap *sn, rc_buf *b) {
 }
 
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_filter *filter, uint32_t chunk_rows,
-                char *es, size_t esz) {
+                int position, char *es, size_t esz) {
   *out = NULL;
   rc_snap *sn = calloc(1, sizeof *sn);
   if (!sn) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
   sn->srv = srv;
   sn->chunk_rows = chunk_rows ? chunk_rows : 10000;
+  sn->position = position != RC_SNAP_POS_AUTO ? position
+                 : srv->is_mariadb ? RC_SNAP_POS_BINLOG_SNAPSHOT : RC_SNAP_POS_READ_LOCK;
   int rc;
   sn->my = rc_server_connect(srv, 0, es, esz, &rc);
   if (!sn->my) {
@@ -683,8 +667,9 @@ int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_fi
   }
   uint64_t est = 0;
   for (uint32_t i = 0; i < sn->ntables; i++) est += sn->tables[i].estimate;
-  rc_info("snapshot planned: %u tables matching '%s', about %llu rows, %u rows per chunk", sn->ntables, patterns,
-          (unsigned long long)est, sn->chunk_rows);
+  rc_info("snapshot planned: %u tables matching '%s', about %llu rows, %u rows per chunk, positions by %s", sn->ntables,
+          patterns, (unsigned long long)est, sn->chunk_rows,
+          sn->position == RC_SNAP_POS_READ_LOCK ? "read_lock" : "binlog_snapshot (no lock)");
   *out = sn;
   return 0;
 }

@@ -61,8 +61,19 @@ typedef struct rc_snap_chunk {
  * leaves out, is an error (RC_ERR_ARG naming it). *out is the caller's (rc_snap_free).
  * chunk_rows: rows per chunk. */
 typedef struct rc_filter rc_filter;
+/* How a chunk's binlog position is found (snapshot.position): binlog_snapshot (MariaDB's
+ * binlog_snapshot_file/_position, no lock), read_lock (a brief FLUSH TABLES WITH READ LOCK
+ * around START TRANSACTION WITH CONSISTENT SNAPSHOT and SHOW MASTER STATUS, or LOCK TABLES t
+ * READ for the chunk's read when FTWRL is refused), auto (binlog_snapshot on MariaDB,
+ * read_lock on MySQL). */
+enum { RC_SNAP_POS_AUTO, RC_SNAP_POS_BINLOG_SNAPSHOT, RC_SNAP_POS_READ_LOCK };
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_filter *filter, uint32_t chunk_rows,
-                char *errstr, size_t errstr_size);
+                int position, char *errstr, size_t errstr_size);
+/* How long read_lock held its lock per chunk (all zero with binlog_snapshot). */
+typedef struct {
+  uint64_t count, total_ns, max_ns, last_ns;
+} rc_snap_lock_stats;
+const rc_snap_lock_stats *rc_snap_lock(const rc_snap *sn);
 /* Read the next chunk: 1 with *ch, 0 when every table is done, or an error (a table that cannot
  * be read: RC_ERR_ARG, naming it and what the server said; RC_ERR_IO: the server went away). */
 int rc_snap_read(rc_snap *sn, rc_snap_chunk **ch, char *errstr, size_t errstr_size);

@@ -65,7 +65,16 @@ struct rc_snap {
   size_t rows_cap;
   rc_value *vals;
   rc_buf kb;
+  /* where each chunk's snapshot is in the binlog (snapshot_pos.c) */
+  int position;            /* RC_SNAP_POS_BINLOG_SNAPSHOT or RC_SNAP_POS_READ_LOCK (resolved) */
+  int lock_kind;           /* read_lock: 0 not tried yet, LOCK_GLOBAL (FTWRL), LOCK_TABLE */
+  int status_stmt;         /* 0 SHOW MASTER STATUS, 1 SHOW BINARY LOG STATUS (MySQL 8.4) */
+  int table_locked;        /* LOCK TABLES held while the chunk is read */
+  uint64_t lock_t0;        /* rc_now_ns when the lock was taken */
+  rc_snap_lock_stats lock;
 };
+
+enum { LOCK_GLOBAL = 1, LOCK_TABLE = 2 };
 
 /* A statement on the snapshot's connection (*res: its result, the caller's; NULL: none kept). */
 int rc_snap_query(rc_snap *sn, const char *sql, MYSQL_RES **res, const char *doing, char *es, size_t esz);
@@ -78,5 +87,11 @@ int rc_snap_plan(rc_snap *sn, const char *patterns, const rc_filter *filter, cha
 /* A table's definition into *out (a table for rc_table_map_build), and the fetch plan of its
  * columns and its primary key into sn->cf, sn->pk, sn->npk (snapshot_def.c). */
 int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz);
+/* Open the chunk's consistent snapshot and fill sn->ch.file/pos with the binlog position it
+ * corresponds to, by sn->position (snapshot_pos.c). On success the caller reads the chunk,
+ * then calls rc_snap_pos_end. */
+int rc_snap_pos_begin(rc_snap *sn, char *es, size_t esz);
+/* End the chunk's snapshot (COMMIT, or UNLOCK TABLES for a table lock). */
+int rc_snap_pos_end(rc_snap *sn, char *es, size_t esz);
 
 #endif

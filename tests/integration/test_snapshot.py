@@ -19,13 +19,17 @@
             comes twice as r.
   killsup   the same with the supervisor killed (kill -9; its stages follow it) and
             `rowcast run` started again: the pending snapshot resumes.
+  lock      the replica case with snapshot.position=read_lock (the MySQL route, forced on
+            MariaDB, 5,000 rows): a user with RELOAD gets a brief FLUSH TABLES WITH READ LOCK per
+            chunk; a user with LOCK TABLES only, LOCK TABLES ... READ per chunk (the log says
+            so). The fold must equal the table and no row come twice as r, with each.
   ondemand  `rowcast snapshot od.t` while `rowcast run` streams with snapshot.mode=never: the
             running reader takes the request, every row comes once as r, the stream goes on, a
             second request meanwhile is refused, the fold equals the table.
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -54,7 +58,7 @@ RUNNING = []
 class Run(RunOutput):
     """`rowcast run` in the background, output in files beside the state dir."""
 
-    def __init__(self, rc, db, state, bootstrap, extra=(), user=USER, password=PASSWORD):
+    def __init__(self, rc, db, state, bootstrap, extra=(), user=USER, password=PASSWORD, env=None):
         self.state = state
         self.out_path, self.err_path = state + ".stdout", state + ".stderr"
         opts = ["state.dir=" + state, "serializer.format=json", "source.host=127.0.0.1", f"source.port={db.port}",
@@ -64,7 +68,8 @@ class Run(RunOutput):
         for o in opts + list(extra):
             args += ["-o", o]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=dict(os.environ, **env) if env else None)
         RUNNING.append(self)
 
     def running(self):
@@ -262,7 +267,7 @@ def folded_rows(state):
     return out
 
 
-def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
+def replica_case(ck, rc, tmp, db, broker, label, rows, kill, extra=(), user=USER, env=None):
     dbname = label + "db"  # a topic of its own: the broker is shared by the cases
     db.sql(f"DROP DATABASE IF EXISTS {dbname}; CREATE DATABASE {dbname}")
     db.sql("CREATE TABLE items (id INT PRIMARY KEY, n INT, note VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6))",
@@ -277,7 +282,7 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
         writer.start()
         run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbname}.items",
                                                      "snapshot.chunk_rows=%d" % (100 if kill else 200),
-                                                     "batch.max_changes=500"])
+                                                     "batch.max_changes=500"] + list(extra), user=user, env=env)
         if kill:
             spool = os.path.join(state, "snapshot")
             wait_for(lambda: os.path.isdir(spool) and len(os.listdir(spool)) >= 15, 60, 0.002)
@@ -331,6 +336,32 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill):
     ck.check("Kafka acknowledged the whole snapshot" in log or "Kafka has all of it" in log, f"{label}: the snapshot request is done once Kafka has it")
     m = [l for l in log.splitlines() if "snapshot complete" in l]
     print(f"  {label}: {m[-1] if m else ''}")
+    return log
+
+
+def test_read_lock(ck, rc, tmp, db, broker, rows):
+    """snapshot.position=read_lock forced on MariaDB (the MySQL route): with RELOAD, a brief
+    FLUSH TABLES WITH READ LOCK per chunk; without it (LOCK TABLES only), a table lock per chunk.
+    The replica case must hold with each: the fold equals the table, no row twice as r."""
+    grant(db, "locker", PASSWORD)
+    db.sql("GRANT RELOAD ON *.* TO 'locker'@'%'")
+    log = replica_case(ck, rc, tmp, db, broker, "lockg", rows, kill=False, user="locker",
+                       extra=["snapshot.position=read_lock"], env={"ROWCAST_LOG": "debug"})
+    held = [float(l.split(" held for ")[1].split()[0]) for l in log.splitlines() if "FLUSH TABLES WITH READ LOCK held for" in l]
+    ck.check(held and "refuses FLUSH TABLES" not in log, "lockg: every chunk's position read under FLUSH TABLES WITH READ LOCK",
+             "\n".join(l for l in log.splitlines() if "snapshot" in l)[-1500:])
+    if held:
+        print(f"  lockg: FTWRL held {len(held)} times, max {max(held):.3f} ms, mean {sum(held) / len(held):.3f} ms (under load)")
+    grant(db, "tlocker", PASSWORD)
+    db.sql("GRANT LOCK TABLES ON *.* TO 'tlocker'@'%'")
+    log = replica_case(ck, rc, tmp, db, broker, "lockt", rows, kill=False, user="tlocker",
+                       extra=["snapshot.position=read_lock"], env={"ROWCAST_LOG": "debug"})
+    held = [float(l.split(" held for ")[1].split()[0]) for l in log.splitlines() if "LOCK TABLES ... READ held for" in l]
+    ck.check(held and "refuses FLUSH TABLES WITH READ LOCK" in log,
+             "lockt: without RELOAD, the log says so and each chunk is read under LOCK TABLES",
+             "\n".join(l for l in log.splitlines() if "snapshot" in l)[-1500:])
+    if held:
+        print(f"  lockt: LOCK TABLES held {len(held)} times, max {max(held):.3f} ms, mean {sum(held) / len(held):.3f} ms (under load)")
 
 
 def test_ondemand(ck, rc, tmp, db, broker):
@@ -403,6 +434,8 @@ def main():
                 replica_case(ck, rc, tmp, db, broker, "kill", a.rows, kill="reader")
             if not only or "killsup" in only:
                 replica_case(ck, rc, tmp, db, broker, "killsup", a.rows, kill="supervisor")
+            if not only or "lock" in only:
+                test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 5000))
             if not only or "ondemand" in only:
                 test_ondemand(ck, rc, tmp, db, broker)
             if not only or "privilege" in only:
