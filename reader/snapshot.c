@@ -147,6 +147,7 @@ static void bind_to(MYSQL_BIND *b, col_fetch *f, int unsigned_) {
 }
 
 static void close_table(rc_snap *sn) {
+  sn->streaming = 0;
   if (sn->first) mysql_stmt_close(sn->first);
   if (sn->next) mysql_stmt_close(sn->next);
   sn->first = sn->next = NULL;
@@ -197,7 +198,7 @@ static int open_table(rc_snap *sn, char *es, size_t esz) {
   pt->state = 1;
   pt->started_ms = rc_wall_ns() / 1000000;
   rc_info("snapshot of %s.%s started (about %llu rows, %s)", pt->db, pt->name, (unsigned long long)pt->estimate,
-          sn->npk ? "in chunks by primary key" : "no primary key: read whole in one snapshot");
+          sn->npk ? "in chunks by primary key" : "no primary key: read whole in one snapshot, spooled in chunks");
   return 0;
 }
 
@@ -338,36 +339,63 @@ static void index_keys(rc_snap *sn, uint32_t n) {
   }
 }
 
-/* Fetch the rows of an executed statement into the chunk. */
-static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
-  const rc_table *t = sn->t;
-  if (mysql_stmt_store_result(st)) goto fail;
-  MYSQL_RES *meta = mysql_stmt_result_metadata(st);
-  for (uint32_t i = 0; i < t->ncols; i++) {
+/* Size column i's buffer to hold `need` bytes and point its result bind at it. */
+static int size_buf(rc_snap *sn, uint32_t i, size_t need) {
+  col_fetch *f = &sn->cf[i];
+  if (f->cap < need) {
+    char *p = realloc(f->buf, need);
+    if (!p) return -1;
+    f->buf = p;
+    f->cap = need;
+  }
+  bind_to(&sn->res[i], f, !sn->t->cols[i].is_signed);
+  return 0;
+}
+
+/* A fetched row had values longer than their buffers (an unbuffered read): grow them and fetch
+ * those values again; the binds then hold for the rows that follow. */
+static int refetch_long(rc_snap *sn, MYSQL_STMT *st) {
+  for (uint32_t i = 0; i < sn->t->ncols; i++) {
     col_fetch *f = &sn->cf[i];
-    if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
-      size_t need = (meta ? mysql_fetch_field_direct(meta, i)->max_length : 0) + 1;
-      if (need < 80) need = 80;
-      if (f->cap < need) {
-        char *p = realloc(f->buf, need);
-        if (!p) {
-          if (meta) mysql_free_result(meta);
-          return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
-        }
-        f->buf = p;
-        f->cap = need;
+    if (!f->error || (f->fetch != F_BYTES && f->fetch != F_DECIMAL) || f->len < f->cap) continue;
+    if (size_buf(sn, i, f->len + 1) < 0) return -1;
+    if (mysql_stmt_fetch_column(st, &sn->res[i], i, 0)) return -1;
+    f->error = 0;
+  }
+  return mysql_stmt_bind_result(st, sn->res) ? -1 : 0;
+}
+
+/* Fetch the rows of an executed statement into the chunk. buffered: the whole result (a chunk of
+ * at most chunk_rows rows by its LIMIT), its buffers sized from the longest value; otherwise (a
+ * table without a key, read whole) the rows stream from the server, chunk_rows at a time: the
+ * call after the last row sets table_done (buffers grow when a value does not fit). */
+static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, int buffered, char *es, size_t esz) {
+  const rc_table *t = sn->t;
+  if (buffered && mysql_stmt_store_result(st)) goto fail;
+  if (buffered || !sn->streaming) {
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    for (uint32_t i = 0; i < t->ncols; i++) {
+      size_t need = 0;
+      if (sn->cf[i].fetch == F_BYTES || sn->cf[i].fetch == F_DECIMAL) {
+        const MYSQL_FIELD *fd = meta ? mysql_fetch_field_direct(meta, i) : NULL;
+        need = (fd ? buffered ? fd->max_length : fd->length < 4096 ? fd->length : 4096 : 0) + 1;
+        if (need < 80) need = 80;
+      }
+      if (size_buf(sn, i, need) < 0) {
+        if (meta) mysql_free_result(meta);
+        return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
       }
     }
-    bind_to(&sn->res[i], f, !t->cols[i].is_signed);
+    if (meta) mysql_free_result(meta);
+    if (mysql_stmt_bind_result(st, sn->res)) goto fail;
   }
-  if (meta) mysql_free_result(meta);
-  if (mysql_stmt_bind_result(st, sn->res)) goto fail;
   uint32_t n = 0;
   sn->images.len = sn->keys.len = 0;
   if (grow_rows(sn, 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory"); /* off[0] even for no row */
-  int r;
-  while ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED) {
+  int r = 0;
+  while ((buffered || n < sn->chunk_rows) && ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED)) {
     if (grow_rows(sn, n + 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    if (r == MYSQL_DATA_TRUNCATED && refetch_long(sn, st) < 0) goto fail;
     for (uint32_t i = 0; i < t->ncols; i++)
       if ((r = value_of(sn, i, &sn->vals[i], es, esz)) < 0) return r;
     sn->off[n] = sn->images.len;
@@ -377,7 +405,8 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
     sn->dropped[n] = 0;
     n++;
   }
-  if (r != MYSQL_NO_DATA) goto fail;
+  int more = !buffered && n == sn->chunk_rows; /* the loop stopped at the chunk's size, not the end */
+  if (!more && r != MYSQL_NO_DATA) goto fail;
   sn->off[n] = sn->images.len;
   sn->koff[n] = sn->keys.len;
   /* the last key: the parameters of the next chunk */
@@ -400,11 +429,12 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
       }
     }
   }
-  mysql_stmt_free_result(st);
+  if (!more) mysql_stmt_free_result(st);
+  sn->streaming = more;
   sn->ch.nrows = n;
   sn->ch.ndropped = 0;
   if (sn->npk) index_keys(sn, n);
-  if (!sn->npk || n < sn->chunk_rows) sn->table_done = 1;
+  if (buffered ? n < sn->chunk_rows : !more) sn->table_done = 1;
   return 0;
 fail: {
   unsigned e = mysql_stmt_errno(st);
@@ -430,23 +460,33 @@ static int bind_params(rc_snap *sn, char *es, size_t esz) {
 }
 
 /* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to
- * (snapshot_pos.c). */
+ * (snapshot_pos.c). A table without a key: its first piece opens the snapshot, the following
+ * ones fetch on in it (same position), the last one closes it. */
 static int read_chunk(rc_snap *sn, char *es, size_t esz) {
   int rc;
-  if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
-  MYSQL_STMT *st = sn->ch.first ? sn->first : sn->next;
-  if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
-  if (mysql_stmt_execute(st)) {
-    unsigned e = mysql_stmt_errno(st);
-    rc = rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
-                 sn->t->db, sn->t->name, sn->srv->where, mysql_stmt_error(st), e);
-  } else {
-    rc = fetch_rows(sn, st, es, esz);
+  MYSQL_STMT *st = sn->ch.first || !sn->npk ? sn->first : sn->next;
+  if (!sn->streaming) {
+    if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
+    if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
+    if (mysql_stmt_execute(st)) {
+      unsigned e = mysql_stmt_errno(st);
+      rc = rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
+                   sn->t->db, sn->t->name, sn->srv->where, mysql_stmt_error(st), e);
+      goto end;
+    }
   }
+  rc = fetch_rows(sn, st, sn->npk != 0, es, esz);
+  if (rc == 0 && sn->streaming) return 0; /* more of the table to come in this snapshot */
+  if (rc < 0) {
+    mysql_stmt_free_result(st);
+    sn->streaming = 0;
+  }
+end: {
   char e2[256];
   if (rc_snap_pos_end(sn, e2, sizeof e2) < 0 && rc == 0)
     rc = rc_errf(RC_ERR_IO, es, esz, "%s", e2);
   return rc;
+}
 }
 
 int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {

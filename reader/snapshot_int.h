@@ -54,6 +54,7 @@ struct rc_snap {
   col_fetch *parv;         /* the last key read, the next chunk's parameters */
   int started, table_done;
   int have_key;            /* parv holds the last key of the table read so far */
+  int streaming;           /* a table without a key: its rows are being fetched in its snapshot */
   /* the chunk */
   rc_snap_chunk ch;
   int held;

@@ -23,18 +23,22 @@
             MariaDB, 5,000 rows): a user with RELOAD gets a brief FLUSH TABLES WITH READ LOCK per
             chunk; a user with LOCK TABLES only, LOCK TABLES ... READ per chunk (the log says
             so). The fold must equal the table and no row come twice as r, with each.
+  nopk      a table without a primary key (4,000 rows, duplicates) read whole in one snapshot
+            and spooled in pieces of 500 rows under a writer: the multiset fold equals the
+            table, and it went out as several chunks.
   ondemand  `rowcast snapshot od.t` while `rowcast run` streams with snapshot.mode=never: the
             running reader takes the request, every row comes once as r, the stream goes on, a
             second request meanwhile is refused, the fold equals the table.
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -364,6 +368,72 @@ def test_read_lock(ck, rc, tmp, db, broker, rows):
         print(f"  lockt: LOCK TABLES held {len(held)} times, max {max(held):.3f} ms, mean {sum(held) / len(held):.3f} ms (under load)")
 
 
+def test_nopk(ck, rc, tmp, db, broker, rows=4000):
+    """A table without a primary key (duplicate rows too), read whole in one snapshot and spooled
+    in pieces of snapshot.chunk_rows rows while a writer inserts, updates and deletes: the
+    multiset fold (r/c add the after row, u replaces its before row, d removes it) equals the
+    table's rows at the end, and the pieces went out as several chunks."""
+    from test_live import SqlClient
+    db.sql("DROP DATABASE IF EXISTS nk; CREATE DATABASE nk")
+    db.sql("CREATE TABLE t (id INT, n INT, v VARCHAR(30));"
+           f"INSERT INTO t SELECT seq % {rows // 2}, seq % 7, CONCAT('v', seq % {rows // 2}) FROM seq_1_to_{rows}",
+           database="nk")
+    halt, txns, errors = threading.Event(), [0], []
+
+    def write():
+        cl, rnd, nid = SqlClient(db, "nk"), random.Random(11), rows
+        while not halt.is_set():
+            k, i = rnd.random(), rnd.randrange(rows // 2)
+            sql = (f"INSERT INTO t VALUES ({nid}, 1, 'new')" if k < 0.4 else
+                   f"UPDATE t SET n = n + 1 WHERE id = {i}" if k < 0.8 else f"DELETE FROM t WHERE id = {i} LIMIT 1")
+            nid += 1
+            try:
+                cl.run(sql)
+                txns[0] += 1
+            except SandboxError as e:
+                errors.append(str(e)[:300])
+                cl = SqlClient(db, "nk")
+        cl.close()
+    w = threading.Thread(target=write, daemon=True)
+    state = os.path.join(tmp, "nopk-state")
+    with Collector(broker.bootstrap, r"^rowcast\.nk\.t$") as col:
+        w.start()
+        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=nk.t", "snapshot.chunk_rows=500",
+                                                     "batch.max_changes=500"])
+        done = wait_for(lambda: "snapshot complete" in run.log() or not run.running(), 120, 0.1)
+        time.sleep(0.5)
+        halt.set()
+        w.join(60)
+        db.sql("INSERT INTO t VALUES (-1, 0, 'end')", database="nk")
+        wait_for(lambda: any(b'"end"' in m.value for m in col.messages), 60, 0.1)
+        col.wait(idle=1, timeout=60)
+        code = run.stop()
+        msgs = col.messages
+    log = run.log()
+    ck.check(done and code == 0, f"nopk: the snapshot completes under a writer ({txns[0]} transactions); exit 0",
+             f"exit {code}: {log[-2000:]}")
+    ck.check(not errors, "nopk: the writer had no errors", "\n".join(errors[:3]))
+    m = re.search(r"snapshot complete: (\d+) rows sent in (\d+) chunks", log)
+    ck.check(m and int(m.group(2)) >= rows // 500, "nopk: the table went out in pieces of chunk_rows rows",
+             m.group(0) if m else log[-1500:])
+    rowset, stale = Counter(), []
+    for msg in sorted(msgs, key=lambda m: (m.partition, m.offset)):
+        ch = json.loads(msg.value)
+        if ch["op"] in ("u", "d"):
+            b = canon(ch["before"])
+            if rowset[b] <= 0:
+                stale.append(ch["before"])
+            rowset[b] -= 1
+        if ch["op"] in ("r", "c", "u"):
+            rowset[canon(ch["after"])] += 1
+    want = Counter(canon({"id": int(r[0]), "n": int(r[1]), "v": r[2]})
+                   for r in db.query("SELECT id, n, v FROM t", database="nk"))
+    got = +rowset
+    ck.check(not stale, "nopk: every u and d removes a row the fold has", str(stale[:3]))
+    ck.check(got == want, f"nopk: the multiset fold equals the table ({sum(want.values())} rows)",
+             f"only in the fold {list((got - want).items())[:4]}; only in the table {list((want - got).items())[:4]}")
+
+
 def test_ondemand(ck, rc, tmp, db, broker):
     """`rowcast snapshot TABLE` while `rowcast run` streams (snapshot.mode=never): the running
     reader picks the request up, the stream goes on, the fold equals the table."""
@@ -436,6 +506,8 @@ def main():
                 replica_case(ck, rc, tmp, db, broker, "killsup", a.rows, kill="supervisor")
             if not only or "lock" in only:
                 test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 5000))
+            if not only or "nopk" in only:
+                test_nopk(ck, rc, tmp, db, broker)
             if not only or "ondemand" in only:
                 test_ondemand(ck, rc, tmp, db, broker)
             if not only or "privilege" in only:
