@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "calendar.h"
 #include "clock.h"
@@ -17,6 +18,8 @@
 #include "log.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
+
+static int key_load(rc_snap *sn, const uint8_t *key, size_t klen, char *es, size_t esz);
 
 int rc_snap_query(rc_snap *sn, const char *sql, MYSQL_RES **res, const char *doing, char *es, size_t esz) {
   if (mysql_real_query(sn->my, sql, strlen(sql))) return rc_server_fail(sn->srv, sn->my, doing, es, esz);
@@ -173,12 +176,17 @@ static void close_table(rc_snap *sn) {
   sn->have_key = 0;
 }
 
-static int open_table(rc_snap *sn, char *es, size_t esz) {
+/* The TABLE_MAP id of the current table's current definition (a new one after an ALTER). */
+static uint64_t table_id(const rc_snap *sn) { return SNAP_TABLE_ID_BASE + ((uint64_t)sn->version << 24) + sn->cur; }
+
+/* Open the current table: 0, 1 when it is gone (dropped or renamed since the plan), or an error.
+ * reopen: its definition changed (an ALTER while it is read): say so, not "started". */
+static int open_table(rc_snap *sn, int reopen, char *es, size_t esz) {
   plan_table *pt = &sn->tables[sn->cur];
   rc_table *def = NULL;
   int rc = rc_snap_load_table(sn, pt, &def, es, esz);
-  if (rc < 0) return rc;
-  uint64_t id = SNAP_TABLE_ID_BASE + sn->cur;
+  if (rc != 0) return rc;
+  uint64_t id = table_id(sn);
   rc = rc_table_map_build(def, id, (uint32_t)time(NULL), sn->srv->is_mariadb, &sn->tmap, es, esz);
   if (rc == 0) /* the table as the serializer will see it (charset kinds resolved) */
     rc = rc_table_map_parse((const uint8_t *)sn->tmap.p + RC_EVENT_HEADER_LEN, sn->tmap.len - RC_EVENT_HEADER_LEN, 8,
@@ -195,6 +203,7 @@ static int open_table(rc_snap *sn, char *es, size_t esz) {
   if (sn->npk && (rc = prepare(sn, &sn->next, 1, es, esz)) < 0) return rc;
   sn->started = 1;
   sn->table_done = 0;
+  if (reopen) return 0;
   pt->state = 1;
   pt->started_ms = rc_wall_ns() / 1000000;
   rc_info("snapshot of %s.%s started (about %llu rows, %s)", pt->db, pt->name, (unsigned long long)pt->estimate,
@@ -459,14 +468,134 @@ static int bind_params(rc_snap *sn, char *es, size_t esz) {
   return 0;
 }
 
+/* The test hook ROWCAST_TEST_SNAPSHOT_PAUSE=N[,N...]:PATH: before its N-th chunk (counted over
+ * the run, from 1) the reader creates PATH and waits (up to 120 s) until it is removed, so that
+ * a test can change a table between two chunks. */
+static void test_pause(rc_snap *sn) {
+  const char *h = getenv("ROWCAST_TEST_SNAPSHOT_PAUSE");
+  char *colon = h ? strchr(h, ':') : NULL, *p = (char *)h;
+  if (!colon) return;
+  int hit = 0;
+  while (p < colon && !hit) {
+    char *e;
+    hit = strtoull(p, &e, 10) == sn->chunks_read && e > p;
+    p = e > p ? e : p + 1;
+    if (*p == ',') p++;
+  }
+  if (!hit) return;
+  FILE *f = fopen(colon + 1, "w");
+  if (f) fclose(f);
+  rc_info("snapshot: paused before chunk %llu until %s is removed (ROWCAST_TEST_SNAPSHOT_PAUSE)",
+          (unsigned long long)sn->chunks_read, colon + 1);
+  for (int i = 0; i < 12000 && access(colon + 1, F_OK) == 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+}
+
+/* The current table's definition changed (an ALTER between two chunks): open it again with the
+ * new one, under a new TABLE_MAP id, and go on after the last key read. 0, 1 when it is gone, or
+ * RC_ERR_ARG when its primary key changed (the key order could not go on exactly). */
+static int reopen_table(rc_snap *sn, char *es, size_t esz) {
+  plan_table *pt = &sn->tables[sn->cur];
+  rc_buf key = {0}, pkdef = {0};
+  rc_snap_key_save(sn, &key);
+  for (uint32_t k = 0; k < sn->npk; k++) { /* the key's columns: name and fetch kind */
+    rc_buf_puts(&pkdef, sn->t->cols[sn->pk[k]].name);
+    rc_buf_putc(&pkdef, (char)sn->cf[sn->pk[k]].fetch);
+  }
+  int had_key = sn->have_key, first = sn->ch.first;
+  uint32_t npk = sn->npk;
+  close_table(sn);
+  if (++sn->version > 255) {
+    rc_buf_free(&key);
+    rc_buf_free(&pkdef);
+    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: its definition changed 255 times while it was read", pt->db,
+                   pt->name);
+  }
+  int rc = open_table(sn, 1, es, esz);
+  if (rc == 0) {
+    rc_buf now = {0};
+    for (uint32_t k = 0; k < sn->npk; k++) {
+      rc_buf_puts(&now, sn->t->cols[sn->pk[k]].name);
+      rc_buf_putc(&now, (char)sn->cf[sn->pk[k]].fetch);
+    }
+    if (npk != sn->npk || now.len != pkdef.len || (now.len && memcmp(now.p, pkdef.p, now.len)))
+      rc = rc_errf(RC_ERR_ARG, es, esz,
+                   "snapshot of %s.%s: its primary key changed (ALTER TABLE) while it was read, after %llu rows: the "
+                   "chunks cannot go on in key order exactly; run its snapshot again (rowcast snapshot %s.%s)",
+                   pt->db, pt->name, (unsigned long long)pt->rows_sent, pt->db, pt->name);
+    else if (had_key && (rc = key_load(sn, (const uint8_t *)key.p, key.len, es, esz)) == 0)
+      sn->have_key = 1;
+    rc_buf_free(&now);
+  }
+  sn->ch.first = first;
+  if (rc == 0)
+    rc_warn("snapshot of %s.%s: its definition changed (ALTER TABLE) while it was read, after %llu rows: the "
+            "following chunks are read with the new one (%u columns)", pt->db, pt->name,
+            (unsigned long long)pt->rows_sent, sn->t->ncols);
+  rc_buf_free(&key);
+  rc_buf_free(&pkdef);
+  return rc;
+}
+
+/* In the chunk's snapshot, before reading: take the table's metadata lock for the transaction
+ * (no ALTER or DROP of it can end before the chunk is read) and see whether the table is still
+ * there and as it was. 0 as it was, 1 changed, 2 gone, or an error. */
+static int check_table(rc_snap *sn, char *es, size_t esz) {
+  const plan_table *pt = &sn->tables[sn->cur];
+  rc_buf q = {0};
+  rc_buf_lit(&q, "SELECT 1 FROM ");
+  rc_snap_put_ident(&q, pt->db);
+  rc_buf_putc(&q, '.');
+  rc_snap_put_ident(&q, pt->name);
+  rc_buf_lit(&q, " LIMIT 0");
+  rc_buf_putc(&q, 0);
+  int rc = 0;
+  if (mysql_real_query(sn->my, q.p, (unsigned long)q.len - 1)) {
+    unsigned e = mysql_errno(sn->my);
+    rc = e == ER_NO_SUCH_TABLE ? 2 : e == ER_TABLE_DEF_CHANGED ? 1
+         : rc_server_fail(sn->srv, sn->my, "opening the table for the snapshot's chunk", es, esz);
+  } else {
+    MYSQL_RES *r = mysql_store_result(sn->my);
+    if (r) mysql_free_result(r);
+    rc = rc_snap_def_changed(sn, pt, es, esz);
+  }
+  rc_buf_free(&q);
+  return rc;
+}
+
 /* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to
  * (snapshot_pos.c). A table without a key: its first piece opens the snapshot, the following
- * ones fetch on in it (same position), the last one closes it. */
+ * ones fetch on in it (same position), the last one closes it. A table dropped since the last
+ * chunk: an empty last chunk (its snapshot ends there); altered: read again with the new
+ * definition in a new snapshot. */
 static int read_chunk(rc_snap *sn, char *es, size_t esz) {
   int rc;
   MYSQL_STMT *st = sn->ch.first || !sn->npk ? sn->first : sn->next;
   if (!sn->streaming) {
-    if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
+    sn->chunks_read++;
+    test_pause(sn);
+    char e2[256];
+    for (;;) {
+      if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
+      if ((rc = check_table(sn, es, esz)) == 0) break;
+      rc_snap_pos_end(sn, e2, sizeof e2);
+      if (rc < 0) return rc;
+      if (rc == 1 && (rc = reopen_table(sn, es, esz)) < 0) return rc;
+      if (rc == 0) { /* read again, with the new definition */
+        st = sn->ch.first || !sn->npk ? sn->first : sn->next;
+        continue;
+      }
+      const plan_table *pt = &sn->tables[sn->cur];
+      rc_warn("snapshot of %s.%s: the table was dropped while it was read: its snapshot ends after %llu rows; the "
+              "other tables go on", pt->db, pt->name, (unsigned long long)pt->rows_sent);
+      if (grow_rows(sn, 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+      sn->off[0] = sn->koff[0] = 0;
+      sn->images.len = sn->keys.len = 0;
+      sn->ch.nrows = sn->ch.ndropped = 0;
+      sn->table_done = 1;
+      sn->started = 1; /* (closed if it went while being opened again: the next read goes on after it) */
+      if (sn->npk) index_keys(sn, 0);
+      return 0; /* an empty last chunk at the position just read */
+    }
     if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
     if (mysql_stmt_execute(st)) {
       unsigned e = mysql_stmt_errno(st);
@@ -499,7 +628,14 @@ int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
   for (;;) {
     if (sn->cur >= sn->ntables) return 0;
     if (!sn->started) {
-      if ((rc = open_table(sn, es, esz)) < 0) return rc;
+      if ((rc = open_table(sn, 0, es, esz)) < 0) return rc;
+      if (rc == 1) { /* dropped (or renamed) after the plan, before its read */
+        rc_warn("snapshot of %s.%s: the table is gone (dropped or renamed since the snapshot was planned): "
+                "no rows of it are sent; the other tables go on", sn->tables[sn->cur].db, sn->tables[sn->cur].name);
+        close_table(sn);
+        sn->tables[sn->cur++].state = 2;
+        continue;
+      }
       sn->ch.first = 1;
     } else if (sn->table_done) {
       close_table(sn);
@@ -515,8 +651,8 @@ int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
   sn->ch.name = pt->name;
   sn->ch.tmap = (const uint8_t *)sn->tmap.p;
   sn->ch.tmap_len = sn->tmap.len;
-  sn->ch.table_id = SNAP_TABLE_ID_BASE + sn->cur;
-  sn->ch.ncols = sn->t->ncols;
+  sn->ch.table_id = table_id(sn);
+  sn->ch.ncols = sn->t ? sn->t->ncols : 0;
   sn->ch.images = (const uint8_t *)sn->images.p;
   sn->ch.off = sn->off;
   sn->ch.dropped = sn->dropped;
@@ -542,9 +678,12 @@ int rc_snap_covers(const rc_snap *sn, const rc_table *t) {
 void rc_snap_track(rc_snap *sn, const rc_table *t, const rc_value *img) {
   if (!sn->held || !sn->npk || !sn->nslots || !img) return;
   sn->kb.len = 0;
-  for (uint32_t k = 0; k < sn->npk; k++) {
+  if (t->ncols != sn->t->ncols) return; /* another definition (an ALTER in between): mark nothing, */
+  for (uint32_t k = 0; k < sn->npk; k++) { /* the chunk's row then goes out, as its state at P */
     uint32_t i = sn->pk[k];
-    if (i >= t->ncols || img[i].kind == RC_V_ABSENT) return;
+    if (i >= t->ncols || img[i].kind == RC_V_ABSENT || t->cols[i].type != sn->t->cols[i].type ||
+        (t->has_names && t->cols[i].name && strcmp(t->cols[i].name, sn->t->cols[i].name)))
+      return;
     key_put(&sn->kb, &sn->t->cols[i], &img[i]);
   }
   uint64_t h = hash_bytes(sn->kb.p, sn->kb.len);
@@ -610,8 +749,24 @@ int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, cons
   for (uint32_t k = 0; k < i && k < sn->ntables; k++) sn->tables[k].state = 2;
   sn->cur = i;
   if (i >= sn->ntables || !klen) return 0;
-  int rc = open_table(sn, es, esz);
+  int rc = open_table(sn, 0, es, esz);
+  if (rc == 1) { /* gone since: the next rc_snap_read goes on after it */
+    rc_warn("snapshot resume: %s.%s is no longer there; going on after it", db, name);
+    sn->tables[i].state = 2;
+    sn->cur++;
+    return 0;
+  }
   if (rc < 0) return rc;
+  if ((rc = key_load(sn, key, klen, es, esz)) < 0) return rc;
+  sn->ch.first = 0;
+  sn->have_key = 1;
+  rc_info("snapshot of %s.%s resumes after the last chunk Kafka has", db, name);
+  return 0;
+}
+
+/* The last key saved by rc_snap_key_save, as the next chunk's parameters. */
+static int key_load(rc_snap *sn, const uint8_t *key, size_t klen, char *es, size_t esz) {
+  const char *db = sn->t->db, *name = sn->t->name;
   const uint8_t *p = key, *end = key + klen;
   for (uint32_t k = 0; k < sn->npk; k++) {
     col_fetch *f = &sn->parv[k];
@@ -635,9 +790,6 @@ int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, cons
     f->is_null = 0;
     p += n;
   }
-  sn->ch.first = 0;
-  sn->have_key = 1;
-  rc_info("snapshot of %s.%s resumes after the last chunk Kafka has", db, name);
   return 0;
 }
 
@@ -727,6 +879,7 @@ void rc_snap_free(rc_snap *sn) {
   rc_buf_free(&sn->images);
   rc_buf_free(&sn->keys);
   rc_buf_free(&sn->kb);
+  rc_buf_free(&sn->def_sig);
   free(sn->off);
   free(sn->koff);
   free(sn->dropped);

@@ -214,7 +214,8 @@ static int column_of(rc_column *c, col_fetch *f, MYSQL_ROW row, char *es, size_t
   return 0;
 }
 
-int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz) {
+/* The table's columns from information_schema (the query both functions below share). */
+static int def_query(rc_snap *sn, const plan_table *pt, MYSQL_RES **res, char *es, size_t esz) {
   char *d = rc_snap_esc(sn, pt->db), *n = rc_snap_esc(sn, pt->name);
   char sql[2600];
   snprintf(sql, sizeof sql,
@@ -228,13 +229,40 @@ int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *
            d ? d : "", n ? n : "");
   free(d);
   free(n);
+  return rc_snap_query(sn, sql, res, "reading a table's definition for the snapshot", es, esz);
+}
+
+/* Every field of a definition row, into the definition's signature. */
+static void sig_row(rc_buf *sig, MYSQL_ROW row, unsigned nf) {
+  for (unsigned i = 0; i < nf; i++) {
+    rc_buf_puts(sig, row[i] ? row[i] : "\\N");
+    rc_buf_putc(sig, 0);
+  }
+  rc_buf_putc(sig, '\n');
+}
+
+int rc_snap_def_changed(rc_snap *sn, const plan_table *pt, char *es, size_t esz) {
   MYSQL_RES *res;
-  int rc = rc_snap_query(sn, sql, &res, "reading a table's definition for the snapshot", es, esz);
+  int rc = def_query(sn, pt, &res, es, esz);
+  if (rc < 0) return rc;
+  rc_buf sig = {0};
+  MYSQL_ROW row;
+  unsigned nf = mysql_num_fields(res);
+  while ((row = mysql_fetch_row(res))) sig_row(&sig, row, nf);
+  mysql_free_result(res);
+  int changed = sig.len != sn->def_sig.len || (sig.len && memcmp(sig.p, sn->def_sig.p, sig.len));
+  rc_buf_free(&sig);
+  return changed;
+}
+
+int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz) {
+  MYSQL_RES *res;
+  int rc = def_query(sn, pt, &res, es, esz);
   if (rc < 0) return rc;
   uint32_t nc = (uint32_t)mysql_num_rows(res);
   if (nc == 0) {
     mysql_free_result(res);
-    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: the table is gone (dropped or renamed)", pt->db, pt->name);
+    return 1;
   }
   rc_table *t = calloc(1, sizeof *t);
   sn->cf = calloc(nc, sizeof *sn->cf);
@@ -251,7 +279,10 @@ int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *
   MYSQL_ROW row;
   uint32_t i = 0;
   sn->npk = 0;
+  sn->def_sig.len = 0;
+  unsigned nf = mysql_num_fields(res);
   while (rc == 0 && (row = mysql_fetch_row(res)) && i < nc) {
+    sig_row(&sn->def_sig, row, nf);
     rc = column_of(&t->cols[i], &sn->cf[i], row, es, esz, pt->db, pt->name, sn->srv->is_mariadb);
     unsigned seq = row[11] ? (unsigned)atoi(row[11]) : 0;
     if (seq > 0 && seq <= nc) {

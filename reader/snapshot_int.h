@@ -55,6 +55,9 @@ struct rc_snap {
   int started, table_done;
   int have_key;            /* parv holds the last key of the table read so far */
   int streaming;           /* a table without a key: its rows are being fetched in its snapshot */
+  rc_buf def_sig;          /* the definition read from information_schema, to see an ALTER */
+  uint32_t version;        /* of the current table's definition: a new TABLE_MAP id after an ALTER */
+  uint64_t chunks_read;
   /* the chunk */
   rc_snap_chunk ch;
   int held;
@@ -86,8 +89,12 @@ void rc_snap_put_ident(rc_buf *b, const char *name);
 /* The plan: the tables matching patterns (snapshot_def.c). */
 int rc_snap_plan(rc_snap *sn, const char *patterns, const rc_filter *filter, char *es, size_t esz);
 /* A table's definition into *out (a table for rc_table_map_build), and the fetch plan of its
- * columns and its primary key into sn->cf, sn->pk, sn->npk (snapshot_def.c). */
+ * columns and its primary key into sn->cf, sn->pk, sn->npk, its signature into sn->def_sig
+ * (snapshot_def.c). 1 when the table is gone (no columns: dropped or renamed). */
 int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz);
+/* Has the table's definition changed since rc_snap_load_table (compared by signature)? 1 yes,
+ * 0 no, or an error. */
+int rc_snap_def_changed(rc_snap *sn, const plan_table *pt, char *es, size_t esz);
 /* Open the chunk's consistent snapshot and fill sn->ch.file/pos with the binlog position it
  * corresponds to, by sn->position (snapshot_pos.c). On success the caller reads the chunk,
  * then calls rc_snap_pos_end. */

@@ -26,13 +26,17 @@
   nopk      a table without a primary key (4,000 rows, duplicates) read whole in one snapshot
             and spooled in pieces of 500 rows under a writer: the multiset fold equals the
             table, and it went out as several chunks.
+  ddl       a table dropped and another altered (ADD COLUMN) between two chunks (the reader
+            pauses at a test hook): the dropped one's snapshot ends with a warning naming it and
+            the rest goes on; the altered one's later chunks carry the new column like the
+            stream's changes; every row once as r, the fold equals the table.
   ondemand  `rowcast snapshot od.t` while `rowcast run` streams with snapshot.mode=never: the
             running reader takes the request, every row comes once as r, the stream goes on, a
             second request meanwhile is refused, the fold equals the table.
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ddl,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -434,6 +438,61 @@ def test_nopk(ck, rc, tmp, db, broker, rows=4000):
              f"only in the fold {list((got - want).items())[:4]}; only in the table {list((want - got).items())[:4]}")
 
 
+def test_ddl(ck, rc, tmp, db, broker):
+    """DDL between two chunks (the reader pauses before chunks 3 and 6: ROWCAST_TEST_SNAPSHOT_PAUSE):
+    dd.a (3,000 rows in chunks of 500) is dropped after its 2nd chunk: its snapshot ends there with
+    a warning naming it, and the rest goes on; dd.c gets ADD COLUMN after its 2nd chunk: the
+    following chunks carry the new column, with the same after-image shape as the stream's changes
+    after the ALTER; every row of dd.c comes once as r and the fold equals the table."""
+    db.sql("DROP DATABASE IF EXISTS dd; CREATE DATABASE dd")
+    db.sql("CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE c (id INT PRIMARY KEY, v VARCHAR(20));"
+           "INSERT INTO a SELECT seq, CONCAT('a', seq) FROM seq_1_to_3000;"
+           "INSERT INTO c SELECT seq, CONCAT('c', seq) FROM seq_1_to_3000", database="dd")
+    state, pause = os.path.join(tmp, "ddl-state"), os.path.join(tmp, "ddl-pause")
+    with Collector(broker.bootstrap, r"^rowcast\.dd\.") as col:
+        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=dd.*", "snapshot.chunk_rows=500"],
+                  env={"ROWCAST_TEST_SNAPSHOT_PAUSE": "3,6:" + pause})
+        for ddl in ("DROP TABLE a", "ALTER TABLE c ADD COLUMN extra VARCHAR(10) NOT NULL DEFAULT 'x'"):
+            ck.check(wait_for(lambda: os.path.exists(pause) or not run.running(), 60, 0.02) and run.running(),
+                     f"ddl: the reader pauses between two chunks for: {ddl}", run.log()[-1500:])
+            db.sql(ddl, database="dd")
+            os.unlink(pause)
+        done = wait_for(lambda: "snapshot complete" in run.log() or not run.running(), 60, 0.1)
+        db.sql("INSERT INTO c VALUES (9001, 'after', 'y'); UPDATE c SET v = 'upd' WHERE id = 10", database="dd")
+        col.wait(count=2000 + 3000 + 2, timeout=60)
+        code = run.stop()
+        msgs = col.messages
+    log = run.log()
+    ck.check(done and code == 0, "ddl: the snapshot completes and rowcast run exits 0 (no crash, no restart)",
+             f"exit {code}: {log[-2500:]}")
+    ck.check("dd.a: the table was dropped while it was read" in log and "restarting the group" not in log,
+             "ddl: the dropped table's snapshot ends with a warning naming it",
+             "\n".join(l for l in log.splitlines() if "snapshot" in l)[-1500:])
+    ra = [c for c in changes(msgs, "dd.a") if c["op"] == "r"]
+    ck.check(len(ra) == 1000 and sorted(c["after"]["id"] for c in ra) == list(range(1, 1001)),
+             "ddl: dd.a: the rows of the chunks read before the DROP, once each", f"{len(ra)} r")
+    ck.check("dd.c: its definition changed (ALTER TABLE)" in log, "ddl: the log says dd.c was altered while read",
+             "\n".join(l for l in log.splitlines() if "snapshot" in l)[-1500:])
+    cc = changes(msgs, "dd.c")
+    rc_ = [c for c in cc if c["op"] == "r"]
+    ids = Counter(c["after"]["id"] for c in rc_)
+    ck.check(len(ids) == 3000 and max(ids.values()) == 1, "ddl: dd.c: every row once as r", f"{len(rc_)} r, {len(ids)} ids")
+    old = [c for c in rc_ if "extra" not in c["after"]]
+    new = [c for c in rc_ if "extra" in c["after"]]
+    ck.check(sorted(c["after"]["id"] for c in old) == list(range(1, 1001)) and
+             all(c["after"]["extra"] == "x" for c in new) and len(new) == 2000,
+             "ddl: dd.c: the chunks before the ALTER have the old columns, those after it the new column's value",
+             f"old {len(old)} new {len(new)}")
+    stream = [c for c in cc if c["op"] in ("c", "u")]
+    ck.check(len(stream) == 2 and all(sorted(c["after"]) == sorted(new[0]["after"]) for c in stream),
+             "ddl: dd.c: the r rows after the ALTER have the columns of the stream's changes after it",
+             str(stream)[:600])
+    state_rows, _ = fold(msgs, "rowcast.dd.c")
+    want = {int(r[0]): (r[1], r[2]) for r in db.query("SELECT id, v, extra FROM c", database="dd")}
+    got = {int(k): (a["v"], a.get("extra", "x")) for k, a in state_rows.items()}
+    ck.check(got == want, f"ddl: dd.c: the fold equals the table ({len(want)} rows)")
+
+
 def test_ondemand(ck, rc, tmp, db, broker):
     """`rowcast snapshot TABLE` while `rowcast run` streams (snapshot.mode=never): the running
     reader picks the request up, the stream goes on, the fold equals the table."""
@@ -508,6 +567,8 @@ def main():
                 test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 5000))
             if not only or "nopk" in only:
                 test_nopk(ck, rc, tmp, db, broker)
+            if not only or "ddl" in only:
+                test_ddl(ck, rc, tmp, db, broker)
             if not only or "ondemand" in only:
                 test_ondemand(ck, rc, tmp, db, broker)
             if not only or "privilege" in only:
