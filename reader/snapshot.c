@@ -817,6 +817,21 @@ void rc_snap_metrics(const rc_snap *sn, rc_buf *b) {
   snprintf(line, sizeof line, "snapshot_rows %llu\nsnapshot_rows_estimate %llu\nsnapshot_tables_done %llu\nsnapshot_tables %u\n",
            (unsigned long long)sent, (unsigned long long)est, (unsigned long long)done, sn->ntables);
   rc_buf_puts(b, line);
+  if (sn->position == RC_SNAP_POS_READ_LOCK) {
+    snprintf(line, sizeof line, "snapshot_locks %llu\nsnapshot_lock_us %llu\nsnapshot_lock_max_us %llu\n",
+             (unsigned long long)sn->lock.count, (unsigned long long)(sn->lock.total_ns / 1000),
+             (unsigned long long)(sn->lock.max_ns / 1000));
+    rc_buf_puts(b, line);
+  }
+  /* every table begun, for /metrics: "snapshot_tab ROWS ESTIMATE DONE db.name" (the first 100, and
+   * the current one, so that a plan of thousands of tables keeps the report small) */
+  for (uint32_t i = 0; i < sn->ntables; i++) {
+    const plan_table *pt = &sn->tables[i];
+    if (pt->state == 0 || (i >= 100 && pt != cur)) continue;
+    snprintf(line, sizeof line, "snapshot_tab %llu %llu %d %s.%s\n", (unsigned long long)pt->rows_sent,
+             (unsigned long long)pt->estimate, pt->state == 2, pt->db, pt->name);
+    rc_buf_puts(b, line);
+  }
 }
 
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_filter *filter, uint32_t chunk_rows,

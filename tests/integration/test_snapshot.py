@@ -30,13 +30,16 @@
             pauses at a test hook): the dropped one's snapshot ends with a warning naming it and
             the rest goes on; the altered one's later chunks carry the new column like the
             stream's changes; every row once as r, the fold equals the table.
+  metrics   /metrics after a snapshot (initial_only, metrics.linger_ms): promtool check metrics
+            passes, rowcast_snapshot_rows_total and rowcast_snapshot_table_rows{table} equal the r
+            messages, the chunk and table figures add up.
   ondemand  `rowcast snapshot od.t` while `rowcast run` streams with snapshot.mode=never: the
             running reader takes the request, every row comes once as r, the stream goes on, a
             second request meanwhile is refused, the fold equals the table.
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ddl,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ddl,metrics,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -493,6 +496,56 @@ def test_ddl(ck, rc, tmp, db, broker):
     ck.check(got == want, f"ddl: dd.c: the fold equals the table ({len(want)} rows)")
 
 
+def test_metrics(ck, rc, tmp, db, broker):
+    """/metrics after a snapshot (snapshot.mode=initial_only, metrics.linger_ms keeps the final
+    figures up): promtool check metrics passes; rowcast_snapshot_rows_total equals the r messages,
+    rowcast_snapshot_table_rows{table} each table's r messages, the chunks and tables add up."""
+    import test_metrics as tm
+    if not tm.PROMTOOL:
+        print("  metrics: promtool is missing (Debian: prometheus): skipped")
+        return
+    db.sql("DROP DATABASE IF EXISTS mt; CREATE DATABASE mt")
+    db.sql("CREATE TABLE k (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE nk (id INT, v VARCHAR(20));"
+           "INSERT INTO k SELECT seq, CONCAT('k', seq) FROM seq_1_to_2500;"
+           "INSERT INTO nk SELECT seq % 100, 'dup' FROM seq_1_to_700; ANALYZE TABLE k, nk", database="mt")
+    state, port = os.path.join(tmp, "mt-state"), tm.free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    with Collector(broker.bootstrap, r"^rowcast\.mt\.") as col:
+        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=mt.*", "snapshot.chunk_rows=1000",
+                                                     "snapshot.mode=initial_only", f"metrics.listen=127.0.0.1:{port}",
+                                                     "metrics.linger_ms=60000", "metrics.interval_ms=100"])
+        text = [None]
+
+        def finished():
+            st, body = tm.get(url)
+            if st == 200 and ('rowcast_group_state{state="finished"} 1' in body or
+                              'rowcast_group_state{state="stopped"} 1' in body):
+                text[0] = body
+                return True
+            return not run.running()
+        ck.check(wait_for(finished, 120, 0.1) and text[0], "metrics: the group ends after the snapshot and lingers",
+                 run.log()[-2000:])
+        col.wait(count=3200, timeout=30)
+        code = run.stop()
+        msgs = col.messages
+    ck.check(code == 0, "metrics: exit 0 after the linger is cut short by SIGTERM", f"exit {code}")
+    smp = tm.check_text(ck, "metrics", text[0] or "")
+    r_k = len([c for c in changes(msgs, "mt.k") if c["op"] == "r"])
+    r_nk = len([c for c in changes(msgs, "mt.nk") if c["op"] == "r"])
+    rows = tm.total(smp, "rowcast_snapshot_rows_total")
+    ck.check(r_k == 2500 and r_nk == 700 and rows == r_k + r_nk,
+             "metrics: rowcast_snapshot_rows_total equals the r messages", f"metric {rows}, r {r_k} + {r_nk}")
+    tr = {t: tm.total(smp, "rowcast_snapshot_table_rows", table=t) for t in ("mt.k", "mt.nk")}
+    ck.check(tr == {"mt.k": r_k, "mt.nk": r_nk}, "metrics: rowcast_snapshot_table_rows per table equals its r messages",
+             str(tr))
+    ck.check(("rowcast_snapshot_table_rows_estimate", frozenset({("table", "mt.k")})) in smp and
+             tm.total(smp, "rowcast_snapshot_table_done", table="mt.nk") == 1,
+             "metrics: each table's estimate and done gauge are there", str([k for k in smp if "snapshot" in k[0]])[:800])
+    ck.check(tm.total(smp, "rowcast_snapshot_chunks_total") == 4 and tm.total(smp, "rowcast_snapshot_tables_done") == 2 ==
+             tm.total(smp, "rowcast_snapshot_tables"), "metrics: 4 chunks (3 of k, 1 of nk), 2 of 2 tables done",
+             str({k: v for k, v in smp.items() if "snapshot" in k[0]})[:800])
+
+
 def test_ondemand(ck, rc, tmp, db, broker):
     """`rowcast snapshot TABLE` while `rowcast run` streams (snapshot.mode=never): the running
     reader picks the request up, the stream goes on, the fold equals the table."""
@@ -569,6 +622,8 @@ def main():
                 test_nopk(ck, rc, tmp, db, broker)
             if not only or "ddl" in only:
                 test_ddl(ck, rc, tmp, db, broker)
+            if not only or "metrics" in only:
+                test_metrics(ck, rc, tmp, db, broker)
             if not only or "ondemand" in only:
                 test_ondemand(ck, rc, tmp, db, broker)
             if not only or "privilege" in only:
