@@ -7,8 +7,12 @@
  * with a primary key is read in chunks of snapshot.chunk_rows rows in key order (keyset
  * pagination: the next chunk starts after the last key of the previous one), each chunk in its
  * own START TRANSACTION WITH CONSISTENT SNAPSHOT, whose binlog position (MariaDB's
- * binlog_snapshot_file / binlog_snapshot_position) the chunk carries: its rows are the table's
- * rows at exactly that position. A table without a primary key is read whole in one snapshot.
+ * binlog_snapshot_file / binlog_snapshot_position, or read under a brief lock: snapshot_pos.c)
+ * the chunk carries: its rows are the table's rows at exactly that position. A table without a
+ * primary key is read whole in one snapshot, streamed from the server and returned in pieces
+ * of chunk_rows rows at the same position (chunk.keyless), which the reader spools to disk.
+ * Each chunk checks the table under its metadata lock first: dropped since the last chunk, an
+ * empty last chunk (a warning); altered, read again with the new definition (a new table id).
  * Rows are read with the binary protocol (prepared statements), values in the column's own
  * charset (character_set_results NULL) and TIMESTAMPs in UTC, and written as binlog row images
  * (binlog.h, rc_row_image_put) against a TABLE_MAP built from information_schema: the
@@ -18,7 +22,7 @@
  * stream reaches P; meanwhile every change the stream carries for the chunk's table marks the
  * chunk's row of the same key (before and after images) as dropped (rc_snap_track), since the
  * stream already carries that row's state at P; for a table without a key, the stream's events
- * of that table up to P are dropped instead (the chunk holds their effect).
+ * of that table up to P are dropped instead (the spooled pieces hold their effect).
  *
  * Owns a connection of its own (the snapshot's transactions), the held chunk and the plan.
  * Errors follow rc_err.h; RC_ERR_ARG is for the user to fix (a table without SELECT, a pattern
