@@ -838,8 +838,8 @@ static int snap_step(reader *r, const char *file, uint64_t pos) {
     if (strcmp(file, sp->file) || pos != sp->pos)
       rc_warn("snapshot chunk %llu was sent at %s:%llu and is sent again at %s:%llu",
               (unsigned long long)sp->seq, sp->file, (unsigned long long)sp->pos, file, (unsigned long long)pos);
-    rc_info("snapshot chunk %llu (%s.%s, %u rows) sent again as before the restart", (unsigned long long)sp->seq,
-            sp->db, sp->name, sp->nrows);
+    rc_info("snapshot chunk %llu (%s.%s, %u rows at %s:%llu) sent again as before the restart",
+            (unsigned long long)sp->seq, sp->db, sp->name, sp->nrows, sp->file, (unsigned long long)sp->pos);
     if (send_spool(r, sp, sp->pos) < 0) return RC_STAGE_STOP;
     r->replay_loaded = 0;
     r->ireplay++;

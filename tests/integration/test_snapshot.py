@@ -26,6 +26,9 @@
   nopk      a table without a primary key (4,000 rows, duplicates) read whole in one snapshot
             and spooled in pieces of 500 rows under a writer: the multiset fold equals the
             table, and it went out as several chunks.
+  nopkkill  the same between two keyed tables, the reader killed (kill -9) right after the
+            pieces went out: the restarted group sends the unacknowledged ones again; the
+            fold still equals the table.
   ddl       a table dropped and another altered (ADD COLUMN) between two chunks (the reader
             pauses at a test hook): the dropped one's snapshot ends with a warning naming it and
             the rest goes on; the altered one's later chunks carry the new column like the
@@ -38,7 +41,7 @@
   privilege a user without SELECT on a table named in snapshot.tables: exit 2 at once, with a
             message naming the table.
 
-Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,ddl,ondemand,privilege] [--rows N]
+Usage: test_snapshot.py --rowcast PATH [--only types,avro,replica,kill,killsup,lock,nopk,nopkkill,ddl,ondemand,privilege] [--rows N]
 """
 import argparse
 import json
@@ -380,20 +383,27 @@ def test_read_lock(ck, rc, tmp, db, broker, rows):
         print(f"  lockt: LOCK TABLES held {len(held)} times, max {max(held):.3f} ms, mean {sum(held) / len(held):.3f} ms (under load)")
 
 
-def test_nopk(ck, rc, tmp, db, broker, rows=4000):
+def test_nopk(ck, rc, tmp, db, broker, rows=4000, kill=False):
     """A table without a primary key (duplicate rows too), read whole in one snapshot and spooled
     in pieces of snapshot.chunk_rows rows while a writer inserts, updates and deletes: the
-    multiset fold (r/c add the after row, u replaces its before row, d removes it) equals the
-    table's rows at the end, and the pieces went out as several chunks."""
+    multiset fold (the first r starts it over: a keyless table's r rows are its contents at their
+    position; r/c add the after row, u replaces its before row, d removes it) equals the table's
+    rows at the end, and the pieces went out as several chunks. kill: keyed tables before
+    and after it, and the reader killed (kill -9) before the chunk after its pieces (the test
+    hook pauses it there): the pieces Kafka had not acknowledged are sent again, the fold holds."""
     from test_live import SqlClient
-    db.sql("DROP DATABASE IF EXISTS nk; CREATE DATABASE nk")
+    dbn, label = ("nkk", "nopk kill") if kill else ("nk", "nopk")
+    db.sql(f"DROP DATABASE IF EXISTS {dbn}; CREATE DATABASE {dbn}")
     db.sql("CREATE TABLE t (id INT, n INT, v VARCHAR(30));"
            f"INSERT INTO t SELECT seq % {rows // 2}, seq % 7, CONCAT('v', seq % {rows // 2}) FROM seq_1_to_{rows}",
-           database="nk")
+           database=dbn)
+    if kill:  # chunks 1-3 of a, the pieces of t (one read), then the pause before z's chunk
+        db.sql("CREATE TABLE a (id INT PRIMARY KEY); INSERT INTO a SELECT seq FROM seq_1_to_1000;"
+               "CREATE TABLE z (id INT PRIMARY KEY); INSERT INTO z SELECT seq FROM seq_1_to_100", database=dbn)
     halt, txns, errors = threading.Event(), [0], []
 
     def write():
-        cl, rnd, nid = SqlClient(db, "nk"), random.Random(11), rows
+        cl, rnd, nid = SqlClient(db, dbn), random.Random(11), rows
         while not halt.is_set():
             k, i = rnd.random(), rnd.randrange(rows // 2)
             sql = (f"INSERT INTO t VALUES ({nid}, 1, 'new')" if k < 0.4 else
@@ -404,33 +414,47 @@ def test_nopk(ck, rc, tmp, db, broker, rows=4000):
                 txns[0] += 1
             except SandboxError as e:
                 errors.append(str(e)[:300])
-                cl = SqlClient(db, "nk")
+                cl = SqlClient(db, dbn)
         cl.close()
     w = threading.Thread(target=write, daemon=True)
-    state = os.path.join(tmp, "nopk-state")
-    with Collector(broker.bootstrap, r"^rowcast\.nk\.t$") as col:
+    state, pause = os.path.join(tmp, dbn + "-state"), os.path.join(tmp, dbn + "-pause")
+    with Collector(broker.bootstrap, r"^rowcast\." + dbn + r"\.t$") as col:
         w.start()
-        run = Run(rc, db, state, broker.bootstrap, ["snapshot.tables=nk.t", "snapshot.chunk_rows=500",
-                                                     "batch.max_changes=500"])
+        run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbn}.*", "snapshot.chunk_rows=500",
+                                                     "batch.max_changes=500"],
+                  env={"ROWCAST_TEST_SNAPSHOT_PAUSE": "5:" + pause} if kill else None)
+        if kill:
+            paused = wait_for(lambda: os.path.exists(pause) or not run.running(), 60, 0.02) and run.running()
+            pids = [pid for pid, name, _st in child_processes(run.proc.pid) if name == "rowcast-reader"]
+            ck.check(paused and len(pids) == 1, f"{label}: the reader pauses after the pieces, and is killed", str(pids))
+            for p in pids:
+                os.kill(p, signal.SIGKILL)
+            os.unlink(pause)
         done = wait_for(lambda: "snapshot complete" in run.log() or not run.running(), 120, 0.1)
         time.sleep(0.5)
         halt.set()
         w.join(60)
-        db.sql("INSERT INTO t VALUES (-1, 0, 'end')", database="nk")
+        db.sql("INSERT INTO t VALUES (-1, 0, 'end')", database=dbn)
         wait_for(lambda: any(b'"end"' in m.value for m in col.messages), 60, 0.1)
         col.wait(idle=1, timeout=60)
         code = run.stop()
         msgs = col.messages
     log = run.log()
-    ck.check(done and code == 0, f"nopk: the snapshot completes under a writer ({txns[0]} transactions); exit 0",
+    ck.check(done and code == 0, f"{label}: the snapshot completes under a writer ({txns[0]} transactions); exit 0",
              f"exit {code}: {log[-2000:]}")
-    ck.check(not errors, "nopk: the writer had no errors", "\n".join(errors[:3]))
+    ck.check(not errors, f"{label}: the writer had no errors", "\n".join(errors[:3]))
     m = re.search(r"snapshot complete: (\d+) rows sent in (\d+) chunks", log)
-    ck.check(m and int(m.group(2)) >= rows // 500, "nopk: the table went out in pieces of chunk_rows rows",
-             m.group(0) if m else log[-1500:])
-    rowset, stale = Counter(), []
+    if kill:
+        ck.check("resuming the snapshot" in log, f"{label}: the restarted reader resumes the snapshot",
+                 "\n".join(l for l in log.splitlines() if "snapshot" in l)[-2000:])
+    else:
+        ck.check(m and int(m.group(2)) >= rows // 500, f"{label}: the table went out in pieces of chunk_rows rows",
+                 m.group(0) if m else log[-1500:])
+    rowset, stale, seen_r = Counter(), [], False
     for msg in sorted(msgs, key=lambda m: (m.partition, m.offset)):
         ch = json.loads(msg.value)
+        if ch["op"] == "r" and not seen_r:  # a keyless table's r rows are its contents at P: start over
+            rowset, stale, seen_r = Counter(), [], True
         if ch["op"] in ("u", "d"):
             b = canon(ch["before"])
             if rowset[b] <= 0:
@@ -439,11 +463,13 @@ def test_nopk(ck, rc, tmp, db, broker, rows=4000):
         if ch["op"] in ("r", "c", "u"):
             rowset[canon(ch["after"])] += 1
     want = Counter(canon({"id": int(r[0]), "n": int(r[1]), "v": r[2]})
-                   for r in db.query("SELECT id, n, v FROM t", database="nk"))
+                   for r in db.query("SELECT id, n, v FROM t", database=dbn))
     got = +rowset
-    ck.check(not stale, "nopk: every u and d removes a row the fold has", str(stale[:3]))
-    ck.check(got == want, f"nopk: the multiset fold equals the table ({sum(want.values())} rows)",
-             f"only in the fold {list((got - want).items())[:4]}; only in the table {list((want - got).items())[:4]}")
+    ops = Counter(json.loads(m.value)["op"] for m in msgs)
+    ck.check(not stale, f"{label}: every u and d removes a row the fold has", f"{stale[:3]}; ops {dict(ops)}")
+    ck.check(got == want, f"{label}: the multiset fold equals the table ({sum(want.values())} rows)",
+             f"only in the fold {list((got - want).items())[:4]}; only in the table {list((want - got).items())[:4]}\n" +
+             "\n".join(l for l in log.splitlines() if "snapshot" in l or "killed" in l)[-3000:])
 
 
 def test_ddl(ck, rc, tmp, db, broker):
@@ -597,6 +623,8 @@ def main():
                 test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 3000))
             if not only or "nopk" in only:
                 test_nopk(ck, rc, tmp, db, broker)
+            if not only or "nopkkill" in only:
+                test_nopk(ck, rc, tmp, db, broker, kill=True)
             if not only or "ddl" in only:
                 test_ddl(ck, rc, tmp, db, broker)
             if not only or "ondemand" in only:
