@@ -20,7 +20,7 @@
   killsup   the same with the supervisor killed (kill -9; its stages follow it) and
             `rowcast run` started again: the pending snapshot resumes.
   lock      the replica case with snapshot.position=read_lock (the MySQL route, forced on
-            MariaDB, 3,000 rows): a user with RELOAD gets a brief FLUSH TABLES WITH READ LOCK per
+            MariaDB, 2,000 rows in chunks of 400): a user with RELOAD gets a brief FLUSH TABLES WITH READ LOCK per
             chunk; a user with LOCK TABLES only, LOCK TABLES ... READ per chunk (the log says
             so). The fold must equal the table and no row come twice as r, with each.
   nopk      a table without a primary key (4,000 rows, duplicates) read whole in one snapshot
@@ -280,7 +280,7 @@ def folded_rows(state):
     return out
 
 
-def replica_case(ck, rc, tmp, db, broker, label, rows, kill, extra=(), user=USER, env=None, quick=False):
+def replica_case(ck, rc, tmp, db, broker, label, rows, kill, extra=(), user=USER, env=None, quick=False, chunk=None):
     dbname = label + "db"  # a topic of its own: the broker is shared by the cases
     db.sql(f"DROP DATABASE IF EXISTS {dbname}; CREATE DATABASE {dbname}")
     db.sql("CREATE TABLE items (id INT PRIMARY KEY, n INT, note VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6))",
@@ -294,7 +294,7 @@ def replica_case(ck, rc, tmp, db, broker, label, rows, kill, extra=(), user=USER
         writer = Writer(db, rows, dbname)
         writer.start()
         run = Run(rc, db, state, broker.bootstrap, [f"snapshot.tables={dbname}.items",
-                                                     "snapshot.chunk_rows=%d" % (100 if kill else 200),
+                                                     "snapshot.chunk_rows=%d" % (chunk or (100 if kill else 200)),
                                                      "batch.max_changes=500"] + list(extra), user=user, env=env)
         if kill:
             spool = os.path.join(state, "snapshot")
@@ -364,7 +364,7 @@ def test_read_lock(ck, rc, tmp, db, broker, rows):
     The replica case must hold with each: the fold equals the table, no row twice as r."""
     grant(db, "locker", PASSWORD)
     db.sql("GRANT RELOAD ON *.* TO 'locker'@'%'")
-    log = replica_case(ck, rc, tmp, db, broker, "lockg", rows, kill=False, user="locker", quick=True,
+    log = replica_case(ck, rc, tmp, db, broker, "lockg", rows, kill=False, user="locker", quick=True, chunk=400,
                        extra=["snapshot.position=read_lock"], env={"ROWCAST_LOG": "debug"})
     held = [float(l.split(" held for ")[1].split()[0]) for l in log.splitlines() if "FLUSH TABLES WITH READ LOCK held for" in l]
     ck.check(held and "refuses FLUSH TABLES" not in log, "lockg: every chunk's position read under FLUSH TABLES WITH READ LOCK",
@@ -373,7 +373,7 @@ def test_read_lock(ck, rc, tmp, db, broker, rows):
         print(f"  lockg: FTWRL held {len(held)} times, max {max(held):.3f} ms, mean {sum(held) / len(held):.3f} ms (under load)")
     grant(db, "tlocker", PASSWORD)
     db.sql("GRANT LOCK TABLES ON *.* TO 'tlocker'@'%'")
-    log = replica_case(ck, rc, tmp, db, broker, "lockt", rows, kill=False, user="tlocker", quick=True,
+    log = replica_case(ck, rc, tmp, db, broker, "lockt", rows, kill=False, user="tlocker", quick=True, chunk=400,
                        extra=["snapshot.position=read_lock"], env={"ROWCAST_LOG": "debug"})
     held = [float(l.split(" held for ")[1].split()[0]) for l in log.splitlines() if "LOCK TABLES ... READ held for" in l]
     ck.check(held and "refuses FLUSH TABLES WITH READ LOCK" in log,
@@ -620,7 +620,7 @@ def main():
             if not only or "killsup" in only:
                 replica_case(ck, rc, tmp, db, broker, "killsup", a.rows, kill="supervisor")
             if not only or "lock" in only:
-                test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 3000))
+                test_read_lock(ck, rc, tmp, db, broker, min(a.rows, 2000))
             if not only or "nopk" in only:
                 test_nopk(ck, rc, tmp, db, broker)
             if not only or "nopkkill" in only:
