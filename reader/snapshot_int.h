@@ -1,7 +1,7 @@
 /*
- * snapshot_int.h: what the snapshot's two files share (snapshot.c: chunks and the merge's
- * keys; snapshot_def.c: the plan and the table definitions from information_schema). Private
- * to reader/.
+ * snapshot_int.h: what the snapshot's files share (snapshot.c: chunks and the merge's keys;
+ * snapshot_def.c: the plan and the table definitions from information_schema; snapshot_pos.c:
+ * each chunk's binlog position, by snapshot.position). Private to reader/.
  */
 #ifndef RC_SNAPSHOT_INT_H
 #define RC_SNAPSHOT_INT_H
