@@ -140,6 +140,11 @@ typedef struct {
   uint64_t snap_tmap_seq;   /* batch that carries the chunk's TABLE_MAP (+1) */
   uint64_t snap_tmap_id;    /* ... of this table id */
   uint64_t snap_rows, snap_dropped, snap_events_dropped;
+  /* a table without a key: its pieces spooled, waiting for the stream to reach their position */
+  int kl_pending;
+  char kl_db[256], kl_name[256], kl_file[256];
+  uint64_t kl_pos, kl_next, kl_last;
+  uint32_t kl_table, kl_row;
   uint64_t snap_started_ns;
   rc_buf snapev;
 } reader;
@@ -473,6 +478,17 @@ static size_t txn_end_size(reader *r) {
   return rc_frame_size_txn(&rec);
 }
 
+/* Is t a table without a key whose snapshot pieces wait for the stream to reach their position
+ * (spooled in this run, or spooled before a crash and to be sent again)? Its events until then
+ * are not sent: the pieces hold the table as it is at that position. */
+static int keyless_covers(const reader *r, const rc_table *t) {
+  if (!t->db || !t->name) return 0;
+  if (r->kl_pending) return !strcmp(t->db, r->kl_db) && !strcmp(t->name, r->kl_name);
+  const rc_spool_chunk *sp = &r->spool;
+  return r->ireplay < r->nreplay && r->replay_loaded && (sp->flags & RC_SPOOL_KEYLESS) && !strcmp(t->db, sp->db) &&
+         !strcmp(t->name, sp->name);
+}
+
 static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   const tmap_slot *ft = r->filter_tables ? tmap_find(r, rc_rows_table_id(r->bl, ev)) : NULL;
   if (ft && ft->filtered) { /* a filtered table: dropped before any decoding, in no transaction count */
@@ -485,7 +501,7 @@ static int add_rows(reader *r, const rc_event *ev, char *err, size_t esz) {
   if (rc < 0) return rc;
   /* a change of the table whose snapshot chunk is held: the merge rule (snapshot.h) */
   int track = r->snap && rc_snap_covers(r->snap, r->it.rows.table);
-  if (track && rc_snap_held(r->snap)->keyless) { /* the chunk holds its effect: not sent */
+  if (r->snap && keyless_covers(r, r->it.rows.table)) { /* the spooled table holds its effect: not sent */
     r->snap_events_dropped++;
     return 0;
   }
@@ -696,19 +712,19 @@ static int send_spool(reader *r, const rc_spool_chunk *sp, uint64_t at) {
   return 0;
 }
 
-/* The held chunk, sent at `at`: its rows the stream did not carry go into the spool (written
- * before anything of it leaves), numbered on from the last chunk sent at the same position. */
-static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
+/* Chunk ch into the spool, as sent at file:pos with its rows numbered from row_base: the rows
+ * the stream did not carry, and the table's last key. */
+static int spool_chunk(reader *r, const rc_snap_chunk *ch, const char *file, uint64_t pos, uint32_t row_base,
+                       uint32_t *kept) {
   rc_spool_chunk *sp = &r->spool;
-  if (strcmp(r->snap_file, r->file) || r->snap_pos != at) r->snap_row = 0;
   sp->seq = r->snap_next;
-  sp->flags = (ch->last ? RC_SPOOL_TABLE_DONE : 0) |
+  sp->flags = (ch->last ? RC_SPOOL_TABLE_DONE : 0) | (ch->keyless ? RC_SPOOL_KEYLESS : 0) |
               (ch->last && ch->table + 1 >= rc_snap_ntables(r->snap) ? RC_SPOOL_FINAL : 0);
   snprintf(sp->db, sizeof sp->db, "%s", ch->db);
   snprintf(sp->name, sizeof sp->name, "%s", ch->name);
-  snprintf(sp->file, sizeof sp->file, "%s", r->file);
-  sp->pos = at;
-  sp->row_base = r->snap_row;
+  snprintf(sp->file, sizeof sp->file, "%s", file);
+  sp->pos = pos;
+  sp->row_base = row_base;
   sp->table_id = ch->table_id;
   sp->ncols = ch->ncols;
   sp->tmap.len = sp->images.len = sp->key.len = 0;
@@ -730,10 +746,72 @@ static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
     return RC_STAGE_STOP;
   }
   r->snap_next++;
+  *kept = n;
+  return 0;
+}
+
+/* The held chunk, sent at `at`: its rows the stream did not carry go into the spool (written
+ * before anything of it leaves), numbered on from the last chunk sent at the same position. */
+static int send_chunk(reader *r, rc_snap_chunk *ch, uint64_t at) {
+  if (strcmp(r->snap_file, r->file) || r->snap_pos != at) r->snap_row = 0;
+  uint32_t n;
+  if (spool_chunk(r, ch, r->file, at, r->snap_row, &n) < 0) return RC_STAGE_STOP;
   r->snap_dropped += ch->nrows - n;
   rc_snap_count(r->snap, ch->table, n, ch->last);
   rc_snap_release(r->snap);
-  return send_spool(r, sp, at);
+  return send_spool(r, &r->spool, at);
+}
+
+/* A piece of a table without a key (snapshot.chunk_rows of its rows, all read in one snapshot at
+ * ch's position P): into the spool at once, as to be sent at P; the pieces go out once the
+ * whole table is spooled and the stream reaches P (send_pieces), so that the reader holds one
+ * piece in memory, never the table. */
+static int spool_piece(reader *r, rc_snap_chunk *ch) {
+  if (ch->first || !r->kl_next) { /* numbered on from the last chunk sent at P, if any */
+    r->kl_row = !strcmp(r->snap_file, ch->file) && r->snap_pos == ch->pos ? r->snap_row : 0;
+    r->kl_next = r->snap_next;
+    snprintf(r->kl_db, sizeof r->kl_db, "%s", ch->db);
+    snprintf(r->kl_name, sizeof r->kl_name, "%s", ch->name);
+    snprintf(r->kl_file, sizeof r->kl_file, "%s", ch->file);
+    r->kl_pos = ch->pos;
+    r->kl_table = ch->table;
+  }
+  uint32_t n;
+  if (spool_chunk(r, ch, ch->file, ch->pos, r->kl_row, &n) < 0) return RC_STAGE_STOP;
+  r->kl_row += n;
+  r->kl_last = r->spool.seq;
+  if (ch->last) r->kl_pending = 1;
+  rc_snap_release(r->snap);
+  return 0;
+}
+
+/* The stream reached the spooled pieces' position: send them, at `at` (when that is not the
+ * position they were spooled at, each is spooled again with it before it is sent). */
+static int send_pieces(reader *r, uint64_t at) {
+  char err[1024];
+  rc_spool_chunk *sp = &r->spool;
+  for (; r->kl_next <= r->kl_last; r->kl_next++) {
+    int rc = rc_spool_read(r->spool_dir, r->kl_next, sp, err, sizeof err);
+    if (rc <= 0) {
+      rc_error("%s", rc < 0 ? err : "a snapshot chunk file went away while rowcast runs");
+      return RC_STAGE_STOP;
+    }
+    if (strcmp(sp->file, r->file) || sp->pos != at) {
+      if (strcmp(r->snap_file, r->file) || r->snap_pos != at) r->snap_row = 0;
+      snprintf(sp->file, sizeof sp->file, "%s", r->file);
+      sp->pos = at;
+      sp->row_base = r->snap_row;
+      if (rc_spool_write(r->spool_dir, sp, err, sizeof err) < 0) {
+        rc_error("%s", err);
+        return RC_STAGE_STOP;
+      }
+    }
+    rc_snap_count(r->snap, r->kl_table, sp->nrows, (sp->flags & RC_SPOOL_TABLE_DONE) != 0);
+    if (send_spool(r, sp, at) < 0) return RC_STAGE_STOP;
+  }
+  r->kl_pending = 0;
+  r->kl_next = 0;
+  return 0;
 }
 
 /* Between two transactions, at file:pos of the stream (the next event's offset): first the
@@ -760,14 +838,20 @@ static int snap_step(reader *r, const char *file, uint64_t pos) {
     if (strcmp(file, sp->file) || pos != sp->pos)
       rc_warn("snapshot chunk %llu was sent at %s:%llu and is sent again at %s:%llu",
               (unsigned long long)sp->seq, sp->file, (unsigned long long)sp->pos, file, (unsigned long long)pos);
-    rc_info("snapshot chunk %llu (%s.%s, %u rows) sent again as before the restart", (unsigned long long)sp->seq,
-            sp->db, sp->name, sp->nrows);
+    rc_info("snapshot chunk %llu (%s.%s, %u rows at %s:%llu) sent again as before the restart",
+            (unsigned long long)sp->seq, sp->db, sp->name, sp->nrows, sp->file, (unsigned long long)sp->pos);
     if (send_spool(r, sp, sp->pos) < 0) return RC_STAGE_STOP;
     r->replay_loaded = 0;
     r->ireplay++;
   }
   if (r->snap_final) return 1;
   for (;;) {
+    if (r->kl_pending) {
+      if (!reached(file, pos, r->kl_file, r->kl_pos)) return 0;
+      if (send_pieces(r, pos) < 0) return RC_STAGE_STOP;
+      if (r->snap_final) return 1;
+      continue;
+    }
     rc_snap_chunk *ch = rc_snap_held(r->snap);
     if (!ch) {
       int rc = rc_snap_read(r->snap, &ch, err, sizeof err);
@@ -776,6 +860,10 @@ static int snap_step(reader *r, const char *file, uint64_t pos) {
         return rc == RC_ERR_IO ? RC_EXIT_FAILURE : RC_EXIT_CONFIG;
       }
       if (rc == 0) return 1;
+    }
+    if (ch->keyless) {
+      if (spool_piece(r, ch) < 0) return RC_STAGE_STOP;
+      continue;
     }
     if (!reached(file, pos, ch->file, ch->pos)) return 0;
     if (send_chunk(r, ch, pos) < 0) return RC_STAGE_STOP;
@@ -971,7 +1059,15 @@ static int snap_open(reader *r, const rc_checkpoint *cp) {
     else seqs[keep++] = seqs[i];
   rc_spool_chunk *sp = &r->spool;
   r->snap_next = first > acked + 1 ? first : acked + 1;
-  if (keep && (rc = rc_spool_read(r->spool_dir, seqs[keep - 1], sp, err, sizeof err)) <= 0) {
+  /* the pieces of a table without a key that a crash cut short (no piece with TABLE_DONE):
+   * none of them was sent (they go out once the table is whole); the table is read again */
+  while (keep && (rc = rc_spool_read(r->spool_dir, seqs[keep - 1], sp, err, sizeof err)) > 0 &&
+         (sp->flags & RC_SPOOL_KEYLESS) && !(sp->flags & RC_SPOOL_TABLE_DONE) && seqs[keep - 1] > acked) {
+    rc_info("snapshot chunk %llu (%s.%s) is a piece of a table read whole that a crash cut short: the table is "
+            "read again", (unsigned long long)seqs[keep - 1], sp->db, sp->name);
+    rc_spool_remove(r->spool_dir, seqs[--keep]);
+  }
+  if (keep && rc <= 0) {
     rc_error("%s", rc < 0 ? err : "a snapshot chunk file went away while rowcast starts");
     free(seqs);
     return RC_EXIT_CONFIG;
@@ -982,8 +1078,11 @@ static int snap_open(reader *r, const rc_checkpoint *cp) {
     free(seqs);
     return 0;
   }
-  rc = rc_snap_new(&r->snap, r->srv, tables, r->filter_tables ? r->filter : NULL, (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), err,
-                   sizeof err);
+  const char *how = rc_config_str(r->st.cfg, "snapshot.position");
+  int position = !strcmp(how, "read_lock") ? RC_SNAP_POS_READ_LOCK
+                 : !strcmp(how, "binlog_snapshot") ? RC_SNAP_POS_BINLOG_SNAPSHOT : RC_SNAP_POS_AUTO;
+  rc = rc_snap_new(&r->snap, r->srv, tables, r->filter_tables ? r->filter : NULL,
+                   (uint32_t)rc_config_int(r->st.cfg, "snapshot.chunk_rows"), position, err, sizeof err);
   if (rc == 0 && keep) {
     r->snap_next = sp->seq + 1;
     snprintf(r->snap_file, sizeof r->snap_file, "%s", sp->file);
@@ -1030,6 +1129,8 @@ static int snap_at(reader *r, const char *file, uint64_t pos) {
     r->snap_sent = r->snap_rows = r->snap_dropped = 0;
     r->nreplay = r->ireplay = 0;
     r->replay_loaded = 0;
+    r->kl_pending = 0;
+    r->kl_next = 0;
     int rc = snap_open(r, have > 0 ? &cp : NULL);
     if (rc != 0 || !r->snap) return rc;
     rc_info("snapshot requested while streaming: starting it");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "calendar.h"
 #include "clock.h"
@@ -17,6 +18,8 @@
 #include "log.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
+
+static int key_load(rc_snap *sn, const uint8_t *key, size_t klen, char *es, size_t esz);
 
 int rc_snap_query(rc_snap *sn, const char *sql, MYSQL_RES **res, const char *doing, char *es, size_t esz) {
   if (mysql_real_query(sn->my, sql, strlen(sql))) return rc_server_fail(sn->srv, sn->my, doing, es, esz);
@@ -147,6 +150,7 @@ static void bind_to(MYSQL_BIND *b, col_fetch *f, int unsigned_) {
 }
 
 static void close_table(rc_snap *sn) {
+  sn->streaming = 0;
   if (sn->first) mysql_stmt_close(sn->first);
   if (sn->next) mysql_stmt_close(sn->next);
   sn->first = sn->next = NULL;
@@ -172,12 +176,17 @@ static void close_table(rc_snap *sn) {
   sn->have_key = 0;
 }
 
-static int open_table(rc_snap *sn, char *es, size_t esz) {
+/* The TABLE_MAP id of the current table's current definition (a new one after an ALTER). */
+static uint64_t table_id(const rc_snap *sn) { return SNAP_TABLE_ID_BASE + ((uint64_t)sn->version << 24) + sn->cur; }
+
+/* Open the current table: 0, 1 when it is gone (dropped or renamed since the plan), or an error.
+ * reopen: its definition changed (an ALTER while it is read): say so, not "started". */
+static int open_table(rc_snap *sn, int reopen, char *es, size_t esz) {
   plan_table *pt = &sn->tables[sn->cur];
   rc_table *def = NULL;
   int rc = rc_snap_load_table(sn, pt, &def, es, esz);
-  if (rc < 0) return rc;
-  uint64_t id = SNAP_TABLE_ID_BASE + sn->cur;
+  if (rc != 0) return rc;
+  uint64_t id = table_id(sn);
   rc = rc_table_map_build(def, id, (uint32_t)time(NULL), sn->srv->is_mariadb, &sn->tmap, es, esz);
   if (rc == 0) /* the table as the serializer will see it (charset kinds resolved) */
     rc = rc_table_map_parse((const uint8_t *)sn->tmap.p + RC_EVENT_HEADER_LEN, sn->tmap.len - RC_EVENT_HEADER_LEN, 8,
@@ -194,10 +203,11 @@ static int open_table(rc_snap *sn, char *es, size_t esz) {
   if (sn->npk && (rc = prepare(sn, &sn->next, 1, es, esz)) < 0) return rc;
   sn->started = 1;
   sn->table_done = 0;
+  if (reopen) return 0;
   pt->state = 1;
   pt->started_ms = rc_wall_ns() / 1000000;
   rc_info("snapshot of %s.%s started (about %llu rows, %s)", pt->db, pt->name, (unsigned long long)pt->estimate,
-          sn->npk ? "in chunks by primary key" : "no primary key: read whole in one snapshot");
+          sn->npk ? "in chunks by primary key" : "no primary key: read whole in one snapshot, spooled in chunks");
   return 0;
 }
 
@@ -338,36 +348,63 @@ static void index_keys(rc_snap *sn, uint32_t n) {
   }
 }
 
-/* Fetch the rows of an executed statement into the chunk. */
-static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
-  const rc_table *t = sn->t;
-  if (mysql_stmt_store_result(st)) goto fail;
-  MYSQL_RES *meta = mysql_stmt_result_metadata(st);
-  for (uint32_t i = 0; i < t->ncols; i++) {
+/* Size column i's buffer to hold `need` bytes and point its result bind at it. */
+static int size_buf(rc_snap *sn, uint32_t i, size_t need) {
+  col_fetch *f = &sn->cf[i];
+  if (f->cap < need) {
+    char *p = realloc(f->buf, need);
+    if (!p) return -1;
+    f->buf = p;
+    f->cap = need;
+  }
+  bind_to(&sn->res[i], f, !sn->t->cols[i].is_signed);
+  return 0;
+}
+
+/* A fetched row had values longer than their buffers (an unbuffered read): grow them and fetch
+ * those values again; the binds then hold for the rows that follow. */
+static int refetch_long(rc_snap *sn, MYSQL_STMT *st) {
+  for (uint32_t i = 0; i < sn->t->ncols; i++) {
     col_fetch *f = &sn->cf[i];
-    if (f->fetch == F_BYTES || f->fetch == F_DECIMAL) {
-      size_t need = (meta ? mysql_fetch_field_direct(meta, i)->max_length : 0) + 1;
-      if (need < 80) need = 80;
-      if (f->cap < need) {
-        char *p = realloc(f->buf, need);
-        if (!p) {
-          if (meta) mysql_free_result(meta);
-          return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
-        }
-        f->buf = p;
-        f->cap = need;
+    if (!f->error || (f->fetch != F_BYTES && f->fetch != F_DECIMAL) || f->len < f->cap) continue;
+    if (size_buf(sn, i, f->len + 1) < 0) return -1;
+    if (mysql_stmt_fetch_column(st, &sn->res[i], i, 0)) return -1;
+    f->error = 0;
+  }
+  return mysql_stmt_bind_result(st, sn->res) ? -1 : 0;
+}
+
+/* Fetch the rows of an executed statement into the chunk. buffered: the whole result (a chunk of
+ * at most chunk_rows rows by its LIMIT), its buffers sized from the longest value; otherwise (a
+ * table without a key, read whole) the rows stream from the server, chunk_rows at a time: the
+ * call after the last row sets table_done (buffers grow when a value does not fit). */
+static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, int buffered, char *es, size_t esz) {
+  const rc_table *t = sn->t;
+  if (buffered && mysql_stmt_store_result(st)) goto fail;
+  if (buffered || !sn->streaming) {
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    for (uint32_t i = 0; i < t->ncols; i++) {
+      size_t need = 0;
+      if (sn->cf[i].fetch == F_BYTES || sn->cf[i].fetch == F_DECIMAL) {
+        const MYSQL_FIELD *fd = meta ? mysql_fetch_field_direct(meta, i) : NULL;
+        need = (fd ? buffered ? fd->max_length : fd->length < 4096 ? fd->length : 4096 : 0) + 1;
+        if (need < 80) need = 80;
+      }
+      if (size_buf(sn, i, need) < 0) {
+        if (meta) mysql_free_result(meta);
+        return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
       }
     }
-    bind_to(&sn->res[i], f, !t->cols[i].is_signed);
+    if (meta) mysql_free_result(meta);
+    if (mysql_stmt_bind_result(st, sn->res)) goto fail;
   }
-  if (meta) mysql_free_result(meta);
-  if (mysql_stmt_bind_result(st, sn->res)) goto fail;
   uint32_t n = 0;
   sn->images.len = sn->keys.len = 0;
   if (grow_rows(sn, 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory"); /* off[0] even for no row */
-  int r;
-  while ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED) {
+  int r = 0;
+  while ((buffered || n < sn->chunk_rows) && ((r = mysql_stmt_fetch(st)) == 0 || r == MYSQL_DATA_TRUNCATED)) {
     if (grow_rows(sn, n + 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+    if (r == MYSQL_DATA_TRUNCATED && refetch_long(sn, st) < 0) goto fail;
     for (uint32_t i = 0; i < t->ncols; i++)
       if ((r = value_of(sn, i, &sn->vals[i], es, esz)) < 0) return r;
     sn->off[n] = sn->images.len;
@@ -377,7 +414,8 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
     sn->dropped[n] = 0;
     n++;
   }
-  if (r != MYSQL_NO_DATA) goto fail;
+  int more = !buffered && n == sn->chunk_rows; /* the loop stopped at the chunk's size, not the end */
+  if (!more && r != MYSQL_NO_DATA) goto fail;
   sn->off[n] = sn->images.len;
   sn->koff[n] = sn->keys.len;
   /* the last key: the parameters of the next chunk */
@@ -400,11 +438,12 @@ static int fetch_rows(rc_snap *sn, MYSQL_STMT *st, char *es, size_t esz) {
       }
     }
   }
-  mysql_stmt_free_result(st);
+  if (!more) mysql_stmt_free_result(st);
+  sn->streaming = more;
   sn->ch.nrows = n;
   sn->ch.ndropped = 0;
   if (sn->npk) index_keys(sn, n);
-  if (!sn->npk || n < sn->chunk_rows) sn->table_done = 1;
+  if (buffered ? n < sn->chunk_rows : !more) sn->table_done = 1;
   return 0;
 fail: {
   unsigned e = mysql_stmt_errno(st);
@@ -429,42 +468,154 @@ static int bind_params(rc_snap *sn, char *es, size_t esz) {
   return 0;
 }
 
-/* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to. */
+/* The test hook ROWCAST_TEST_SNAPSHOT_PAUSE=N[,N...]:PATH: before its N-th chunk (counted over
+ * the run, from 1) the reader creates PATH and waits (up to 120 s) until it is removed, so that
+ * a test can change a table between two chunks. */
+static void test_pause(rc_snap *sn) {
+  const char *h = getenv("ROWCAST_TEST_SNAPSHOT_PAUSE");
+  char *colon = h ? strchr(h, ':') : NULL, *p = (char *)h;
+  if (!colon) return;
+  int hit = 0;
+  while (p < colon && !hit) {
+    char *e;
+    hit = strtoull(p, &e, 10) == sn->chunks_read && e > p;
+    p = e > p ? e : p + 1;
+    if (*p == ',') p++;
+  }
+  if (!hit) return;
+  FILE *f = fopen(colon + 1, "w");
+  if (f) fclose(f);
+  rc_info("snapshot: paused before chunk %llu until %s is removed (ROWCAST_TEST_SNAPSHOT_PAUSE)",
+          (unsigned long long)sn->chunks_read, colon + 1);
+  for (int i = 0; i < 12000 && access(colon + 1, F_OK) == 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+}
+
+/* The current table's definition changed (an ALTER between two chunks): open it again with the
+ * new one, under a new TABLE_MAP id, and go on after the last key read. 0, 1 when it is gone, or
+ * RC_ERR_ARG when its primary key changed (the key order could not go on exactly). */
+static int reopen_table(rc_snap *sn, char *es, size_t esz) {
+  plan_table *pt = &sn->tables[sn->cur];
+  rc_buf key = {0}, pkdef = {0};
+  rc_snap_key_save(sn, &key);
+  for (uint32_t k = 0; k < sn->npk; k++) { /* the key's columns: name and fetch kind */
+    rc_buf_puts(&pkdef, sn->t->cols[sn->pk[k]].name);
+    rc_buf_putc(&pkdef, (char)sn->cf[sn->pk[k]].fetch);
+  }
+  int had_key = sn->have_key, first = sn->ch.first;
+  uint32_t npk = sn->npk;
+  close_table(sn);
+  if (++sn->version > 255) {
+    rc_buf_free(&key);
+    rc_buf_free(&pkdef);
+    return rc_errf(RC_ERR_ARG, es, esz, "snapshot of %s.%s: its definition changed 255 times while it was read", pt->db,
+                   pt->name);
+  }
+  int rc = open_table(sn, 1, es, esz);
+  if (rc == 0) {
+    rc_buf now = {0};
+    for (uint32_t k = 0; k < sn->npk; k++) {
+      rc_buf_puts(&now, sn->t->cols[sn->pk[k]].name);
+      rc_buf_putc(&now, (char)sn->cf[sn->pk[k]].fetch);
+    }
+    if (npk != sn->npk || now.len != pkdef.len || (now.len && memcmp(now.p, pkdef.p, now.len)))
+      rc = rc_errf(RC_ERR_ARG, es, esz,
+                   "snapshot of %s.%s: its primary key changed (ALTER TABLE) while it was read, after %llu rows: the "
+                   "chunks cannot go on in key order exactly; run its snapshot again (rowcast snapshot %s.%s)",
+                   pt->db, pt->name, (unsigned long long)pt->rows_sent, pt->db, pt->name);
+    else if (had_key && (rc = key_load(sn, (const uint8_t *)key.p, key.len, es, esz)) == 0)
+      sn->have_key = 1;
+    rc_buf_free(&now);
+  }
+  sn->ch.first = first;
+  if (rc == 0)
+    rc_warn("snapshot of %s.%s: its definition changed (ALTER TABLE) while it was read, after %llu rows: the "
+            "following chunks are read with the new one (%u columns)", pt->db, pt->name,
+            (unsigned long long)pt->rows_sent, sn->t->ncols);
+  rc_buf_free(&key);
+  rc_buf_free(&pkdef);
+  return rc;
+}
+
+/* In the chunk's snapshot, before reading: take the table's metadata lock for the transaction
+ * (no ALTER or DROP of it can end before the chunk is read) and see whether the table is still
+ * there and as it was. 0 as it was, 1 changed, 2 gone, or an error. */
+static int check_table(rc_snap *sn, char *es, size_t esz) {
+  const plan_table *pt = &sn->tables[sn->cur];
+  rc_buf q = {0};
+  rc_buf_lit(&q, "SELECT 1 FROM ");
+  rc_snap_put_ident(&q, pt->db);
+  rc_buf_putc(&q, '.');
+  rc_snap_put_ident(&q, pt->name);
+  rc_buf_lit(&q, " LIMIT 0");
+  rc_buf_putc(&q, 0);
+  int rc = 0;
+  if (mysql_real_query(sn->my, q.p, (unsigned long)q.len - 1)) {
+    unsigned e = mysql_errno(sn->my);
+    rc = e == ER_NO_SUCH_TABLE ? 2 : e == ER_TABLE_DEF_CHANGED ? 1
+         : rc_server_fail(sn->srv, sn->my, "opening the table for the snapshot's chunk", es, esz);
+  } else {
+    MYSQL_RES *r = mysql_store_result(sn->my);
+    if (r) mysql_free_result(r);
+    rc = rc_snap_def_changed(sn, pt, es, esz);
+  }
+  rc_buf_free(&q);
+  return rc;
+}
+
+/* Read one chunk in its own consistent snapshot, with the binlog position it corresponds to
+ * (snapshot_pos.c). A table without a key: its first piece opens the snapshot, the following
+ * ones fetch on in it (same position), the last one closes it. A table dropped since the last
+ * chunk: an empty last chunk (its snapshot ends there); altered: read again with the new
+ * definition in a new snapshot. */
 static int read_chunk(rc_snap *sn, char *es, size_t esz) {
   int rc;
-  if ((rc = rc_snap_query(sn, "START TRANSACTION WITH CONSISTENT SNAPSHOT", NULL, "starting a consistent snapshot", es, esz)) < 0)
-    return rc;
-  MYSQL_RES *res;
-  if ((rc = rc_snap_query(sn, "SHOW STATUS LIKE 'binlog_snapshot_%'", &res, "reading the snapshot's binlog position", es, esz)) < 0)
-    return rc;
-  sn->ch.file[0] = 0;
-  sn->ch.pos = 0;
-  MYSQL_ROW row;
-  while ((row = mysql_fetch_row(res))) {
-    if (!row[0] || !row[1]) continue;
-    if (!strcasecmp(row[0], "binlog_snapshot_file")) snprintf(sn->ch.file, sizeof sn->ch.file, "%s", row[1]);
-    if (!strcasecmp(row[0], "binlog_snapshot_position")) sn->ch.pos = strtoull(row[1], NULL, 10);
+  MYSQL_STMT *st = sn->ch.first || !sn->npk ? sn->first : sn->next;
+  if (!sn->streaming) {
+    sn->chunks_read++;
+    test_pause(sn);
+    char e2[256];
+    for (;;) {
+      if ((rc = rc_snap_pos_begin(sn, es, esz)) < 0) return rc;
+      if ((rc = check_table(sn, es, esz)) == 0) break;
+      rc_snap_pos_end(sn, e2, sizeof e2);
+      if (rc < 0) return rc;
+      if (rc == 1 && (rc = reopen_table(sn, es, esz)) < 0) return rc;
+      if (rc == 0) { /* read again, with the new definition */
+        st = sn->ch.first || !sn->npk ? sn->first : sn->next;
+        continue;
+      }
+      const plan_table *pt = &sn->tables[sn->cur];
+      rc_warn("snapshot of %s.%s: the table was dropped while it was read: its snapshot ends after %llu rows; the "
+              "other tables go on", pt->db, pt->name, (unsigned long long)pt->rows_sent);
+      if (grow_rows(sn, 1) < 0) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
+      sn->off[0] = sn->koff[0] = 0;
+      sn->images.len = sn->keys.len = 0;
+      sn->ch.nrows = sn->ch.ndropped = 0;
+      sn->table_done = 1;
+      sn->started = 1; /* (closed if it went while being opened again: the next read goes on after it) */
+      if (sn->npk) index_keys(sn, 0);
+      return 0; /* an empty last chunk at the position just read */
+    }
+    if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
+    if (mysql_stmt_execute(st)) {
+      unsigned e = mysql_stmt_errno(st);
+      rc = rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
+                   sn->t->db, sn->t->name, sn->srv->where, mysql_stmt_error(st), e);
+      goto end;
+    }
   }
-  mysql_free_result(res);
-  if (!sn->ch.file[0] || !sn->ch.pos) {
-    rc_snap_query(sn, "ROLLBACK", NULL, "ending the snapshot", es, esz);
-    return rc_errf(RC_ERR_ARG, es, esz,
-                   "%s gives no binlog_snapshot_file/binlog_snapshot_position: rowcast's lock-free snapshot needs "
-                   "MariaDB (MySQL is not supported for snapshots)", sn->srv->where);
+  rc = fetch_rows(sn, st, sn->npk != 0, es, esz);
+  if (rc == 0 && sn->streaming) return 0; /* more of the table to come in this snapshot */
+  if (rc < 0) {
+    mysql_stmt_free_result(st);
+    sn->streaming = 0;
   }
-  MYSQL_STMT *st = sn->ch.first ? sn->first : sn->next;
-  if (st == sn->next && (rc = bind_params(sn, es, esz)) < 0) return rc;
-  if (mysql_stmt_execute(st)) {
-    unsigned e = mysql_stmt_errno(st);
-    rc = rc_errf(e >= 2000 && e < 3000 ? RC_ERR_IO : RC_ERR_ARG, es, esz, "snapshot of %s.%s on %s: %s (error %u)",
-                 sn->t->db, sn->t->name, sn->srv->where, mysql_stmt_error(st), e);
-  } else {
-    rc = fetch_rows(sn, st, es, esz);
-  }
+end: {
   char e2[256];
-  if (rc_snap_query(sn, "COMMIT", NULL, "ending the snapshot", e2, sizeof e2) < 0 && rc == 0)
+  if (rc_snap_pos_end(sn, e2, sizeof e2) < 0 && rc == 0)
     rc = rc_errf(RC_ERR_IO, es, esz, "%s", e2);
   return rc;
+}
 }
 
 int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
@@ -477,7 +628,14 @@ int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
   for (;;) {
     if (sn->cur >= sn->ntables) return 0;
     if (!sn->started) {
-      if ((rc = open_table(sn, es, esz)) < 0) return rc;
+      if ((rc = open_table(sn, 0, es, esz)) < 0) return rc;
+      if (rc == 1) { /* dropped (or renamed) after the plan, before its read */
+        rc_warn("snapshot of %s.%s: the table is gone (dropped or renamed since the snapshot was planned): "
+                "no rows of it are sent; the other tables go on", sn->tables[sn->cur].db, sn->tables[sn->cur].name);
+        close_table(sn);
+        sn->tables[sn->cur++].state = 2;
+        continue;
+      }
       sn->ch.first = 1;
     } else if (sn->table_done) {
       close_table(sn);
@@ -493,8 +651,8 @@ int rc_snap_read(rc_snap *sn, rc_snap_chunk **out, char *es, size_t esz) {
   sn->ch.name = pt->name;
   sn->ch.tmap = (const uint8_t *)sn->tmap.p;
   sn->ch.tmap_len = sn->tmap.len;
-  sn->ch.table_id = SNAP_TABLE_ID_BASE + sn->cur;
-  sn->ch.ncols = sn->t->ncols;
+  sn->ch.table_id = table_id(sn);
+  sn->ch.ncols = sn->t ? sn->t->ncols : 0;
   sn->ch.images = (const uint8_t *)sn->images.p;
   sn->ch.off = sn->off;
   sn->ch.dropped = sn->dropped;
@@ -520,9 +678,12 @@ int rc_snap_covers(const rc_snap *sn, const rc_table *t) {
 void rc_snap_track(rc_snap *sn, const rc_table *t, const rc_value *img) {
   if (!sn->held || !sn->npk || !sn->nslots || !img) return;
   sn->kb.len = 0;
-  for (uint32_t k = 0; k < sn->npk; k++) {
+  if (t->ncols != sn->t->ncols) return; /* another definition (an ALTER in between): mark nothing, */
+  for (uint32_t k = 0; k < sn->npk; k++) { /* the chunk's row then goes out, as its state at P */
     uint32_t i = sn->pk[k];
-    if (i >= t->ncols || img[i].kind == RC_V_ABSENT) return;
+    if (i >= t->ncols || img[i].kind == RC_V_ABSENT || t->cols[i].type != sn->t->cols[i].type ||
+        (t->has_names && t->cols[i].name && strcmp(t->cols[i].name, sn->t->cols[i].name)))
+      return;
     key_put(&sn->kb, &sn->t->cols[i], &img[i]);
   }
   uint64_t h = hash_bytes(sn->kb.p, sn->kb.len);
@@ -588,8 +749,24 @@ int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, cons
   for (uint32_t k = 0; k < i && k < sn->ntables; k++) sn->tables[k].state = 2;
   sn->cur = i;
   if (i >= sn->ntables || !klen) return 0;
-  int rc = open_table(sn, es, esz);
+  int rc = open_table(sn, 0, es, esz);
+  if (rc == 1) { /* gone since: the next rc_snap_read goes on after it */
+    rc_warn("snapshot resume: %s.%s is no longer there; going on after it", db, name);
+    sn->tables[i].state = 2;
+    sn->cur++;
+    return 0;
+  }
   if (rc < 0) return rc;
+  if ((rc = key_load(sn, key, klen, es, esz)) < 0) return rc;
+  sn->ch.first = 0;
+  sn->have_key = 1;
+  rc_info("snapshot of %s.%s resumes after the last chunk Kafka has", db, name);
+  return 0;
+}
+
+/* The last key saved by rc_snap_key_save, as the next chunk's parameters. */
+static int key_load(rc_snap *sn, const uint8_t *key, size_t klen, char *es, size_t esz) {
+  const char *db = sn->t->db, *name = sn->t->name;
   const uint8_t *p = key, *end = key + klen;
   for (uint32_t k = 0; k < sn->npk; k++) {
     col_fetch *f = &sn->parv[k];
@@ -613,9 +790,6 @@ int rc_snap_resume(rc_snap *sn, const char *db, const char *name, int done, cons
     f->is_null = 0;
     p += n;
   }
-  sn->ch.first = 0;
-  sn->have_key = 1;
-  rc_info("snapshot of %s.%s resumes after the last chunk Kafka has", db, name);
   return 0;
 }
 
@@ -643,15 +817,32 @@ void rc_snap_metrics(const rc_snap *sn, rc_buf *b) {
   snprintf(line, sizeof line, "snapshot_rows %llu\nsnapshot_rows_estimate %llu\nsnapshot_tables_done %llu\nsnapshot_tables %u\n",
            (unsigned long long)sent, (unsigned long long)est, (unsigned long long)done, sn->ntables);
   rc_buf_puts(b, line);
+  if (sn->position == RC_SNAP_POS_READ_LOCK) {
+    snprintf(line, sizeof line, "snapshot_locks %llu\nsnapshot_lock_us %llu\nsnapshot_lock_max_us %llu\n",
+             (unsigned long long)sn->lock.count, (unsigned long long)(sn->lock.total_ns / 1000),
+             (unsigned long long)(sn->lock.max_ns / 1000));
+    rc_buf_puts(b, line);
+  }
+  /* every table begun, for /metrics: "snapshot_tab ROWS ESTIMATE DONE db.name" (the first 100, and
+   * the current one, so that a plan of thousands of tables keeps the report small) */
+  for (uint32_t i = 0; i < sn->ntables; i++) {
+    const plan_table *pt = &sn->tables[i];
+    if (pt->state == 0 || (i >= 100 && pt != cur)) continue;
+    snprintf(line, sizeof line, "snapshot_tab %llu %llu %d %s.%s\n", (unsigned long long)pt->rows_sent,
+             (unsigned long long)pt->estimate, pt->state == 2, pt->db, pt->name);
+    rc_buf_puts(b, line);
+  }
 }
 
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_filter *filter, uint32_t chunk_rows,
-                char *es, size_t esz) {
+                int position, char *es, size_t esz) {
   *out = NULL;
   rc_snap *sn = calloc(1, sizeof *sn);
   if (!sn) return rc_errf(RC_ERR_NOMEM, es, esz, "out of memory");
   sn->srv = srv;
   sn->chunk_rows = chunk_rows ? chunk_rows : 10000;
+  sn->position = position != RC_SNAP_POS_AUTO ? position
+                 : srv->is_mariadb ? RC_SNAP_POS_BINLOG_SNAPSHOT : RC_SNAP_POS_READ_LOCK;
   int rc;
   sn->my = rc_server_connect(srv, 0, es, esz, &rc);
   if (!sn->my) {
@@ -683,8 +874,9 @@ int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_fi
   }
   uint64_t est = 0;
   for (uint32_t i = 0; i < sn->ntables; i++) est += sn->tables[i].estimate;
-  rc_info("snapshot planned: %u tables matching '%s', about %llu rows, %u rows per chunk", sn->ntables, patterns,
-          (unsigned long long)est, sn->chunk_rows);
+  rc_info("snapshot planned: %u tables matching '%s', about %llu rows, %u rows per chunk, positions by %s", sn->ntables,
+          patterns, (unsigned long long)est, sn->chunk_rows,
+          sn->position == RC_SNAP_POS_READ_LOCK ? "read_lock" : "binlog_snapshot (no lock)");
   *out = sn;
   return 0;
 }
@@ -702,6 +894,7 @@ void rc_snap_free(rc_snap *sn) {
   rc_buf_free(&sn->images);
   rc_buf_free(&sn->keys);
   rc_buf_free(&sn->kb);
+  rc_buf_free(&sn->def_sig);
   free(sn->off);
   free(sn->koff);
   free(sn->dropped);

@@ -7,8 +7,12 @@
  * with a primary key is read in chunks of snapshot.chunk_rows rows in key order (keyset
  * pagination: the next chunk starts after the last key of the previous one), each chunk in its
  * own START TRANSACTION WITH CONSISTENT SNAPSHOT, whose binlog position (MariaDB's
- * binlog_snapshot_file / binlog_snapshot_position) the chunk carries: its rows are the table's
- * rows at exactly that position. A table without a primary key is read whole in one snapshot.
+ * binlog_snapshot_file / binlog_snapshot_position, or read under a brief lock: snapshot_pos.c)
+ * the chunk carries: its rows are the table's rows at exactly that position. A table without a
+ * primary key is read whole in one snapshot, streamed from the server and returned in pieces
+ * of chunk_rows rows at the same position (chunk.keyless), which the reader spools to disk.
+ * Each chunk checks the table under its metadata lock first: dropped since the last chunk, an
+ * empty last chunk (a warning); altered, read again with the new definition (a new table id).
  * Rows are read with the binary protocol (prepared statements), values in the column's own
  * charset (character_set_results NULL) and TIMESTAMPs in UTC, and written as binlog row images
  * (binlog.h, rc_row_image_put) against a TABLE_MAP built from information_schema: the
@@ -18,7 +22,7 @@
  * stream reaches P; meanwhile every change the stream carries for the chunk's table marks the
  * chunk's row of the same key (before and after images) as dropped (rc_snap_track), since the
  * stream already carries that row's state at P; for a table without a key, the stream's events
- * of that table up to P are dropped instead (the chunk holds their effect).
+ * of that table up to P are dropped instead (the spooled pieces hold their effect).
  *
  * Owns a connection of its own (the snapshot's transactions), the held chunk and the plan.
  * Errors follow rc_err.h; RC_ERR_ARG is for the user to fix (a table without SELECT, a pattern
@@ -61,8 +65,19 @@ typedef struct rc_snap_chunk {
  * leaves out, is an error (RC_ERR_ARG naming it). *out is the caller's (rc_snap_free).
  * chunk_rows: rows per chunk. */
 typedef struct rc_filter rc_filter;
+/* How a chunk's binlog position is found (snapshot.position): binlog_snapshot (MariaDB's
+ * binlog_snapshot_file/_position, no lock), read_lock (a brief FLUSH TABLES WITH READ LOCK
+ * around START TRANSACTION WITH CONSISTENT SNAPSHOT and SHOW MASTER STATUS, or LOCK TABLES t
+ * READ for the chunk's read when FTWRL is refused), auto (binlog_snapshot on MariaDB,
+ * read_lock on MySQL). */
+enum { RC_SNAP_POS_AUTO, RC_SNAP_POS_BINLOG_SNAPSHOT, RC_SNAP_POS_READ_LOCK };
 int rc_snap_new(rc_snap **out, rc_server *srv, const char *patterns, const rc_filter *filter, uint32_t chunk_rows,
-                char *errstr, size_t errstr_size);
+                int position, char *errstr, size_t errstr_size);
+/* How long read_lock held its lock per chunk (all zero with binlog_snapshot). */
+typedef struct {
+  uint64_t count, total_ns, max_ns, last_ns;
+} rc_snap_lock_stats;
+const rc_snap_lock_stats *rc_snap_lock(const rc_snap *sn);
 /* Read the next chunk: 1 with *ch, 0 when every table is done, or an error (a table that cannot
  * be read: RC_ERR_ARG, naming it and what the server said; RC_ERR_IO: the server went away). */
 int rc_snap_read(rc_snap *sn, rc_snap_chunk **ch, char *errstr, size_t errstr_size);

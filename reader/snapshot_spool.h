@@ -20,7 +20,10 @@
 
 #include "buf.h"
 
-enum { RC_SPOOL_TABLE_DONE = 1, RC_SPOOL_FINAL = 2 };
+/* RC_SPOOL_KEYLESS: a piece of a table without a primary key, read whole in one snapshot and
+ * spooled piece by piece before any of it is sent (docs/snapshots.md); its last piece has
+ * RC_SPOOL_TABLE_DONE, so a set without it was cut short by a crash and none of it was sent. */
+enum { RC_SPOOL_TABLE_DONE = 1, RC_SPOOL_FINAL = 2, RC_SPOOL_KEYLESS = 4 };
 
 typedef struct rc_spool_chunk {
   uint64_t seq;

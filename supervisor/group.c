@@ -178,7 +178,8 @@ static void take_snapshot(group *g, const char *msg, size_t len) {
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
     char name[32];
     unsigned long long v;
-    if (!strncmp(line, "table ", 6) || !strncmp(line, "hist ", 5)) continue; /* for /metrics only */
+    if (!strncmp(line, "table ", 6) || !strncmp(line, "hist ", 5) || !strncmp(line, "snapshot_tab ", 13))
+      continue; /* for /metrics only */
     if (!strncmp(line, "file ", 5)) {
       snprintf(c->file, sizeof c->file, "%s", line + 5);
       continue;

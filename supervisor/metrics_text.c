@@ -119,6 +119,16 @@ static const stage_metric stage_metrics[] = {
     {"reader", "send_wait_ms", "rowcast_reader_send_wait_seconds_total", "counter", "Time the reader waited for room in the pipes to the serializers (backpressure).", 1000, 1, 0},
     {"reader", "reconnects", "rowcast_source_reconnects_total", "counter", "Times the reader connected to the source server again after losing it.", 1, 1, 1},
     {"reader", "lookup_failures", "rowcast_reader_lookup_failures_total", "counter", "information_schema lookups of a table that failed.", 1, 1, 1},
+    {"reader", "snapshot_rows_sent", "rowcast_snapshot_rows_total", "counter", "Rows the snapshot sent as r changes.", 1, 1, 0},
+    {"reader", "snapshot_rows_dropped", "rowcast_snapshot_rows_left_to_stream_total", "counter", "Rows a snapshot chunk read but left to the stream, which carried their state.", 1, 1, 0},
+    {"reader", "snapshot_events_dropped", "rowcast_snapshot_stream_events_dropped_total", "counter", "Row events of a table without a key not sent because its snapshot holds their effect.", 1, 1, 0},
+    {"reader", "snapshot_chunks", "rowcast_snapshot_chunks_total", "counter", "Snapshot chunks sent.", 1, 1, 0},
+    {"reader", "snapshot_rows_estimate", "rowcast_snapshot_rows_estimate", "gauge", "Rows the snapshot is expected to send (information_schema's estimates, or the rows sent when more).", 1, 1, 0},
+    {"reader", "snapshot_tables", "rowcast_snapshot_tables", "gauge", "Tables in the snapshot's plan.", 1, 1, 0},
+    {"reader", "snapshot_tables_done", "rowcast_snapshot_tables_done", "gauge", "Tables whose snapshot is sent.", 1, 1, 0},
+    {"reader", "snapshot_locks", "rowcast_snapshot_locks_total", "counter", "snapshot.position=read_lock: locks taken to read a chunk's position.", 1, 1, 0},
+    {"reader", "snapshot_lock_us", "rowcast_snapshot_lock_seconds_total", "counter", "snapshot.position=read_lock: time those locks were held.", 1000000, 1, 0},
+    {"reader", "snapshot_lock_max_us", "rowcast_snapshot_lock_max_seconds", "gauge", "snapshot.position=read_lock: the longest a lock was held.", 1000000, 1, 0},
     {"serializer", "changes", "rowcast_serializer_changes_total", "counter", "Row changes the serializer encoded into messages.", 1, 1, 0},
     {"serializer", "batches", "rowcast_serializer_batches_total", "counter", "Batches the serializer encoded.", 1, 1, 0},
     {"serializer", "bytes", "rowcast_serializer_bytes_total", "counter", "Bytes of the frames the serializer sent to the publisher.", 1, 1, 0},
@@ -271,6 +281,32 @@ static void render_tables(const rc_http_view *v, rc_buf *out) {
     }
 }
 
+/* The snapshot's tables (the reader's "snapshot_tab ROWS ESTIMATE DONE db.name" lines). */
+static void render_snapshot_tables(const rc_http_view *v, rc_buf *out) {
+  family fam[3] = {{"rowcast_snapshot_table_rows", "gauge", "Rows of the table (label table, db.table) the snapshot sent.", 0},
+                   {"rowcast_snapshot_table_rows_estimate", "gauge", "The table's rows as information_schema estimated them when its snapshot was planned.", 0},
+                   {"rowcast_snapshot_table_done", "gauge", "1 once the table's snapshot is sent, 0 while it is read.", 0}};
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < v->nstages; i++) {
+      const rc_http_stage *s = &v->stages[i];
+      if (strcmp(s->stage, "reader") || !s->snapshot) continue;
+      const char *p = s->snapshot, *end = s->snapshot + s->snapshot_len;
+      while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        unsigned long long rows, est;
+        int done, name_at = 0;
+        if (!strncmp(p, "snapshot_tab ", 13) && sscanf(p, "snapshot_tab %llu %llu %d %n", &rows, &est, &done, &name_at) == 3 &&
+            name_at && p + name_at < nl) {
+          sample_begin(out, &fam[k], "{");
+          put_label(out, "table", p + name_at, (size_t)(nl - p - name_at));
+          rc_buf_printf(out, "} %llu\n", k == 0 ? rows : k == 1 ? est : (unsigned long long)done);
+        }
+        p = nl + 1;
+      }
+    }
+}
+
 /* The checkpoint as the publisher last wrote it: where a restart resumes, and how old it is. */
 static void render_checkpoint(const rc_http_view *v, rc_buf *out) {
   rc_checkpoint cp;
@@ -314,6 +350,7 @@ void rc_metrics_text(const rc_http_view *v, rc_buf *out) {
   render_reader(v, out);
   render_histograms(v, out);
   render_tables(v, out);
+  render_snapshot_tables(v, out);
   render_checkpoint(v, out);
 }
 

@@ -101,7 +101,16 @@ const key_def rc_config_keys[] = {
     {"snapshot.chunk_rows", KT_INT, "10000", 1, 1000000, NULL,
      "Rows per chunk: a table with a primary key is read in chunks of this many rows in key "
      "order, each in its own consistent snapshot. A chunk is held in the reader's memory until "
-     "the stream reaches its position: this bounds the memory a snapshot takes."},
+     "the stream reaches its position: this bounds the memory a snapshot takes. A table without "
+     "a primary key is read in one snapshot and spooled to disk in pieces of this many rows."},
+
+    {"snapshot.position", KT_ENUM, "auto", 0, 0, "auto|binlog_snapshot|read_lock",
+     "How each chunk's binlog position is found. binlog_snapshot: MariaDB's "
+     "binlog_snapshot_file/_position of the chunk's consistent snapshot, no lock; read_lock: "
+     "a brief FLUSH TABLES WITH READ LOCK per chunk while the consistent snapshot opens and "
+     "SHOW MASTER STATUS gives the position (needs RELOAD; without it, LOCK TABLES on the "
+     "table while the chunk is read, which needs LOCK TABLES); auto: binlog_snapshot on "
+     "MariaDB, read_lock on MySQL. See docs/snapshots.md."},
 
     {"batch.max_changes", KT_INT, "1000", 1, 1000000, NULL,
      "A batch closes when it holds this many changes (inserted, updated or deleted rows). "
