@@ -18,7 +18,7 @@
  * (binlog.h, rc_row_image_put) against a TABLE_MAP built from information_schema: the
  * serializer decodes them as it decodes the stream.
  *
- * The merge rule the reader applies (reader.c): a chunk read at position P is held until the
+ * The merge rule the reader applies (reader_snap.c): a chunk read at position P is held until the
  * stream reaches P; meanwhile every change the stream carries for the chunk's table marks the
  * chunk's row of the same key (before and after images) as dropped (rc_snap_track), since the
  * stream already carries that row's state at P; for a table without a key, the stream's events
@@ -100,7 +100,7 @@ void rc_snap_metrics(const rc_snap *sn, rc_buf *b);
 void rc_snap_count(rc_snap *sn, uint32_t table, uint32_t rows, int last);
 int rc_snap_done(const rc_snap *sn);
 uint32_t rc_snap_ntables(const rc_snap *sn);
-/* The last key read of the current table (for the chunk spool, reader.c), appended to b:
+/* The last key read of the current table (for the chunk spool, reader_snap.c), appended to b:
  * nothing for a keyless table or before the table's first row. */
 void rc_snap_key_save(const rc_snap *sn, rc_buf *b);
 /* Resume the plan after a restart: the table db.name was sent up to the key saved by

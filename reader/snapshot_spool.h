@@ -10,7 +10,7 @@
  * images sent, and the table's last key read. Written without fsync: it survives a crash of
  * rowcast, not of the machine (then the chunk is read again: its rows may come twice, none is
  * lost). Binary, native byte order: read back by the same build on the same machine. Used by
- * reader.c only.
+ * reader.c and reader_snap.c only.
  */
 #ifndef RC_SNAPSHOT_SPOOL_H
 #define RC_SNAPSHOT_SPOOL_H
