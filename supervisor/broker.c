@@ -46,6 +46,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,9 +77,8 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
-static void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void blog(const char *fmt, ...) {
-  char msg[512];
+void rc_broker_log(const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
@@ -92,7 +92,7 @@ static int set_brokers_up(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int 
     rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(mcluster, id)
                                  : rd_kafka_mock_broker_set_down(mcluster, id);
     if (err) {
-      blog("cannot set broker %d %s: %s", id, up ? "up" : "down", rd_kafka_err2str(err));
+      rc_broker_log("cannot set broker %d %s: %s", id, up ? "up" : "down", rd_kafka_err2str(err));
       failed = 1;
     }
   }
@@ -120,16 +120,16 @@ static int take_signals(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int *u
   for (ssize_t k = 0; k < n; k++) {
     int sig = sigs[k];
     if (sig == SIGTERM || sig == SIGINT) {
-      blog("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      rc_broker_log("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       stop = 1;
     } else if (sig == SIGUSR1 || sig == SIGUSR2) {
       int want = sig == SIGUSR2;
       if (want == *up) {
-        blog("%s: brokers already %s", want ? "SIGUSR2" : "SIGUSR1", *up ? "up" : "down");
+        rc_broker_log("%s: brokers already %s", want ? "SIGUSR2" : "SIGUSR1", *up ? "up" : "down");
         continue;
       }
       if (set_brokers_up(mcluster, n_brokers, want) == 0)
-        blog("%s: all %d broker%s %s", want ? "SIGUSR2" : "SIGUSR1", n_brokers,
+        rc_broker_log("%s: all %d broker%s %s", want ? "SIGUSR2" : "SIGUSR1", n_brokers,
              n_brokers > 1 ? "s" : "", want ? "UP (accepting connections)"
                                             : "DOWN (connections closed and refused)");
       *up = want;
@@ -156,7 +156,7 @@ static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_std
     int r = poll(pfd, watch_stdin ? 2 : 1, w ? (int)(next_watch - now) : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
-      blog("poll: %s", strerror(errno));
+      rc_broker_log("poll: %s", strerror(errno));
       return 1;
     }
     if (pfd[0].revents & POLLIN) stop = take_signals(mcluster, n_brokers, &up);
@@ -165,7 +165,7 @@ static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_std
       char buf[512];
       ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-        blog("standard input closed: shutting down");
+        rc_broker_log("standard input closed: shutting down");
         stop = 1;
       }
       /* anything read is ignored */
@@ -177,9 +177,18 @@ static int serve(rd_kafka_mock_cluster_t *mcluster, int n_brokers, int watch_std
 int rc_broker_run(const rc_broker_opts *opts) {
   int n_brokers = opts->brokers;
   if (install_signals() != 0) {
-    blog("cannot set up signal handling: %s", strerror(errno));
+    rc_broker_log("cannot set up signal handling: %s", strerror(errno));
     return 1;
   }
+  /* librdkafka's threads (the mock cluster's, the watch client's) inherit the mask of the thread
+   * that creates them: blocked there, the signals reach only this thread, once unblocked below.
+   * A signal taken by the mock cluster's thread interrupts its poll, and the cluster stops
+   * serving. */
+  sigset_t ours;
+  sigemptyset(&ours);
+  const int stop_sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++) sigaddset(&ours, stop_sigs[i]);
+  pthread_sigmask(SIG_BLOCK, &ours, NULL);
 
   char errstr[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -188,7 +197,7 @@ int rc_broker_run(const rc_broker_opts *opts) {
   if (rd_kafka_conf_set(conf, "client.id", "rowcast-broker", errstr, sizeof errstr) !=
           RD_KAFKA_CONF_OK ||
       rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-    blog("%s", errstr);
+    rc_broker_log("%s", errstr);
     rd_kafka_conf_destroy(conf);
     return 1;
   }
@@ -196,13 +205,13 @@ int rc_broker_run(const rc_broker_opts *opts) {
    * On success rd_kafka_new() owns conf. */
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!rk) {
-    blog("cannot create the librdkafka handle: %s", errstr);
+    rc_broker_log("cannot create the librdkafka handle: %s", errstr);
     rd_kafka_conf_destroy(conf);
     return 1;
   }
   rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(rk, n_brokers);
   if (!mcluster) {
-    blog("cannot create the mock cluster (see librdkafka's messages above)");
+    rc_broker_log("cannot create the mock cluster (see librdkafka's messages above)");
     rd_kafka_destroy(rk);
     return 1;
   }
@@ -212,7 +221,7 @@ int rc_broker_run(const rc_broker_opts *opts) {
     rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, opts->topics[t], opts->partitions,
                                                          n_brokers < 3 ? n_brokers : 3);
     if (err) {
-      blog("cannot create topic '%s': %s", opts->topics[t], rd_kafka_err2str(err));
+      rc_broker_log("cannot create topic '%s': %s", opts->topics[t], rd_kafka_err2str(err));
       status = 1;
       goto out;
     }
@@ -220,17 +229,18 @@ int rc_broker_run(const rc_broker_opts *opts) {
 
   const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
   if (printf("%s\n", bootstraps) < 0 || fflush(stdout) != 0) {
-    blog("cannot write the bootstrap address to standard output: %s", strerror(errno));
+    rc_broker_log("cannot write the bootstrap address to standard output: %s", strerror(errno));
     status = 1;
     goto out;
   }
-  blog("%d broker%s listening at %s (librdkafka %s)", n_brokers, n_brokers > 1 ? "s" : "",
+  rc_broker_log("%d broker%s listening at %s (librdkafka %s)", n_brokers, n_brokers > 1 ? "s" : "",
        bootstraps, rd_kafka_version_str());
 
   /* the watch is how the broker stays honest about what it evicts: without it, say so */
   rc_broker_watch *w = rc_broker_watch_new(bootstraps, opts->status_path, errstr, sizeof errstr);
-  if (!w) blog("warning: evicted messages will not be reported: %s", errstr);
+  if (!w) rc_broker_log("warning: evicted messages will not be reported: %s", errstr);
   int up = 1;
+  pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* every librdkafka thread exists now */
   status = serve(mcluster, n_brokers, opts->exit_on_stdin_eof, w, &up);
   /* a last look before the data is gone: a replay shorter than a tick is reported too, and
    * the supervisor, which waits for this process, reads the status file after it */

@@ -37,6 +37,9 @@ typedef struct {
  */
 int rc_broker_run(const rc_broker_opts *opts);
 
+/* A line of the broker process's log on stderr ("rowcast broker[PID]: ..."). */
+void rc_broker_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /*
  * Start `ROWCAST_EXE broker --exit-on-stdin-eof [--status-file STATUS_PATH]` in a child process
  * and read its bootstrap address (first stdout line, waiting at most a few seconds) into

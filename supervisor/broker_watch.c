@@ -13,8 +13,9 @@
  */
 #include "broker_watch.h"
 
+#include "broker.h"
+
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,16 +43,6 @@ struct rc_broker_watch {
   size_t n, cap;
   int64_t messages;
 };
-
-static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void wlog(const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "rowcast broker[%ld]: %s\n", (long)getpid(), msg);
-}
 
 void rc_broker_evicted_text(char *out, size_t size, const char *topic, int partition, long long first,
                             long long end) {
@@ -153,7 +144,7 @@ static void write_status(rc_broker_watch *w) {
   snprintf(tmp, sizeof tmp, "%s.tmp", w->status_path);
   FILE *f = fopen(tmp, "w");
   if (!f) {
-    wlog("cannot write %s: %s", tmp, strerror(errno));
+    rc_broker_log("cannot write %s: %s", tmp, strerror(errno));
     return;
   }
   fprintf(f, "time_ns %llu\nmessages %lld\n", (unsigned long long)rc_now_ns(), (long long)w->messages);
@@ -162,7 +153,7 @@ static void write_status(rc_broker_watch *w) {
       fprintf(f, "evicted %d %lld %lld %s\n", (int)w->parts[i].partition, (long long)w->parts[i].first,
               (long long)w->parts[i].end, w->parts[i].topic);
   if (fclose(f) != 0 || rename(tmp, w->status_path) != 0) {
-    wlog("cannot write %s: %s", w->status_path, strerror(errno));
+    rc_broker_log("cannot write %s: %s", w->status_path, strerror(errno));
   }
 }
 
@@ -193,7 +184,7 @@ void rc_broker_watch_tick(rc_broker_watch *w) {
       p->first = l->elems[i].offset;
       char text[1024];
       rc_broker_evicted_text(text, sizeof text, p->topic, (int)p->partition, (long long)p->first, (long long)p->end);
-      wlog("warning: %s", text);
+      rc_broker_log("warning: %s", text);
     }
     rd_kafka_topic_partition_list_destroy(l);
   }

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,15 @@ def run_driver(rowcast, prefix, runs, body):
         kill_running(runs)
     print(f"total {time.monotonic() - t0:.1f} s")
     return ck.summary()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for an HTTP endpoint or a server)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def wait_for(cond, timeout, step=0.02):

@@ -30,7 +30,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Background, child_processes, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
+from pipeline_common import Background, free_port, child_processes, run_driver, skip_if_missing, wait_for, write_workload  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing(" (Debian: python3-prometheus-client, python3-confluent-kafka)"):
@@ -40,14 +40,6 @@ with skip_if_missing(" (Debian: python3-prometheus-client, python3-confluent-kaf
 
 PROMTOOL = shutil.which("promtool")
 RUNNING = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(url):

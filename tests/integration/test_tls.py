@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -46,7 +45,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Background, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
+from pipeline_common import Background, free_port, child_processes, run_driver, skip_if_missing, wait_for  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox  # noqa: E402
 
 with skip_if_missing():
@@ -150,14 +149,6 @@ def proc_texts(pid):
         except OSError:
             pass
     return out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(url):
