@@ -123,9 +123,15 @@ void rd_put_file_header(reader *r) {
   r->batch_has_file = 1;
 }
 
+/* The slot of a table id. Looked up for every ROWS event (the filter, the batch's table map),
+ * whose table is nearly always the one of the last hit: that one is tried first. */
 static tmap_slot *tmap_find(reader *r, uint64_t id) {
+  if (r->tmap_hint < r->n_tmaps && r->tmaps[r->tmap_hint].table_id == id) return &r->tmaps[r->tmap_hint];
   for (size_t i = 0; i < r->n_tmaps; i++)
-    if (r->tmaps[i].table_id == id) return &r->tmaps[i];
+    if (r->tmaps[i].table_id == id) {
+      r->tmap_hint = i;
+      return &r->tmaps[i];
+    }
   return NULL;
 }
 

@@ -52,6 +52,7 @@ typedef struct {
   size_t fde_len, fde_cap;
   tmap_slot *tmaps;
   size_t n_tmaps;
+  size_t tmap_hint; /* the slot tmap_find found last */
   rc_txn_state txn;
   /* limits */
   uint32_t max_changes;
