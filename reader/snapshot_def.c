@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mysqld_error.h>
+
 #include "log.h"
 #include "filter.h"
 #include "snapshot_int.h"
@@ -232,32 +234,71 @@ static int def_query(rc_snap *sn, const plan_table *pt, MYSQL_RES **res, char *e
   return rc_snap_query(sn, sql, res, "reading a table's definition for the snapshot", es, esz);
 }
 
-/* Every field of a definition row, into the definition's signature. */
-static void sig_row(rc_buf *sig, MYSQL_ROW row, unsigned nf) {
-  for (unsigned i = 0; i < nf; i++) {
-    rc_buf_puts(sig, row[i] ? row[i] : "\\N");
-    rc_buf_putc(sig, 0);
+/* The table's definition as SHOW CREATE TABLE gives it, into sig, without the table option
+ * AUTO_INCREMENT=N (it moves with every insert, the definition does not). The check between
+ * chunks costs 0.1 ms this way; the information_schema join above took 6 ms a chunk, a third
+ * of reading a chunk of 10,000 rows. 1 when the table is gone, 0, or an error. */
+static int def_signature(rc_snap *sn, const plan_table *pt, rc_buf *sig, char *es, size_t esz) {
+  rc_buf q = {0};
+  rc_buf_lit(&q, "SHOW CREATE TABLE ");
+  rc_snap_put_ident(&q, pt->db);
+  rc_buf_putc(&q, '.');
+  rc_snap_put_ident(&q, pt->name);
+  rc_buf_putc(&q, 0);
+  sig->len = 0;
+  if (mysql_real_query(sn->my, q.p, (unsigned long)q.len - 1)) {
+    rc_buf_free(&q);
+    if (mysql_errno(sn->my) == ER_NO_SUCH_TABLE) return 1;
+    return rc_server_fail(sn->srv, sn->my, "reading a table's definition for the snapshot", es, esz);
   }
-  rc_buf_putc(sig, '\n');
+  rc_buf_free(&q);
+  MYSQL_RES *res = mysql_store_result(sn->my);
+  if (!res) return rc_server_fail(sn->srv, sn->my, "reading a table's definition for the snapshot", es, esz);
+  MYSQL_ROW row = mysql_fetch_row(res);
+  unsigned long *len = row ? mysql_fetch_lengths(res) : NULL;
+  if (!row || mysql_num_fields(res) < 2 || !row[1]) {
+    mysql_free_result(res);
+    return 1;
+  }
+  const char *d = row[1], *end = d + len[1];
+  /* the column list ends at the first line that starts with ')': the table options follow */
+  const char *opts = strstr(d, "\n)");
+  opts = opts ? opts : end;
+  rc_buf_put(sig, d, (size_t)(opts - d));
+  static const char ai[] = " AUTO_INCREMENT=";
+  for (const char *p = opts; p < end;) {
+    const char *hit = strstr(p, ai);
+    if (!hit) {
+      rc_buf_put(sig, p, (size_t)(end - p));
+      break;
+    }
+    rc_buf_put(sig, p, (size_t)(hit - p));
+    p = hit + sizeof ai - 1;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+  }
+  mysql_free_result(res);
+  return 0;
 }
 
 int rc_snap_def_changed(rc_snap *sn, const plan_table *pt, char *es, size_t esz) {
-  MYSQL_RES *res;
-  int rc = def_query(sn, pt, &res, es, esz);
-  if (rc < 0) return rc;
   rc_buf sig = {0};
-  MYSQL_ROW row;
-  unsigned nf = mysql_num_fields(res);
-  while ((row = mysql_fetch_row(res))) sig_row(&sig, row, nf);
-  mysql_free_result(res);
+  int rc = def_signature(sn, pt, &sig, es, esz);
+  if (rc < 0) {
+    rc_buf_free(&sig);
+    return rc;
+  }
   int changed = sig.len != sn->def_sig.len || (sig.len && memcmp(sig.p, sn->def_sig.p, sig.len));
   rc_buf_free(&sig);
   return changed;
 }
 
 int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *es, size_t esz) {
+  /* the signature first: an ALTER between it and the columns read below makes the first
+   * chunk's check see a change and read the definition again */
+  int rc = def_signature(sn, pt, &sn->def_sig, es, esz);
+  if (rc != 0) return rc;
   MYSQL_RES *res;
-  int rc = def_query(sn, pt, &res, es, esz);
+  rc = def_query(sn, pt, &res, es, esz);
   if (rc < 0) return rc;
   uint32_t nc = (uint32_t)mysql_num_rows(res);
   if (nc == 0) {
@@ -279,10 +320,7 @@ int rc_snap_load_table(rc_snap *sn, const plan_table *pt, rc_table **out, char *
   MYSQL_ROW row;
   uint32_t i = 0;
   sn->npk = 0;
-  sn->def_sig.len = 0;
-  unsigned nf = mysql_num_fields(res);
   while (rc == 0 && (row = mysql_fetch_row(res)) && i < nc) {
-    sig_row(&sn->def_sig, row, nf);
     rc = column_of(&t->cols[i], &sn->cf[i], row, es, esz, pt->db, pt->name, sn->srv->is_mariadb);
     unsigned seq = row[11] ? (unsigned)atoi(row[11]) : 0;
     if (seq > 0 && seq <= nc) {

@@ -55,7 +55,7 @@ struct rc_snap {
   int started, table_done;
   int have_key;            /* parv holds the last key of the table read so far */
   int streaming;           /* a table without a key: its rows are being fetched in its snapshot */
-  rc_buf def_sig;          /* the definition read from information_schema, to see an ALTER */
+  rc_buf def_sig;          /* SHOW CREATE TABLE of the table, to see an ALTER */
   uint32_t version;        /* of the current table's definition: a new TABLE_MAP id after an ALTER */
   uint64_t chunks_read;
   /* the chunk */
