@@ -734,10 +734,12 @@ static int read_server(reader *r, const rc_checkpoint *cp) {
     uint64_t off;
     /* with changes in the batch, only look: nothing pending means caught up, and the batch goes
      * out now (a quiet server's change reaches Kafka in milliseconds); under load the next
-     * event is always there and batches fill */
-    int timeout = r->batch_changes ? 0 : 100;
+     * event is always there and batches fill; a snapshot just opened does not wait for the
+     * stream's first 100 ms either (its first chunk is usually at the position already) */
+    int timeout = r->batch_changes || r->snap_poke ? 0 : 100;
     rc = rc_server_next(r->srv, &raw, &len, &file, &off, timeout, err, sizeof err);
     if (rc == 0) { /* caught up: what is read goes out now, not after batch.max_ms */
+      r->snap_poke = 0;
       if (!rc_txn_open(&r->txn)) {
         rc_server_status ss;
         rc_server_get_status(r->srv, &ss);

@@ -119,6 +119,7 @@ typedef struct {
   uint64_t kl_pos, kl_next, kl_last;
   uint32_t kl_table, kl_row;
   uint64_t snap_started_ns;
+  int snap_poke;            /* a snapshot just opened: look at it without waiting for the stream first */
   rc_buf snapev;
 } reader;
 

@@ -356,6 +356,7 @@ int rd_snap_open(reader *r, const rc_checkpoint *cp) {
   }
   r->snap_only = !strcmp(rc_config_str(r->st.cfg, "snapshot.mode"), "initial_only");
   r->snap_started_ns = rc_now_ns();
+  r->snap_poke = 1;
   return 0;
 }
 
