@@ -135,7 +135,10 @@ static int advance(publisher *p, int force) {
   return 0;
 }
 
+static void gtid_keep(publisher *p);
+
 static int push_marker(publisher *p, const char *file, size_t flen, uint64_t pos) {
+  gtid_keep(p);
   if (p->m_tail - p->m_head == p->m_cap) {
     size_t ncap = p->m_cap ? p->m_cap * 2 : 1024;
     marker *n = malloc(ncap * sizeof *n);
@@ -232,12 +235,12 @@ static rd_kafka_headers_t *position_headers(const publisher *p, const rc_rec_mes
 static int change_topic(publisher *p, const rc_rec_message *m, rc_frame_rd *rd, const uint8_t *rec,
                         pub_topic **out) {
   char err[1024];
-  pub_topic *t = pub_topic_get(&p->tp, m->topic, m->topic_len);
+  pub_topic *t = pub_topic_of(&p->tp, m->topic, m->topic_len);
   if (!t) {
     p->fatal = RC_EXIT_FAILURE;
     return -1;
   }
-  int r = pub_topic_ready(&p->tp, t, err, sizeof err);
+  int r = t->parts > 0 ? 1 : pub_topic_ready(&p->tp, t, err, sizeof err);
   if (r < 0) {
     rc_error("%s", err);
     p->fatal = RC_EXIT_CONFIG;
@@ -262,15 +265,25 @@ static int produce_failed(publisher *p, const char *topic, const rc_rec_message 
   return -1;
 }
 
-/* A change numbered no is in flight from now on, its payload in frame fr. */
 /* The GTID of the last change passed on, for the next transaction marker (the checkpoint's
- * GTID state). */
+ * GTID state): where it is in the frame being read, copied out by gtid_keep when a marker
+ * needs it or the frame is let go (every change of a transaction has the same one: no copy
+ * per change). */
 static inline void note_gtid(publisher *p, const rc_rec_message *m) {
   if (m->gtid_len && m->gtid_len < sizeof p->last_gtid) {
-    memcpy(p->last_gtid, m->gtid, m->gtid_len);
-    p->last_gtid[m->gtid_len] = 0;
+    p->gtid_at = m->gtid;
+    p->gtid_len = m->gtid_len;
   }
 }
+
+static void gtid_keep(publisher *p) {
+  if (!p->gtid_at) return;
+  memcpy(p->last_gtid, p->gtid_at, p->gtid_len);
+  p->last_gtid[p->gtid_len] = 0;
+  p->gtid_at = NULL;
+}
+
+/* A change numbered no is in flight from now on, its payload in frame fr. */
 
 static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
   note_gtid(p, m);
@@ -307,6 +320,7 @@ static int next_change(publisher *p, rc_frame_rd *rd, const uint8_t *rec, rc_rec
   if (rc_frame_get_message(rd, m) < 0) return 1; /* rd->bad: reported by the caller */
   int r = change_topic(p, m, rd, rec, t);
   if (r <= 0) return r;
+  if ((*part = pub_route_steady(&p->tp, *t, m->key, m->key ? m->key_len : 0)) >= 0) return ROUTED;
   char err[1024];
   r = pub_route(&p->tp, *t, is_txn_topic(p, m) ? PUB_TXN : PUB_CHANGE, m->key, m->key_len, m->file, m->file_len,
                 m->offset, m->row, part, err, sizeof err);
@@ -322,21 +336,26 @@ static int next_change(publisher *p, rc_frame_rd *rd, const uint8_t *rec, rc_rec
   return ROUTED;
 }
 
-/* The group of a topic-partition (created empty); NULL when MAX_GROUPS are in use. */
-static pend_group *group_of(publisher *p, rd_kafka_topic_t *rkt, int32_t part) {
-  pend_group *g = p->ngroups ? &p->groups[p->last_group] : NULL;
-  if (g && g->rkt == rkt && g->part == part) return g;
-  for (int i = 0; i < p->ngroups; i++)
+/* The group of a topic-partition (created empty); NULL when MAX_GROUPS are in use. Found by
+ * a slot of (topic, partition) that remembers its group: consecutive changes of a table go to
+ * different partitions, so "the group of the change before" mostly misses. A slot is checked,
+ * not trusted: after a hand-over (ngroups back to 0) or a collision it names another group. */
+static pend_group *group_of(publisher *p, const pub_topic *t, int32_t part) {
+  rd_kafka_topic_t *rkt = t->rkt;
+  unsigned h = ((unsigned)(t - p->tp.v) * 37u + (unsigned)part) & (GROUP_SLOTS - 1);
+  int i = p->group_slot[h];
+  if (i < p->ngroups && p->groups[i].rkt == rkt && p->groups[i].part == part) return &p->groups[i];
+  for (i = 0; i < p->ngroups; i++)
     if (p->groups[i].rkt == rkt && p->groups[i].part == part) {
-      p->last_group = i;
+      p->group_slot[h] = (uint16_t)i;
       return &p->groups[i];
     }
   if (p->ngroups == MAX_GROUPS) return NULL;
-  g = &p->groups[p->ngroups];
+  pend_group *g = &p->groups[p->ngroups];
   g->rkt = rkt;
   g->part = part;
   g->n = g->sent = 0;
-  p->last_group = p->ngroups++;
+  p->group_slot[h] = (uint16_t)p->ngroups++;
   return g;
 }
 
@@ -387,7 +406,7 @@ static int queue_message(publisher *p, rc_frame_rd *rd, const uint8_t *rec, uint
   int32_t part;
   int r = next_change(p, rd, rec, &m, &t, &part);
   if (r != ROUTED) return r;
-  pend_group *g = group_of(p, t->rkt, part);
+  pend_group *g = group_of(p, t, part);
   if (!g) {
     rd->p = rec; /* every group in use: hand them over first */
     return 2;
@@ -716,6 +735,7 @@ static int step(publisher *p, struct pollfd *fds, int *nf, int *wait_ms, int *st
       p->expect_seq++;
       p->batches++;
     }
+    gtid_keep(p); /* it points into the frame */
     pub_frame_unref(p, w->frame); /* freed when its last message is reported */
     w->msg = NULL;
     p->current = -1;

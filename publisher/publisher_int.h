@@ -22,6 +22,7 @@
 /* Changes routed but not yet handed to librdkafka: handed over per topic-partition, in batches. */
 #define PEND_MAX 4096
 #define MAX_GROUPS 256
+#define GROUP_SLOTS 1024 /* (topic, partition) to group, a power of two */
 /* Message numbers with this bit are schema-topic messages, not changes (the ring ignores it). */
 #define SCHEMA_MSG (1ull << 62)
 /* ... and with this bit, tombstones and transaction messages: in the ring, not changes. */
@@ -80,13 +81,16 @@ typedef struct {
   held_frame frames[MAX_FRAMES];
   uint32_t free_frame, frames_held; /* free list head (MAX_FRAMES: empty) */
   pend_group groups[MAX_GROUPS];
-  int ngroups, last_group;
+  int ngroups;
+  uint16_t group_slot[GROUP_SLOTS];
   size_t npend;
   rd_kafka_queue_t *mainq;
   uint64_t ring_mask;
   uint64_t next_msg, acked_below;
   marker *markers;
   char last_gtid[128]; /* GTID of the last change produced (for the next marker) */
+  const char *gtid_at; /* ... when it is still in the frame being read (note_gtid), else NULL */
+  size_t gtid_len;
   size_t m_head, m_tail, m_cap;
   rc_checkpoint cp;
   uint64_t base_changes; /* acknowledged before this run (from the checkpoint) */

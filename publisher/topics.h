@@ -25,7 +25,9 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "partition.h"
 #include "recovery.h"
 
 typedef struct pub_topic {
@@ -75,6 +77,16 @@ int pub_topic_ready(pub_topics *ts, pub_topic *t, char *errstr, size_t errstr_si
  * warning), fixes the recovery window's count. Returns 0 or RC_ERR_CORRUPT (errstr). */
 int pub_topic_set_parts(pub_topics *ts, pub_topic *t, int32_t parts, char *errstr, size_t errstr_size);
 
+/* pub_topic_get for the topic of the message before, without a call (consecutive changes are
+ * mostly of one table). */
+static inline pub_topic *pub_topic_of(pub_topics *ts, const char *name, size_t len) {
+  if (ts->n) {
+    pub_topic *t = &ts->v[ts->last];
+    if (t->len == len && !memcmp(t->name, name, len)) return t;
+  }
+  return pub_topic_get(ts, name, len);
+}
+
 /* What a message is, for pub_route. */
 enum { PUB_CHANGE = 0, PUB_TOMBSTONE = 1, PUB_TXN = 2 };
 /* Where a message goes: 1 produce it to *partition, 0 drop it (Kafka holds it: counted in
@@ -84,6 +96,14 @@ enum { PUB_CHANGE = 0, PUB_TOMBSTONE = 1, PUB_TXN = 2 };
  * The topic must be ready. */
 int pub_route(pub_topics *ts, pub_topic *t, int kind, const void *key, size_t klen, const char *file, size_t flen,
               uint64_t offset, uint32_t row, int32_t *partition, char *errstr, size_t errstr_size);
+/* pub_route in the steady state, without a call: past the recovery window, the topic listed
+ * with the count Kafka gives, where every message goes to the partition of its key. The
+ * partition, or -1 when pub_route has to decide. */
+static inline int32_t pub_route_steady(const pub_topics *ts, const pub_topic *t, const void *key, size_t klen) {
+  if (ts->in_window || !t->listed || t->listed != t->parts) return -1;
+  return rc_partition_of(key, klen, t->name, t->len, t->parts);
+}
+
 /* Switch every topic whose partition count changed while rowcast was down to its new count, and
  * record it in the topic list. The publisher calls it at a transaction boundary `at`, once every
  * change before it is acknowledged and the checkpoint is written there: every change a later

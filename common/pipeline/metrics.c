@@ -54,8 +54,12 @@ const uint64_t rc_phist_bounds_us[RC_PHIST_NB] = {
 void rc_phist_add(rc_phist *h, uint64_t us) { rc_phist_add_n(h, us, 1); }
 
 void rc_phist_add_n(rc_phist *h, uint64_t us, uint64_t n) {
-  unsigned i = 0;
-  while (i < RC_PHIST_NB && us > rc_phist_bounds_us[i]) i++;
+  unsigned i = h->hint;
+  if (i > RC_PHIST_NB || (i < RC_PHIST_NB && us > rc_phist_bounds_us[i]) || (i > 0 && us <= rc_phist_bounds_us[i - 1])) {
+    i = 0;
+    while (i < RC_PHIST_NB && us > rc_phist_bounds_us[i]) i++;
+    h->hint = i;
+  }
   h->n[i] += n;
   h->count += n;
   h->sum_us += us * n;

@@ -40,6 +40,7 @@ extern const uint64_t rc_phist_bounds_us[RC_PHIST_NB];
 typedef struct rc_phist {
   uint64_t n[RC_PHIST_NB + 1]; /* per bucket, not cumulative; n[RC_PHIST_NB]: above the last bound */
   uint64_t count, sum_us;
+  unsigned hint; /* the bucket of the last value added, tried first (latencies move slowly) */
 } rc_phist;
 
 void rc_phist_add(rc_phist *h, uint64_t us);
