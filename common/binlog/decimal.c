@@ -84,6 +84,26 @@ int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale) {
   return 0;
 }
 
+int rc_decimal_unscaled64(const uint8_t *p, int precision, int scale, int64_t *out) {
+  if (precision > 18) return RC_ERR_ARG;
+  if (precision < 1 || scale < 0 || scale > precision) return RC_ERR_CORRUPT;
+  /* groups_of's walk, without its arrays: at most 4 groups (a partial one, two whole, a partial) */
+  int intg = precision - scale, nd[4], n = 0;
+  if (intg % 9) nd[n++] = intg % 9;
+  for (int g = 0; g < intg / 9 + scale / 9; g++) nd[n++] = 9;
+  if (scale % 9) nd[n++] = scale % 9;
+  uint8_t mask = (p[0] & 0x80) ? 0 : 0xFF, flip = 0x80;
+  uint64_t u = 0; /* under 10^18: no overflow */
+  for (int g = 0; g < n; g++) {
+    uint32_t v = 0;
+    for (int i = 0, nb = dig2bytes[nd[g]]; i < nb; i++, flip = 0) v = v << 8 | (uint8_t)(*p++ ^ flip ^ mask);
+    if (v >= pow10_9[nd[g]]) return RC_ERR_CORRUPT;
+    u = u * pow10_9[nd[g]] + v;
+  }
+  *out = mask ? -(int64_t)u : (int64_t)u;
+  return 0;
+}
+
 int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg) {
   uint32_t v[MAX_GROUPS];
   int nd[MAX_GROUPS];

@@ -24,6 +24,12 @@ int rc_decimal_format(rc_buf *b, const uint8_t *p, int precision, int scale);
  * (set on a negative zero too). Returns 0, or RC_ERR_CORRUPT as rc_decimal_format does. */
 int rc_decimal_unscaled(const uint8_t *p, int precision, int scale, uint32_t limb[8], int *neg);
 
+/* The same for a DECIMAL of precision 18 or less, whose unscaled integer fits an int64: *out,
+ * negative for a negative value (a negative zero is 0). The serializer's path: one multiply
+ * a digit group instead of eight limbs. Returns 0, RC_ERR_CORRUPT as rc_decimal_format does,
+ * or RC_ERR_ARG for a precision over 18. */
+int rc_decimal_unscaled64(const uint8_t *p, int precision, int scale, int64_t *out);
+
 /* The packed form (rc_decimal_size bytes into out) of a decimal written as text ("-12.50",
  * digits, an optional sign and point): the inverse of rc_decimal_format. Returns 0, or
  * RC_ERR_ARG when the text is not a decimal or has more digits than the column holds. */

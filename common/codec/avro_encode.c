@@ -82,10 +82,18 @@ size_t rc_avro_unscaled_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out
   return twos_minimal(mag, out);
 }
 
+size_t rc_avro_i64_twos(int64_t x, uint8_t *out) {
+  uint64_t m = x < 0 ? ~(uint64_t)x : (uint64_t)x; /* the bits below the sign */
+  size_t n = m ? (size_t)(64 - __builtin_clzll(m)) / 8 + 1 : 1;
+  for (size_t k = 0; k < n; k++) out[k] = (uint8_t)((uint64_t)x >> (8 * (n - 1 - k)));
+  return n;
+}
+
 size_t rc_avro_u64_twos(uint64_t u, uint8_t *out) {
-  uint8_t mag[BIG] = {0};
-  for (int k = 0; k < 8; k++) mag[BIG - 1 - k] = (uint8_t)(u >> (8 * k));
-  return twos_minimal(mag, out);
+  if (u <= INT64_MAX) return rc_avro_i64_twos((int64_t)u, out);
+  out[0] = 0; /* the top bit set: a zero byte keeps it positive */
+  for (int k = 0; k < 8; k++) out[1 + k] = (uint8_t)(u >> (8 * (7 - k)));
+  return 9;
 }
 
 
@@ -291,11 +299,19 @@ static int put_col(rc_avro_table *at, rc_buf *out, uint32_t i, const rc_value *v
     return 0;
   case FK_DECIMAL: { /* at most 32 bytes: a one-byte length */
     RC_AVRO_WANT(kind == RC_V_DECIMAL && v->v.s.len == rc_decimal_size(c->precision, c->scale));
-    uint32_t limb[BIG / 4];
-    int neg;
-    if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
-      return col_fail(at, i, "DECIMAL digit group out of range");
-    size_t n = rc_avro_unscaled_twos(limb, neg, p + 2);
+    size_t n;
+    if (c->precision <= 18) { /* the unscaled value fits an int64 (most money columns) */
+      int64_t u;
+      if (rc_decimal_unscaled64(v->v.s.p, c->precision, c->scale, &u) < 0)
+        return col_fail(at, i, "DECIMAL digit group out of range");
+      n = rc_avro_i64_twos(u, p + 2);
+    } else {
+      uint32_t limb[BIG / 4];
+      int neg;
+      if (rc_decimal_unscaled(v->v.s.p, c->precision, c->scale, limb, &neg) < 0)
+        return col_fail(at, i, "DECIMAL digit group out of range");
+      n = rc_avro_unscaled_twos(limb, neg, p + 2);
+    }
     p[0] = 2, p[1] = (uint8_t)(2 * n);
     done(out, p + 2 + n);
     return 0;

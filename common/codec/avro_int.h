@@ -122,6 +122,8 @@ int rc_avro_plan_new(rc_avro_table *at);
  * length (avro_encode.c). */
 size_t rc_avro_unscaled_twos(const uint32_t limb[BIG / 4], int neg, uint8_t *out);
 size_t rc_avro_u64_twos(uint64_t u, uint8_t *out);
+/* x as minimal big-endian two's complement (1 to 8 bytes) into out; returns its length. */
+size_t rc_avro_i64_twos(int64_t x, uint8_t *out);
 
 /* What both encoders share (avro_encode.c): the message of a column that cannot be written
  * (into at->err, "db.table column name: what"), and the key's preconditions (a known primary

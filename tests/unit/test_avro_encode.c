@@ -158,6 +158,42 @@ static void test_fixture_rows(void) {
  * into the datum behind a guessed length prefix (converted latin1 text, JSON documents), so
  * that both a too-short and a too-long guess are taken; and the check itself: one changed
  * byte, anywhere in a datum, one byte too many or too few, must fail it. */
+/* The 64-bit two's complement writers (DECIMAL up to 18 digits, BIGINT UNSIGNED) against the
+ * 32-byte one, over the edges of every byte length and a sweep of values. */
+static void twos_check(uint64_t mag, int neg) {
+  uint32_t limb[BIG / 4] = {(uint32_t)mag, (uint32_t)(mag >> 32)};
+  uint8_t want[BIG + 1], got[BIG + 1];
+  size_t nw = rc_avro_unscaled_twos(limb, neg, want), ng;
+  if (neg || mag <= INT64_MAX)
+    ng = rc_avro_i64_twos(neg ? (int64_t)(0 - mag) : (int64_t)mag, got);
+  else
+    ng = rc_avro_u64_twos(mag, got);
+  RC_CHECK(ng == nw && !memcmp(got, want, nw));
+  if (!neg) {
+    ng = rc_avro_u64_twos(mag, got);
+    RC_CHECK(ng == nw && !memcmp(got, want, nw));
+  }
+}
+
+static void test_twos(void) {
+  for (int b = 0; b < 64; b++)
+    for (int d = -2; d <= 2; d++) {
+      uint64_t m = (UINT64_C(1) << b) + (uint64_t)(int64_t)d;
+      twos_check(m, 0);
+      if (m <= (UINT64_C(1) << 63)) twos_check(m, 1);
+    }
+  twos_check(0, 0);
+  twos_check(0, 1); /* a negative zero is 0 */
+  twos_check(UINT64_MAX, 0);
+  uint64_t x = 88172645463325252ull;
+  for (int k = 0; k < 100000; k++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint64_t m = x >> (k % 64);
+    twos_check(m, 0);
+    if (m <= (UINT64_C(1) << 63)) twos_check(m, 1);
+  }
+}
+
 static void test_reference_edges(void) {
   rc_table *t = alltypes_table();
   rc_avro_table *at;
@@ -221,6 +257,7 @@ static void test_reference_edges(void) {
 
 void rc_tests(void) {
   python_start();
+  RC_RUN(test_twos);
   RC_RUN(test_reference_edges);
   RC_RUN(test_fixture_rows);
   RC_RUN(test_python_avro);

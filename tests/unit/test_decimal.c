@@ -128,6 +128,15 @@ static void test_unscaled(void) {
     const char *g = got[0] == '-' ? got + 1 : got;
     RC_CHECK(!strcmp(g, zero ? "0" : want));
     RC_CHECK((got[0] == '-') == negative); /* the sign as stored, even for -0 */
+    if (prec <= 18) { /* the int64 path gives the same integer */
+      int64_t u64 = 0;
+      uint32_t limb[8];
+      int neg;
+      RC_CHECK(rc_decimal_unscaled64(bin, prec, scale, &u64) == 0);
+      RC_CHECK(rc_decimal_unscaled(bin, prec, scale, limb, &neg) == 0);
+      uint64_t mag = (uint64_t)limb[1] << 32 | limb[0];
+      RC_CHECK(limb[2] == 0 && u64 == (neg ? -(int64_t)mag : (int64_t)mag));
+    }
     if (strcmp(g, zero ? "0" : want)) fprintf(stderr, "  DECIMAL(%d,%d) %s: unscaled %s\n", prec, scale, t, got);
     checked++;
   }
@@ -136,6 +145,14 @@ static void test_unscaled(void) {
   const uint8_t bad[] = {0x80 | 0x3B, 0x9A, 0xCA, 0x00}; /* DECIMAL(9,0) 1000000000 */
   RC_CHECK_STR(fmt(bad, 9, 0), "(error)");
   RC_CHECK_STR(unscaled(bad, 9, 0), "(error)");
+  int64_t u64;
+  RC_CHECK(rc_decimal_unscaled64(bad, 9, 0, &u64) == RC_ERR_CORRUPT);
+  RC_CHECK(rc_decimal_unscaled64(bad, 19, 0, &u64) == RC_ERR_ARG); /* over 18 digits: the limbs' way */
+  uint8_t max18[16], min18[16];
+  RC_CHECK(rc_decimal_from_text("999999999999999999", 18, 18, 0, max18) == 0);
+  RC_CHECK(rc_decimal_unscaled64(max18, 18, 0, &u64) == 0 && u64 == 999999999999999999ll);
+  RC_CHECK(rc_decimal_from_text("-0.999999999999999999", 21, 18, 18, min18) == 0);
+  RC_CHECK(rc_decimal_unscaled64(min18, 18, 18, &u64) == 0 && u64 == -999999999999999999ll);
   RC_CHECK_STR(unscaled((const uint8_t[]){0x81, 0x0D, 0xFB, 0x38, 0xD2, 0x04, 0xD2}, 14, 4), "12345678901234");
 }
 
