@@ -96,6 +96,18 @@ static void test_utf8_clean(void) {
   RESET(); rc_buf_utf8_clean(&b, "", 0); RC_CHECK(b.len == 0);
   RC_CHECK(rc_utf8_valid("a\xC3\xA9\xF0\x9F\x98\x80", 7) && rc_utf8_valid("", 0) && rc_utf8_valid("\0", 1));
   RC_CHECK(!rc_utf8_valid("\x80", 1) && !rc_utf8_valid("a\xE2\x82", 3) && !rc_utf8_valid("\xED\xA0\x80", 3));
+  /* a sequence at every place of an ASCII text (the eight-byte steps and their ends), valid
+   * and cut short */
+  for (size_t at = 0; at < 24; at++) {
+    char t[32];
+    memset(t, 'a', sizeof t);
+    memcpy(t + at, "\xC3\xA9", 2);
+    RC_CHECK(rc_utf8_valid(t, 26) && rc_utf8_valid(t, at + 2) && !rc_utf8_valid(t, at + 1));
+    t[at + 1] = 'a'; /* a lead byte without its continuation */
+    RC_CHECK(!rc_utf8_valid(t, 26));
+    t[at] = '\xFF';
+    RC_CHECK(!rc_utf8_valid(t, 26) && rc_utf8_valid(t, at));
+  }
 }
 
 static void test_url_redact(void) {
