@@ -106,8 +106,14 @@ static int install_signals(void) {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    /* a SIGINT its parent ignores stays ignored: under `rowcast run` or `replay` a Ctrl-C
+     * reaches the whole process group, and the supervisor, which drains into this broker,
+     * stops it when the drain is done */
+    struct sigaction old;
+    if (sigs[i] == SIGINT && sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     if (sigaction(sigs[i], &sa, NULL) != 0) return -1;
+  }
   signal(SIGPIPE, SIG_IGN);
   return 0;
 }
@@ -305,6 +311,10 @@ int rc_broker_spawn(const char *rowcast_exe, const char *status_path, pid_t *pid
   if (child == 0) {
     /* dup2 clears close-on-exec on 0 and 1; everything else of ours closes at exec. */
     if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0) _exit(127);
+    /* a Ctrl-C or a hang-up of the terminal is the supervisor's to act on: it drains into this
+     * broker first (install_signals keeps an ignored SIGINT ignored) */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     char *args[] = {(char *)rowcast_exe, "broker", "--exit-on-stdin-eof", NULL, NULL, NULL};
     if (status_path) {
       args[3] = "--status-file";

@@ -317,6 +317,7 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
   {
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_IGN); /* the supervisor decides how a Ctrl-C drains the group */
+    signal(SIGHUP, SIG_IGN); /* ... and a hang-up of the terminal */
     rc_signals_close();
     if (g->lock_fd >= 0) fcntl(g->lock_fd, F_SETFD, 0); /* the stage holds the state.dir lock too */
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -485,6 +486,7 @@ static void say_checkpoint(group *g, const char *what) {
 static int on_stop_signal(group *g) {
   if (!g->draining) {
     g->draining = 1;
+    if (got_signal == SIGHUP) rc_info("SIGHUP (the terminal went away): stopping as for SIGTERM");
     rc_info("stopping: the reader stops reading, and what it read is published and checkpointed "
             "(signal again to stop at once)");
     g->drain_ns = rc_now_ns();
@@ -789,6 +791,10 @@ static int open_channels(group *g) {
     return -1;
   }
   if ((sig_fd = rc_signals_catch(&got_signal, 0)) < 0 || rc_signals_wake_on_child() < 0) return -1;
+  /* the terminal rowcast runs in went away: a stop like SIGTERM's, said as such, not the default
+   * death that leaves the stages to notice they are alone (under nohup it stays ignored) */
+  struct sigaction hup;
+  if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN && rc_signals_also(SIGHUP) < 0) return -1;
   return 0;
 }
 

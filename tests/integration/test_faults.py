@@ -116,7 +116,9 @@ class Replay(RunOutput):
     """`rowcast replay` in the background; stderr/stdout kept in files of the state dir's
     parent; helpers to find its stages and read `rowcast stats`."""
 
-    def __init__(self, rowcast, files, state, extra=()):
+    def __init__(self, rowcast, files, state, extra=(), session=False):
+        """session: in a process group of its own, as a terminal's job is (os.killpg reaches
+        the supervisor, its stages and the local broker, as a Ctrl-C does)."""
         self.rowcast, self.state = rowcast, state
         args = [rowcast, "replay", "-o", f"state.dir={state}", "-o", "serializer.format=json",
                 "-o", "publisher.headers=true"]
@@ -125,7 +127,8 @@ class Replay(RunOutput):
         self.out_path, self.err_path = state + ".stdout", state + ".stderr"
         self.t0 = time.monotonic()
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(args + list(files), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args + list(files), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         start_new_session=session)
         RUNNING.append(self)
         self.secs = None
 

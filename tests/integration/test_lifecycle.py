@@ -154,6 +154,40 @@ def test_drain(ck, rc, tmp, files, want, order):
         resumed(ck, label, "the resume completes", rc, files, state, extra, col, want, order, exactly_once=True)
 
 
+# ---------------------------------------------------------------------------- 7b
+
+def test_terminal(ck, rc, tmp, files, want, order):
+    """A Ctrl-C (SIGINT) or a hang-up (SIGHUP) of the terminal reaches the whole process group:
+    the supervisor, its stages and the local broker it started. The group drains as for
+    SIGTERM, into a broker still there (it ignores them: the supervisor stops it after the
+    drain), exits 0, and the same command resumes with the rest, exactly."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        label = f"{sig.name} to the process group, local broker"
+        state = os.path.join(tmp, "state-" + sig.name)
+        # small pipes: the reader is held back by backpressure, so the drain stops it mid-file
+        run = Replay(rc, files, state, ["pipe.buffer_bytes=1m"] + SLOW, session=True)
+        if not started(ck, label, run, state, want):
+            continue
+        os.killpg(run.proc.pid, sig)
+        code = run.wait(120)
+        out, err = run.stdout(), run.stderr()
+        m = re.search(r"stopped on request after publishing (\d+) changes", out)
+        errors = [line for line in err.splitlines() if "error" in line.lower()]
+        ck.check(code == 0 and m and 0 < int(m.group(1)) < len(want) and not errors,
+                 f"{label}: the group drains and exits 0 ({m.group(1) if m else '?'} changes), no error",
+                 f"exit {code}\n" + out + tail(err))
+        if sig == signal.SIGHUP:
+            ck.check("SIGHUP (the terminal went away): stopping as for SIGTERM" in err, f"{label}: the log says why",
+                     tail(err))
+        again = Replay(rc, files, state, ["pipe.buffer_bytes=1m"] + SLOW)
+        code = again.wait(180)
+        m2 = re.search(r"replayed (\d+) changes", again.stdout())
+        first = int(m.group(1)) if m else -1
+        ck.check(code == 0 and m2 and first + int(m2.group(1)) == len(want),
+                 f"{label}: the same command resumes and sends the rest ({first} + "
+                 f"{m2.group(1) if m2 else '?'} of {len(want)})", again.stdout() + tail(again.stderr()))
+
+
 # ---------------------------------------------------------------------------- 6
 
 def test_stall(ck, rc, tmp, files, want, order):
@@ -230,7 +264,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rowcast", required=True)
     ap.add_argument("--rounds", type=int, default=1000)
-    ap.add_argument("--only", default="", help="comma-separated: supervisor, checkpoint, drain, stall, kafka, restart")
+    ap.add_argument("--only", default="", help="comma-separated: supervisor, checkpoint, drain, terminal, stall, kafka, "
+                    "restart")
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
 
@@ -241,6 +276,7 @@ def main():
         tests = [("checkpoint", lambda: test_checkpoint_errors(ck, rc, tmp, files)),
                  ("supervisor", lambda: test_supervisor_killed(ck, rc, tmp, files, want, order)),
                  ("drain", lambda: test_drain(ck, rc, tmp, files, want, order)),
+                 ("terminal", lambda: test_terminal(ck, rc, tmp, files, want, order)),
                  ("stall", lambda: test_stall(ck, rc, tmp, files, want, order)),
                  ("kafka", lambda: test_kafka_down_sigterm(ck, rc, tmp, files, want, order)),
                  ("restart", lambda: test_restart_time(ck, rc, tmp, files, want, order))]
