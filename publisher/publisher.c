@@ -284,7 +284,6 @@ static void gtid_keep(publisher *p) {
 }
 
 /* A change numbered no is in flight from now on, its payload in frame fr. */
-
 static void in_flight(publisher *p, uint64_t no, const rc_rec_message *m, uint32_t fr) {
   note_gtid(p, m);
   p->ring[no & p->ring_mask] = (flight){.recv_ns = m->recv_ns ? m->recv_ns : 1, .commit_us = m->commit_us, .frame = fr};
