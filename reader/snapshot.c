@@ -49,6 +49,12 @@ void rc_snap_put_ident(rc_buf *b, const char *name) {
   rc_buf_putc(b, '`');
 }
 
+void rc_snap_put_table(rc_buf *b, const char *db, const char *name) {
+  rc_snap_put_ident(b, db);
+  rc_buf_putc(b, '.');
+  rc_snap_put_ident(b, name);
+}
+
 
 /* ---- statements --------------------------------------------------------------------------- */
 
@@ -74,9 +80,7 @@ static int prepare(rc_snap *sn, MYSQL_STMT **st, int keyset, char *es, size_t es
     rc_buf_puts(&q, sn->cf[i].expr);
   }
   rc_buf_lit(&q, " FROM ");
-  rc_snap_put_ident(&q, t->db);
-  rc_buf_putc(&q, '.');
-  rc_snap_put_ident(&q, t->name);
+  rc_snap_put_table(&q, t->db, t->name);
   if (keyset) { /* (k1 > ?) OR (k1 = ? AND k2 > ?) OR ... */
     rc_buf_lit(&q, " WHERE ");
     for (uint32_t i = 0; i < sn->npk; i++) {
@@ -543,9 +547,7 @@ static int check_table(rc_snap *sn, char *es, size_t esz) {
   const plan_table *pt = &sn->tables[sn->cur];
   rc_buf q = {0};
   rc_buf_lit(&q, "SELECT 1 FROM ");
-  rc_snap_put_ident(&q, pt->db);
-  rc_buf_putc(&q, '.');
-  rc_snap_put_ident(&q, pt->name);
+  rc_snap_put_table(&q, pt->db, pt->name);
   rc_buf_lit(&q, " LIMIT 0");
   rc_buf_putc(&q, 0);
   int rc = 0;

@@ -241,9 +241,7 @@ static int def_query(rc_snap *sn, const plan_table *pt, MYSQL_RES **res, char *e
 static int def_signature(rc_snap *sn, const plan_table *pt, rc_buf *sig, char *es, size_t esz) {
   rc_buf q = {0};
   rc_buf_lit(&q, "SHOW CREATE TABLE ");
-  rc_snap_put_ident(&q, pt->db);
-  rc_buf_putc(&q, '.');
-  rc_snap_put_ident(&q, pt->name);
+  rc_snap_put_table(&q, pt->db, pt->name);
   rc_buf_putc(&q, 0);
   sig->len = 0;
   if (mysql_real_query(sn->my, q.p, (unsigned long)q.len - 1)) {

@@ -86,6 +86,8 @@ int rc_snap_query(rc_snap *sn, const char *sql, MYSQL_RES **res, const char *doi
 char *rc_snap_esc(rc_snap *sn, const char *s);
 /* name as a quoted identifier into b. */
 void rc_snap_put_ident(rc_buf *b, const char *name);
+/* `db`.`name` into b. */
+void rc_snap_put_table(rc_buf *b, const char *db, const char *name);
 /* The plan: the tables matching patterns (snapshot_def.c). */
 int rc_snap_plan(rc_snap *sn, const char *patterns, const rc_filter *filter, char *es, size_t esz);
 /* A table's definition into *out (a table for rc_table_map_build), and the fetch plan of its

@@ -105,9 +105,7 @@ static int table_lock(rc_snap *sn, char *es, size_t esz) {
   const plan_table *pt = &sn->tables[sn->cur];
   rc_buf q = {0};
   rc_buf_lit(&q, "LOCK TABLES ");
-  rc_snap_put_ident(&q, pt->db);
-  rc_buf_putc(&q, '.');
-  rc_snap_put_ident(&q, pt->name);
+  rc_snap_put_table(&q, pt->db, pt->name);
   rc_buf_lit(&q, " READ");
   sn->lock_t0 = rc_now_ns();
   int failed = mysql_real_query(sn->my, q.p, (unsigned long)q.len);

@@ -9,18 +9,21 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "frame.h"
 #include "rc_err.h"
 
 #define SPOOL_MAGIC "RCSNAP1\n"
 
+/* The fields are little-endian integers, written and read with frame.h's primitives; the
+ * row offsets are an array of size_t as the chunk holds them (a chunk file is read back by
+ * the same build that wrote it). */
 static void put_str(rc_buf *b, const char *s) {
-  uint32_t n = (uint32_t)strlen(s);
-  rc_buf_put(b, &n, 4);
+  size_t n = strlen(s);
+  rc_frame_put_u32(b, (uint32_t)n);
   rc_buf_put(b, s, n);
 }
 static void put_bytes(rc_buf *b, const void *p, size_t n) {
-  uint64_t l = n;
-  rc_buf_put(b, &l, 8);
+  rc_frame_put_u64(b, n);
   rc_buf_put(b, p, n);
 }
 
@@ -28,16 +31,16 @@ int rc_spool_write(const char *dir, const rc_spool_chunk *c, char *es, size_t es
   if (rc_mkdirs(dir, es, esz) < 0) return RC_ERR_IO;
   rc_buf b = {0};
   rc_buf_lit(&b, SPOOL_MAGIC);
-  rc_buf_put(&b, &c->seq, 8);
-  rc_buf_put(&b, &c->flags, 4);
+  rc_frame_put_u64(&b, c->seq);
+  rc_frame_put_u32(&b, c->flags);
   put_str(&b, c->db);
   put_str(&b, c->name);
   put_str(&b, c->file);
-  rc_buf_put(&b, &c->pos, 8);
-  rc_buf_put(&b, &c->row_base, 4);
-  rc_buf_put(&b, &c->table_id, 8);
-  rc_buf_put(&b, &c->ncols, 4);
-  rc_buf_put(&b, &c->nrows, 4);
+  rc_frame_put_u64(&b, c->pos);
+  rc_frame_put_u32(&b, c->row_base);
+  rc_frame_put_u64(&b, c->table_id);
+  rc_frame_put_u32(&b, c->ncols);
+  rc_frame_put_u32(&b, c->nrows);
   put_bytes(&b, c->tmap.p, c->tmap.len);
   put_bytes(&b, c->off, (size_t)(c->nrows + 1) * sizeof *c->off);
   put_bytes(&b, c->images.p, c->images.len);
@@ -57,25 +60,9 @@ int rc_spool_write(const char *dir, const rc_spool_chunk *c, char *es, size_t es
   return 0;
 }
 
-typedef struct { const uint8_t *p, *end; int bad; } rd;
-static const uint8_t *take(rd *r, size_t n) {
-  if (r->bad || (size_t)(r->end - r->p) < n) {
-    r->bad = 1;
-    return NULL;
-  }
-  const uint8_t *q = r->p;
-  r->p += n;
-  return q;
-}
-static void get(rd *r, void *out, size_t n) {
-  const uint8_t *q = take(r, n);
-  if (q) memcpy(out, q, n);
-  else memset(out, 0, n);
-}
-static void get_str(rd *r, char *out, size_t size) {
-  uint32_t n = 0;
-  get(r, &n, 4);
-  const uint8_t *q = take(r, n);
+static void get_str(rc_frame_rd *r, char *out, size_t size) {
+  uint32_t n = rc_frame_get_u32(r);
+  const uint8_t *q = rc_frame_take(r, n);
   if (!q || n >= size) {
     r->bad = 1;
     out[0] = 0;
@@ -84,11 +71,9 @@ static void get_str(rd *r, char *out, size_t size) {
   memcpy(out, q, n);
   out[n] = 0;
 }
-static const uint8_t *get_bytes(rd *r, size_t *n) {
-  uint64_t l = 0;
-  get(r, &l, 8);
-  *n = (size_t)l;
-  return take(r, (size_t)l);
+static const uint8_t *get_bytes(rc_frame_rd *r, size_t *n) {
+  *n = (size_t)rc_frame_get_u64(r);
+  return rc_frame_take(r, *n);
 }
 
 int rc_spool_read(const char *dir, uint64_t seq, rc_spool_chunk *c, char *es, size_t esz) {
@@ -102,19 +87,20 @@ int rc_spool_read(const char *dir, uint64_t seq, rc_spool_chunk *c, char *es, si
   size_t n;
   while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) rc_buf_put(&b, tmp, n);
   fclose(f);
-  rd r = {(const uint8_t *)b.p, (const uint8_t *)b.p + b.len, 0};
-  const uint8_t *m = take(&r, strlen(SPOOL_MAGIC));
+  rc_frame_rd r;
+  rc_frame_rd_init(&r, (const uint8_t *)b.p, b.len);
+  const uint8_t *m = rc_frame_take(&r, strlen(SPOOL_MAGIC));
   if (!m || memcmp(m, SPOOL_MAGIC, strlen(SPOOL_MAGIC))) r.bad = 1;
-  get(&r, &c->seq, 8);
-  get(&r, &c->flags, 4);
+  c->seq = rc_frame_get_u64(&r);
+  c->flags = rc_frame_get_u32(&r);
   get_str(&r, c->db, sizeof c->db);
   get_str(&r, c->name, sizeof c->name);
   get_str(&r, c->file, sizeof c->file);
-  get(&r, &c->pos, 8);
-  get(&r, &c->row_base, 4);
-  get(&r, &c->table_id, 8);
-  get(&r, &c->ncols, 4);
-  get(&r, &c->nrows, 4);
+  c->pos = rc_frame_get_u64(&r);
+  c->row_base = rc_frame_get_u32(&r);
+  c->table_id = rc_frame_get_u64(&r);
+  c->ncols = rc_frame_get_u32(&r);
+  c->nrows = rc_frame_get_u32(&r);
   size_t tl, ol, il, kl;
   const uint8_t *t = get_bytes(&r, &tl), *offs = get_bytes(&r, &ol), *img = get_bytes(&r, &il), *key = get_bytes(&r, &kl);
   int rc = 0;

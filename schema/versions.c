@@ -260,6 +260,22 @@ static char *esc(MYSQL *m, const char *s) {
   return o;
 }
 
+/* "<col>TABLE_SCHEMA = 'schema' AND <col>TABLE_NAME = 'name'" into q, the names escaped; col is
+ * the column prefix ("c." or ""). */
+static void put_table_where(rc_buf *q, MYSQL *m, const char *col, const char *schema, const char *name) {
+  char *d = esc(m, schema), *t = esc(m, name);
+  rc_buf_puts(q, col);
+  rc_buf_lit(q, "TABLE_SCHEMA = '");
+  rc_buf_puts(q, d ? d : "");
+  rc_buf_lit(q, "' AND ");
+  rc_buf_puts(q, col);
+  rc_buf_lit(q, "TABLE_NAME = '");
+  rc_buf_puts(q, t ? t : "");
+  rc_buf_putc(q, '\'');
+  free(d);
+  free(t);
+}
+
 /* `name` quoted as an identifier, a backtick doubled. */
 static void put_ident(rc_buf *q, const char *name) {
   rc_buf_putc(q, '`');
@@ -292,19 +308,14 @@ static char *show_create(sc_db *db, const char *dbname, const char *table) {
 
 /* The columns of db.table as information_schema has them now. */
 static int read_columns(sc_db *db, sc_version *v, char *es, size_t esz) {
-  char *d = esc(db->my, v->db), *t = esc(db->my, v->name);
   rc_buf q = {0};
   rc_buf_puts(&q, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, IFNULL(co.ID, 0), c.COLUMN_KEY, c.EXTRA, "
                   "c.IS_GENERATED, IFNULL(c.CHARACTER_OCTET_LENGTH, 0), IFNULL(c.NUMERIC_PRECISION, 0), "
                   "IFNULL(c.NUMERIC_SCALE, 0), IFNULL(c.DATETIME_PRECISION, 0) FROM information_schema.COLUMNS c "
                   "LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME "
-                  "WHERE c.TABLE_SCHEMA = '");
-  rc_buf_puts(&q, d ? d : "");
-  rc_buf_lit(&q, "' AND c.TABLE_NAME = '");
-  rc_buf_puts(&q, t ? t : "");
-  rc_buf_lit(&q, "' ORDER BY c.ORDINAL_POSITION");
-  free(d);
-  free(t);
+                  "WHERE ");
+  put_table_where(&q, db->my, "c.", v->db, v->name);
+  rc_buf_lit(&q, " ORDER BY c.ORDINAL_POSITION");
   MYSQL_RES *r = NULL;
   int rc = 0;
   if (mysql_real_query(db->my, q.p, (unsigned long)q.len) || !(r = mysql_store_result(db->my)))
@@ -351,17 +362,11 @@ static const char NAMES_SQL[] =
 
 /* A hash of one table's columns (malloc'd), or NULL when it cannot be read. */
 static char *table_hash(sc_db *db, const char *schema, const char *name) {
-  char *d = esc(db->my, schema), *t = esc(db->my, name);
   rc_buf q = {0};
   rc_buf_puts(&q, "SELECT MD5(GROUP_CONCAT(CONCAT_WS(0x1f, COLUMN_NAME, COLUMN_TYPE, IFNULL(COLLATION_NAME, ''), "
                   "COLUMN_KEY, EXTRA, IS_GENERATED) ORDER BY ORDINAL_POSITION SEPARATOR 0x1e)) "
-                  "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '");
-  rc_buf_puts(&q, d ? d : "");
-  rc_buf_lit(&q, "' AND TABLE_NAME = '");
-  rc_buf_puts(&q, t ? t : "");
-  rc_buf_putc(&q, '\'');
-  free(d);
-  free(t);
+                  "FROM information_schema.COLUMNS WHERE ");
+  put_table_where(&q, db->my, "", schema, name);
   char *out = NULL;
   if (mysql_real_query(db->my, q.p, (unsigned long)q.len) == 0) {
     MYSQL_RES *r = mysql_store_result(db->my);

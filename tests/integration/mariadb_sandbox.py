@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 
-__all__ = ["MariaDBSandbox", "SandboxError", "find_tool"]
+__all__ = ["MariaDBSandbox", "SandboxError", "find_tool", "mariadb_missing"]
 
 
 class SandboxError(RuntimeError):
@@ -43,6 +43,19 @@ def find_tool(*names):
         if found:
             return found
     raise SandboxError("none of %s found on PATH" % ", ".join(names))
+
+
+def mariadb_missing(*more):
+    """What a test that starts a server lacks, or None: the server, mariadb-install-db, the client,
+    and each of `more` (a tuple of names, e.g. ("mariadb-dump", "mysqldump")). The tests print it
+    after SKIP and exit 77."""
+    tools = (("mariadbd", "mysqld"), ("mariadb-install-db", "mysql_install_db"), ("mariadb", "mysql")) + more
+    try:
+        for names in tools:
+            find_tool(*names)
+    except SandboxError as e:
+        return "MariaDB is not installed (%s)" % e
+    return None
 
 
 def _free_port():

@@ -75,7 +75,7 @@ except ImportError as e:  # python3-avro or python3-confluent-kafka missing
     print("SKIP: %s (install python3-avro and python3-confluent-kafka)" % e)
     sys.exit(77)
 
-from mariadb_sandbox import MariaDBSandbox, SandboxError, find_tool  # noqa: E402
+from mariadb_sandbox import MariaDBSandbox, mariadb_missing  # noqa: E402
 # python3-avro 1.11 warns about logical types it does not know (local-timestamp-micros): the
 # test strips logical types before decoding and converts the raw values itself
 warnings.filterwarnings("ignore", category=avro.errors.IgnoredLogicalType)
@@ -988,11 +988,9 @@ def main():
     a = ap.parse_args()
     parts = set(a.only.split(","))
     rc = os.path.abspath(a.rowcast)
-    try:
-        for tool in (("mariadbd", "mysqld"), ("mariadb-install-db", "mysql_install_db"), ("mariadb", "mysql")):
-            find_tool(*tool)
-    except SandboxError as e:
-        print("SKIP: MariaDB is not installed (%s)" % e)
+    missing = mariadb_missing()
+    if missing:
+        print("SKIP: " + missing)
         return 77
     ck = Checks()
     tmp = tempfile.mkdtemp(prefix="rowcast-avro-")

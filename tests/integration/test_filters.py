@@ -52,7 +52,7 @@ try:
 except ImportError as e:
     print("SKIP: %s (install python3-avro and python3-confluent-kafka)" % e)
     sys.exit(77)
-from mariadb_sandbox import MariaDBSandbox, SandboxError, find_tool  # noqa: E402
+from mariadb_sandbox import MariaDBSandbox, mariadb_missing  # noqa: E402
 from pipeline_common import Checks  # noqa: E402
 import test_mariadb_types as mt  # noqa: E402
 
@@ -373,11 +373,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     rc = os.path.abspath(a.rowcast)
-    try:
-        for tool in (("mariadbd", "mysqld"), ("mariadb-install-db", "mysql_install_db"), ("mariadb", "mysql")):
-            find_tool(*tool)
-    except SandboxError as e:
-        print("SKIP: MariaDB is not installed (%s)" % e)
+    missing = mariadb_missing()
+    if missing:
+        print("SKIP: " + missing)
         return 77
     ck = Checks()
     tmp = tempfile.mkdtemp(prefix="rowcast-filters-")

@@ -40,7 +40,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mariadb_sandbox import MariaDBSandbox, find_tool  # noqa: E402
+from mariadb_sandbox import MariaDBSandbox, find_tool, mariadb_missing  # noqa: E402
 import test_mariadb_types as types  # noqa: E402
 
 DB = types.DB
@@ -313,11 +313,9 @@ def main():
     ap.add_argument("--rowcast", required=True)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
-    try:
-        for tool in (("mariadbd", "mysqld"), ("mariadb", "mysql"), ("mariadb-dump", "mysqldump")):
-            find_tool(*tool)
-    except Exception as e:
-        print("SKIP  MariaDB is not installed (%s)" % e)
+    missing = mariadb_missing(("mariadb-dump", "mysqldump"))
+    if missing:
+        print("SKIP  " + missing)
         return 77
     rowcast = os.path.abspath(args.rowcast)
     work = tempfile.mkdtemp(prefix="rowcast-schema-it-")
