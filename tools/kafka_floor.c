@@ -24,7 +24,12 @@
  * request buffers, and one cached buffer for all would make that look cheaper than it is. --hot
  * uses one buffer for every payload instead (the figure the first floor was measured with).
  *
- * Usage: kafka_floor [--mode a|b|c|d|all] [--hot] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]
+ * --rate N hands the messages over at N a second (b to d: a batch of 1,000 when a source of that
+ * rate would have them ready, delivery reports served in between), as a pipeline does that
+ * feeds the publisher no faster than it reads: librdkafka then sends smaller requests than it
+ * does flat out, and each message costs more.
+ *
+ * Usage: kafka_floor [--mode a|b|c|d|all] [--hot] [--rate N] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES [TOPICS [KEY=VALUE...]]
  *   KEY=VALUE  librdkafka settings over the publisher's (to try them out before setting kafka.*)
  */
 #include <librdkafka/rdkafka.h>
@@ -51,6 +56,7 @@ typedef struct {
   int nextra;
   char *val;   /* the payloads: COUNT of them one after another, or one for all with --hot */
   int hot;
+  double rate; /* --rate: messages a second, handed over in batches at that pace (0: flat out) */
 } floor_opts;
 
 /* The payload of message no: its own bytes, as each change's value is in the publisher's frames
@@ -146,6 +152,7 @@ static int run_mode(const floor_opts *o, char mode, rd_kafka_t *rk, rd_kafka_top
   rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
   int copy = mode == 'a' || mode == 'b' ? RD_KAFKA_MSG_F_COPY : 0;
   int rc = 0;
+  double t0 = (double)rc_now_ns() / 1e9;
   for (uint64_t i = 0; i < o->count && !rc;) {
     if (mode == 'a') {
       if (o->klen >= 8) memcpy(keys[0], &i, 8); /* keys spread over partitions */
@@ -182,6 +189,13 @@ static int run_mode(const floor_opts *o, char mode, rd_kafka_t *rk, rd_kafka_top
                        msgs[g], nm[g], q);
     i += n;
     serve_events(q, 0);
+    /* --rate: the next batch when a pipeline feeding this many a second would hand it over,
+     * delivery reports served meanwhile */
+    for (double due = t0 + (double)i / o->rate; o->rate > 0;) {
+      double left = due - (double)rc_now_ns() / 1e9;
+      if (left <= 0) break;
+      serve_events(q, (int)(left * 1000) + 1);
+    }
   }
   while (!rc && acked + failed < o->count) {
     if (mode == 'a') rd_kafka_poll(rk, 10);
@@ -250,9 +264,13 @@ static int measure(const floor_opts *o, char mode) {
 int main(int argc, char **argv) {
   const char *modes = "abcd";
   int hot = 0;
+  double rate = 0;
   for (;;) {
     if (argc > 2 && !strcmp(argv[1], "--mode")) {
       modes = strcmp(argv[2], "all") ? argv[2] : "abcd";
+      argc -= 2, argv += 2;
+    } else if (argc > 2 && !strcmp(argv[1], "--rate")) {
+      rate = atof(argv[2]);
       argc -= 2, argv += 2;
     } else if (argc > 1 && !strcmp(argv[1], "--hot")) {
       hot = 1;
@@ -262,13 +280,14 @@ int main(int argc, char **argv) {
     }
   }
   if (argc < 5 || strspn(modes, "abcd") != strlen(modes) || !*modes) {
-    fprintf(stderr, "usage: kafka_floor [--mode a|b|c|d|all] [--hot] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES "
+    fprintf(stderr, "usage: kafka_floor [--mode a|b|c|d|all] [--hot] [--rate N] BOOTSTRAP COUNT KEY_BYTES VALUE_BYTES "
                     "[TOPICS [KEY=VALUE...]]\n");
     return 64;
   }
   floor_opts o = {.bootstrap = argv[1], .count = strtoull(argv[2], NULL, 10), .klen = strtoul(argv[3], NULL, 10),
                   .vlen = strtoul(argv[4], NULL, 10), .ntopics = argc > 5 ? atoi(argv[5]) : 2,
-                  .extra = argv + 6, .nextra = argc > 6 ? argc - 6 : 0, .hot = hot};
+                  .extra = argv + 6, .nextra = argc > 6 ? argc - 6 : 0, .hot = hot,
+                  .rate = rate};
   if (!o.count || !o.vlen || o.klen > 64 || o.ntopics < 1 || o.ntopics > MAX_TOPICS) {
     fprintf(stderr, "kafka_floor: COUNT and VALUE_BYTES must be > 0, KEY_BYTES at most 64, TOPICS 1..%d\n",
             MAX_TOPICS);
