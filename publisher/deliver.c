@@ -27,14 +27,40 @@ uint32_t pub_frame_hold(publisher *p, void *msg) {
   p->free_frame = p->frames[i].next_free;
   p->frames[i].msg = msg;
   p->frames[i].refs = 1;
+  p->frames[i].shm_worker = -1;
   p->frames_held++;
   return i;
+}
+
+/* Held frame f of worker wi's shared ring: held until it is done (release order: arrival). */
+void pub_frame_shared(publisher *p, uint32_t i, int wi, uint64_t end) {
+  worker_in *w = &p->w[wi];
+  held_frame *f = &p->frames[i];
+  f->shm_worker = wi;
+  f->fifo_at = w->fifo_tail++;
+  w->fifo_end[f->fifo_at % MAX_FRAMES] = end;
+  w->fifo_done[f->fifo_at % MAX_FRAMES] = 0;
+}
+
+/* A frame of a shared ring is done: give the ring back up to the oldest frame still held. */
+static void shared_done(publisher *p, const held_frame *f) {
+  worker_in *w = &p->w[f->shm_worker];
+  w->fifo_done[f->fifo_at % MAX_FRAMES] = 1;
+  uint64_t end = 0;
+  int moved = 0;
+  while (w->fifo_head != w->fifo_tail && w->fifo_done[w->fifo_head % MAX_FRAMES]) {
+    end = w->fifo_end[w->fifo_head % MAX_FRAMES];
+    w->fifo_head++;
+    moved = 1;
+  }
+  if (moved) rc_shared_release(&w->shm, end);
 }
 
 void pub_frame_unref(publisher *p, uint32_t i) {
   held_frame *f = &p->frames[i];
   if (--f->refs) return;
-  rc_pipe_msg_free(f->msg);
+  if (f->shm_worker >= 0) shared_done(p, f);
+  else rc_pipe_msg_free(f->msg);
   f->msg = NULL;
   f->next_free = p->free_frame;
   p->free_frame = i;

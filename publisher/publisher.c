@@ -596,23 +596,40 @@ static int find_next(publisher *p, int *status) {
         return -1;
       }
       if (!got) continue;
+      /* a batch in the worker's shared ring: read where it lies */
+      rc_shared_ref ref;
+      int shared = rc_shared_ref_parse(&w->shm, m, len, &ref);
+      if (shared) {
+        rc_pipe_msg_free(m);
+        if (shared < 0) {
+          rc_error("from serializer %d: a reference to bytes outside its shared ring (offset %llu, %llu bytes)", i,
+                   (unsigned long long)ref.off, (unsigned long long)ref.len);
+          *status = RC_EXIT_FAILURE;
+          return -1;
+        }
+        m = (void *)rc_shared_at(&w->shm, &ref);
+        len = ref.len;
+      }
       const uint8_t *payload;
       if (rc_frame_parse(m, len, &w->h, &payload, err, sizeof err) < 0 ||
-          (w->h.kind != RC_FRAME_MESSAGES && w->h.kind != RC_FRAME_END)) {
+          (w->h.kind != RC_FRAME_MESSAGES && (shared || w->h.kind != RC_FRAME_END))) {
         rc_error("from serializer %d: %s", i, w->h.kind == RC_FRAME_MESSAGES ? err : "unexpected frame");
-        rc_pipe_msg_free(m);
+        if (!shared) rc_pipe_msg_free(m);
         *status = RC_EXIT_FAILURE;
         return -1;
       }
       if (w->h.seq < p->expect_seq) {
         rc_error("serializer %d sent batch %llu after batch %llu was published", i,
                  (unsigned long long)w->h.seq, (unsigned long long)p->expect_seq - 1);
-        rc_pipe_msg_free(m);
+        if (!shared) rc_pipe_msg_free(m);
         *status = RC_EXIT_FAILURE;
         return -1;
       }
       w->msg = m;
-      if (w->h.kind == RC_FRAME_MESSAGES) w->frame = pub_frame_hold(p, m);
+      if (w->h.kind == RC_FRAME_MESSAGES) {
+        w->frame = pub_frame_hold(p, m);
+        if (shared) pub_frame_shared(p, w->frame, i, ref.end);
+      }
       w->payload = payload;
       rc_frame_rd_init(&w->rd, payload, w->h.payload_len);
     }
@@ -708,6 +725,16 @@ static int setup(publisher *p) {
       return RC_EXIT_FAILURE;
     }
     p->w[i].fd = rc_pipe_fd(p->w[i].sock, 1);
+    if (i < p->st.nshared && p->st.shared_fd[i] >= 0) {
+      worker_in *w = &p->w[i];
+      if (rc_shared_map(&w->shm, p->st.shared_fd[i], err, sizeof err) < 0) {
+        rc_error("serializer %d: %s", i, err);
+        return RC_EXIT_FAILURE;
+      }
+      close(p->st.shared_fd[i]); /* the mapping keeps it */
+      if (!(w->fifo_end = calloc(MAX_FRAMES, sizeof *w->fifo_end)) || !(w->fifo_done = calloc(MAX_FRAMES, 1)))
+        return RC_EXIT_FAILURE;
+    }
   }
   return RC_EXIT_OK;
 }
@@ -833,7 +860,12 @@ int main(int argc, char **argv) {
     rc_pipe_close(p->w[i].sock);
   }
   for (int i = 0; i < MAX_FRAMES; i++)
-    if (p->frames[i].msg) rc_pipe_msg_free(p->frames[i].msg);
+    if (p->frames[i].msg && p->frames[i].shm_worker < 0) rc_pipe_msg_free(p->frames[i].msg);
+  for (int i = 0; i < p->nworkers; i++) {
+    rc_shared_unmap(&p->w[i].shm);
+    free(p->w[i].fifo_end);
+    free(p->w[i].fifo_done);
+  }
   for (int i = 0; i < MAX_GROUPS; i++) free(p->groups[i].m);
   free(p->ring);
   free(p->markers);

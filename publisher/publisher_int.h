@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "frame.h"
 #include "metrics.h"
+#include "shared.h"
 #include "stage.h"
 #include "topics.h"
 
@@ -28,11 +29,14 @@
 /* ... and with this bit, tombstones and transaction messages: in the ring, not changes. */
 #define META_MSG (1ull << 61)
 
-/* A serializer frame (nanomsg message) whose payload librdkafka still points into. */
+/* A serializer frame whose payload librdkafka still points into: a nanomsg message, or bytes
+ * of a worker's shared ring (shared.h). */
 typedef struct {
   void *msg;
   uint32_t refs; /* its messages not yet reported, plus one while it is being read */
   uint32_t next_free;
+  int32_t shm_worker; /* the worker whose ring holds it, or -1 (a nanomsg message) */
+  uint32_t fifo_at;   /* its place in that worker's release order */
 } held_frame;
 
 /* One in-flight message, in the ring indexed by message number: one cache line holds what its
@@ -58,6 +62,12 @@ typedef struct {
   rc_frame_hdr h;
   const uint8_t *payload;
   rc_frame_rd rd;       /* where we are in its payload */
+  /* the worker's shared ring (unmapped: none), and its frames held, in the order they came:
+   * the ring is given back up to the end of the oldest ones that are done */
+  rc_shared shm;
+  uint64_t *fifo_end; /* [MAX_FRAMES]: each frame's end in the ring */
+  uint8_t *fifo_done; /* [MAX_FRAMES] */
+  uint32_t fifo_head, fifo_tail;
 } worker_in;
 
 typedef struct {
@@ -134,6 +144,8 @@ void pub_frames_init(publisher *p);
 uint32_t pub_frame_hold(publisher *p, void *msg);
 /* Drop one reference of held frame i: freed (the nanomsg message) at the last. */
 void pub_frame_unref(publisher *p, uint32_t i);
+/* Held frame i lies in worker wi's shared ring, up to byte position end. */
+void pub_frame_shared(publisher *p, uint32_t i, int wi, uint64_t end);
 /* Every event waiting on librdkafka's main queue (up to timeout_ms for the first): delivery
  * reports an array at a time, one clock reading per event; errors logged, a fatal one in
  * p->fatal. */

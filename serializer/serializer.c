@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "avro_row.h"
 #include "binlog.h"
@@ -49,6 +50,7 @@
 #include "metrics.h"
 #include "row_json.h"
 #include "row_project.h"
+#include "shared.h"
 #include "stage.h"
 #include "txn_msg.h"
 
@@ -110,6 +112,7 @@ typedef struct {
   char order_id[300];
   uint32_t order, table_order;
   rc_buf txn_tmp;
+  rc_shared shm; /* the shared frame ring to the publisher (shared.h); unmapped: none */
 } serializer;
 
 /* The figures of table db.name (found or added). */
@@ -139,6 +142,11 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "bytes", s->messages_bytes);
   rc_metric_put(b, "busy_ms", s->busy_ns / 1000000);
   rc_metric_put(b, "send_wait_ms", s->send_wait_ns / 1000000);
+  if (s->shm.map) {
+    rc_metric_put(b, "shared_batches", s->shm.put);
+    rc_metric_put(b, "shared_too_large", s->shm.passed);
+    rc_metric_put(b, "shared_used_bytes", rc_shared_used(&s->shm));
+  }
   for (size_t i = 0; s->tables && i < TABLE_STATS; i++)
     if (s->tables[i].name[0]) rc_metric_put_table(b, s->tables[i].name, s->tables[i].changes, s->tables[i].bytes);
   if (s->tombstones) rc_metric_put(b, "tombstones", s->tombstones_made);
@@ -151,7 +159,23 @@ static int send_frame(serializer *s) {
              s->st.pipe.max_message_bytes);
     return RC_STAGE_STOP;
   }
-  if (rc_stage_send(&s->st, s->out, s->frame.p, s->frame.len, "publisher", &s->send_wait_ns) < 0)
+  /* a batch of messages through the shared ring (a reference goes through the pipe), waiting
+   * while the ring is full; anything else, and a batch too big for the ring, whole through the
+   * pipe */
+  uint8_t ref[RC_SHARED_REF_LEN];
+  const uint8_t *h = (const uint8_t *)s->frame.p;
+  int shared = -1;
+  if (s->frame.len >= RC_FRAME_HDR_LEN && (h[6] | h[7] << 8) == RC_FRAME_MESSAGES) {
+    uint64_t t0 = 0;
+    while ((shared = rc_shared_put(&s->shm, s->frame.p, s->frame.len, ref)) == 0) {
+      if (!t0) t0 = rc_now_ns();
+      if (rc_stage_wait(&s->st, NULL, 0, 1) == RC_STAGE_STOP || rc_stage_stopping(&s->st)) return RC_STAGE_STOP;
+    }
+    if (t0) s->send_wait_ns += rc_now_ns() - t0;
+  }
+  shared = shared > 0;
+  if (rc_stage_send(&s->st, s->out, shared ? (const void *)ref : s->frame.p, shared ? sizeof ref : s->frame.len,
+                    "publisher", &s->send_wait_ns) < 0)
     return RC_STAGE_STOP;
   s->messages_bytes += s->frame.len;
   return 0;
@@ -758,6 +782,13 @@ int main(int argc, char **argv) {
     return RC_EXIT_FAILURE;
   }
   rc_binlog_set_verify_checksums(s.bl, 0); /* the reader verified them */
+  if (s.st.nshared > 0 && s.st.shared_fd[0] >= 0) {
+    if (rc_shared_map(&s.shm, s.st.shared_fd[0], err, sizeof err) < 0) {
+      rc_error("%s", err);
+      return RC_EXIT_FAILURE;
+    }
+    close(s.st.shared_fd[0]); /* the mapping keeps it */
+  }
   struct pollfd pfd = {.fd = rc_pipe_fd(s.in, 1), .events = POLLIN};
   while (status == 0 && !s.st.stop) {
     void *msg;
@@ -794,6 +825,7 @@ int main(int argc, char **argv) {
   rc_stage_close(&s.st);
   rc_pipe_close(s.in);
   rc_pipe_close(s.out);
+  rc_shared_unmap(&s.shm);
   rc_row_iter_free(&s.it);
   rc_binlog_free(s.bl);
   rc_buf_free(&s.frame);

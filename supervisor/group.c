@@ -59,6 +59,7 @@
 #include "pipe.h"
 #include "recovery_prepare.h"
 #include "schema_topic.h"
+#include "shared.h"
 #include "signals.h"
 #include "source_config.h"
 #include "state_lock.h"
@@ -113,6 +114,11 @@ typedef struct {
   uint64_t last_line_ns, last_line_read, last_line_acked;
   int tty;
   int lock_fd;       /* <state.dir>/lock, flocked; inherited by the stages */
+  /* the serializers' shared frame rings of this group start (shared.h; -1: none), one per
+   * worker: the serializer and the publisher inherit them, the supervisor closes its copies once
+   * they are started */
+  int shared_fd[MAX_CHILDREN];
+  int nshared;
   uint64_t drain_ns; /* when the drain began */
   /* the watchdog: the group's counters (read, serialized, acknowledged) and when they last moved
    * while work was queued; what it found (stalled: the stage blamed, shown in stats.json) */
@@ -301,7 +307,7 @@ static void drain_metrics(group *g) {
 }
 
 static pid_t spawn_stage(group *g, const char *stage, int worker) {
-  char exe[PATH_MAX + 32], wbuf[16], fdbuf[16];
+  char exe[PATH_MAX + 32], wbuf[16], fdbuf[16], shared[16 * MAX_CHILDREN];
   snprintf(exe, sizeof exe, "%s/rowcast-%s", g->exe_dir, stage);
   snprintf(wbuf, sizeof wbuf, "%d", worker);
   snprintf(fdbuf, sizeof fdbuf, "%d", g->watch_pipe[0]);
@@ -320,6 +326,15 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
     signal(SIGHUP, SIG_IGN); /* ... and a hang-up of the terminal */
     rc_signals_close();
     if (g->lock_fd >= 0) fcntl(g->lock_fd, F_SETFD, 0); /* the stage holds the state.dir lock too */
+    /* the shared frame rings: a serializer its own, the publisher every worker's */
+    size_t sl = 0;
+    shared[0] = 0;
+    int pub = !strcmp(stage, "publisher"), ser = !strcmp(stage, "serializer");
+    for (int i = 0; i < g->nshared && (pub || ser); i++) {
+      if (ser && i != worker) continue;
+      if (g->shared_fd[i] >= 0) fcntl(g->shared_fd[i], F_SETFD, 0);
+      sl += (size_t)snprintf(shared + sl, sizeof shared - sl, "%s%d", sl ? "," : "", g->shared_fd[i]);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     char *argv[16 + 4096];
     int n = 0;
@@ -330,6 +345,10 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
     argv[n++] = wbuf;
     argv[n++] = "--parent-fd";
     argv[n++] = fdbuf;
+    if (shared[0]) {
+      argv[n++] = "--shared-fds";
+      argv[n++] = shared;
+    }
     if (!strcmp(stage, "reader")) {
       argv[n++] = "--";
       for (int i = 0; i < g->nfiles && n < 16 + 4090; i++) argv[n++] = g->files[i];
@@ -343,6 +362,39 @@ static pid_t spawn_stage(group *g, const char *stage, int worker) {
 
 #define KEEP_GOING (-1) /* a step's answer when the group runs on */
 
+static void shared_close(group *g) {
+  for (int i = 0; i < g->nshared; i++)
+    if (g->shared_fd[i] >= 0) close(g->shared_fd[i]);
+  g->nshared = 0;
+}
+
+/* A fresh shared frame ring per serializer worker (pipe.shared_bytes among them). One that
+ * cannot be made is said, and that worker's batches go through its pipe: slower, not wrong. */
+static void shared_open(group *g, int workers) {
+  shared_close(g);
+  uint64_t total = (uint64_t)rc_config_int(g->cfg, "pipe.shared_bytes");
+  if (!total || workers < 1) return;
+  if (total < 4u << 20)
+    rc_warn("pipe.shared_bytes (%llu bytes) is under 4 MiB: it bounds the batches between the serializers and "
+            "Kafka's acknowledgements, and a busy pipeline will wait on it (16m is the default; 0 turns it off)",
+            (unsigned long long)total);
+  uint64_t each = total / (uint64_t)workers / 4096 * 4096;
+  if (each < 65536) {
+    rc_warn("pipe.shared_bytes (%llu bytes) leaves less than 64 KiB to each of the %d serializer workers: their "
+            "batches go through the pipes",
+            (unsigned long long)total, workers);
+    return;
+  }
+  for (int w = 0; w < workers && w < MAX_CHILDREN; w++) {
+    char err[256], name[32];
+    snprintf(name, sizeof name, "rowcast-frames-%d", w);
+    g->shared_fd[w] = rc_shared_create(each, name, err, sizeof err);
+    if (g->shared_fd[w] < 0)
+      rc_warn("serializer %d: no shared memory for its batches (%s); they go through its pipe", w, err);
+    g->nshared = w + 1;
+  }
+}
+
 /* Start the stages, after the recovery has written what Kafka holds (the skip table). Returns
  * KEEP_GOING, or the exit status (0 when a stop signal came during the recovery). */
 static int start_group(group *g) {
@@ -352,6 +404,7 @@ static int start_group(group *g) {
   if (r == RC_RECOVERY_STOPPED) rc_info("stopped by a signal before the stages started; nothing was sent");
   if (r) return r == RC_RECOVERY_STOPPED ? 0 : r;
   int workers = (int)rc_config_int(g->cfg, "serializer.workers");
+  shared_open(g, workers);
   g->nc = 0;
   const char *order[3] = {"publisher", "serializer", "reader"};
   for (int s = 0; s < 3; s++) {
@@ -371,6 +424,7 @@ static int start_group(group *g) {
       g->nc++;
     }
   }
+  shared_close(g); /* the stages hold them now: a group restart makes new ones */
   http_publish(g, RC_GROUP_RUNNING, NULL, 1);
   return KEEP_GOING;
 }

@@ -39,7 +39,7 @@ typedef struct {
 
 /* How many keys the table holds: the size of rc_config's value arrays. The compiler checks it
  * against the table (config_keys.c); bump it when you add a key. */
-#define RC_CONFIG_NKEYS 49
+#define RC_CONFIG_NKEYS 50
 
 extern const key_def rc_config_keys[RC_CONFIG_NKEYS];
 

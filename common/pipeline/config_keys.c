@@ -205,6 +205,14 @@ const key_def rc_config_keys[] = {
      "The send and receive buffer of every pipe between stages (nanomsg NN_SNDBUF and "
      "NN_RCVBUF). A full pipe makes the sender wait, and so on back to the binlog read: with "
      "pipe.max_message_bytes, this bounds the memory a backlog can take."},
+    {"pipe.shared_bytes", KT_BYTES, "16m", 0, GIB, NULL,
+     "Shared memory through which the serializers hand their batches to the publisher, divided "
+     "among serializer.workers: the publisher reads a batch where the serializer wrote it, "
+     "instead of receiving it through the pipe's socket, which copies every byte twice. It "
+     "bounds the batches between the serializers and Kafka's acknowledgements: a full ring makes "
+     "a serializer wait, and under 4 MiB a busy pipeline slows down. A batch larger than a "
+     "quarter of a worker's share goes through the pipe. Every byte counts in the resident "
+     "memory of both its serializer and the publisher. 0: every batch through the pipes."},
     {"pipe.max_message_bytes", KT_BYTES, "64m", MIB, GIB, NULL,
      "The largest message a stage accepts from a pipe (nanomsg NN_RCVMAXSIZE). A batch is "
      "closed before it would grow past this size; a single change bigger than this on its own "

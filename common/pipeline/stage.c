@@ -46,6 +46,12 @@ int rc_stage_init(rc_stage *st, const char *name, int argc, char **argv) {
       st->worker = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--parent-fd") && i + 1 < argc) {
       st->parent_fd = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--shared-fds") && i + 1 < argc) {
+      /* the shared frame rings (shared.h): a serializer's own, the publisher's one per worker */
+      for (char *p = argv[++i], *e; *p && st->nshared < RC_STAGE_MAX_SHARED; p = *e ? e + 1 : e) {
+        st->shared_fd[st->nshared++] = (int)strtol(p, &e, 10);
+        if (*e && *e != ',') break;
+      }
     } else if (!strcmp(argv[i], "--")) {
       i++;
       break;

@@ -39,6 +39,7 @@
 _Static_assert(RC_STAGE_STOP < RC_ERR_FLOOR, "RC_STAGE_STOP must not be an rc_err_t");
 
 typedef struct rc_stage rc_stage;
+#define RC_STAGE_MAX_SHARED 64
 /* Append this stage's counters (rc_metric_put) to a snapshot. */
 typedef void (*rc_stage_metrics_fn)(rc_stage *st, rc_buf *out);
 
@@ -58,6 +59,8 @@ struct rc_stage {
   rc_stage_metrics_fn metrics_fn;
   void *ctx;
   rc_buf snap;
+  int shared_fd[RC_STAGE_MAX_SHARED]; /* --shared-fds: shared frame rings (-1: none for that worker) */
+  int nshared;
   char **args;          /* arguments after the options (files for the reader) */
   int nargs;
 };

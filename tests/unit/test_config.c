@@ -50,7 +50,8 @@ static void test_defaults(void) {
   RC_CHECK(rc_config_int(c, "supervisor.stall_timeout_ms") == 30000);
   RC_CHECK(rc_config_kafka_count(c) == 0);
   RC_CHECK(rc_config_int(c, "publisher.headers") == 0);
-  RC_CHECK(rc_config_key_count() == 49);
+  RC_CHECK(rc_config_key_count() == 50);
+  RC_CHECK(rc_config_int(c, "pipe.shared_bytes") == 16 * 1024 * 1024);
   RC_CHECK_STR(rc_config_str(c, "snapshot.mode"), "initial");
   RC_CHECK_STR(rc_config_str(c, "snapshot.tables"), "*.*");
   RC_CHECK(rc_config_int(c, "snapshot.chunk_rows") == 10000);

@@ -1,0 +1,95 @@
+/* shared.c: the frame ring in shared memory of shared.h. */
+#include "shared.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rc_err.h"
+
+#define HEADER_BYTES 4096
+#define RELEASED_AT 64 /* the reader's counter, a cache line of its own */
+
+static void put_le(uint8_t *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_le(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static inline _Atomic uint64_t *released_of(const rc_shared *r) { return (_Atomic uint64_t *)(void *)(r->map + RELEASED_AT); }
+
+int rc_shared_create(uint64_t ring_bytes, const char *name, char *errstr, size_t es) {
+  int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return rc_errf(-1, errstr, es, "memfd_create: %s", strerror(errno));
+  if (ftruncate(fd, (off_t)(HEADER_BYTES + ring_bytes)) != 0) {
+    int e = errno;
+    close(fd);
+    return rc_errf(-1, errstr, es, "sizing a shared frame ring of %llu bytes: %s", (unsigned long long)ring_bytes,
+                   strerror(e));
+  }
+  return fd;
+}
+
+int rc_shared_map(rc_shared *r, int fd, char *errstr, size_t es) {
+  memset(r, 0, sizeof *r);
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) return rc_errf(-1, errstr, es, "shared frame ring (fd %d): %s", fd, strerror(errno));
+  if (sb.st_size <= HEADER_BYTES) return rc_errf(-1, errstr, es, "shared frame ring (fd %d): too small", fd);
+  void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) return rc_errf(-1, errstr, es, "mapping the shared frame ring (fd %d): %s", fd, strerror(errno));
+  r->map = m;
+  r->map_len = (size_t)sb.st_size;
+  r->data = r->map + HEADER_BYTES;
+  r->size = (uint64_t)sb.st_size - HEADER_BYTES;
+  r->head = atomic_load_explicit(released_of(r), memory_order_acquire); /* 0 in a new region */
+  return 0;
+}
+
+void rc_shared_unmap(rc_shared *r) {
+  if (r->map) munmap(r->map, r->map_len);
+  memset(r, 0, sizeof *r);
+}
+
+int rc_shared_put(rc_shared *r, const void *buf, size_t len, uint8_t *ref_msg) {
+  if (!r->map || len == 0 || len > r->size / 4) {
+    if (r->map) r->passed++;
+    return -1;
+  }
+  uint64_t released = atomic_load_explicit(released_of(r), memory_order_acquire);
+  uint64_t off = r->head % r->size, pad = off + len > r->size ? r->size - off : 0;
+  if (r->head - released + pad + len > r->size) return 0; /* the reader still holds what it would overwrite */
+  r->head += pad;
+  off = r->head % r->size;
+  memcpy(r->data + off, buf, len);
+  r->head += len;
+  r->put++;
+  put_le(ref_msg, RC_SHARED_REF_MAGIC, 4);
+  put_le(ref_msg + 4, len, 4);
+  put_le(ref_msg + 8, off, 8);
+  put_le(ref_msg + 16, r->head, 8);
+  return 1; /* the bytes are visible to the reader before the reference: it comes by a syscall */
+}
+
+int rc_shared_ref_parse(const rc_shared *r, const void *msg, size_t len, rc_shared_ref *ref) {
+  const uint8_t *p = msg;
+  if (len != RC_SHARED_REF_LEN || get_le(p, 4) != RC_SHARED_REF_MAGIC) return 0;
+  ref->len = get_le(p + 4, 4);
+  ref->off = get_le(p + 8, 8);
+  ref->end = get_le(p + 16, 8);
+  if (!r->map || ref->off >= r->size || ref->len > r->size - ref->off || ref->len == 0) return -1;
+  return 1;
+}
+
+void rc_shared_release(rc_shared *r, uint64_t end) {
+  atomic_store_explicit(released_of(r), end, memory_order_release);
+}
+
+uint64_t rc_shared_used(const rc_shared *r) {
+  return r->map ? r->head - atomic_load_explicit(released_of(r), memory_order_acquire) : 0;
+}
