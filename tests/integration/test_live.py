@@ -42,7 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pipeline_common import Background, compare, new_accounts, run_driver, skip_if_missing  # noqa: E402
+from pipeline_common import Background, compare, new_accounts, run_driver, skip_if_missing, wait_for  # noqa: E402
 from mariadb_sandbox import MariaDBSandbox, SandboxError  # noqa: E402
 
 with skip_if_missing():
@@ -516,7 +516,9 @@ def disrupt_latest(ck, label, db, writer, live):
     writer commits. The restarted reader must resume at the position `latest` was resolved to at
     the first connection, not resolve `latest` again (which would skip what was committed in
     between)."""
-    ck.check("recorded in" in live.stderr(), f"{label}: the resolved start position is recorded at once",
+    # the reader records it right after its first connection, before any transaction (within
+    # moments: the log line may trail the replication connection the test saw)
+    ck.check(wait_for(lambda: "recorded in" in live.stderr(), 10), f"{label}: the resolved start position is recorded at once",
              tail(live.stderr()))
     for t in dump_threads(db):
         try:
