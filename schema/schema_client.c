@@ -182,7 +182,7 @@ static int spawn(rc_schema *sc, int *status, char *es, size_t esz) {
   for (size_t off = 0; off < sc->pending.len;) {
     uint32_t len = (uint32_t)(uint8_t)sc->pending.p[off] | (uint32_t)(uint8_t)sc->pending.p[off + 1] << 8 |
                    (uint32_t)(uint8_t)sc->pending.p[off + 2] << 16 | (uint32_t)(uint8_t)sc->pending.p[off + 3] << 24;
-    rc_buf one = {sc->pending.p + off, 4 + len, 4 + len};
+    rc_buf one = {sc->pending.p + off, 4 + len, 4 + len, 1}; /* a view of pending: never grown nor freed */
     if (exchange(sc, &one, es, esz) < 0) {
       *status = 1;
       return -1;

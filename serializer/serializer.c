@@ -113,6 +113,11 @@ typedef struct {
   uint32_t order, table_order;
   rc_buf txn_tmp;
   rc_shared shm; /* the shared frame ring to the publisher (shared.h); unmapped: none */
+  /* a messages frame is built in place in the ring when it has room (s->frame then borrows
+   * ring memory, and its own buffer waits here); the last such frame's size sets the room asked */
+  rc_buf own;
+  int own_parked;
+  size_t last_frame;
 } serializer;
 
 /* The figures of table db.name (found or added). */
@@ -153,6 +158,30 @@ static void metrics(rc_stage *st, rc_buf *b) {
   if (s->txn_topic[0]) rc_metric_put(b, "transaction_messages", s->txn_msgs);
 }
 
+/* s->frame back to a buffer of its own after a frame built in the ring: the one parked, or the
+ * one it moved into when it grew past the room it had there. */
+static void frame_own(serializer *s) {
+  if (!s->own_parked) return;
+  if (s->frame.borrowed) s->frame = s->own;
+  else rc_buf_free(&s->own);
+  memset(&s->own, 0, sizeof s->own);
+  s->own_parked = 0;
+}
+
+/* A new messages frame: in place in the shared ring when it has room for about twice the last
+ * one, else in the frame's own buffer (copied into the ring, or sent whole, by send_frame). */
+static void begin_messages(serializer *s, uint64_t seq) {
+  frame_own(s);
+  size_t avail = 0, want = s->last_frame * 2 > 65536 ? s->last_frame * 2 : 65536;
+  uint8_t *at = s->shm.map ? rc_shared_window(&s->shm, want, &avail) : NULL;
+  if (at) {
+    s->own = s->frame;
+    s->own_parked = 1;
+    rc_buf_borrow(&s->frame, at, avail);
+  }
+  rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
+}
+
 static int send_frame(serializer *s) {
   if (s->frame.len > (size_t)s->st.pipe.max_message_bytes) { /* nanomsg would drop it silently */
     rc_error("internal: a frame of %zu bytes is over pipe.max_message_bytes=%d", s->frame.len,
@@ -165,7 +194,10 @@ static int send_frame(serializer *s) {
   uint8_t ref[RC_SHARED_REF_LEN];
   const uint8_t *h = (const uint8_t *)s->frame.p;
   int shared = -1;
-  if (s->frame.len >= RC_FRAME_HDR_LEN && (h[6] | h[7] << 8) == RC_FRAME_MESSAGES) {
+  if (s->frame.borrowed) { /* built in place: the ring's already */
+    rc_shared_commit(&s->shm, s->frame.len, ref);
+    shared = 1;
+  } else if (s->frame.len >= RC_FRAME_HDR_LEN && (h[6] | h[7] << 8) == RC_FRAME_MESSAGES) {
     uint64_t t0 = 0;
     while ((shared = rc_shared_put(&s->shm, s->frame.p, s->frame.len, ref)) == 0) {
       if (!t0) t0 = rc_now_ns();
@@ -178,6 +210,8 @@ static int send_frame(serializer *s) {
                     "publisher", &s->send_wait_ns) < 0)
     return RC_STAGE_STOP;
   s->messages_bytes += s->frame.len;
+  if (h[6] == RC_FRAME_MESSAGES) s->last_frame = s->frame.len;
+  frame_own(s);
   return 0;
 }
 
@@ -243,14 +277,14 @@ static int fit_record(serializer *s, size_t rec, uint64_t seq, uint32_t *count, 
     if (is_change) (*count)--;
     rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
     if (send_frame(s) < 0) return RC_STAGE_STOP;
-    rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
+    begin_messages(s, seq);
     rc_buf_put(&s->frame, t->p, t->len);
     *count = is_change ? 1 : 0;
     return 0;
   }
   rc_frame_finish(&s->frame, *count, RC_FRAME_MORE);
   if (send_frame(s) < 0) return RC_STAGE_STOP;
-  rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, seq);
+  begin_messages(s, seq);
   *count = 0;
   return 0;
 }
@@ -717,7 +751,7 @@ static int handle_batch(serializer *s, const rc_frame_hdr *h, const uint8_t *pay
   char err[1024], file[256] = "";
   rc_frame_rd rd;
   rc_frame_rd_init(&rd, payload, h->payload_len);
-  rc_frame_begin(&s->frame, RC_FRAME_MESSAGES, h->seq);
+  begin_messages(s, h->seq);
   uint32_t count = 0;
   while (rc_frame_rd_more(&rd)) {
     int r = handle_record(s, &rd, h->seq, &count, file, sizeof file, err, sizeof err);
@@ -828,6 +862,7 @@ int main(int argc, char **argv) {
   rc_shared_unmap(&s.shm);
   rc_row_iter_free(&s.it);
   rc_binlog_free(s.bl);
+  frame_own(&s);
   rc_buf_free(&s.frame);
   rc_buf_free(&s.scratch);
   rc_buf_free(&s.topic);

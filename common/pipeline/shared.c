@@ -56,6 +56,39 @@ void rc_shared_unmap(rc_shared *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* The reference to the frame of len bytes at ring offset off, ending the writer's position. */
+static void put_ref(const rc_shared *r, uint64_t off, size_t len, uint8_t *ref_msg) {
+  put_le(ref_msg, RC_SHARED_REF_MAGIC, 4);
+  put_le(ref_msg + 4, len, 4);
+  put_le(ref_msg + 8, off, 8);
+  put_le(ref_msg + 16, r->head, 8);
+}
+
+uint8_t *rc_shared_window(rc_shared *r, size_t want, size_t *avail) {
+  if (!r->map) return NULL;
+  uint64_t released = atomic_load_explicit(released_of(r), memory_order_acquire);
+  uint64_t free = r->size - (r->head - released), off = r->head % r->size, quarter = r->size / 4;
+  uint64_t room = r->size - off < free ? r->size - off : free, pad = 0;
+  if (room < want && free > r->size - off) { /* too little before the end: start over at 0 */
+    pad = r->size - off;
+    room = free - pad;
+    off = 0;
+  }
+  if (room < want) return NULL;
+  r->pad = pad;
+  *avail = (size_t)(room < quarter ? room : quarter);
+  return r->data + off;
+}
+
+void rc_shared_commit(rc_shared *r, size_t len, uint8_t *ref_msg) {
+  r->head += r->pad;
+  uint64_t off = r->head % r->size;
+  r->head += len;
+  r->pad = 0;
+  r->put++;
+  put_ref(r, off, len, ref_msg);
+}
+
 int rc_shared_put(rc_shared *r, const void *buf, size_t len, uint8_t *ref_msg) {
   if (!r->map || len == 0 || len > r->size / 4) {
     if (r->map) r->passed++;
@@ -69,10 +102,8 @@ int rc_shared_put(rc_shared *r, const void *buf, size_t len, uint8_t *ref_msg) {
   memcpy(r->data + off, buf, len);
   r->head += len;
   r->put++;
-  put_le(ref_msg, RC_SHARED_REF_MAGIC, 4);
-  put_le(ref_msg + 4, len, 4);
-  put_le(ref_msg + 8, off, 8);
-  put_le(ref_msg + 16, r->head, 8);
+  r->pad = 0; /* a window opened before is given up */
+  put_ref(r, off, len, ref_msg);
   return 1; /* the bytes are visible to the reader before the reference: it comes by a syscall */
 }
 

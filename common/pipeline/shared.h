@@ -29,6 +29,7 @@ typedef struct rc_shared {
   uint64_t size;     /* its bytes */
   uint64_t head;     /* writer: the byte position (ever growing) where the next frame goes */
   uint64_t put, passed; /* writer: frames put in the ring, and too large for it (sent whole) */
+  uint64_t pad;      /* writer: the bytes skipped at the ring's end before its open window */
 } rc_shared;
 
 /* Where a frame lies: bytes [off, off + len) of the ring; end is the writer's position after it
@@ -48,6 +49,14 @@ void rc_shared_unmap(rc_shared *r);
  * (RC_SHARED_REF_LEN bytes). 1 done; 0 no room until the reader gives some back (wait and try
  * again); -1 no ring, or the frame is over a quarter of it (send it whole). */
 int rc_shared_put(rc_shared *r, const void *buf, size_t len, uint8_t *ref_msg);
+
+/* The writer, to build a frame in place: the ring's free bytes where the next frame goes (at most
+ * a quarter of the ring, contiguous), or NULL when fewer than want are free there now. The frame
+ * written there becomes the reader's with rc_shared_commit. */
+uint8_t *rc_shared_window(rc_shared *r, size_t want, size_t *avail);
+/* The writer: the len bytes written at the window's start are a frame: the reference to it into
+ * ref_msg (RC_SHARED_REF_LEN bytes). */
+void rc_shared_commit(rc_shared *r, size_t len, uint8_t *ref_msg);
 
 /* The reader: is msg a reference? 1 and *ref (checked against the ring's bounds); 0 not one; -1
  * a reference that lies outside the ring (corrupt). */

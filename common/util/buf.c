@@ -11,7 +11,11 @@
 void rc_buf_grow(rc_buf *b, size_t need) {
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len < need) cap *= 2;
-  char *p = realloc(b->p, cap);
+  char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
+  if (p && b->borrowed) {
+    if (b->len) memcpy(p, b->p, b->len);
+    b->borrowed = 0;
+  }
   if (!p) {
     fprintf(stderr, "rowcast: out of memory growing a buffer to %zu bytes\n", cap);
     abort();
@@ -21,9 +25,10 @@ void rc_buf_grow(rc_buf *b, size_t need) {
 }
 
 void rc_buf_free(rc_buf *b) {
-  free(b->p);
+  if (!b->borrowed) free(b->p);
   b->p = NULL;
   b->len = b->cap = 0;
+  b->borrowed = 0;
 }
 
 void rc_buf_printf(rc_buf *b, const char *fmt, ...) {

@@ -16,10 +16,19 @@ typedef struct rc_buf {
   char *p;
   size_t len;
   size_t cap;
+  int borrowed; /* p is memory the buffer does not own (rc_buf_borrow): never realloc'd nor freed */
 } rc_buf;
 
 void rc_buf_grow(rc_buf *b, size_t need); /* make room for `need` more bytes */
 void rc_buf_free(rc_buf *b);
+/* Write into cap bytes at p that the caller owns; growing past them moves what was written into
+ * memory of the buffer's own (b->borrowed is then 0). */
+static inline void rc_buf_borrow(rc_buf *b, void *p, size_t cap) {
+  b->p = p;
+  b->len = 0;
+  b->cap = cap;
+  b->borrowed = 1;
+}
 
 static inline char *rc_buf_reserve(rc_buf *b, size_t n) {
   if (b->cap - b->len < n || !b->p) rc_buf_grow(b, n); /* never hand out NULL, even for 0 bytes */

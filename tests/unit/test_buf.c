@@ -124,7 +124,25 @@ static void test_url_redact(void) {
   RC_CHECK_STR(out, "");
 }
 
+/* A buffer writing into borrowed memory: in place while it fits, then moved into memory of its
+ * own (the borrowed bytes never realloc'd nor freed: ASan would say so). */
+static void test_borrow(void) {
+  char mem[8] = "........";
+  rc_buf x = {0};
+  rc_buf_borrow(&x, mem, sizeof mem);
+  rc_buf_put(&x, "abcd", 4);
+  RC_CHECK(x.p == mem && x.borrowed && !memcmp(mem, "abcd....", 8));
+  rc_buf_put(&x, "efghijkl", 8);
+  RC_CHECK(x.p != mem && !x.borrowed && x.len == 12 && !memcmp(x.p, "abcdefghijkl", 12));
+  RC_CHECK(!memcmp(mem, "abcd....", 8));
+  rc_buf_free(&x);
+  rc_buf_borrow(&x, mem, sizeof mem);
+  rc_buf_free(&x); /* not freed: the memory is the caller's */
+  RC_CHECK(x.p == NULL && !x.borrowed);
+}
+
 void rc_tests(void) {
+  RC_RUN(test_borrow);
   RC_RUN(test_integers);
   RC_RUN(test_floats);
   RC_RUN(test_base64);

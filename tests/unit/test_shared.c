@@ -112,6 +112,47 @@ static void test_too_large_and_corrupt(void) {
   rc_shared_unmap(&r);
 }
 
+/* A frame built in place: the window where the next frame goes, then commit. */
+static void test_window(void) {
+  rc_shared w, r;
+  if (open_pair(&w, &r) < 0) return;
+  size_t avail = 0;
+  uint8_t *at = rc_shared_window(&w, 1000, &avail), ref[RC_SHARED_REF_LEN];
+  RC_CHECK(at == w.data && avail == RING / 4); /* at most a quarter */
+  fill(at, 10000, 7);
+  rc_shared_commit(&w, 10000, ref);
+  rc_shared_ref x;
+  RC_CHECK(rc_shared_ref_parse(&r, ref, sizeof ref, &x) == 1);
+  RC_CHECK(x.off == 0 && x.len == 10000 && x.end == 10000);
+  uint8_t want[10000];
+  fill(want, sizeof want, 7);
+  RC_CHECK(memcmp(rc_shared_at(&r, &x), want, sizeof want) == 0);
+  /* up to 58,000 used: 7,536 left before the end; asking for 8,000 starts over at 0, which is
+   * free once the first frames are given back, the end's bytes counted as used */
+  static uint8_t frame[16384];
+  for (int i = 0; i < 3; i++) RC_CHECK(rc_shared_put(&w, frame, 16000, ref) == 1);
+  RC_CHECK(w.head == 58000);
+  RC_CHECK(rc_shared_window(&w, 8000, &avail) == NULL); /* nothing given back yet */
+  rc_shared_release(&r, 26000);                          /* the first two given back */
+  at = rc_shared_window(&w, 8000, &avail);
+  RC_CHECK(at == w.data && avail == RING / 4 && w.pad == RING - 58000);
+  fill(at, 8000, 9);
+  rc_shared_commit(&w, 8000, ref);
+  RC_CHECK(rc_shared_ref_parse(&r, ref, sizeof ref, &x) == 1);
+  RC_CHECK(x.off == 0 && x.len == 8000 && x.end == RING + 8000);
+  RC_CHECK(rc_shared_used(&w) == RING + 8000 - 26000);
+  /* a small request fits before the end when it can: no wrap */
+  rc_shared_release(&r, RING + 8000);
+  at = rc_shared_window(&w, 100, &avail);
+  RC_CHECK(at == w.data + 8000 && w.pad == 0);
+  /* no ring: no window */
+  rc_shared none;
+  memset(&none, 0, sizeof none);
+  RC_CHECK(rc_shared_window(&none, 1, &avail) == NULL);
+  rc_shared_unmap(&w);
+  rc_shared_unmap(&r);
+}
+
 static void test_bad_fd(void) {
   rc_shared r;
   char err[256];
@@ -123,5 +164,6 @@ void rc_tests(void) {
   RC_RUN(test_put_and_read);
   RC_RUN(test_full_wrap_and_order);
   RC_RUN(test_too_large_and_corrupt);
+  RC_RUN(test_window);
   RC_RUN(test_bad_fd);
 }
