@@ -46,14 +46,10 @@ void pub_frame_shared(publisher *p, uint32_t i, int wi, uint64_t end) {
 static void shared_done(publisher *p, const held_frame *f) {
   worker_in *w = &p->w[f->shm_worker];
   w->fifo_done[f->fifo_at % MAX_FRAMES] = 1;
-  uint64_t end = 0;
-  int moved = 0;
-  while (w->fifo_head != w->fifo_tail && w->fifo_done[w->fifo_head % MAX_FRAMES]) {
-    end = w->fifo_end[w->fifo_head % MAX_FRAMES];
-    w->fifo_head++;
-    moved = 1;
-  }
-  if (moved) rc_shared_release(&w->shm, end);
+  uint64_t end = 0; /* a frame's end is never 0: it holds at least its header */
+  while (w->fifo_head != w->fifo_tail && w->fifo_done[w->fifo_head % MAX_FRAMES])
+    end = w->fifo_end[w->fifo_head++ % MAX_FRAMES];
+  if (end) rc_shared_release(&w->shm, end);
 }
 
 void pub_frame_unref(publisher *p, uint32_t i) {

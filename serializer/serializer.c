@@ -149,7 +149,7 @@ static void metrics(rc_stage *st, rc_buf *b) {
   rc_metric_put(b, "send_wait_ms", s->send_wait_ns / 1000000);
   if (s->shm.map) {
     rc_metric_put(b, "shared_batches", s->shm.put);
-    rc_metric_put(b, "shared_too_large", s->shm.passed);
+    rc_metric_put(b, "shared_too_large", s->shm.too_large);
     rc_metric_put(b, "shared_used_bytes", rc_shared_used(&s->shm));
   }
   for (size_t i = 0; s->tables && i < TABLE_STATS; i++)
@@ -193,11 +193,11 @@ static int send_frame(serializer *s) {
    * pipe */
   uint8_t ref[RC_SHARED_REF_LEN];
   const uint8_t *h = (const uint8_t *)s->frame.p;
-  int shared = -1;
+  int messages = s->frame.len >= RC_FRAME_HDR_LEN && (h[6] | h[7] << 8) == RC_FRAME_MESSAGES, shared = -1;
   if (s->frame.borrowed) { /* built in place: the ring's already */
     rc_shared_commit(&s->shm, s->frame.len, ref);
     shared = 1;
-  } else if (s->frame.len >= RC_FRAME_HDR_LEN && (h[6] | h[7] << 8) == RC_FRAME_MESSAGES) {
+  } else if (messages) {
     uint64_t t0 = 0;
     while ((shared = rc_shared_put(&s->shm, s->frame.p, s->frame.len, ref)) == 0) {
       if (!t0) t0 = rc_now_ns();
@@ -210,7 +210,7 @@ static int send_frame(serializer *s) {
                     "publisher", &s->send_wait_ns) < 0)
     return RC_STAGE_STOP;
   s->messages_bytes += s->frame.len;
-  if (h[6] == RC_FRAME_MESSAGES) s->last_frame = s->frame.len;
+  if (messages) s->last_frame = s->frame.len;
   frame_own(s);
   return 0;
 }

@@ -385,13 +385,13 @@ static void shared_open(group *g, int workers) {
             (unsigned long long)total, workers);
     return;
   }
-  for (int w = 0; w < workers && w < MAX_CHILDREN; w++) {
+  g->nshared = workers < MAX_CHILDREN ? workers : MAX_CHILDREN;
+  for (int w = 0; w < g->nshared; w++) {
     char err[256], name[32];
     snprintf(name, sizeof name, "rowcast-frames-%d", w);
     g->shared_fd[w] = rc_shared_create(each, name, err, sizeof err);
     if (g->shared_fd[w] < 0)
       rc_warn("serializer %d: no shared memory for its batches (%s); they go through its pipe", w, err);
-    g->nshared = w + 1;
   }
 }
 

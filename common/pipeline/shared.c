@@ -8,19 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "rc_err.h"
 
 #define HEADER_BYTES 4096
 #define RELEASED_AT 64 /* the reader's counter, a cache line of its own */
-
-static void put_le(uint8_t *p, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get_le(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 static inline _Atomic uint64_t *released_of(const rc_shared *r) { return (_Atomic uint64_t *)(void *)(r->map + RELEASED_AT); }
 
@@ -56,12 +48,15 @@ void rc_shared_unmap(rc_shared *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* The reference to the frame of len bytes at ring offset off, ending the writer's position. */
+/* The reference to the frame of len bytes at ring offset off, ending the writer's position
+ * (written with frame.h's little-endian fields into the caller's RC_SHARED_REF_LEN bytes). */
 static void put_ref(const rc_shared *r, uint64_t off, size_t len, uint8_t *ref_msg) {
-  put_le(ref_msg, RC_SHARED_REF_MAGIC, 4);
-  put_le(ref_msg + 4, len, 4);
-  put_le(ref_msg + 8, off, 8);
-  put_le(ref_msg + 16, r->head, 8);
+  rc_buf b;
+  rc_buf_borrow(&b, ref_msg, RC_SHARED_REF_LEN);
+  rc_frame_put_u32(&b, RC_SHARED_REF_MAGIC);
+  rc_frame_put_u32(&b, (uint32_t)len);
+  rc_frame_put_u64(&b, off);
+  rc_frame_put_u64(&b, r->head);
 }
 
 uint8_t *rc_shared_window(rc_shared *r, size_t want, size_t *avail) {
@@ -91,28 +86,25 @@ void rc_shared_commit(rc_shared *r, size_t len, uint8_t *ref_msg) {
 
 int rc_shared_put(rc_shared *r, const void *buf, size_t len, uint8_t *ref_msg) {
   if (!r->map || len == 0 || len > r->size / 4) {
-    if (r->map) r->passed++;
+    if (r->map) r->too_large++;
     return -1;
   }
-  uint64_t released = atomic_load_explicit(released_of(r), memory_order_acquire);
-  uint64_t off = r->head % r->size, pad = off + len > r->size ? r->size - off : 0;
-  if (r->head - released + pad + len > r->size) return 0; /* the reader still holds what it would overwrite */
-  r->head += pad;
-  off = r->head % r->size;
-  memcpy(r->data + off, buf, len);
-  r->head += len;
-  r->put++;
-  r->pad = 0; /* a window opened before is given up */
-  put_ref(r, off, len, ref_msg);
+  size_t avail;
+  uint8_t *at = rc_shared_window(r, len, &avail);
+  if (!at) return 0; /* the reader still holds what it would overwrite */
+  memcpy(at, buf, len);
+  rc_shared_commit(r, len, ref_msg);
   return 1; /* the bytes are visible to the reader before the reference: it comes by a syscall */
 }
 
 int rc_shared_ref_parse(const rc_shared *r, const void *msg, size_t len, rc_shared_ref *ref) {
-  const uint8_t *p = msg;
-  if (len != RC_SHARED_REF_LEN || get_le(p, 4) != RC_SHARED_REF_MAGIC) return 0;
-  ref->len = get_le(p + 4, 4);
-  ref->off = get_le(p + 8, 8);
-  ref->end = get_le(p + 16, 8);
+  if (len != RC_SHARED_REF_LEN) return 0;
+  rc_frame_rd rd;
+  rc_frame_rd_init(&rd, msg, len);
+  if (rc_frame_get_u32(&rd) != RC_SHARED_REF_MAGIC) return 0;
+  ref->len = rc_frame_get_u32(&rd);
+  ref->off = rc_frame_get_u64(&rd);
+  ref->end = rc_frame_get_u64(&rd);
   if (!r->map || ref->off >= r->size || ref->len > r->size - ref->off || ref->len == 0) return -1;
   return 1;
 }

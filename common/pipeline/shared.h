@@ -28,7 +28,7 @@ typedef struct rc_shared {
   uint8_t *data;     /* the ring */
   uint64_t size;     /* its bytes */
   uint64_t head;     /* writer: the byte position (ever growing) where the next frame goes */
-  uint64_t put, passed; /* writer: frames put in the ring, and too large for it (sent whole) */
+  uint64_t put, too_large; /* writer: frames put in the ring, and too large for it (sent whole) */
   uint64_t pad;      /* writer: the bytes skipped at the ring's end before its open window */
 } rc_shared;
 
