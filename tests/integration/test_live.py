@@ -414,10 +414,13 @@ def stream_scenario(ck, rc, tmp, name, disrupt, latency=False, seed=1, extra=())
             Collector(broker.bootstrap, r"^rowcast\.", config=QUIET) as col:
         grant_rowcast(db)
         db.sql(SCHEMA)
-        # small pipes: the reader waits for the serializers, so it takes a while through a big
-        # transaction and a disconnection can land inside one
+        # small pipes and shared rings: the reader waits for the serializers, so it takes a while
+        # through a big transaction and a disconnection can land inside one (with 1 MiB of rings,
+        # the big transaction's batches are too large for them and go through the 64 KiB pipes;
+        # the default 16 MiB would let the reader take most of it at once)
         live = Live(rc, db, os.path.join(work, "state"), broker.bootstrap,
-                    ["publisher.checkpoint_interval_ms=200", "pipe.buffer_bytes=64k"] + list(extra))
+                    ["publisher.checkpoint_interval_ms=200", "pipe.buffer_bytes=64k", "pipe.shared_bytes=1m"]
+                    + list(extra))
         secs = wait_dump_thread(db, live=live)
         if not ck.check(secs is not None and live.running(),
                         f"{label}: rowcast run connects as a replica ({secs if secs is None else round(secs, 2)} s)",
